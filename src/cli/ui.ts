@@ -1,0 +1,84 @@
+// Everything the CLI tells a human goes through here, on stderr: results go to stdout from the commands.
+// On a TTY lines are short and coloured; elsewhere (CI, Docker logs) each line carries a UTC timestamp and a level,
+// and is written unbuffered. Every line is redacted.
+import {Redactor} from '../redact.js'
+import {style, type Style} from './style.js'
+
+export type Level = 'debug' | 'info' | 'warn' | 'error'
+
+export interface UiOptions {
+  stream?: NodeJS.WritableStream & {isTTY?: boolean}
+  redactor?: Redactor
+  /** Under --json only warnings and errors reach stderr. */
+  quiet?: boolean
+  debug?: boolean
+  now?: () => Date
+}
+
+export class Ui {
+  readonly redactor: Redactor
+  readonly stream: NodeJS.WritableStream & {isTTY?: boolean}
+  readonly isTTY: boolean
+  readonly style: Style
+  readonly quiet: boolean
+  readonly debugEnabled: boolean
+  readonly #now: () => Date
+
+  constructor(options: UiOptions = {}) {
+    this.stream = options.stream ?? process.stderr
+    this.isTTY = Boolean(this.stream.isTTY) && process.env.TERM !== 'dumb'
+    this.redactor = options.redactor ?? new Redactor()
+    this.style = style(this.isTTY && !('NO_COLOR' in process.env))
+    this.quiet = options.quiet ?? false
+    this.debugEnabled = options.debug ?? isDebugEnabled()
+    this.#now = options.now ?? (() => new Date())
+  }
+
+  debug(message: string): void {
+    if (this.debugEnabled) this.#line('debug', message)
+  }
+
+  info(message: string): void {
+    if (!this.quiet) this.#line('info', message)
+  }
+
+  /** A line that reads as good news on a TTY (a tick) and as INFO elsewhere. */
+  success(message: string): void {
+    if (!this.quiet) this.#line('info', message, 'success')
+  }
+
+  warn(message: string): void {
+    this.#line('warn', message)
+  }
+
+  error(message: string): void {
+    this.#line('error', message)
+  }
+
+  /** Writes pre-formatted text (already containing newlines) as is, redacted. */
+  raw(text: string): void {
+    this.stream.write(this.redactor.redact(text))
+  }
+
+  #line(level: Level, message: string, flavour?: 'success'): void {
+    const text = this.redactor.redact(message)
+    if (this.isTTY) {
+      const s = this.style
+      const prefix =
+        level === 'error' ? s.red('✖ ') : level === 'warn' ? s.yellow('! ') : flavour === 'success' ? s.green('✔ ') : level === 'debug' ? s.dim('· ') : ''
+      this.stream.write(prefix + (level === 'debug' ? s.dim(text) : text) + '\n')
+      return
+    }
+    const stamp = this.#now().toISOString()
+    const tag = level.toUpperCase().padEnd(5)
+    for (const line of text.split('\n')) this.stream.write(`${stamp} ${tag} ${line}\n`)
+  }
+}
+
+export function isDebugEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env.DEBUG ?? ''
+  return value.split(',').some((part) => {
+    const p = part.trim()
+    return p === '*' || p === 'kamal-backup' || p.startsWith('kamal-backup*') || p.startsWith('kamal-backup:')
+  })
+}
