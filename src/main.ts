@@ -2,9 +2,13 @@
 // Commands are small; the services they call are imported lazily inside run() so start-up stays fast.
 import type {Config} from '@oclif/core/config'
 import {execute} from '@oclif/core/execute'
+import Init from './commands/init.js'
+import Validate from './commands/validate.js'
 import Version from './commands/version.js'
 
 export const COMMANDS = {
+  init: Init,
+  validate: Validate,
   version: Version,
 }
 

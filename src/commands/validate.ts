@@ -1,0 +1,55 @@
+import * as Flags from '@oclif/core/flags'
+import {BaseCommand} from '../cli/base.js'
+import {checkoutFlags} from '../cli/flags.js'
+import {renderFindings, renderGithub} from '../cli/render/findings.js'
+import {validateCheckout, type ValidateReport} from '../config/validate.js'
+import {ExitCode} from '../errors.js'
+
+export default class Validate extends BaseCommand {
+  static override summary = 'Check config/kamal-backup.yml and the backup accessory in config/deploy.yml'
+  static override description = `Runs offline from the Rails app checkout: no Ruby, Kamal, Docker or restic needed. Reads config/deploy.yml
+(with -d, also config/deploy.<destination>.yml) the way Kamal does, validates both files against their JSON
+Schemas, and cross-checks them: the backup accessory exists and uploads config/kamal-backup.yml, every backed-up
+path and SQLite database lies on a mounted volume, every {secret: NAME} is passed to the accessory and has a
+value in .kamal/secrets, retention is set, and database hosts name real accessories.
+
+Every finding has a severity, a stable rule id, file:line:column, the key path, a message and a suggestion.
+
+EXIT CODES
+  0  valid (warnings allowed)
+  1  errors found (or warnings, with --strict)
+  2  usage error (unknown flag, bad value)`
+
+  static override examples = [
+    {description: 'Validate the app in the current directory', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'Validate the staging destination, failing on warnings too', command: '<%= config.bin %> <%= command.id %> -d staging --strict'},
+    {description: 'In GitHub Actions: annotate the pull request', command: '<%= config.bin %> <%= command.id %> -d production --format github'},
+    {description: 'In CI without access to the password manager', command: '<%= config.bin %> <%= command.id %> --skip-secrets --json'},
+  ]
+
+  static override flags = {
+    ...checkoutFlags,
+    format: Flags.option({options: ['human', 'json', 'github'] as const, summary: 'Output format (--json is the same as --format json).'})(),
+    strict: Flags.boolean({summary: 'Treat warnings as errors (exit 1).'}),
+    'skip-secrets': Flags.boolean({summary: 'Do not read .kamal/secrets: only check that secrets are declared, not that they have values.'}),
+  }
+
+  async run(): Promise<ValidateReport> {
+    const {flags} = await this.parse(Validate)
+    const report = validateCheckout({
+      cwd: process.cwd(),
+      env: process.env,
+      ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
+      ...(flags.destination !== undefined && {destination: flags.destination}),
+      ...(flags['backup-config'] !== undefined && {backupConfigFile: flags['backup-config']}),
+      skipSecrets: flags['skip-secrets'],
+      strict: flags.strict,
+    })
+    if (!report.valid) process.exitCode = ExitCode.failed
+    const format = this.jsonEnabled() ? 'json' : (flags.format ?? 'human')
+    if (format === 'json' && !this.jsonEnabled()) process.stdout.write(JSON.stringify(this.redactor.redactValue(report), null, 2) + '\n')
+    else if (format === 'github') this.out(renderGithub(report))
+    else if (format === 'human') this.out(renderFindings(report, this.ui.style))
+    return report
+  }
+}

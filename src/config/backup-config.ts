@@ -1,0 +1,373 @@
+// config/kamal-backup.yml: read → parse with positions → JSON Schema → normalise → semantic checks.
+// Returns findings rather than throwing, so `validate` can show them all; other commands call throwOnErrors().
+import {readFileSync} from 'node:fs'
+import {isAbsolute, relative, resolve} from 'node:path'
+import {ConfigError} from '../errors.js'
+import {validateBackupFile, validateLocalFile} from '../generated/validators.js'
+import type {KamalBackupFile, KamalBackupLocalFile} from '../generated/schema-types.js'
+import {parseYaml, PositionMap, type Position, type YamlPath} from '../kamal/yaml.js'
+import {isSecretName} from '../redact.js'
+import backupSchema from '../../schemas/kamal-backup.schema.json' with {type: 'json'}
+import localSchema from '../../schemas/kamal-backup.local.schema.json' with {type: 'json'}
+import {finding, type Finding} from './findings.js'
+import {DEFAULT_SCHEDULE, parseSchedule, ScheduleError} from './schedule.js'
+import {schemaFindings} from './schema-findings.js'
+import {
+  canonicalAdapter,
+  pathLabel,
+  type BackupConfig,
+  type DatabaseConfig,
+  type PasswordRef,
+  type PathConfig,
+  type ResticConfig,
+  type ValueRef,
+} from './types.js'
+
+export interface ParsedFile<T> {
+  /** As shown to users: relative to the working directory when inside it. */
+  file: string
+  absolute: string
+  data: T
+  positions: PositionMap
+}
+
+export interface BackupConfigResult {
+  config?: BackupConfig
+  source?: ParsedFile<KamalBackupFile>
+  findings: Finding[]
+}
+
+const SCHEMAS = {'kamal-backup.schema.json': backupSchema, 'kamal-backup.local.schema.json': localSchema}
+const SECRET_PATHS = /^(restic\.password|restic\.rest\.password|databases\[\]\.password)$/
+const PATTERN_HINTS: Record<string, string> = {
+  app: 'use letters, digits, ".", "_" and "-" only (it becomes the restic tag app:<app>)',
+  name: 'use letters, digits, ".", "_" and "-" only (it becomes the restic tag database:<name>)',
+  secret: 'must be an environment variable name (letters, digits and "_")',
+  accessory: 'must be an accessory name from config/deploy.yml',
+  check_read_data_subset: 'use a percentage (5%), a fraction (1/7) or a size (500M)',
+  keep_within: 'use a restic duration such as 7d, 2m or 1y6m',
+}
+/** Directories that are never a sensible backup source or restore target. */
+export const SUSPICIOUS_PATHS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/proc', '/root', '/run', '/sbin', '/sys', '/usr', '/var'])
+
+export function displayPath(absolute: string, cwd: string): string {
+  const rel = relative(cwd, absolute)
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : absolute
+}
+
+/** Reads and parses one YAML config file. Missing/unreadable/malformed files become findings. */
+export function readYamlFile<T>(absolute: string, cwd: string, options: {optional?: boolean; what?: string} = {}): {parsed?: ParsedFile<T>; findings: Finding[]} {
+  const file = displayPath(absolute, cwd)
+  const top: Position = {file, line: 1, column: 1}
+  let text: string
+  try {
+    text = readFileSync(absolute, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' && options.optional) return {findings: []}
+    return {
+      findings: [
+        code === 'ENOENT'
+          ? finding('error', 'config/missing-file', top, '', `${file} does not exist`, options.what === 'backup' ? 'run `kamal-backup init` to create it from config/deploy.yml' : undefined)
+          : finding('error', 'config/unreadable-file', top, '', `${file} cannot be read (${code ?? String(error)})`, 'check the file permissions'),
+      ],
+    }
+  }
+  try {
+    const parsed = parseYaml(text, file)
+    const findings = parsed.diagnostics.map((d) => finding(d.severity, d.rule, d.position, d.path, d.message, d.suggestion))
+    if (parsed.value === null || parsed.value === undefined) {
+      return {findings: [...findings, finding('error', 'config/empty-file', top, '', `${file} is empty`, options.what === 'backup' ? 'run `kamal-backup init --force` to write a starting point' : undefined)]}
+    }
+    if (typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
+      return {findings: [...findings, finding('error', 'config/not-a-mapping', top, '', `${file} must be a YAML mapping of keys to values`)]}
+    }
+    return {parsed: {file, absolute, data: parsed.value as T, positions: parsed.positions}, findings}
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      const loc = error.location
+      return {findings: [finding('error', 'yaml/syntax', {file, line: loc?.line ?? 1, column: loc?.column ?? 1}, '', error.message, error.suggestions[0])]}
+    }
+    throw error
+  }
+}
+
+export function loadBackupConfig(absolute: string, cwd: string): BackupConfigResult {
+  const {parsed, findings} = readYamlFile<KamalBackupFile>(absolute, cwd, {what: 'backup'})
+  if (!parsed) return {findings}
+  const valid = validateBackupFile(parsed.data) as boolean
+  const schemaProblems = valid
+    ? []
+    : schemaFindings((validateBackupFile as unknown as {errors: never}).errors, parsed.data, {
+        schemas: SCHEMAS,
+        rootSchema: 'kamal-backup.schema.json',
+        positions: parsed.positions,
+        rulePrefix: 'schema',
+        patternHints: PATTERN_HINTS,
+        secretPaths: SECRET_PATHS,
+      })
+  findings.push(...schemaProblems)
+  if (schemaProblems.some((f) => f.severity === 'error')) return {source: parsed, findings}
+  const normalised = normalise(parsed)
+  findings.push(...normalised.findings)
+  return {config: normalised.config, source: parsed, findings}
+}
+
+function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig; findings: Finding[]} {
+  const data = source.data
+  const findings: Finding[] = []
+  const at = (path: YamlPath) => source.positions.nearest(path)
+  const add = (severity: 'error' | 'warning', rule: string, path: YamlPath, message: string, suggestion?: string) =>
+    findings.push(finding(severity, rule, at(path), path, message, suggestion))
+
+  // ---- databases
+  const databases: DatabaseConfig[] = []
+  const names = new Map<string, number>()
+  for (const [index, entry] of (data.databases ?? []).entries()) {
+    const path: YamlPath = ['databases', index]
+    const adapter = canonicalAdapter(entry.adapter)
+    const earlier = names.get(entry.name)
+    if (earlier !== undefined) add('error', 'config/duplicate-database', [...path, 'name'], `database name "${entry.name}" is used twice (also databases[${earlier}])`, 'each database needs its own name: it becomes its restic tag')
+    names.set(entry.name, index)
+    const db: DatabaseConfig = {name: entry.name, adapter}
+    if (adapter === 'sqlite') {
+      if (entry.url !== undefined) add('error', 'config/adapter-fields', [...path, 'url'], `sqlite databases take "path", not "url"`, 'write path: /rails/storage/production.sqlite3')
+      if (entry.password !== undefined) add('error', 'config/adapter-fields', [...path, 'password'], 'sqlite databases have no password')
+      db.path = valueRef(entry.path!)
+      if (db.path.kind === 'value' && !isAbsolute(db.path.value)) {
+        add('error', 'config/relative-path', [...path, 'path'], `path "${db.path.value}" must be absolute (it is a path inside the accessory container)`, `e.g. /rails/${db.path.value.replace(/^\.?\//, '')}`)
+      }
+    } else {
+      if (entry.path !== undefined) add('error', 'config/adapter-fields', [...path, 'path'], `${adapter} databases take "url", not "path"`)
+      db.url = valueRef(entry.url!)
+      if (db.url.kind === 'value') checkDatabaseUrl(db.url.value, adapter, [...path, 'url'], add)
+      if (entry.password) db.password = passwordRef(entry.password)
+    }
+    databases.push(db)
+  }
+
+  // ---- paths
+  const paths: PathConfig[] = []
+  const labels = new Map<string, string>()
+  for (const [index, entry] of (data.paths ?? []).entries()) {
+    const where: YamlPath = typeof entry === 'string' ? ['paths', index] : ['paths', index, 'path']
+    const raw = typeof entry === 'string' ? entry : entry.path
+    const exclude = typeof entry === 'string' ? [] : (entry.exclude ?? [])
+    if (!isAbsolute(raw)) {
+      add('error', 'config/relative-path', where, `path "${raw}" must be absolute (it is a directory inside the accessory container)`, `e.g. /rails/${raw.replace(/^\.?\//, '')}`)
+      continue
+    }
+    const normal = resolve(raw)
+    if (SUSPICIOUS_PATHS.has(normal)) {
+      add('error', 'config/suspicious-path', where, `refusing to back up "${normal}": it is a system directory, not app data`, 'list the mounted data directories instead, e.g. /rails/storage')
+      continue
+    }
+    const label = pathLabel(normal)
+    if (labels.has(label)) {
+      add('error', 'config/duplicate-path', where, `path "${raw}" is listed twice`)
+      continue
+    }
+    labels.set(label, normal)
+    paths.push({path: normal, exclude, label})
+  }
+  for (const a of paths) {
+    for (const b of paths) {
+      if (a !== b && b.path.startsWith(a.path + '/')) add('warning', 'config/nested-path', ['paths'], `path "${b.path}" is inside "${a.path}" and will be stored twice`, `remove "${b.path}"`)
+    }
+  }
+  if (databases.length === 0 && paths.length === 0 && !findings.some((f) => f.severity === 'error')) {
+    add('error', 'config/nothing-to-back-up', [], 'no databases and no paths: nothing would be backed up', 'add a database under `databases:` or a directory under `paths:` (`kamal-backup init` infers both from config/deploy.yml)')
+  }
+
+  // ---- restic
+  const r = data.restic
+  const restic: ResticConfig = {
+    password: passwordRef(r.password),
+    env: {},
+    options: r.options ?? [],
+    initIfMissing: r.init_if_missing ?? false,
+    checkAfterBackup: r.check_after_backup ?? false,
+    forgetAfterBackup: r.forget_after_backup ?? true,
+  }
+  if (r.repository !== undefined) {
+    restic.repository = valueRef(r.repository)
+    if (restic.repository.kind === 'value') checkRepository(restic.repository.value, ['restic', 'repository'], add)
+  }
+  if (r.repository_file !== undefined) restic.repositoryFile = r.repository_file
+  if (restic.repository && restic.repositoryFile) add('error', 'config/repository-twice', ['restic', 'repository_file'], 'set either restic.repository or restic.repository_file, not both')
+  if (!restic.repository && !restic.repositoryFile) {
+    add('error', 'config/no-repository', ['restic'], 'restic.repository is missing: kamal-backup needs to know where to store backups', 'e.g. repository: s3:https://s3.eu-central-1.amazonaws.com/myapp-backups, or {secret: RESTIC_REPOSITORY}')
+  }
+  if (r.rest) {
+    restic.rest = {}
+    if (r.rest.username !== undefined) restic.rest.username = valueRef(r.rest.username)
+    if (r.rest.password !== undefined) restic.rest.password = valueRef(r.rest.password)
+    if (restic.rest.password && !restic.rest.username) add('error', 'config/rest-username', ['restic', 'rest'], 'restic.rest.password is set without restic.rest.username')
+  }
+  for (const [name, value] of Object.entries(r.env ?? {})) {
+    const ref = valueRef(value)
+    if (ref.kind === 'value' && isSecretName(name)) {
+      add('error', 'schema/literal-secret', ['restic', 'env', name], `restic.env.${name} is a literal secret; it would be committed to git and uploaded in clear text`, `write ${name}: {secret: ${name}}, put it in .kamal/secrets and list it under the accessory's env.secret`)
+    }
+    restic.env[name] = ref
+  }
+  if (r.check_read_data_subset !== undefined) {
+    restic.checkReadDataSubset = r.check_read_data_subset
+    if (!restic.checkAfterBackup) add('warning', 'config/unused-setting', ['restic', 'check_read_data_subset'], 'check_read_data_subset has no effect unless check_after_backup is true (it still applies to `kamal-backup check`)')
+  }
+  if (r.retention) {
+    const k = r.retention
+    restic.retention = {
+      ...(k.keep_last !== undefined && {keepLast: k.keep_last}),
+      ...(k.keep_hourly !== undefined && {keepHourly: k.keep_hourly}),
+      ...(k.keep_daily !== undefined && {keepDaily: k.keep_daily}),
+      ...(k.keep_weekly !== undefined && {keepWeekly: k.keep_weekly}),
+      ...(k.keep_monthly !== undefined && {keepMonthly: k.keep_monthly}),
+      ...(k.keep_yearly !== undefined && {keepYearly: k.keep_yearly}),
+      ...(k.keep_within !== undefined && {keepWithin: k.keep_within}),
+    }
+    const keepsSomething = Object.entries(restic.retention).some(([key, v]) => (key === 'keepWithin' ? true : (v as number) > 0))
+    if (!keepsSomething) add('error', 'config/retention-keeps-nothing', ['restic', 'retention'], 'this retention policy keeps no snapshots: every backup would be deleted by the next prune', 'set at least one keep_* value above 0, e.g. keep_daily: 7')
+  }
+  // Cross-check 4 (seed 004: retention must be explicit, and forget must actually run).
+  if (!restic.retention) {
+    add('warning', 'config/no-retention', ['restic'], 'no retention policy: snapshots are never deleted and the repository grows forever', 'add restic.retention, e.g. keep_daily: 7, keep_weekly: 4, keep_monthly: 6')
+  } else if (!restic.forgetAfterBackup) {
+    add('warning', 'config/forget-disabled', ['restic', 'forget_after_backup'], 'forget_after_backup is false: the retention policy only applies when someone runs `kamal-backup prune`', 'set forget_after_backup: true, or schedule `kamal-backup prune`')
+  }
+
+  // ---- backup + state
+  let schedule
+  try {
+    schedule = parseSchedule(data.backup?.schedule ?? DEFAULT_SCHEDULE)
+  } catch (error) {
+    if (!(error instanceof ScheduleError)) throw error
+    add('error', 'config/schedule', ['backup', 'schedule'], error.message, 'e.g. schedule: 1d, or schedule: "0 3 * * *" for 03:00 UTC')
+  }
+  if (data.state?.path !== undefined && !isAbsolute(data.state.path)) {
+    add('error', 'config/relative-path', ['state', 'path'], `state.path "${data.state.path}" must be absolute (a directory inside the accessory)`, 'e.g. /var/lib/kamal-backup')
+  }
+
+  if (findings.some((f) => f.severity === 'error') || !schedule) return {findings}
+  return {
+    findings,
+    config: {
+      file: source.file,
+      app: data.app,
+      ...(data.accessory !== undefined && {accessory: data.accessory}),
+      databases,
+      paths,
+      restic,
+      schedule,
+      enabled: data.backup?.enabled ?? true,
+      ...(data.state?.path !== undefined && {statePath: resolve(data.state.path)}),
+    },
+  }
+}
+
+export function valueRef(value: string | {secret: string}): ValueRef {
+  return typeof value === 'string' ? {kind: 'value', value} : {kind: 'secret', name: value.secret}
+}
+
+export function passwordRef(value: {secret?: string; file?: string; command?: string}): PasswordRef {
+  if (value.secret !== undefined) return {kind: 'secret', name: value.secret}
+  if (value.file !== undefined) return {kind: 'file', path: value.file}
+  return {kind: 'command', command: value.command!}
+}
+
+type Add = (severity: 'error' | 'warning', rule: string, path: YamlPath, message: string, suggestion?: string) => void
+
+const SCHEMES: Record<string, string[]> = {postgres: ['postgres:', 'postgresql:'], mysql: ['mysql:', 'mysql2:', 'mariadb:', 'trilogy:']}
+
+function checkDatabaseUrl(text: string, adapter: 'postgres' | 'mysql', path: YamlPath, add: Add): void {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    add('error', 'config/database-url', path, `not a valid ${adapter} URL`, adapter === 'postgres' ? 'e.g. postgres://app@myapp-db:5432/myapp_production' : 'e.g. mysql://app@myapp-mysql:3306/myapp_production')
+    return
+  }
+  if (url.password) {
+    add('error', 'config/url-password', path, 'the database URL contains a password; it would be committed to git', 'remove the password from the URL and add `password: {secret: NAME}` to this database (or make the whole url a {secret: DATABASE_URL})')
+  }
+  if (!SCHEMES[adapter]!.includes(url.protocol)) {
+    add('error', 'config/database-url', path, `a ${adapter} URL must start with ${SCHEMES[adapter]!.map((s) => s + '//').join(' or ')}, not ${url.protocol}//`)
+  }
+  if (!url.pathname.replace(/^\//, '')) add('error', 'config/database-url', path, 'the database URL has no database name', `add it as the path, e.g. ${url.protocol}//${url.host}/myapp_production`)
+  if (!url.hostname) add('error', 'config/database-url', path, 'the database URL has no host', 'use the accessory container name, e.g. myapp-db')
+}
+
+function checkRepository(text: string, path: YamlPath, add: Add): void {
+  const urlPart = /^(?:rest|s3|swift|b2|azure|gs):(.*)$/.exec(text)?.[1] ?? text
+  const match = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]*)@/i.exec(urlPart)
+  if (match && match[1]!.includes(':')) {
+    add('error', 'config/url-password', path, 'the repository contains a password; it would be committed to git', 'for a REST server use restic.rest.username and restic.rest.password: {secret: NAME}; otherwise write repository: {secret: RESTIC_REPOSITORY}')
+  }
+  if (!/^[a-z0-9]+:/i.test(text) && !isAbsolute(text)) {
+    add('error', 'config/relative-path', path, `repository "${text}" is neither a backend URL (s3:, rest:, sftp:, rclone:, b2:, azure:, gs:, swift:) nor an absolute path`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// config/kamal-backup.local.yml (workstation restore targets)
+
+export interface LocalDatabaseTarget {
+  name: string
+  url?: ValueRef
+  password?: PasswordRef
+  path?: string
+}
+
+export interface LocalConfig {
+  file: string
+  databases: LocalDatabaseTarget[]
+  paths: {from: string; to: string}[]
+  restic: Partial<Pick<ResticConfig, 'repository' | 'repositoryFile' | 'password' | 'rest' | 'env' | 'options'>>
+  statePath?: string
+}
+
+export function loadLocalConfig(absolute: string, cwd: string): {config?: LocalConfig; findings: Finding[]} {
+  const {parsed, findings} = readYamlFile<KamalBackupLocalFile>(absolute, cwd, {optional: true})
+  if (!parsed) return {findings}
+  if (!(validateLocalFile(parsed.data) as boolean)) {
+    findings.push(
+      ...schemaFindings((validateLocalFile as unknown as {errors: never}).errors, parsed.data, {
+        schemas: SCHEMAS,
+        rootSchema: 'kamal-backup.local.schema.json',
+        positions: parsed.positions,
+        rulePrefix: 'schema',
+        patternHints: PATTERN_HINTS,
+        secretPaths: /^(restic\.password|restic\.rest\.password|databases\[\]\.password)$/,
+      }),
+    )
+    return {findings}
+  }
+  const d = parsed.data
+  const restic: LocalConfig['restic'] = {}
+  if (d.restic?.repository !== undefined) restic.repository = valueRef(d.restic.repository)
+  if (d.restic?.repository_file !== undefined) restic.repositoryFile = d.restic.repository_file
+  if (d.restic?.password !== undefined) restic.password = passwordRef(d.restic.password)
+  if (d.restic?.env) restic.env = Object.fromEntries(Object.entries(d.restic.env).map(([k, v]) => [k, valueRef(v)]))
+  if (d.restic?.options) restic.options = d.restic.options
+  if (d.restic?.rest) {
+    restic.rest = {}
+    if (d.restic.rest.username !== undefined) restic.rest.username = valueRef(d.restic.rest.username)
+    if (d.restic.rest.password !== undefined) restic.rest.password = valueRef(d.restic.rest.password)
+  }
+  const base = resolve(cwd)
+  return {
+    findings,
+    config: {
+      file: parsed.file,
+      databases: (d.databases ?? []).map((db) => ({
+        name: db.name,
+        ...(db.url !== undefined && {url: valueRef(db.url)}),
+        ...(db.password !== undefined && {password: passwordRef(db.password)}),
+        ...(db.path !== undefined && {path: resolve(base, db.path)}),
+      })),
+      paths: (d.paths ?? []).map((p) => ({from: resolve(p.from), to: resolve(base, p.to)})),
+      restic,
+      ...(d.state?.path !== undefined && {statePath: resolve(base, d.state.path)}),
+    },
+  }
+}

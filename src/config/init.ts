@@ -1,0 +1,259 @@
+// `kamal-backup init`: writes config/kamal-backup.yml inferred from the checkout and prints the accessory block
+// to add to config/deploy.yml. Never edits deploy.yml or .kamal/secrets; never overwrites without --force.
+import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {dirname, posix, resolve} from 'node:path'
+import {ConfigError, UsageError} from '../errors.js'
+import {renderErb} from '../kamal/erb.js'
+import {readDeployConfig} from '../kamal/deploy.js'
+import {containerName, roles} from '../kamal/model.js'
+import {parseYaml} from '../kamal/yaml.js'
+import {displayPath} from './backup-config.js'
+import {throwOnErrors} from './findings.js'
+import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR} from './types.js'
+
+export const IMAGE = 'ghcr.io/kamal-backup/kamal-backup'
+export const SCHEMA_URL = 'https://unpkg.com/kamal-backup/schemas/kamal-backup.schema.json'
+/** Rails 8's Dockerfile puts the app in /rails. */
+export const RAILS_ROOT = '/rails'
+
+export interface InitOptions {
+  cwd: string
+  env: Readonly<Record<string, string | undefined>>
+  configFile?: string
+  destination?: string
+  backupConfigFile: string
+  force?: boolean
+  repository?: string
+  version: string
+}
+
+export interface InferredDatabase {
+  name: string
+  adapter: 'postgres' | 'mysql' | 'sqlite'
+  url?: string
+  urlSecret?: string
+  passwordSecret?: string
+  path?: string
+  /** Where the inference came from, for the printed summary. */
+  from: string
+}
+
+export interface InitResult {
+  file: string
+  written: boolean
+  content: string
+  databases: InferredDatabase[]
+  paths: string[]
+  secrets: string[]
+  accessoryName: string
+  /** The YAML to add under `accessories:` in config/deploy.yml, or null when the accessory already exists. */
+  accessoryBlock: string | null
+  notes: string[]
+}
+
+export function initCheckout(options: InitOptions): InitResult {
+  const target = resolve(options.cwd, options.backupConfigFile)
+  const file = displayPath(target, options.cwd)
+  if (existsSync(target) && !options.force) {
+    throw new UsageError(`${file} already exists`, {code: 'init/exists', suggestions: ['run `kamal-backup init --force` to overwrite it', 'or run `kamal-backup validate` to check it']})
+  }
+  const deploy = readDeployConfig({
+    cwd: options.cwd,
+    env: options.env,
+    ...(options.configFile !== undefined && {configFile: options.configFile}),
+    ...(options.destination !== undefined && {destination: options.destination}),
+  })
+  throwOnErrors(deploy.findings)
+  const data = deploy.source!.data
+  const service = String(data.service)
+  const accessories = (data.accessories ?? {}) as Record<string, Record<string, unknown>>
+  const notes: string[] = []
+
+  // Databases: database accessories first, then the production entries of config/database.yml.
+  const databases: InferredDatabase[] = []
+  for (const [name, accessory] of Object.entries(accessories)) {
+    const image = String(accessory.image ?? '')
+    const env = accessoryEnv(accessory)
+    const host = containerName(service, name, accessory)
+    if (/(^|\/)(postgres|postgis)|timescale/.test(image)) {
+      const user = env.clear.POSTGRES_USER ?? 'postgres'
+      const db = env.clear.POSTGRES_DB ?? `${service}_production`
+      databases.push({name, adapter: 'postgres', url: `postgres://${user}@${host}:5432/${db}`, ...passwordSecret(env.secret, ['POSTGRES_PASSWORD']), from: `accessory "${name}" (${image})`})
+    } else if (/(^|\/)(mysql|mariadb|percona)/.test(image)) {
+      const user = env.clear.MYSQL_USER ?? env.clear.MARIADB_USER ?? 'root'
+      const db = env.clear.MYSQL_DATABASE ?? env.clear.MARIADB_DATABASE ?? `${service}_production`
+      const wanted = user === 'root' ? ['MYSQL_ROOT_PASSWORD', 'MARIADB_ROOT_PASSWORD'] : ['MYSQL_PASSWORD', 'MARIADB_PASSWORD']
+      databases.push({name, adapter: 'mysql', url: `mysql://${user}@${host}:3306/${db}`, ...passwordSecret(env.secret, wanted), from: `accessory "${name}" (${image})`})
+    }
+  }
+  for (const db of railsProductionDatabases(options.cwd, options.env, notes)) {
+    if (db.adapter === 'sqlite' || databases.length === 0) databases.push(db)
+  }
+
+  // Paths: the app's volumes that hold storage (Active Storage's Disk service lives in /rails/storage).
+  const appVolumes = volumeMounts(data.volumes)
+  const storage = appVolumes.filter((v) => /storage/.test(v.target))
+  const paths = storage.map((v) => v.target)
+  if (paths.length === 0) notes.push('No storage volume found in config/deploy.yml, so no file paths are backed up. If Active Storage uses the Disk service, add its directory under `paths:`.')
+
+  // Secrets every {secret:} reference needs.
+  const secrets = ['RESTIC_PASSWORD']
+  if (!options.repository) secrets.unshift('RESTIC_REPOSITORY')
+  for (const db of databases) {
+    if (db.passwordSecret && !secrets.includes(db.passwordSecret)) secrets.push(db.passwordSecret)
+    if (db.urlSecret && !secrets.includes(db.urlSecret)) secrets.push(db.urlSecret)
+  }
+
+  const content = renderConfig({service, databases, paths, repository: options.repository})
+  // Fail before writing if what we generate would not be valid YAML (it always should be; this is the guard).
+  parseYaml(content, file)
+
+  // The accessory block, unless a backup accessory already exists.
+  const existing = Object.entries(accessories).find(([name, a]) => String(a.image ?? '').includes('kamal-backup') || name === 'backup')
+  const accessoryName = existing?.[0] ?? 'backup'
+  let accessoryBlock: string | null = null
+  if (!existing) {
+    const sqliteDirs = databases.filter((d) => d.adapter === 'sqlite').map((d) => posix.dirname(d.path!))
+    const mounts = appVolumes.filter((v) => paths.includes(v.target) || sqliteDirs.some((dir) => dir === v.target || dir.startsWith(v.target + '/')))
+    const host = firstAppHost(data.servers)
+    accessoryBlock = renderAccessory({service, name: accessoryName, host, mounts: mounts.map((m) => `${m.source}:${m.target}`), secrets, version: options.version})
+    if (databases.some((d) => d.adapter === 'sqlite') || paths.length > 0) {
+      notes.push(`The backup accessory must run on the host that has the app's volumes (${host ?? 'your app host'}).`)
+    }
+  } else {
+    notes.push(`Accessory "${accessoryName}" already exists in config/deploy.yml; run \`kamal-backup validate\` to check it against the new file.`)
+  }
+
+  mkdirSync(dirname(target), {recursive: true})
+  const temporary = `${target}.tmp-${process.pid}`
+  writeFileSync(temporary, content)
+  renameSync(temporary, target)
+  return {file, written: true, content, databases, paths, secrets, accessoryName, accessoryBlock, notes}
+}
+
+function passwordSecret(secrets: string[], preferred: string[]): {passwordSecret?: string} {
+  const found = preferred.find((p) => secrets.includes(p)) ?? secrets.find((s) => /PASSWORD/.test(s))
+  return found ? {passwordSecret: found} : {}
+}
+
+function accessoryEnv(accessory: Record<string, unknown>): {clear: Record<string, string>; secret: string[]} {
+  const env = (accessory.env ?? {}) as Record<string, unknown>
+  const complex = 'clear' in env || 'secret' in env
+  const clear = (complex ? (env.clear ?? {}) : env) as Record<string, unknown>
+  const secret = complex && Array.isArray(env.secret) ? env.secret.map((s) => String(s).split(':')[0]!) : []
+  return {clear: Object.fromEntries(Object.entries(clear).map(([k, v]) => [k, String(v)])), secret}
+}
+
+/** The production entries of config/database.yml (single or multi-database), as seen from the container. */
+export function railsProductionDatabases(cwd: string, env: Readonly<Record<string, string | undefined>>, notes: string[]): InferredDatabase[] {
+  const file = resolve(cwd, 'config/database.yml')
+  if (!existsSync(file)) return []
+  let production: unknown
+  try {
+    const rendered = renderErb(readFileSync(file, 'utf8'), {file: 'config/database.yml', env: {...env, RAILS_ENV: 'production'}})
+    production = (parseYaml(rendered.output, 'config/database.yml', {sourceLine: rendered.sourceLine}).value as Record<string, unknown> | null)?.production
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    notes.push(`config/database.yml could not be read (${error.message}); add databases by hand.`)
+    return []
+  }
+  if (!production || typeof production !== 'object') return []
+  const entries: [string, Record<string, unknown>][] =
+    'adapter' in production || 'database' in production || 'url' in production
+      ? [['primary', production as Record<string, unknown>]]
+      : Object.entries(production as Record<string, Record<string, unknown>>).filter(([, v]) => v && typeof v === 'object')
+  const out: InferredDatabase[] = []
+  for (const [name, entry] of entries) {
+    const adapter = String(entry.adapter ?? '')
+    if (/sqlite/.test(adapter) && typeof entry.database === 'string') {
+      if (name === 'cache' || name === 'cable') {
+        notes.push(`Skipped the "${name}" database (Solid Cache/Cable data can be rebuilt); add it under databases: if you want it backed up.`)
+        continue
+      }
+      const path = entry.database.startsWith('/') ? entry.database : posix.join(RAILS_ROOT, entry.database)
+      out.push({name, adapter: 'sqlite', path, from: `config/database.yml production${entries.length > 1 ? `.${name}` : ''}`})
+    } else if (/postg|mysql|trilogy|maria/.test(adapter)) {
+      out.push({name, adapter: /postg/.test(adapter) ? 'postgres' : 'mysql', urlSecret: 'DATABASE_URL', from: `config/database.yml production${entries.length > 1 ? `.${name}` : ''}`})
+    }
+  }
+  return out
+}
+
+function volumeMounts(value: unknown): {source: string; target: string}[] {
+  if (!Array.isArray(value)) return []
+  return value.flatMap((v) => {
+    const [source, target] = String(v).split(':')
+    return source && target ? [{source, target}] : []
+  })
+}
+
+function firstAppHost(servers: unknown): string | undefined {
+  const all = roles(servers)
+  const web = all.find((r) => r.role === 'web') ?? all[0]
+  return web?.hosts[0]?.host
+}
+
+const q = (text: string) => (/^[A-Za-z0-9_./@:-]+$/.test(text) && !/^[-:@]/.test(text) && !/: /.test(text) ? text : JSON.stringify(text))
+
+function renderConfig(input: {service: string; databases: InferredDatabase[]; paths: string[]; repository?: string | undefined}): string {
+  const lines = [
+    `# yaml-language-server: $schema=${SCHEMA_URL}`,
+    '# kamal-backup configuration. Reference: https://github.com/kamal-backup/kamal-backup#configuration',
+    '# Uploaded into the backup accessory by Kamal (files:); secrets come from .kamal/secrets via env.secret.',
+    `app: ${q(input.service)}`,
+    '',
+  ]
+  if (input.databases.length > 0) {
+    lines.push('databases:')
+    for (const db of input.databases) {
+      lines.push(`  # from ${db.from}`, `  - name: ${q(db.name)}`, `    adapter: ${db.adapter}`)
+      if (db.path) lines.push(`    path: ${q(db.path)}`)
+      if (db.url) lines.push(`    url: ${q(db.url)}`)
+      if (db.urlSecret) lines.push(`    url: {secret: ${db.urlSecret}}`)
+      if (db.passwordSecret) lines.push(`    password: {secret: ${db.passwordSecret}}`)
+    }
+  } else {
+    lines.push('databases: []  # none found: add your database here')
+  }
+  lines.push('')
+  if (input.paths.length > 0) {
+    lines.push('# Directories in the accessory (the app volume mounted at the same path). SQLite files inside them are', '# excluded from the file snapshot automatically: they are backed up consistently as databases.', 'paths:')
+    for (const p of input.paths) lines.push(`  - ${q(p)}`)
+    lines.push('')
+  }
+  lines.push(
+    'restic:',
+    input.repository ? `  repository: ${q(input.repository)}` : '  repository: {secret: RESTIC_REPOSITORY}   # e.g. s3:https://s3.eu-central-1.amazonaws.com/my-backups',
+    '  password: {secret: RESTIC_PASSWORD}',
+    '  init_if_missing: true',
+    '  forget_after_backup: true',
+    '  check_after_backup: true',
+    '  retention:',
+    '    keep_daily: 7',
+    '    keep_weekly: 4',
+    '    keep_monthly: 6',
+    '',
+    'backup:',
+    '  schedule: 1d',
+    '',
+  )
+  return lines.join('\n')
+}
+
+function renderAccessory(input: {service: string; name: string; host: string | undefined; mounts: string[]; secrets: string[]; version: string}): string {
+  const [major, minor] = input.version.split('.')
+  const lines = [
+    `  ${input.name}:`,
+    `    image: ${IMAGE}:${major}.${minor}`,
+    `    host: ${input.host ?? '<the host with your app volumes>'}`,
+    '    files:',
+    `      - config/kamal-backup.yml:${ACCESSORY_CONFIG_PATH}:ro`,
+    '    volumes:',
+    ...input.mounts.map((m) => `      - "${m}"`),
+    `      - "${input.service}_backup_state:${DEFAULT_STATE_DIR}"`,
+    '    env:',
+    '      secret:',
+    ...input.secrets.map((s) => `        - ${s}`),
+  ]
+  return lines.join('\n')
+}

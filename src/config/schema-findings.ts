@@ -1,0 +1,168 @@
+// Turns JSON Schema (ajv) errors into findings a person can act on: the file:line:column of the offending key,
+// one message per problem (no "must match exactly one schema" noise), "did you mean" for typos, and a pointed
+// message when a literal secret sits where a `{secret: NAME}` belongs.
+import type {ErrorObject} from 'ajv'
+import type {PositionMap, YamlPath} from '../kamal/yaml.js'
+import {didYouMean, finding, formatPath, type Finding} from './findings.js'
+
+export interface SchemaContext {
+  /** The schema documents, by file name, to look up the allowed keys at a location. */
+  schemas: Record<string, unknown>
+  /** The file name of the root schema (its `$id` basename). */
+  rootSchema: string
+  positions: PositionMap
+  /** Rule id prefix: `schema` for kamal-backup.yml, `deploy` for deploy.yml. */
+  rulePrefix: string
+  /** Friendlier wording for `pattern` failures, keyed by the last key of the path. */
+  patternHints?: Record<string, string>
+  /** Paths (as `formatPath` strings, with `[]` for any index) where a string would be a literal secret. */
+  secretPaths?: RegExp
+}
+
+export function schemaFindings(errors: readonly ErrorObject[] | null | undefined, data: unknown, context: SchemaContext): Finding[] {
+  if (!errors || errors.length === 0) return []
+  const findings: Finding[] = []
+  const seen = new Set<string>()
+  for (const error of errors) {
+    if (error.keyword === 'if' || error.keyword === 'oneOf' || error.keyword === 'anyOf') continue
+    const path = pointerToPath(error.instancePath)
+    const value = valueAt(data, path)
+    const result = describe(error, path, value, context)
+    if (!result) continue
+    const key = `${result.path}|${result.message}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    findings.push(result)
+  }
+  return findings
+}
+
+function describe(error: ErrorObject, path: YamlPath, value: unknown, context: SchemaContext): Finding | undefined {
+  const {positions, rulePrefix} = context
+  const here = formatPath(path)
+  const at = (p: YamlPath) => positions.nearest(p)
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String((error.params as {additionalProperty: string}).additionalProperty)
+      const allowed = allowedKeys(error.schemaPath, context)
+      const guess = didYouMean(key, allowed)
+      const where = path.length === 0 ? 'at the top level' : `in ${here}`
+      return finding(
+        'error',
+        `${rulePrefix}/unknown-key`,
+        at([...path, key]),
+        [...path, key],
+        `unknown key "${key}" ${where}`,
+        guess ? `did you mean "${guess}"?` : allowed.length > 0 ? `allowed keys: ${allowed.join(', ')}` : undefined,
+      )
+    }
+    case 'required': {
+      const missing = String((error.params as {missingProperty: string}).missingProperty)
+      return finding('error', `${rulePrefix}/required`, at(path), path, `${here === '(top level)' ? 'the file' : here} is missing the required key "${missing}"`, requiredHint(path, missing, value))
+    }
+    case 'type': {
+      const expected = String((error.params as {type: string}).type)
+      if (typeof value === 'string' && context.secretPaths?.test(anyIndex(here))) {
+        return finding(
+          'error',
+          `${rulePrefix}/literal-secret`,
+          at(path),
+          path,
+          `${here} is a literal secret; it would be committed to git and uploaded in clear text`,
+          `write \`{secret: NAME}\` instead, put NAME in .kamal/secrets and list it under the backup accessory's env.secret in config/deploy.yml`,
+        )
+      }
+      return finding('error', `${rulePrefix}/type`, at(path), path, `${here} must be ${article(expected)}, not ${describeValue(value)}`)
+    }
+    case 'enum': {
+      const allowed = ((error.params as {allowedValues: unknown[]}).allowedValues ?? []).map(String)
+      const guess = typeof value === 'string' ? didYouMean(value, allowed) : undefined
+      return finding(
+        'error',
+        `${rulePrefix}/enum`,
+        at(path),
+        path,
+        `${here} is ${JSON.stringify(value)}, which is not one of: ${allowed.join(', ')}`,
+        guess ? `did you mean "${guess}"?` : undefined,
+      )
+    }
+    case 'pattern': {
+      const last = [...path].reverse().find((p) => typeof p === 'string') as string | undefined
+      const hint = (last && context.patternHints?.[last]) ?? `must match ${(error.params as {pattern: string}).pattern}`
+      return finding('error', `${rulePrefix}/format`, at(path), path, `${here} ${JSON.stringify(value)}: ${hint}`)
+    }
+    case 'propertyNames':
+      return undefined // reported by the nested pattern error
+    case 'minLength':
+      return finding('error', `${rulePrefix}/empty`, at(path), path, `${here} must not be empty`)
+    case 'minProperties':
+    case 'maxProperties': {
+      const allowed = allowedKeys(error.schemaPath, context)
+      if (allowed.length > 0 && allowed.length <= 3) {
+        return finding('error', `${rulePrefix}/one-of`, at(path), path, `${here} must have exactly one of: ${allowed.join(', ')}`)
+      }
+      return finding('error', `${rulePrefix}/empty`, at(path), path, `${here} must not be empty`)
+    }
+    case 'minimum':
+      return finding('error', `${rulePrefix}/range`, at(path), path, `${here} must be ${(error.params as {limit: number}).limit} or more`)
+    default:
+      return finding('error', `${rulePrefix}/invalid`, at(path), path, `${here} ${error.message ?? 'is invalid'}`)
+  }
+}
+
+function requiredHint(path: YamlPath, missing: string, value: unknown): string | undefined {
+  if (path[0] === 'databases' && path.length === 2) {
+    const adapter = (value as {adapter?: string} | undefined)?.adapter
+    if (missing === 'path') return `${adapter ?? 'sqlite'} databases need the database file inside the accessory, e.g. path: /rails/storage/production.sqlite3`
+    if (missing === 'url') return `${adapter ?? 'this'} database needs a connection URL without the password, e.g. url: postgres://app@myapp-db:5432/myapp_production, with password: {secret: POSTGRES_PASSWORD}`
+  }
+  if (missing === 'password' && path.at(-1) === 'restic') return 'restic needs the repository password: password: {secret: RESTIC_PASSWORD}'
+  return undefined
+}
+
+function allowedKeys(schemaPath: string, context: SchemaContext): string[] {
+  // schemaPath is like "#/definitions/pathEntry/additionalProperties" or "other.json#/properties/x/additionalProperties".
+  const [file, pointer = ''] = schemaPath.split('#')
+  const docName = file ? file.replace(/^.*\//, '') : context.rootSchema
+  let node: unknown = context.schemas[docName]
+  const parts = pointer.split('/').filter(Boolean).slice(0, -1).map(decodePointer)
+  for (const part of parts) node = (node as Record<string, unknown> | undefined)?.[part]
+  const properties = (node as {properties?: Record<string, unknown>} | undefined)?.properties
+  return properties ? Object.keys(properties).filter((k) => k !== '$schema') : []
+}
+
+export function pointerToPath(pointer: string): YamlPath {
+  if (!pointer) return []
+  return pointer
+    .split('/')
+    .slice(1)
+    .map(decodePointer)
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p))
+}
+
+function decodePointer(part: string): string {
+  return part.replace(/~1/g, '/').replace(/~0/g, '~')
+}
+
+function valueAt(data: unknown, path: YamlPath): unknown {
+  let node = data
+  for (const part of path) node = (node as Record<string | number, unknown> | undefined)?.[part]
+  return node
+}
+
+function anyIndex(path: string): string {
+  return path.replace(/\[\d+\]/g, '[]')
+}
+
+function article(type: string): string {
+  const names = type.split(',').map((t) => (t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : t === 'integer' ? 'a whole number' : `a ${t}`))
+  return names.join(' or ')
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'empty'
+  if (Array.isArray(value)) return 'a list'
+  if (typeof value === 'object') return 'a mapping'
+  if (typeof value === 'string') return `the text ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`
+  return `${typeof value} ${JSON.stringify(value)}`
+}

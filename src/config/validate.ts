@@ -1,0 +1,158 @@
+// `kamal-backup validate`: every check that can run offline from the app checkout, collected as findings.
+import {existsSync} from 'node:fs'
+import {resolve} from 'node:path'
+import {kamalSecrets, type SecretsSource} from '../kamal/secrets.js'
+import {buildDeployModel, type BackupAccessory, type DeployModel, type SshSection} from '../kamal/model.js'
+import {DEFAULT_DEPLOY_FILE, readDeployConfig} from '../kamal/deploy.js'
+import {loadBackupConfig, loadLocalConfig} from './backup-config.js'
+import {crossCheck} from './cross-checks.js'
+import {hasErrors, sortFindings, type Finding} from './findings.js'
+import type {BackupConfig} from './types.js'
+
+export const DEFAULT_BACKUP_CONFIG = 'config/kamal-backup.yml'
+export const DEFAULT_LOCAL_CONFIG = 'config/kamal-backup.local.yml'
+
+export interface CheckoutOptions {
+  cwd: string
+  env: Readonly<Record<string, string | undefined>>
+  /** -c */
+  configFile?: string
+  /** -d */
+  destination?: string
+  /** --backup-config, else KAMAL_BACKUP_CONFIG, else config/kamal-backup.yml */
+  backupConfigFile?: string
+  /** Don't read .kamal/secrets (CI without access to the secret store). */
+  skipSecrets?: boolean
+}
+
+export interface ValidateReport {
+  valid: boolean
+  errors: number
+  warnings: number
+  files: string[]
+  destination: string | null
+  findings: Finding[]
+  accessory: AccessoryReport | null
+}
+
+export interface AccessoryReport {
+  name: string
+  image: string | null
+  container: string
+  hosts: string[]
+  hostsFrom: string
+  files: BackupAccessory['files']
+  directories: BackupAccessory['directories']
+  volumes: BackupAccessory['volumes']
+  env: {clear: Record<string, string>; secret: string[]}
+  ssh: SshSection
+}
+
+export function backupConfigPath(options: Pick<CheckoutOptions, 'cwd' | 'env' | 'backupConfigFile'>): string {
+  return resolve(options.cwd, options.backupConfigFile ?? options.env.KAMAL_BACKUP_CONFIG ?? DEFAULT_BACKUP_CONFIG)
+}
+
+/** Is this an app checkout (a deploy.yml, or -c/-d given)? The rule that decides local vs remote execution. */
+export function isAppCheckout(options: Pick<CheckoutOptions, 'cwd' | 'configFile' | 'destination'>): boolean {
+  return Boolean(options.configFile || options.destination) || existsSync(resolve(options.cwd, DEFAULT_DEPLOY_FILE))
+}
+
+export interface CheckoutState {
+  findings: Finding[]
+  files: string[]
+  config?: BackupConfig
+  model?: DeployModel
+  secrets?: SecretsSource
+}
+
+/** Reads and checks everything in the checkout. Never throws for bad input: problems are findings. */
+export function inspectCheckout(options: CheckoutOptions): CheckoutState {
+  const findings: Finding[] = []
+  const files: string[] = []
+  const configAbsolute = backupConfigPath(options)
+  const backup = loadBackupConfig(configAbsolute, options.cwd)
+  findings.push(...backup.findings)
+  if (backup.source) files.push(backup.source.file)
+
+  const local = loadLocalConfig(resolve(options.cwd, DEFAULT_LOCAL_CONFIG), options.cwd)
+  findings.push(...local.findings)
+  if (local.config) files.push(local.config.file)
+
+  const state: CheckoutState = {findings, files}
+  if (backup.config) state.config = backup.config
+  if (!isAppCheckout(options)) return state
+
+  const deploy = readDeployConfig({
+    cwd: options.cwd,
+    env: options.env,
+    ...(options.configFile !== undefined && {configFile: options.configFile}),
+    ...(options.destination !== undefined && {destination: options.destination}),
+  })
+  findings.push(...deploy.findings)
+  if (!deploy.source) return state
+  files.push(...deploy.source.files)
+  const requested = backup.source?.data.accessory
+  const built = buildDeployModel(
+    deploy.source,
+    typeof requested === 'string' && backup.source ? {name: requested, position: backup.source.positions.nearest(['accessory'])} : undefined,
+  )
+  findings.push(...built.findings)
+  if (!built.model) return state
+  state.model = built.model
+  const secrets = options.skipSecrets
+    ? null
+    : kamalSecrets({
+        cwd: options.cwd,
+        secretsPath: built.model.secretsPath,
+        ...(options.destination !== undefined && {destination: options.destination}),
+        env: options.env,
+      })
+  if (secrets) state.secrets = secrets
+  if (backup.config && backup.source) {
+    findings.push(
+      ...crossCheck({
+        cwd: options.cwd,
+        config: backup.config,
+        positions: backup.source.positions,
+        raw: backup.source.data,
+        configAbsolute,
+        model: built.model,
+        secrets,
+      }),
+    )
+    if (secrets) for (const file of secrets.files) if (!files.includes(file)) files.push(file)
+  }
+  return state
+}
+
+export function validateCheckout(options: CheckoutOptions & {strict?: boolean}): ValidateReport {
+  const state = inspectCheckout(options)
+  const findings = sortFindings(state.findings)
+  const errors = findings.filter((f) => f.severity === 'error').length
+  const warnings = findings.length - errors
+  return {
+    valid: !hasErrors(findings) && !(options.strict && warnings > 0),
+    errors,
+    warnings,
+    files: state.files,
+    destination: options.destination ?? null,
+    findings,
+    accessory: state.model ? accessoryReport(state.model) : null,
+  }
+}
+
+export function accessoryReport(model: DeployModel): AccessoryReport {
+  const a = model.accessory
+  return {
+    name: a.name,
+    image: a.image ?? null,
+    container: a.container,
+    hosts: a.hosts,
+    hostsFrom: a.hostsFrom,
+    files: a.files,
+    directories: a.directories,
+    volumes: a.volumes,
+    env: {clear: a.env.clear, secret: a.env.secret.map((s) => (s.name === s.secret ? s.name : `${s.name}:${s.secret}`))},
+    ssh: {user: 'root', port: 22, ...model.ssh, ...(model.ssh.key_data ? {key_data: model.ssh.key_data.map(() => '[REDACTED]')} : {})},
+  }
+}
