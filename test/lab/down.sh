@@ -93,6 +93,9 @@ if uid=$(id -u kbdeploy 2>/dev/null); then
   for d in /proc/[0-9]*; do
     [ "$(stat -c %u "$d" 2>/dev/null)" = "$uid" ] || continue
     pid=${d#/proc/}
+    st=$(cat "$d/stat" 2>/dev/null) || continue
+    st=${st##*) }
+    case "${st%% *}" in Z|X|x) continue ;; esac   # already exited, waiting for PID 1 to reap it
     say "ending leftover kbdeploy process $pid ($(tr '\0' ' ' < "$d/cmdline" 2>/dev/null | cut -c1-60))"
     kill -TERM "$pid" 2>/dev/null || true
   done

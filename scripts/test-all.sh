@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# scripts/test-all.sh [runner args...] — the one command that sets up and runs the whole test suite.
+#
+#   1. bash scripts/setup.sh --test     apt packages, node_modules, restic 0.18, s3rver (fast when all present)
+#   2. npm run build                    when package.json has a build script
+#   3. bash test/lab/up.sh              real servers on 127.0.0.1 (postgres, mariadb, sshd x2, rest x2, s3, tmpfs)
+#   4. node test/run.mjs [args...]      the FULL suite (unit + integration) unless args narrow it down
+#   5. bash test/lab/down.sh            always, from an EXIT trap (also on failure or Ctrl-C)
+#
+# Exits with the test runner's status (or the status of the step that failed before it).
+# Used by .ci/run on a fresh machine; `npm run test:all` runs it too.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+T0=${EPOCHREALTIME/./}
+secs() { local us=$(( ${EPOCHREALTIME/./} - $1 )); printf '%d.%01d' $((us / 1000000)) $(((us % 1000000) / 100000)); }
+say() { printf '[test-all %ss] %s\n' "$(secs "$T0")" "$*" >&2; }
+PHASES=()
+phase() { # name cmd... — run a step, remember its duration for the summary
+  local name=$1 t; shift
+  t=${EPOCHREALTIME/./}
+  say "$name: $*"
+  "$@"
+  PHASES+=("$name $(secs "$t")s")
+}
+
+LAB_STARTED=0
+finish() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ "$LAB_STARTED" = 1 ]; then
+    local t=${EPOCHREALTIME/./}
+    bash test/lab/down.sh || say "WARNING: test/lab/down.sh failed"
+    PHASES+=("down $(secs "$t")s")
+  fi
+  say "timings: ${PHASES[*]:-none}; total $(secs "$T0")s"
+  say "exit $rc"
+  exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Build once, below, instead of inside setup.sh too.
+phase setup env KB_SETUP_SKIP_BUILD=1 bash scripts/setup.sh --test
+if [ -n "$(node -p 'require("./package.json").scripts?.build ?? ""')" ]; then
+  phase build npm run --silent build
+else
+  say "build: package.json has no build script, skipped"
+fi
+LAB_STARTED=1    # from here on, whatever up.sh managed to start is stopped by the EXIT trap
+phase lab-up bash test/lab/up.sh
+
+t=${EPOCHREALTIME/./}
+say "tests: node test/run.mjs $*"
+rc=0
+node test/run.mjs "$@" || rc=$?
+PHASES+=("tests $(secs "$t")s")
+exit "$rc"
