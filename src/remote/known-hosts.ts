@@ -8,7 +8,7 @@
 //   none of them is "changed", even when the server offers a key type that is not on record. OpenSSH instead would
 //   call that "new" and add it, which lets a man in the middle pick an unrecorded key type. To avoid false alarms,
 //   net-ssh and OpenSSH both put the recorded key types first in the host key negotiation; callers must do the same
-//   with `preferredHostKeyAlgorithms(knownHostKeyTypes(...))` as ssh2's `algorithms.serverHostKey` prepend list.
+//   with `algorithms: {serverHostKey: serverHostKeyAlgorithmsOption(knownHostKeyTypes(...))}`.
 // - The first name is the host as configured and is authoritative. Further names (the peer IP) can only make a key
 //   "known": a mismatch under the IP alone (IPs get reused) gives "unknown", as OpenSSH does with CheckHostIP=no.
 // - `@revoked` entries whose key equals the server's key make the verdict "changed" with `revoked: true` (refuse).
@@ -132,17 +132,39 @@ export function knownHostKeyTypes(files: string[], hostnames: string[]): string[
   return types
 }
 
+// Host key algorithms ssh2 1.17 can negotiate (its SUPPORTED_SERVER_HOST_KEY); ssh2 throws on anything else.
+const SSH2_HOST_KEY_ALGORITHMS = new Set([
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+  'ssh-dss',
+])
+
 /**
- * Host key algorithm names (ssh2 `algorithms.serverHostKey`) that negotiate the given recorded key types, in order.
+ * Host key algorithm names that negotiate the given recorded key types, in order, limited to what ssh2 supports.
  * An `ssh-rsa` key can be negotiated as rsa-sha2-512, rsa-sha2-256 or ssh-rsa.
  */
 export function preferredHostKeyAlgorithms(keyTypes: string[]): string[] {
   const out: string[] = []
   for (const type of keyTypes) {
     const algorithms = type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type]
-    for (const algorithm of algorithms) if (!out.includes(algorithm)) out.push(algorithm)
+    for (const algorithm of algorithms) if (SSH2_HOST_KEY_ALGORITHMS.has(algorithm) && !out.includes(algorithm)) out.push(algorithm)
   }
   return out
+}
+
+/**
+ * The ssh2 `algorithms.serverHostKey` value that puts the recorded key types first, or undefined for none.
+ * Both keys are needed, in this order: ssh2's `prepend` skips names already in its default list, so they are
+ * removed first.
+ */
+export function serverHostKeyAlgorithmsOption(keyTypes: string[]): {remove: string[]; prepend: string[]} | undefined {
+  const preferred = preferredHostKeyAlgorithms(keyTypes)
+  return preferred.length === 0 ? undefined : {remove: [...preferred], prepend: [...preferred]}
 }
 
 /** The names OpenSSH and net-ssh look up: `host` (or `[host]:port` when port != 22), plus the IP when it differs. */

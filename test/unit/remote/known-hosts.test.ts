@@ -15,6 +15,7 @@ import {
   knownHostsNames,
   parseKnownHosts,
   preferredHostKeyAlgorithms,
+  serverHostKeyAlgorithmsOption,
 } from '../../../src/remote/known-hosts.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kb-kh-'))
@@ -219,10 +220,15 @@ test('appendKnownHost adds a newline when the file lacks one, and can write hash
   assert.throws(() => appendKnownHost(file, ['a b'], ed.type, ed.blob))
 })
 
-test('knownHostKeyTypes and preferredHostKeyAlgorithms', () => {
+test('knownHostKeyTypes, preferredHostKeyAlgorithms, serverHostKeyAlgorithmsOption', () => {
   const file = kh([line('h.test', ecdsa), `h.test ssh-rsa ${ed.b64}`, line('h.test', ed), line('x.test', ed2), `@revoked h.test ssh-dss ${ed.b64}`])
   assert.deepEqual(knownHostKeyTypes([file], ['h.test']), [ecdsa.type, 'ssh-rsa', ed.type])
   assert.deepEqual(knownHostKeyTypes([file], ['nope']), [])
   assert.deepEqual(preferredHostKeyAlgorithms(['ssh-rsa', 'ssh-ed25519', 'ssh-rsa']), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519'])
   assert.deepEqual(preferredHostKeyAlgorithms([]), [])
+  // types ssh2 cannot negotiate are dropped (ssh2 throws on unknown names)
+  assert.deepEqual(preferredHostKeyAlgorithms(['sk-ssh-ed25519@openssh.com', 'ecdsa-sha2-nistp256']), ['ecdsa-sha2-nistp256'])
+  assert.deepEqual(serverHostKeyAlgorithmsOption(['ecdsa-sha2-nistp256']), {remove: ['ecdsa-sha2-nistp256'], prepend: ['ecdsa-sha2-nistp256']})
+  assert.deepEqual(Object.keys(serverHostKeyAlgorithmsOption(['ssh-ed25519']) ?? {}), ['remove', 'prepend'])
+  assert.equal(serverHostKeyAlgorithmsOption(['x-unknown']), undefined)
 })
