@@ -1,10 +1,10 @@
 // YAML the way Kamal sees it. Kamal loads its config with Ruby's Psych (YAML 1.1, aliases and `<<` merge keys
 // allowed, duplicate keys silently last-wins). We parse with the `yaml` package for the syntax tree and positions,
-// then build the plain JS value ourselves so that plain scalars get Psych's typing (see
-// docs: kamal-config.md 6.2), every node's position is kept, and surprising Psych readings produce warnings.
+// then build the plain JS value ourselves: plain scalars get Psych's typing (kamal-config.md 6.2), every node's
+// position is kept, and surprising Psych readings (base-60, octal, duplicate keys) produce warnings.
 
-import {Alias, LineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments} from 'yaml'
-import type {Document, Node as YamlNode, Pair, Scalar, YAMLError, YAMLMap, YAMLSeq} from 'yaml'
+import {LineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments} from 'yaml'
+import type {Alias, Document, Node as YamlNode, Pair, Scalar, YAMLError, YAMLMap, YAMLSeq} from 'yaml'
 
 import {ConfigError} from '../errors.js'
 
