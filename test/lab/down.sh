@@ -6,7 +6,7 @@
 # its command line mentions $KB_LAB/ (PID 1 here reaps orphans only every ~2 s, and PIDs get recycled).
 # Tolerates missing pidfiles and dead processes, so it is safe to run any number of times.
 #
-# Removed:  databases, REST/S3/SFTP data, $KB_LAB/shared (incl. the tests' temp dirs), the tmpfs mount, pidfiles,
+# Removed:  databases, REST/S3/SFTP data, $KB_LAB/shared (incl. the tests' temp dirs), kbdeploy's home, the tmpfs mount, pidfiles,
 #           the restic cache.
 # Kept:     downloads and things that are slow or pointless to redo: bin/restic-0.18, node/ (s3rver), apt/, keys/,
 #           templates/, remote-bin/, logs/ (for post-mortems), the kbdeploy user.
@@ -114,7 +114,7 @@ if [ "$WIPE" = 1 ]; then
   if getent group kblab >/dev/null; then groupdel kblab 2>/dev/null || say "WARNING: groupdel kblab failed"; fi
   say "wiped $KB_LAB, user kbdeploy and group kblab"
 else
-  rm -rf "$KB_LAB"/{pg,my,rest,s3,sftp,shared,cache,mnt,env.json,env.sh}
+  rm -rf "$KB_LAB"/{pg,my,rest,s3,sftp,shared,cache,home,mnt,env.json,env.sh}
   say "removed lab data (kept bin/ node/ apt/ keys/ templates/ remote-bin/ logs/)"
 fi
 say "lab down"
