@@ -2,12 +2,26 @@
 // Commands are small; the services they call are imported lazily inside run() so start-up stays fast.
 import type {Config} from '@oclif/core/config'
 import {execute} from '@oclif/core/execute'
+import Backup from './commands/backup.js'
+import Check from './commands/check.js'
+import Evidence from './commands/evidence.js'
 import Init from './commands/init.js'
+import List from './commands/list.js'
+import Prune from './commands/prune.js'
+import Schedule from './commands/schedule.js'
+import Unlock from './commands/unlock.js'
 import Validate from './commands/validate.js'
 import Version from './commands/version.js'
 
 export const COMMANDS = {
+  backup: Backup,
+  check: Check,
+  evidence: Evidence,
   init: Init,
+  list: List,
+  prune: Prune,
+  schedule: Schedule,
+  unlock: Unlock,
   validate: Validate,
   version: Version,
 }

@@ -1,0 +1,101 @@
+// Base for the accessory commands (backup, schedule, list, check, unlock, prune, evidence, version, restore
+// production, drill production). One rule decides where they run: from an app checkout (config/deploy.yml
+// found, or -c/-d given) they run inside the backup accessory over SSH; `--local`, or running inside the accessory
+// image (KAMAL_BACKUP_IN_ACCESSORY=1), runs them here.
+import {resolve} from 'node:path'
+import {isAppCheckout} from '../config/validate.js'
+import {backupConfigPath} from '../config/validate.js'
+import {createEngine, type Engine} from '../engine/context.js'
+import {listrProgress, plainProgress, silentProgress, type Progress} from '../engine/progress.js'
+import {InterruptedError} from '../errors.js'
+import {BaseCommand} from './base.js'
+import {checkoutFlags, remoteFlags} from './flags.js'
+
+export interface CheckoutFlagValues {
+  'config-file'?: string | undefined
+  destination?: string | undefined
+  'backup-config'?: string | undefined
+  local?: boolean | undefined
+  host?: string | undefined
+  'strict-host-key'?: boolean | undefined
+}
+
+export const IN_ACCESSORY_ENV = 'KAMAL_BACKUP_IN_ACCESSORY'
+
+export const WHERE_IT_RUNS = `WHERE IT RUNS
+  From a Rails app checkout (config/deploy.yml exists, or -c/-d is given) this command runs inside the backup
+  accessory container, over SSH, like \`kamal accessory exec\` but without Ruby or Kamal. --local runs it on this
+  machine instead; inside the accessory image it always runs locally.`
+
+export abstract class EngineCommand extends BaseCommand {
+  static override baseFlags = {...BaseCommand.baseFlags, ...checkoutFlags, ...remoteFlags}
+
+  protected readonly abortController = new AbortController()
+  #signalsInstalled = false
+
+  /** Should this invocation run inside the accessory? */
+  protected runsRemotely(flags: CheckoutFlagValues): boolean {
+    if (flags.local || process.env[IN_ACCESSORY_ENV] === '1') return false
+    return isAppCheckout({
+      cwd: process.cwd(),
+      ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
+      ...(flags.destination !== undefined && {destination: flags.destination}),
+    })
+  }
+
+  /** Runs this same command inside the accessory, with the argv the user typed (minus the flags that only make
+   *  sense here), and returns its exit code. Output streams through as it arrives. */
+  protected async runRemote(flags: CheckoutFlagValues, argv: string[], options: {operator?: string} = {}): Promise<number> {
+    const {runInAccessory} = await import('../remote/run.js')
+    return runInAccessory({
+      cwd: process.cwd(),
+      env: process.env,
+      flags,
+      command: this.id!.split(':'),
+      argv,
+      json: this.jsonEnabled(),
+      ui: this.ui,
+      signal: this.abortController.signal,
+      version: this.config.version,
+      ...(options.operator !== undefined && {operator: options.operator}),
+    })
+  }
+
+  /** SIGINT/SIGTERM abort the running work: children get SIGINT (restic removes its lock). A second signal exits. */
+  protected installSignalHandlers(onSignal?: (signal: NodeJS.Signals) => void): void {
+    if (this.#signalsInstalled) return
+    this.#signalsInstalled = true
+    let count = 0
+    const handler = (signal: NodeJS.Signals) => {
+      count++
+      onSignal?.(signal)
+      if (count === 1) {
+        this.ui.warn(`${signal} received: stopping (press Ctrl-C again to quit at once)`)
+        this.abortController.abort(new InterruptedError())
+      } else {
+        process.exit(130)
+      }
+    }
+    process.on('SIGINT', handler)
+    process.on('SIGTERM', handler)
+  }
+
+  protected async progress(): Promise<Progress> {
+    if (this.jsonEnabled()) return silentProgress
+    if (this.ui.isTTY && process.env.CI === undefined) return listrProgress(this.ui)
+    return plainProgress(this.ui)
+  }
+
+  protected async engine(flags: CheckoutFlagValues): Promise<Engine> {
+    this.installSignalHandlers()
+    const cwd = process.cwd()
+    return createEngine({
+      configFile: backupConfigPath({cwd, env: process.env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})}),
+      cwd,
+      env: process.env,
+      ui: this.ui,
+      progress: await this.progress(),
+      signal: this.abortController.signal,
+    })
+  }
+}

@@ -1,0 +1,49 @@
+import * as Flags from '@oclif/core/flags'
+import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {describeSkip, runBackup, type BackupRunRecord} from '../engine/backup.js'
+import {ExitCode} from '../errors.js'
+
+export default class Backup extends EngineCommand {
+  static override summary = 'Back up every database and the file paths now, if due'
+  static override description = `Dumps each database into its own restic snapshot (streamed, no temporary file, except SQLite's consistent copy),
+then takes one snapshot of the configured paths, all tagged with the same run id; then applies retention and runs
+\`restic check\` as configured. The run is ok only if every step succeeded and every new snapshot is in the
+repository. Without --force it runs only when due by backup.schedule.
+
+${WHERE_IT_RUNS}
+
+EXIT CODES
+  0  the run succeeded, or was not due (skipped)
+  1  the run failed (which step, and why, is printed and recorded)
+  130  interrupted`
+
+  static override examples = [
+    {description: 'Back up now, even if not due', command: '<%= config.bin %> <%= command.id %> --force'},
+    {description: 'Back up the staging app from a laptop', command: '<%= config.bin %> <%= command.id %> -d staging --force'},
+    {description: 'In the accessory, machine-readable', command: '<%= config.bin %> <%= command.id %> --json'},
+  ]
+
+  static override flags = {
+    force: Flags.boolean({summary: 'Run even if not due, and even when backup.enabled is false.'}),
+  }
+
+  async run(): Promise<BackupRunRecord | void> {
+    const {flags} = await this.parse(Backup)
+    if (this.runsRemotely(flags)) {
+      process.exitCode = await this.runRemote(flags, this.argv)
+      return
+    }
+    const engine = await this.engine(flags)
+    const record = await runBackup(engine, {force: flags.force, trigger: 'manual'})
+    if (record.status === 'skipped') this.out(describeSkip(record, engine))
+    else if (record.status === 'ok') {
+      const lines = [`${this.ui.style.green('✔')} backup run ${record.run_id} ok in ${(record.duration_ms / 1000).toFixed(1)} s`]
+      for (const s of record.snapshots) lines.push(`  ${s.group.padEnd(24)} snapshot ${s.id.slice(0, 8)}`)
+      this.out(lines.join('\n'))
+    } else {
+      process.exitCode = record.reason === 'interrupted' ? ExitCode.interrupted : ExitCode.failed
+      this.ui.error(`backup run ${record.run_id ?? ''} failed at step ${record.failed_step}: ${record.error}`)
+    }
+    return record
+  }
+}

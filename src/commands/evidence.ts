@@ -1,0 +1,27 @@
+import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {buildEvidence, type Evidence as EvidenceDocument} from '../engine/evidence.js'
+
+export default class Evidence extends EngineCommand {
+  static override summary = 'Print a redacted JSON evidence document for a security review'
+  static override description = `What is backed up and where (credentials redacted), retention, schedule, the latest complete run with each
+snapshot, the age of the latest backup against the schedule, the last run, check and restore drill, a summary of
+drill history, tool versions, and a SHA-256 digest of the document's canonical form. Always JSON; the schema is
+schemas/output/evidence.schema.json.
+
+${WHERE_IT_RUNS}`
+
+  static override examples = [
+    {description: 'Attach to a review ticket', command: '<%= config.bin %> <%= command.id %> -d production > evidence.json'},
+  ]
+
+  async run(): Promise<EvidenceDocument | void> {
+    const {flags} = await this.parse(Evidence)
+    if (this.runsRemotely(flags)) {
+      process.exitCode = await this.runRemote(flags, this.argv)
+      return
+    }
+    const doc = await buildEvidence(await this.engine(flags), this.config.version)
+    if (!this.jsonEnabled()) process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
+    return doc
+  }
+}

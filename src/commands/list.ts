@@ -1,0 +1,38 @@
+import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {listRuns, type ListResult} from '../engine/list.js'
+import {bytes} from '../engine/progress.js'
+
+export default class List extends EngineCommand {
+  static override summary = 'List backup runs, newest first'
+  static override description = `One line per run (all snapshots sharing a run id): its time, whether it is complete (every database and the
+files), and each snapshot's id and size. \`latest\` in restore and drill means the newest complete run.
+
+${WHERE_IT_RUNS}`
+
+  static override examples = [
+    {description: 'Show the runs', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'As JSON, from CI', command: '<%= config.bin %> <%= command.id %> -d production --json'},
+  ]
+
+  async run(): Promise<ListResult['runs'] | void> {
+    const {flags} = await this.parse(List)
+    if (this.runsRemotely(flags)) {
+      process.exitCode = await this.runRemote(flags, this.argv)
+      return
+    }
+    const result = await listRuns(await this.engine(flags))
+    const s = this.ui.style
+    if (result.runs.length === 0) this.out(`no backup runs for app ${result.app} in ${result.repository}`)
+    else {
+      const lines = [s.bold(`${'RUN'.padEnd(17)} ${'TIME'.padEnd(20)} ${'STATUS'.padEnd(10)} ${'SIZE'.padStart(10)}  SNAPSHOTS`)]
+      for (const run of result.runs) {
+        const status = run.complete ? s.green('complete') : s.yellow('partial')
+        const snapshots = run.snapshots.map((x) => `${x.group}=${x.short_id}${x.bytes !== null ? ` (${bytes(x.bytes)})` : ''}`).join('  ')
+        const size = run.total_bytes !== null ? bytes(run.total_bytes) : '-'
+        lines.push(`${run.id.padEnd(17)} ${run.time.slice(0, 19).replace('T', ' ').padEnd(20)} ${status}${' '.repeat(Math.max(1, 11 - (run.complete ? 8 : 7)))}${size.padStart(10)}  ${snapshots}${run.pre_restore ? s.dim('  [pre-restore]') : ''}${run.missing.length > 0 ? s.dim(`  missing: ${run.missing.join(', ')}`) : ''}`)
+      }
+      this.out(lines.join('\n'))
+    }
+    return result.runs
+  }
+}

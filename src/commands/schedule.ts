@@ -1,0 +1,40 @@
+import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {nextDue, runBackup} from '../engine/backup.js'
+import {runScheduler, systemClock} from '../engine/scheduler.js'
+
+export default class Schedule extends EngineCommand {
+  static override summary = 'Run backups on schedule, in the foreground (the accessory\'s default command)'
+  static override description = `Backs up on backup.schedule (an interval or a cron expression, UTC), working from the last successful run in the
+state directory: a restarted container catches up a missed backup instead of backing up again. Adds a little
+jitter, retries a failed run with backoff (1, 2, 4... minutes, at most an hour), never overlaps a manual
+\`backup\`, and logs one timestamped line per event. SIGTERM/SIGINT stop the running backup cleanly (restic removes
+its lock) and exit 0. With backup.enabled: false it stays up idle, so restores keep working.
+
+${WHERE_IT_RUNS}`
+
+  static override examples = [
+    {description: 'What the accessory image runs', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'Follow the scheduler of the production accessory from a laptop', command: '<%= config.bin %> <%= command.id %> -d production'},
+  ]
+
+  async run(): Promise<{stopped: true} | void> {
+    const {flags} = await this.parse(Schedule)
+    if (this.runsRemotely(flags)) {
+      process.exitCode = await this.runRemote(flags, this.argv)
+      return
+    }
+    const engine = await this.engine(flags)
+    await runScheduler({
+      schedule: engine.config.schedule,
+      enabled: engine.config.enabled,
+      clock: systemClock,
+      log: this.ui,
+      signal: this.abortController.signal,
+      lastSuccess: () => nextDue(engine).lastSuccessAt,
+      runBackup: () => runBackup(engine, {force: true, trigger: 'scheduled'}),
+    })
+    // A stop requested by a signal is a clean exit for the container.
+    process.exitCode = 0
+    return {stopped: true}
+  }
+}

@@ -1,0 +1,83 @@
+// PostgreSQL: connection through PG* environment variables (nothing secret on argv), the client matching the
+// server's major version (pg_dump refuses servers newer than itself), custom-format dumps.
+import {existsSync, readdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {KamalBackupError} from '../errors.js'
+import {lastLines, runProcess} from '../exec/local.js'
+import type {CommandSpec} from '../exec/spec.js'
+import type {Secret} from '../redact.js'
+import type {ResolvedDatabase} from './connection.js'
+
+const PARAM_ENV: Record<string, string> = {
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  application_name: 'PGAPPNAME',
+  target_session_attrs: 'PGTARGETSESSIONATTRS',
+}
+
+/** The libpq environment for a database (optionally another database on the same server). */
+export function postgresEnv(db: ResolvedDatabase, database = db.database): Record<string, string | Secret | undefined> {
+  const env: Record<string, string | Secret | undefined> = {
+    // Inherited settings must not redirect the connection.
+    PGSERVICE: undefined,
+    PGSERVICEFILE: undefined,
+    PGPASSFILE: undefined,
+    PGHOST: db.host,
+    PGPORT: db.port !== undefined ? String(db.port) : undefined,
+    PGUSER: db.user,
+    PGDATABASE: database,
+    PGPASSWORD: db.password,
+  }
+  for (const [param, value] of Object.entries(db.params)) if (PARAM_ENV[param]) env[PARAM_ENV[param]!] = value
+  return env
+}
+
+export interface PostgresTools {
+  pg_dump: string
+  pg_restore: string
+  psql: string
+  /** The server's major version, when probed. */
+  serverMajor?: number
+}
+
+/** Clients under KAMAL_BACKUP_POSTGRES_CLIENT_ROOT/<major>/bin (the image), else from PATH. */
+export async function postgresTools(db: ResolvedDatabase, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<PostgresTools> {
+  const root = env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT
+  const majors = root && existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d) && existsSync(join(root, d, 'bin', 'pg_dump'))).map(Number).sort((a, b) => a - b) : []
+  if (majors.length === 0) return {pg_dump: 'pg_dump', pg_restore: 'pg_restore', psql: 'psql'}
+  const newest = majors.at(-1)!
+  const probe = await runProcess(
+    {argv: [join(root!, String(newest), 'bin', 'psql'), '-X', '-A', '-t', '-c', 'SHOW server_version_num'], env: postgresEnv(db), label: 'psql (server version)'},
+    signal ? {signal, timeoutMs: 30_000} : {timeoutMs: 30_000},
+  )
+  const number = Number(probe.stdout.trim())
+  if (probe.exitCode !== 0 || !Number.isFinite(number) || number <= 0) {
+    throw new KamalBackupError(`cannot connect to PostgreSQL database "${db.name}": ${lastLines(probe.stderr, 3) || 'no answer'}`, {
+      code: 'database-unreachable',
+      suggestions: ['check the database URL, password and that the server is reachable from the accessory'],
+    })
+  }
+  const serverMajor = Math.floor(number / 10_000)
+  // pg_dump works against its own major and older servers: take the oldest client that is new enough.
+  const major = majors.find((m) => m >= serverMajor)
+  if (major === undefined) {
+    throw new KamalBackupError(`PostgreSQL ${serverMajor} is newer than every client in this image (${majors.join(', ')})`, {
+      code: 'postgres-client',
+      suggestions: ['upgrade the kamal-backup accessory image to a release that ships this PostgreSQL version'],
+    })
+  }
+  const bin = (tool: string) => join(root!, String(major), 'bin', tool)
+  return {pg_dump: bin('pg_dump'), pg_restore: bin('pg_restore'), psql: bin('psql'), serverMajor}
+}
+
+/** Custom format, uncompressed: restic deduplicates across runs and compresses with zstd itself. */
+export function pgDumpSpec(db: ResolvedDatabase, tools: PostgresTools): CommandSpec {
+  return {
+    argv: [tools.pg_dump, '--format=custom', '--compress=0', '--no-owner', '--no-privileges'],
+    env: postgresEnv(db),
+    label: `pg_dump ${db.name}`,
+  }
+}

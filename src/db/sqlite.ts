@@ -1,0 +1,17 @@
+// SQLite: a consistent copy through SQLite's online backup API (`.backup`), which reads the last committed state
+// even while the app writes (WAL included).
+import type {CommandSpec} from '../exec/spec.js'
+
+/** The path goes inside a dot-command: refuse characters the sqlite3 shell would parse. */
+export function assertSafeSqlitePath(path: string): void {
+  if (/['"\n\r\\]/.test(path)) throw new Error(`unsupported character in SQLite path ${JSON.stringify(path)}`)
+}
+
+export function sqliteBackupSpec(database: string, copy: string, bin = 'sqlite3'): CommandSpec {
+  assertSafeSqlitePath(copy)
+  return {argv: [bin, '-bail', database, `.backup '${copy}'`], label: `sqlite3 .backup ${database}`}
+}
+
+export function sqliteQuickCheckSpec(database: string, bin = 'sqlite3'): CommandSpec {
+  return {argv: [bin, '-bail', '-readonly', database, 'PRAGMA quick_check;'], label: `sqlite3 quick_check ${database}`}
+}

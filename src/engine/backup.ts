@@ -1,0 +1,340 @@
+// One backup run: each database streamed into its own snapshot, then one snapshot of the files, then retention
+// and check, all tagged with the same run id. A run is `ok` only if every step succeeded and every new snapshot
+// is visible in the repository afterwards; a failed dump never leaves a snapshot behind.
+import {mkdirSync, rmSync, statSync} from 'node:fs'
+import {describeSchedule, nextRun} from '../config/schedule.js'
+import {errorMessage, isKamalBackupError, KamalBackupError} from '../errors.js'
+import {runChecked} from '../exec/local.js'
+import type {CommandSpec} from '../exec/spec.js'
+import {resolveDatabase, type ResolvedDatabase} from '../db/connection.js'
+import {mysqlDumpSpec, mysqlTools} from '../db/mysql.js'
+import {pgDumpSpec, postgresTools} from '../db/postgres.js'
+import {sqliteBackupSpec, sqliteQuickCheckSpec} from '../db/sqlite.js'
+import type {BackupSummary, Restic} from '../restic/client.js'
+import {openRepository, repositoryDisplay, type Engine} from './context.js'
+import {bytes, type TaskHandle} from './progress.js'
+import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, snapshotHost} from './runs.js'
+import {STATE_FILES} from './state.js'
+
+export const RECORD_VERSION = 1
+
+export type StepStatus = 'ok' | 'failed' | 'skipped'
+
+export interface StepRecord {
+  name: string
+  status: StepStatus
+  started_at: string | null
+  duration_ms: number | null
+  snapshot_id?: string
+  bytes?: number
+  data_added?: number
+  error?: string
+}
+
+export interface BackupRunRecord {
+  schema_version: number
+  kind: 'backup_run'
+  app: string
+  run_id: string | null
+  status: 'ok' | 'failed' | 'skipped'
+  reason: string | null
+  trigger: 'manual' | 'scheduled' | 'pre-restore'
+  started_at: string
+  finished_at: string
+  duration_ms: number
+  restic_version: string | null
+  repository: string
+  steps: StepRecord[]
+  failed_step: string | null
+  error: string | null
+  /** Snapshot per group, for `list` on restic versions that do not store sizes. */
+  snapshots: {group: string; id: string; bytes: number}[]
+  last_success_at: string | null
+  next_due_at: string | null
+}
+
+export interface BackupOptions {
+  force?: boolean
+  trigger?: BackupRunRecord['trigger']
+  /** Extra tags (`type:pre-restore`). */
+  extraTags?: string[]
+}
+
+/** When the next run is due, from the last successful run. */
+export function nextDue(engine: Pick<Engine, 'config' | 'state'>): {lastSuccessAt: Date | null; dueAt: Date | null} {
+  const last = engine.state.read<BackupRunRecord>(STATE_FILES.lastSuccessfulBackup)
+  const lastSuccessAt = last?.finished_at ? new Date(last.finished_at) : null
+  if (!lastSuccessAt || Number.isNaN(lastSuccessAt.getTime())) return {lastSuccessAt: null, dueAt: null}
+  return {lastSuccessAt, dueAt: nextRun(engine.config.schedule, lastSuccessAt)}
+}
+
+export async function runBackup(engine: Engine, options: BackupOptions = {}): Promise<BackupRunRecord> {
+  const {config, state} = engine
+  const startedAt = engine.now()
+  const base = (): BackupRunRecord => ({
+    schema_version: RECORD_VERSION,
+    kind: 'backup_run',
+    app: config.app,
+    run_id: null,
+    status: 'skipped',
+    reason: null,
+    trigger: options.trigger ?? 'manual',
+    started_at: startedAt.toISOString(),
+    finished_at: startedAt.toISOString(),
+    duration_ms: 0,
+    restic_version: null,
+    repository: repositoryDisplay(engine),
+    steps: [],
+    failed_step: null,
+    error: null,
+    snapshots: [],
+    last_success_at: null,
+    next_due_at: null,
+  })
+
+  state.ensureWritable()
+  const due = nextDue(engine)
+  if (!options.force) {
+    if (!config.enabled) return {...base(), reason: 'disabled', last_success_at: due.lastSuccessAt?.toISOString() ?? null}
+    if (due.dueAt && due.dueAt > startedAt) {
+      return {...base(), reason: 'not_due', last_success_at: due.lastSuccessAt!.toISOString(), next_due_at: due.dueAt.toISOString()}
+    }
+  }
+
+  const lock = state.lock(options.trigger === 'pre-restore' ? 'restore' : 'backup')
+  const record: BackupRunRecord = {...base(), status: 'failed' as BackupRunRecord['status'], run_id: newRunId(startedAt)}
+  try {
+    await execute(engine, record, options)
+  } catch (error) {
+    // Failures outside a step (restic missing, a secret not set): still recorded.
+    record.error ??= engine.redactor.redact(errorMessage(error))
+    record.failed_step ??= 'preflight'
+    if (isKamalBackupError(error) && error.code === 'interrupted') record.reason = 'interrupted'
+  } finally {
+    lock.release()
+  }
+  const finished = engine.now()
+  const ok = (record.status as BackupRunRecord['status']) === 'ok'
+  record.finished_at = finished.toISOString()
+  record.duration_ms = finished.getTime() - startedAt.getTime()
+  if (ok) {
+    record.last_success_at = record.finished_at
+    record.next_due_at = nextRun(config.schedule, finished).toISOString()
+  } else {
+    record.last_success_at = due.lastSuccessAt?.toISOString() ?? null
+  }
+  const stored = engine.redactor.redactValue(record)
+  state.write(STATE_FILES.lastBackup, stored)
+  state.append(STATE_FILES.runs, stored)
+  if (ok) state.write(STATE_FILES.lastSuccessfulBackup, stored)
+  return record
+}
+
+async function execute(engine: Engine, record: BackupRunRecord, options: BackupOptions): Promise<void> {
+  const {config, redactor} = engine
+  // Preflight: everything that can be checked before a byte is written.
+  const databases = config.databases.map((db) => resolveDatabase(db, engine.secrets, redactor))
+  for (const db of databases) {
+    if (db.adapter === 'sqlite' && !isFile(db.path!)) {
+      throw new KamalBackupError(`SQLite database ${db.path} (${db.name}) does not exist`, {code: 'preflight', suggestions: ['check databases[].path, and that the app volume is mounted into the accessory at the same path']})
+    }
+  }
+  for (const p of config.paths) {
+    if (!isDirectory(p.path)) {
+      throw new KamalBackupError(`path ${p.path} does not exist or is not a directory`, {code: 'preflight', suggestions: ['mount the app volume into the accessory at this path (accessories.<name>.volumes)']})
+    }
+  }
+  const restic = await openRepository(engine)
+  record.restic_version = restic.version.text
+
+  const runId = record.run_id!
+  const host = snapshotHost(config.app)
+  const common = [...appTags(config.app), `run:${runId}`, ...(options.extraTags ?? [])]
+  let initChecked = false
+  /** The first repository call tells whether the repository exists; init_if_missing creates it then (only then). */
+  const withRepository = async <T>(call: () => Promise<T>): Promise<T> => {
+    if (initChecked) return call()
+    try {
+      const result = await call()
+      initChecked = true
+      return result
+    } catch (error) {
+      if (!(isKamalBackupError(error) && error.code === 'restic/no-repository' && config.restic.initIfMissing)) throw error
+      engine.ui.info('the restic repository does not exist yet: creating it (restic.init_if_missing)')
+      await restic.init()
+      initChecked = true
+      return call()
+    }
+  }
+
+  const step = async (name: string, title: string, work: (task: TaskHandle) => Promise<BackupSummary | void>): Promise<boolean> => {
+    const entry: StepRecord = {name, status: 'failed', started_at: engine.now().toISOString(), duration_ms: null}
+    record.steps.push(entry)
+    const started = Date.now()
+    try {
+      const summary = await engine.progress.task(title, work, (s) => (s ? `${bytes(s.bytes)} read, ${bytes(s.dataAdded)} new, snapshot ${s.snapshotId.slice(0, 8)}` : 'done'))
+      entry.status = 'ok'
+      if (summary) {
+        entry.snapshot_id = summary.snapshotId
+        entry.bytes = summary.bytes
+        entry.data_added = summary.dataAdded
+      }
+      return true
+    } catch (error) {
+      entry.error = redactor.redact(errorMessage(error))
+      record.failed_step ??= name
+      record.error ??= entry.error
+      if (isKamalBackupError(error) && error.code === 'interrupted') throw error
+      engine.ui.error(`${title}: ${entry.error}`)
+      for (const s of isKamalBackupError(error) ? error.suggestions : []) engine.ui.error(`  → ${s}`)
+      return false
+    } finally {
+      entry.duration_ms = Date.now() - started
+    }
+  }
+
+  // 1. Databases, in order. A failure does not stop the others: more data is saved, but the run stays failed.
+  for (const db of databases) {
+    const tags = [...common, 'type:database', databaseGroup(db.name), `adapter:${db.adapter}`]
+    const filename = `kamal-backup/${config.app}/${db.name}.${extension(db)}`
+    await step(databaseGroup(db.name), `database ${db.name} (${db.adapter})`, (task) =>
+      withRepository(() => backupDatabase(engine, restic, db, filename, {tags, host}, task)),
+    )
+  }
+  // 2. Files: one snapshot for every path.
+  if (config.paths.length > 0) {
+    const tags = [...common, 'type:files', ...config.paths.map((p) => `path:${p.label}`)]
+    await step(FILES_GROUP, `files (${config.paths.map((p) => p.path).join(', ')})`, (task) =>
+      withRepository(() => restic.backupPaths(config.paths.map((p) => p.path), fileExcludes(engine, databases), {tags, host}, (p) => task.update(progressText(p)))),
+    )
+  }
+  // 3. Every group must have a snapshot with something in it.
+  const groups = expectedGroups(config)
+  record.snapshots = record.steps.filter((s) => s.status === 'ok' && s.snapshot_id).map((s) => ({group: s.name, id: s.snapshot_id!, bytes: s.bytes ?? 0}))
+  const empty = record.steps.find((s) => s.status === 'ok' && s.name.startsWith('database:') && s.bytes === 0)
+  if (empty) {
+    empty.status = 'failed'
+    empty.error = 'the dump was empty (0 bytes); its snapshot was removed'
+    record.failed_step ??= empty.name
+    record.error ??= empty.error
+    await restic.forgetIds([empty.snapshot_id!]).catch(() => undefined)
+  }
+  if (record.steps.some((s) => s.status === 'failed')) {
+    for (const name of ['forget', 'check']) record.steps.push({name, status: 'skipped', started_at: null, duration_ms: null})
+    return
+  }
+  // 4. Retention (which also proves the new snapshots are in the repository), or a plain listing.
+  const newIds = record.snapshots.map((s) => s.id)
+  const policy = config.restic.retention
+  if (config.restic.forgetAfterBackup && policy) {
+    const ok = await step('forget', 'retention (restic forget --prune)', async () => {
+      const {kept} = await restic.forget(appTags(config.app), policy, true)
+      assertVisible(newIds, kept)
+      engine.state.write(STATE_FILES.lastPrune, {status: 'ok', finished_at: engine.now().toISOString(), run_id: record.run_id})
+    })
+    if (!ok) return
+  } else {
+    const ok = await step('verify', 'verify snapshots', async () => {
+      const found = await restic.snapshots([...appTags(config.app), `run:${runId}`])
+      assertVisible(newIds, found.map((s) => s.id))
+      const present = new Set(found.map((s) => (s.tags ?? []).find((t) => t.startsWith('database:')) ?? (s.tags?.includes('type:files') ? FILES_GROUP : '')))
+      const missing = groups.filter((g) => !present.has(g))
+      if (missing.length > 0) throw new KamalBackupError(`the repository has no snapshot of ${missing.join(', ')} for run ${runId}`, {code: 'verify'})
+    })
+    if (!ok) return
+  }
+  // 5. Integrity check, as configured.
+  if (config.restic.checkAfterBackup) {
+    const ok = await step('check', `restic check${config.restic.checkReadDataSubset ? ` --read-data-subset ${config.restic.checkReadDataSubset}` : ''}`, async () => {
+      const started = engine.now()
+      try {
+        const output = await restic.check(config.restic.checkReadDataSubset)
+        engine.state.write(STATE_FILES.lastCheck, {status: 'ok', started_at: started.toISOString(), finished_at: engine.now().toISOString(), read_data_subset: config.restic.checkReadDataSubset ?? null, output: engine.redactor.redact(output.trim().split('\n').slice(-3).join('\n')), error: null})
+      } catch (error) {
+        engine.state.write(STATE_FILES.lastCheck, {status: 'failed', started_at: started.toISOString(), finished_at: engine.now().toISOString(), read_data_subset: config.restic.checkReadDataSubset ?? null, output: null, error: engine.redactor.redact(errorMessage(error))})
+        throw error
+      }
+    })
+    if (!ok) return
+  }
+  record.status = 'ok'
+}
+
+function assertVisible(newIds: string[], present: string[]): void {
+  // restic 0.14 reports 8-character ids in the backup summary.
+  const missing = newIds.filter((id) => !present.some((p) => p === id || p.startsWith(id)))
+  if (missing.length > 0) {
+    throw new KamalBackupError(`snapshot(s) ${missing.join(', ')} are not visible in the repository after the backup`, {code: 'verify', suggestions: ['run `kamal-backup check` and look at the repository with `kamal-backup list`']})
+  }
+}
+
+function extension(db: ResolvedDatabase): string {
+  return db.adapter === 'postgres' ? 'pgdump' : db.adapter === 'mysql' ? 'sql' : 'sqlite3'
+}
+
+async function backupDatabase(engine: Engine, restic: Restic, db: ResolvedDatabase, filename: string, snapshot: {tags: string[]; host: string}, task: TaskHandle): Promise<BackupSummary> {
+  const onProgress = (p: Parameters<typeof progressText>[0]) => task.update(progressText(p))
+  if (db.adapter === 'sqlite') return backupSqlite(engine, restic, db, filename, snapshot, onProgress)
+  let producer: CommandSpec
+  if (db.adapter === 'postgres') producer = pgDumpSpec(db, await postgresTools(db, engine.env, engine.signal))
+  else producer = mysqlDumpSpec(db, mysqlTools(engine.env))
+  return restic.caps.stdinFromCommand ? restic.backupFromCommand(filename, snapshot, producer, onProgress) : restic.backupPiped(filename, snapshot, producer, onProgress)
+}
+
+/** SQLite's online backup into a temporary copy beside the state directory, checked, stored, removed. */
+async function backupSqlite(engine: Engine, restic: Restic, db: ResolvedDatabase, filename: string, snapshot: {tags: string[]; host: string}, onProgress: (p: Parameters<typeof progressText>[0]) => void): Promise<BackupSummary> {
+  const dir = engine.state.file('tmp')
+  mkdirSync(dir, {recursive: true})
+  const copy = `${dir}/${snapshot.tags.find((t) => t.startsWith('run:'))!.slice(4)}-${db.name}.sqlite3`
+  try {
+    await runChecked(sqliteBackupSpec(db.path!, copy), {redactor: engine.redactor, signal: engine.signal})
+    const check = await runChecked(sqliteQuickCheckSpec(copy), {redactor: engine.redactor, signal: engine.signal})
+    if (check.stdout.trim() !== 'ok') {
+      throw new KamalBackupError(`the SQLite copy of ${db.name} fails its integrity check: ${check.stdout.trim().slice(0, 300)}`, {code: 'dump-failed', suggestions: ['the source database may be corrupt: run PRAGMA integrity_check on it']})
+    }
+    return await restic.backupFile(filename, snapshot, copy, onProgress)
+  } finally {
+    rmSync(copy, {force: true})
+    rmSync(`${copy}-journal`, {force: true})
+  }
+}
+
+/** Per-path excludes, plus every SQLite database inside a backed-up path (it is stored consistently as a database
+ *  snapshot; a file copy of a live database, or its -wal/-shm/-journal, would be torn). */
+export function fileExcludes(engine: Pick<Engine, 'config'>, databases: readonly ResolvedDatabase[]): string[] {
+  const out = engine.config.paths.flatMap((p) => p.exclude)
+  for (const db of databases) {
+    if (db.adapter !== 'sqlite' || !db.path) continue
+    if (!engine.config.paths.some((p) => db.path!.startsWith(p.path + '/'))) continue
+    out.push(db.path, `${db.path}-wal`, `${db.path}-shm`, `${db.path}-journal`)
+  }
+  return [...new Set(out)]
+}
+
+function progressText(p: {bytesDone: number; totalBytes?: number; percent?: number; secondsElapsed?: number}): string {
+  const rate = p.secondsElapsed && p.secondsElapsed > 0 ? `, ${bytes(p.bytesDone / p.secondsElapsed)}/s` : ''
+  const pct = p.percent !== undefined && p.totalBytes ? ` (${Math.round(p.percent * 100)}%)` : ''
+  return `${bytes(p.bytesDone)}${pct}${rate}`
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile()
+  } catch {
+    return false
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+export function describeSkip(record: BackupRunRecord, engine: Pick<Engine, 'config'>): string {
+  if (record.reason === 'disabled') return 'backups are disabled (backup.enabled: false); `kamal-backup backup --force` runs one anyway'
+  return `not due: last successful backup ${record.last_success_at}, next due ${record.next_due_at} (${describeSchedule(engine.config.schedule)}); \`kamal-backup backup --force\` runs one now`
+}
+

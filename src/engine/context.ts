@@ -1,0 +1,148 @@
+// Everything an engine command needs, built once per invocation: the validated config, where secrets come from,
+// the redactor, progress output, the state directory, a clock and an abort signal (SIGINT/SIGTERM).
+import {resolve} from 'node:path'
+import {connect} from 'node:net'
+import type {Ui} from '../cli/ui.js'
+import {loadBackupConfig} from '../config/backup-config.js'
+import {throwOnErrors} from '../config/findings.js'
+import {DEFAULT_STATE_DIR, type BackupConfig, type ResticConfig} from '../config/types.js'
+import {KamalBackupError} from '../errors.js'
+import {Secret, type Redactor} from '../redact.js'
+import type {ResticTarget} from '../restic/argv.js'
+import {detectRestic, Restic, type ResticVersion} from '../restic/client.js'
+import type {Progress} from './progress.js'
+import {environmentSecrets, resolvePassword, resolveValue, type SecretSource} from './resolve.js'
+import {StateDir} from './state.js'
+
+export interface Engine {
+  config: BackupConfig
+  env: NodeJS.ProcessEnv
+  secrets: SecretSource
+  redactor: Redactor
+  ui: Ui
+  progress: Progress
+  state: StateDir
+  now: () => Date
+  signal: AbortSignal
+  resticBin: string
+}
+
+export interface EngineOptions {
+  configFile: string
+  cwd: string
+  env: NodeJS.ProcessEnv
+  ui: Ui
+  progress: Progress
+  signal: AbortSignal
+  now?: () => Date
+  secrets?: SecretSource
+}
+
+/** Loads and validates the config (every error becomes one clear error) and builds the engine context. */
+export function createEngine(options: EngineOptions): Engine {
+  const loaded = loadBackupConfig(options.configFile, options.cwd)
+  for (const f of loaded.findings.filter((x) => x.severity === 'warning')) options.ui.debug(`${f.file}:${f.line}: ${f.message}`)
+  throwOnErrors(loaded.findings)
+  const config = loaded.config!
+  return {
+    config,
+    env: options.env,
+    secrets: options.secrets ?? environmentSecrets(options.env),
+    redactor: options.ui.redactor,
+    ui: options.ui,
+    progress: options.progress,
+    state: new StateDir(stateDirectory(config, options.env, options.cwd)),
+    now: options.now ?? (() => new Date()),
+    signal: options.signal,
+    resticBin: options.env.KAMAL_BACKUP_RESTIC ?? 'restic',
+  }
+}
+
+export function stateDirectory(config: Pick<BackupConfig, 'statePath'>, env: NodeJS.ProcessEnv, cwd: string): string {
+  return resolve(cwd, config.statePath ?? env.KAMAL_BACKUP_STATE_DIR ?? DEFAULT_STATE_DIR)
+}
+
+/** The restic environment: repository and password from the config (as secrets), backend settings, and a cache
+ *  on the state volume. Inherited RESTIC_* settings are cleared so the config alone decides. */
+export function resticTarget(restic: ResticConfig, version: ResticVersion | undefined, engine: Pick<Engine, 'secrets' | 'redactor' | 'env' | 'resticBin' | 'state'>): ResticTarget {
+  const {secrets, redactor} = engine
+  const env: Record<string, string | Secret | undefined> = {
+    RESTIC_REPOSITORY: undefined,
+    RESTIC_REPOSITORY_FILE: undefined,
+    RESTIC_PASSWORD: undefined,
+    RESTIC_PASSWORD_FILE: undefined,
+    RESTIC_PASSWORD_COMMAND: undefined,
+    RESTIC_CACHE_DIR: engine.env.RESTIC_CACHE_DIR ?? engine.state.file('cache'),
+  }
+  let repository = restic.repository ? resolveValue(restic.repository, 'restic.repository', secrets, redactor, 'credentials') : undefined
+  if (restic.rest?.username || restic.rest?.password) {
+    const user = restic.rest.username ? resolveValue(restic.rest.username, 'restic.rest.username', secrets, redactor) : ''
+    const password = restic.rest.password ? resolveValue(restic.rest.password, 'restic.rest.password', secrets, redactor) : ''
+    if (!version || version.major > 0 || version.minor >= 17) {
+      env.RESTIC_REST_USERNAME = user
+      env.RESTIC_REST_PASSWORD = new Secret(password)
+    } else if (repository && /^rest:https?:\/\//.test(repository)) {
+      // restic < 0.17 reads REST credentials only from the URL; it stays in the environment, never on argv.
+      repository = repository.replace(/^rest:(https?):\/\/(?:[^@/]*@)?/, (_m, scheme: string) => `rest:${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@`)
+    }
+  }
+  if (repository !== undefined) env.RESTIC_REPOSITORY = new Secret(repository)
+  if (restic.repositoryFile) env.RESTIC_REPOSITORY_FILE = restic.repositoryFile
+  const password = restic.password
+  if (password.kind === 'secret') env.RESTIC_PASSWORD = resolvePassword(password, 'restic.password', secrets, redactor)
+  else if (password.kind === 'file') env.RESTIC_PASSWORD_FILE = password.path
+  else env.RESTIC_PASSWORD_COMMAND = password.command
+  for (const [name, ref] of Object.entries(restic.env)) {
+    const value = resolveValue(ref, `restic.env.${name}`, secrets, redactor)
+    env[name] = ref.kind === 'secret' ? new Secret(value) : value
+  }
+  return {bin: engine.resticBin, env, options: restic.options}
+}
+
+/** The repository, ready to use: restic found and recent enough, the backend reachable. */
+export async function openRepository(engine: Engine, restic: ResticConfig = engine.config.restic): Promise<Restic> {
+  const version = await detectRestic(engine.resticBin, engine.redactor)
+  const target = resticTarget(restic, version, engine)
+  const repository = target.env.RESTIC_REPOSITORY
+  if (repository instanceof Secret) await probeBackend(repository.reveal(), engine.redactor)
+  return new Restic(target, version, engine.redactor, engine.signal)
+}
+
+/** restic ≥ 0.17 retries an unreachable backend for 15 minutes; a TCP connect tells us in seconds. */
+export async function probeBackend(repository: string, redactor: Redactor, timeoutMs = 10_000): Promise<void> {
+  const match = /^(?:rest|s3):(https?):\/\/(?:[^@/]*@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?/.exec(repository) ?? /^sftp:(?:[^@:]*@)?(\[[^\]]+\]|[^:/]+):/.exec(repository)
+  if (!match) return
+  const [scheme, host, port] = repository.startsWith('sftp:') ? ['ssh', match[1]!, '22'] : [match[1]!, match[2]!, match[3] ?? (match[1] === 'https' ? '443' : '80')]
+  const hostname = host.replace(/^\[|\]$/g, '')
+  if (repository.startsWith('sftp:') && !hostname.includes('.') && hostname !== 'localhost') return // an ssh_config alias
+  await new Promise<void>((resolvePromise, reject) => {
+    const socket = connect({host: hostname, port: Number(port), timeout: timeoutMs})
+    const fail = (reason: string) => {
+      socket.destroy()
+      reject(
+        new KamalBackupError(redactor.redact(`the repository server ${hostname}:${port} cannot be reached (${reason})`), {
+          code: 'restic/unreachable',
+          suggestions: ['check restic.repository, DNS, and that the server is up and reachable from here'],
+        }),
+      )
+    }
+    socket.once('connect', () => {
+      socket.destroy()
+      resolvePromise()
+    })
+    socket.once('timeout', () => fail(`no answer within ${timeoutMs / 1000} s`))
+    socket.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message))
+    void scheme
+  })
+}
+
+export function repositoryDisplay(engine: Pick<Engine, 'config' | 'secrets' | 'redactor'>): string {
+  const r = engine.config.restic
+  if (r.repositoryFile) return `file ${r.repositoryFile}`
+  if (!r.repository) return '(not set)'
+  try {
+    return engine.redactor.redact(resolveValue(r.repository, 'restic.repository', engine.secrets, engine.redactor, 'credentials'))
+  } catch {
+    return r.repository.kind === 'secret' ? `{secret: ${r.repository.name}} (not set here)` : '(unknown)'
+  }
+}

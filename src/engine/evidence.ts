@@ -1,0 +1,174 @@
+// `evidence`: one redacted JSON document for a security review — what is backed up, where, how often, the latest
+// complete run, how old it is against the schedule, the last run/check/drill results, tool versions — with a
+// SHA-256 digest of its canonical form so a copy attached to a ticket can be checked for edits.
+import {createHash} from 'node:crypto'
+import {existsSync, readdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {describeSchedule, nominalIntervalSeconds} from '../config/schedule.js'
+import {errorMessage} from '../errors.js'
+import {findExecutable, runProcess} from '../exec/local.js'
+import {resolveDatabase, describeDatabase} from '../db/connection.js'
+import type {BackupRunRecord} from './backup.js'
+import {openRepository, repositoryDisplay, type Engine} from './context.js'
+import {loadRuns, runView, type RunView} from './list.js'
+import type {MaintenanceRecord} from './maintenance.js'
+import {STATE_FILES} from './state.js'
+
+export interface DrillSummary {
+  status: string
+  scope: string
+  finished_at: string
+  run_id: string | null
+  duration_ms: number | null
+}
+
+export interface Evidence {
+  schema_version: 1
+  kind: 'evidence'
+  app: string
+  generated_at: string
+  kamal_backup_version: string
+  databases: {name: string; adapter: string; source: string}[]
+  paths: {path: string; exclude: string[]}[]
+  repository: string
+  retention: Record<string, number | string> | null
+  forget_after_backup: boolean
+  check_after_backup: boolean
+  schedule: {expression: string; description: string; enabled: boolean; interval_seconds: number}
+  latest_complete_run: RunView | null
+  latest_backup_age: {seconds: number | null; allowed_seconds: number; status: 'ok' | 'late' | 'missing'}
+  runs: {total: number; complete: number; incomplete: number; oldest: string | null}
+  last_backup_run: BackupRunRecord | null
+  last_successful_backup_at: string | null
+  last_check: MaintenanceRecord | null
+  last_prune: MaintenanceRecord | null
+  last_restore_drill: Record<string, unknown> | null
+  restore_drills: {count: number; ok: number; failed: number; last_ok_at: string | null; recent: DrillSummary[]}
+  repository_error: string | null
+  versions: Record<string, string | null>
+  digest: {algorithm: 'sha256'; value: string}
+}
+
+export async function buildEvidence(engine: Engine, version: string): Promise<Evidence> {
+  const {config, state} = engine
+  const now = engine.now()
+  const interval = nominalIntervalSeconds(config.schedule, now)
+  let runs: RunView[] = []
+  let repositoryError: string | null = null
+  let resticVersion: string | null = null
+  try {
+    const restic = await openRepository(engine)
+    resticVersion = restic.version.text
+    runs = (await loadRuns(engine, restic)).runs.map(runView)
+  } catch (error) {
+    // Evidence still reports what it knows; the failure itself is evidence.
+    repositoryError = engine.redactor.redact(errorMessage(error))
+  }
+  const latest = runs.find((r) => r.complete) ?? null
+  const age = latest ? Math.round((now.getTime() - new Date(latest.time).getTime()) / 1000) : null
+  // A backup is late when it is older than the schedule plus an hour of grace (dumps take time).
+  const allowed = interval + 3600
+  const drills = state.history<Record<string, unknown>>(STATE_FILES.drills)
+  const summaries: DrillSummary[] = drills.map((d) => ({
+    status: String(d.status),
+    scope: String(d.scope),
+    finished_at: String(d.finished_at),
+    run_id: (d.run_id as string | null) ?? null,
+    duration_ms: (d.duration_ms as number | null) ?? null,
+  }))
+  const lastSuccess = state.read<BackupRunRecord>(STATE_FILES.lastSuccessfulBackup)
+  const doc: Omit<Evidence, 'digest'> = {
+    schema_version: 1,
+    kind: 'evidence',
+    app: config.app,
+    generated_at: now.toISOString(),
+    kamal_backup_version: version,
+    databases: config.databases.map((db) => ({name: db.name, adapter: db.adapter, source: databaseSource(engine, db)})),
+    paths: config.paths.map((p) => ({path: p.path, exclude: p.exclude})),
+    repository: repositoryDisplay(engine),
+    retention: config.restic.retention ? retentionView(config.restic.retention) : null,
+    forget_after_backup: config.restic.forgetAfterBackup,
+    check_after_backup: config.restic.checkAfterBackup,
+    schedule: {expression: config.schedule.text, description: describeSchedule(config.schedule), enabled: config.enabled, interval_seconds: interval},
+    latest_complete_run: latest,
+    latest_backup_age: {seconds: age, allowed_seconds: allowed, status: age === null ? 'missing' : age > allowed ? 'late' : 'ok'},
+    runs: {total: runs.length, complete: runs.filter((r) => r.complete).length, incomplete: runs.filter((r) => !r.complete).length, oldest: runs.at(-1)?.time ?? null},
+    last_backup_run: state.read<BackupRunRecord>(STATE_FILES.lastBackup) ?? null,
+    last_successful_backup_at: lastSuccess?.finished_at ?? null,
+    last_check: state.read<MaintenanceRecord>(STATE_FILES.lastCheck) ?? null,
+    last_prune: state.read<MaintenanceRecord>(STATE_FILES.lastPrune) ?? null,
+    last_restore_drill: state.read<Record<string, unknown>>(STATE_FILES.lastDrill) ?? null,
+    restore_drills: {
+      count: summaries.length,
+      ok: summaries.filter((d) => d.status === 'ok').length,
+      failed: summaries.filter((d) => d.status !== 'ok').length,
+      last_ok_at: [...summaries].reverse().find((d) => d.status === 'ok')?.finished_at ?? null,
+      recent: summaries.slice(-10).reverse(),
+    },
+    repository_error: repositoryError,
+    versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine.env)), restic: resticVersion ?? (await toolVersions(engine.env, ['restic'])).restic ?? null},
+  }
+  const redacted = engine.redactor.redactValue(doc)
+  return {...redacted, digest: {algorithm: 'sha256', value: digest(redacted)}}
+}
+
+/** SHA-256 of the document without its digest, keys sorted at every level, no whitespace. */
+export function digest(doc: unknown): string {
+  return createHash('sha256').update(canonicalJson(doc)).digest('hex')
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([k, v]) => v !== undefined && k !== 'digest')
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value ?? null)
+}
+
+function databaseSource(engine: Engine, db: Engine['config']['databases'][number]): string {
+  try {
+    return describeDatabase(resolveDatabase(db, engine.secrets, engine.redactor))
+  } catch {
+    return db.adapter === 'sqlite' ? '(path not available here)' : '(url not available here)'
+  }
+}
+
+function retentionView(policy: NonNullable<Engine['config']['restic']['retention']>): Record<string, number | string> {
+  const out: Record<string, number | string> = {}
+  const names: Record<string, string> = {keepLast: 'keep_last', keepHourly: 'keep_hourly', keepDaily: 'keep_daily', keepWeekly: 'keep_weekly', keepMonthly: 'keep_monthly', keepYearly: 'keep_yearly', keepWithin: 'keep_within'}
+  for (const [k, v] of Object.entries(policy)) if (v !== undefined) out[names[k] ?? k] = v
+  return out
+}
+
+/** `--version` of every tool the accessory uses, in parallel; null when missing. */
+export async function toolVersions(env: NodeJS.ProcessEnv, only?: string[]): Promise<Record<string, string | null>> {
+  const pgRoot = env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT
+  const pgClients = pgRoot && existsSync(pgRoot) ? readdirSync(pgRoot).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b)) : []
+  const tools: Record<string, string[] | undefined> = {
+    restic: [env.KAMAL_BACKUP_RESTIC ?? 'restic', 'version'],
+    pg_dump: pgClients.length > 0 ? [join(pgRoot!, pgClients.at(-1)!, 'bin', 'pg_dump'), '--version'] : ['pg_dump', '--version'],
+    mysql_dump: [findExecutable('mariadb-dump', env.PATH) ?? 'mysqldump', '--version'],
+    sqlite3: ['sqlite3', '--version'],
+    rclone: ['rclone', 'version'],
+  }
+  const names = only ?? Object.keys(tools)
+  const entries = await Promise.all(
+    names.map(async (name): Promise<[string, string | null]> => {
+      const argv = tools[name]
+      if (!argv) return [name, null]
+      try {
+        const result = await runProcess({argv: argv as [string, ...string[]], label: name}, {timeoutMs: 10_000})
+        const line = (result.stdout || result.stderr).trim().split('\n')[0] ?? ''
+        return [name, result.exitCode === 0 && line ? line : null]
+      } catch {
+        return [name, null]
+      }
+    }),
+  )
+  const out = Object.fromEntries(entries)
+  if (pgClients.length > 1 && !only) out.pg_clients = pgClients.join(', ')
+  return out
+}

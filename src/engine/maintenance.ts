@@ -1,0 +1,74 @@
+// check, unlock, prune: what their names say, each recorded in the state directory.
+import {ConfigError, errorMessage} from '../errors.js'
+import {openRepository, type Engine} from './context.js'
+import {appTags} from './runs.js'
+import {STATE_FILES} from './state.js'
+
+export interface MaintenanceRecord {
+  schema_version: 1
+  kind: 'check' | 'unlock' | 'prune'
+  status: 'ok' | 'failed'
+  started_at: string
+  finished_at: string
+  duration_ms: number
+  read_data_subset?: string | null
+  removed?: number
+  kept?: number
+  output: string | null
+  error: string | null
+}
+
+async function recorded(engine: Engine, kind: MaintenanceRecord['kind'], file: string, work: (record: MaintenanceRecord) => Promise<void>): Promise<MaintenanceRecord> {
+  engine.state.ensureWritable()
+  const lock = engine.state.lock(kind)
+  const started = engine.now()
+  const record: MaintenanceRecord = {schema_version: 1, kind, status: 'failed', started_at: started.toISOString(), finished_at: '', duration_ms: 0, output: null, error: null}
+  let failure: unknown
+  try {
+    await work(record)
+    record.status = 'ok'
+  } catch (error) {
+    failure = error
+    record.error = engine.redactor.redact(errorMessage(error))
+  } finally {
+    lock.release()
+    const finished = engine.now()
+    record.finished_at = finished.toISOString()
+    record.duration_ms = finished.getTime() - started.getTime()
+    engine.state.write(file, engine.redactor.redactValue(record))
+  }
+  if (failure) throw failure
+  return record
+}
+
+export function runCheck(engine: Engine, readDataSubset?: string): Promise<MaintenanceRecord> {
+  const subset = readDataSubset ?? engine.config.restic.checkReadDataSubset
+  return recorded(engine, 'check', STATE_FILES.lastCheck, async (record) => {
+    record.read_data_subset = subset ?? null
+    const restic = await openRepository(engine)
+    const output = await engine.progress.task(`restic check${subset ? ` --read-data-subset ${subset}` : ''}`, () => restic.check(subset))
+    record.output = engine.redactor.redact(output.trim().split('\n').slice(-5).join('\n'))
+  })
+}
+
+export function runUnlock(engine: Engine): Promise<MaintenanceRecord> {
+  return recorded(engine, 'unlock', STATE_FILES.lastUnlock, async (record) => {
+    const restic = await openRepository(engine)
+    record.output = engine.redactor.redact(await restic.unlock()) || 'no stale locks'
+  })
+}
+
+export function runPrune(engine: Engine): Promise<MaintenanceRecord> {
+  const policy = engine.config.restic.retention
+  if (!policy) {
+    throw new ConfigError('there is no retention policy to apply', {code: 'no-retention', suggestions: ['add restic.retention to config/kamal-backup.yml, e.g. keep_daily: 7, keep_weekly: 4, keep_monthly: 6']})
+  }
+  return recorded(engine, 'prune', STATE_FILES.lastPrune, async (record) => {
+    const restic = await openRepository(engine)
+    const result = await engine.progress.task('restic forget --prune', () => restic.forget(appTags(engine.config.app), policy, true))
+    record.removed = result.removed.length
+    record.kept = result.kept.length
+    record.output = `${result.removed.length} snapshot(s) removed, ${result.kept.length} kept`
+  })
+}
+

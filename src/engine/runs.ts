@@ -1,0 +1,140 @@
+// Snapshots → runs. Every snapshot of one backup run carries the same `run:<id>` tag; a run is complete when every
+// configured group (each database, and the files when paths are configured) has a snapshot with that id.
+// `latest` anywhere in the product means the latest complete run, never a mix of moments.
+import {KamalBackupError} from '../errors.js'
+import type {Snapshot} from '../restic/client.js'
+import type {BackupConfig} from '../config/types.js'
+
+export const BASE_TAG = 'kamal-backup'
+
+export interface RunSnapshot {
+  group: string
+  id: string
+  shortId: string
+  time: string
+  paths: string[]
+  tags: string[]
+  bytes: number | null
+}
+
+export interface Run {
+  id: string
+  /** The time of the run's first snapshot. */
+  time: string
+  complete: boolean
+  /** Configured groups with no snapshot in this run. */
+  missing: string[]
+  /** A safety backup taken by `restore production`. */
+  preRestore: boolean
+  snapshots: RunSnapshot[]
+}
+
+/** Run ids are UTC timestamps in ISO 8601 basic format: sortable, readable, safe in a tag. */
+export function newRunId(now: Date): string {
+  return now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '')
+}
+
+export function runIdTime(id: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(id)
+  if (!m) return undefined
+  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!))
+}
+
+export function appTags(app: string): string[] {
+  return [BASE_TAG, `app:${app}`]
+}
+
+export function snapshotHost(app: string): string {
+  return `kamal-backup-${app}`
+}
+
+export function databaseGroup(name: string): string {
+  return `database:${name}`
+}
+
+export const FILES_GROUP = 'files'
+
+export function expectedGroups(config: Pick<BackupConfig, 'databases' | 'paths'>): string[] {
+  return [...config.databases.map((d) => databaseGroup(d.name)), ...(config.paths.length > 0 ? [FILES_GROUP] : [])]
+}
+
+export function snapshotGroup(tags: readonly string[]): string | undefined {
+  if (tags.includes('type:files')) return FILES_GROUP
+  const db = tags.find((t) => t.startsWith('database:'))
+  return tags.includes('type:database') && db ? db : undefined
+}
+
+export function tagValue(tags: readonly string[] | undefined, prefix: string): string | undefined {
+  const tag = tags?.find((t) => t.startsWith(prefix + ':'))
+  return tag?.slice(prefix.length + 1)
+}
+
+/** Groups snapshots into runs, newest first. `sizes` fills in sizes restic < 0.17 does not record. */
+export function groupRuns(snapshots: readonly Snapshot[], groups: readonly string[], sizes: ReadonlyMap<string, number> = new Map()): Run[] {
+  const byRun = new Map<string, Run>()
+  for (const s of snapshots) {
+    const tags = s.tags ?? []
+    const runId = tagValue(tags, 'run')
+    const group = snapshotGroup(tags)
+    if (!runId || !group) continue
+    let run = byRun.get(runId)
+    if (!run) {
+      run = {id: runId, time: s.time, complete: false, missing: [], preRestore: false, snapshots: []}
+      byRun.set(runId, run)
+    }
+    if (s.time < run.time) run.time = s.time
+    if (tags.includes('type:pre-restore')) run.preRestore = true
+    // Two snapshots of one group in a run (a retried step): the newer one stands.
+    const existing = run.snapshots.findIndex((x) => x.group === group)
+    const entry: RunSnapshot = {
+      group,
+      id: s.id,
+      shortId: s.short_id ?? s.id.slice(0, 8),
+      time: s.time,
+      paths: s.paths,
+      tags,
+      bytes: s.summary?.total_bytes_processed ?? sizes.get(s.id) ?? sizes.get(s.id.slice(0, 8)) ?? null,
+    }
+    if (existing >= 0) {
+      if (run.snapshots[existing]!.time < s.time) run.snapshots[existing] = entry
+    } else run.snapshots.push(entry)
+  }
+  const runs = [...byRun.values()]
+  for (const run of runs) {
+    const present = new Set(run.snapshots.map((s) => s.group))
+    run.missing = groups.filter((g) => !present.has(g))
+    run.complete = run.missing.length === 0 && run.snapshots.length > 0
+    run.snapshots.sort((a, b) => groups.indexOf(a.group) - groups.indexOf(b.group))
+  }
+  return runs.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+}
+
+/** `latest`, a run id, a snapshot id (meaning its run), or --at <time>: always a complete run. */
+export function selectRun(runs: readonly Run[], selector: {snapshot?: string; at?: Date}): Run {
+  const complete = runs.filter((r) => r.complete)
+  const nearest = () => {
+    const list = complete.slice(0, 5).map((r) => `${r.id} (${r.time})`)
+    return list.length > 0 ? [`complete runs: ${list.join(', ')}`] : ['there is no complete run yet: run `kamal-backup backup`']
+  }
+  if (selector.at) {
+    const at = selector.at.getTime()
+    const run = complete.find((r) => new Date(r.time).getTime() <= at)
+    if (!run) throw new KamalBackupError(`no complete run at or before ${selector.at.toISOString()}`, {code: 'no-run', suggestions: nearest()})
+    return run
+  }
+  const wanted = selector.snapshot ?? 'latest'
+  if (wanted === 'latest') {
+    const run = complete[0]
+    if (!run) throw new KamalBackupError('there is no complete backup run yet', {code: 'no-run', suggestions: nearest()})
+    return run
+  }
+  const run = runs.find((r) => r.id === wanted) ?? runs.find((r) => r.snapshots.some((s) => s.id === wanted || s.shortId === wanted || (wanted.length >= 8 && s.id.startsWith(wanted))))
+  if (!run) throw new KamalBackupError(`no run or snapshot "${wanted}"`, {code: 'no-run', suggestions: nearest()})
+  if (!run.complete) {
+    throw new KamalBackupError(`run ${run.id} is incomplete (missing: ${run.missing.join(', ')})`, {
+      code: 'incomplete-run',
+      suggestions: [...nearest(), 'restore only the parts it has with --database/--files if you really mean this run'],
+    })
+  }
+  return run
+}

@@ -1,0 +1,290 @@
+// The only code that starts local processes. argv arrays only (shell: false); secrets reach children through
+// their environment; output is captured with bounded memory; an AbortSignal stops children with SIGINT first
+// (restic then removes its own lock), escalating to SIGTERM and SIGKILL.
+import {spawn, type ChildProcess} from 'node:child_process'
+import {accessSync, constants, openSync, closeSync} from 'node:fs'
+import {delimiter, join} from 'node:path'
+import {InterruptedError, KamalBackupError} from '../errors.js'
+import type {Redactor} from '../redact.js'
+import {childEnvironment, displayCommand, type CommandSpec} from './spec.js'
+
+export interface RunOptions {
+  /** Where stdin comes from: nothing (default), a file, or a string. */
+  stdin?: {file: string} | {text: string}
+  /** Called with each complete stdout line (the line is not kept in `stdout` then, unless `keepStdout`). */
+  onStdoutLine?: (line: string) => void
+  onStderrLine?: (line: string) => void
+  keepStdout?: boolean
+  /** Cap on the stdout kept in memory. Default 64 MiB; more is an error (we never buffer dumps). */
+  maxStdout?: number
+  signal?: AbortSignal
+  /** Kill after this many milliseconds. */
+  timeoutMs?: number
+  redactor?: Redactor
+}
+
+export interface ProcessResult {
+  exitCode: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  /** The last ~64 KiB of stderr. */
+  stderr: string
+  durationMs: number
+  timedOut: boolean
+  interrupted: boolean
+}
+
+const STDERR_TAIL = 64 * 1024
+
+/** Runs a command to completion. Never throws for a non-zero exit: callers decide what failure means. */
+export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise<ProcessResult> {
+  return new Promise((resolvePromise, reject) => {
+    const started = Date.now()
+    let stdinFd: number | undefined
+    if (options.stdin && 'file' in options.stdin) stdinFd = openSync(options.stdin.file, 'r')
+    let child: ChildProcess
+    try {
+      child = spawn(spec.argv[0], spec.argv.slice(1), {
+        cwd: spec.cwd,
+        env: childEnvironment(spec),
+        stdio: [stdinFd ?? (options.stdin ? 'pipe' : 'ignore'), 'pipe', 'pipe'],
+        shell: false,
+      })
+    } finally {
+      if (stdinFd !== undefined) closeSync(stdinFd)
+    }
+    const result: ProcessResult = {exitCode: null, signal: null, stdout: '', stderr: '', durationMs: 0, timedOut: false, interrupted: false}
+    const maxStdout = options.maxStdout ?? 64 * 1024 * 1024
+    let spawnError: Error | undefined
+    child.on('error', (error) => {
+      spawnError = error
+    })
+    if (options.stdin && 'text' in options.stdin) child.stdin!.end(options.stdin.text)
+    lines(child.stdout!, (line) => {
+      options.onStdoutLine?.(line)
+      if (!options.onStdoutLine || options.keepStdout) {
+        result.stdout += line + '\n'
+        if (result.stdout.length > maxStdout) {
+          child.kill('SIGTERM')
+          spawnError = new Error(`${spec.label ?? spec.argv[0]} printed more than ${maxStdout} bytes`)
+        }
+      }
+    })
+    lines(child.stderr!, (line) => {
+      options.onStderrLine?.(line)
+      result.stderr += line + '\n'
+      if (result.stderr.length > STDERR_TAIL * 2) result.stderr = result.stderr.slice(-STDERR_TAIL)
+    })
+    const stop = stopper(child)
+    const onAbort = () => {
+      result.interrupted = true
+      stop()
+    }
+    options.signal?.addEventListener('abort', onAbort, {once: true})
+    if (options.signal?.aborted) onAbort()
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          result.timedOut = true
+          stop()
+        }, options.timeoutMs)
+      : undefined
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+      result.exitCode = code
+      result.signal = signal
+      result.durationMs = Date.now() - started
+      if (result.stderr.length > STDERR_TAIL) result.stderr = result.stderr.slice(-STDERR_TAIL)
+      if (spawnError) {
+        const code = (spawnError as NodeJS.ErrnoException).code
+        if (code === 'ENOENT') return reject(commandNotFound(spec))
+        return reject(new KamalBackupError(`${spec.label ?? spec.argv[0]} could not run: ${spawnError.message}`, {code: 'exec', cause: spawnError}))
+      }
+      resolvePromise(result)
+    })
+  })
+}
+
+/** Like runProcess, but a non-zero exit (or a signal) becomes a CommandFailedError. */
+export async function runChecked(spec: CommandSpec, options: RunOptions = {}): Promise<ProcessResult> {
+  const result = await runProcess(spec, options)
+  if (result.interrupted) throw new InterruptedError()
+  if (result.exitCode !== 0) throw new CommandFailedError(spec, result, options.redactor)
+  return result
+}
+
+export class CommandFailedError extends KamalBackupError {
+  readonly result: ProcessResult
+  readonly command: string
+  constructor(spec: CommandSpec, result: ProcessResult, redactor?: Redactor, message?: string, suggestions: string[] = []) {
+    const command = displayCommand(spec)
+    const status = result.timedOut ? 'timed out' : result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`
+    const tail = lastLines(result.stderr, 8)
+    const text = message ?? `${spec.label ?? spec.argv[0]} ${status}${tail ? `: ${tail}` : ''}`
+    super(redactor ? redactor.redact(text) : text, {code: 'command-failed', suggestions})
+    this.name = 'CommandFailedError'
+    this.result = result
+    this.command = redactor ? redactor.redact(command) : command
+  }
+}
+
+export function commandNotFound(spec: CommandSpec): KamalBackupError {
+  const name = spec.argv[0]
+  return new KamalBackupError(`${name} is not installed (not found on PATH)`, {
+    code: 'command-not-found',
+    suggestions: [name === 'restic' ? 'install restic (apt install restic, or https://restic.net); the accessory image ships it' : `install ${name}; the kamal-backup accessory image ships it`],
+  })
+}
+
+/** SIGINT, then SIGTERM after 5 s, then SIGKILL after 10 s: restic cleans up its lock on the first. */
+function stopper(child: ChildProcess): () => void {
+  let stopping = false
+  return () => {
+    if (stopping || child.exitCode !== null) return
+    stopping = true
+    child.kill('SIGINT')
+    const term = setTimeout(() => child.exitCode === null && child.kill('SIGTERM'), 5000)
+    const kill = setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 10_000)
+    term.unref()
+    kill.unref()
+    child.once('exit', () => {
+      clearTimeout(term)
+      clearTimeout(kill)
+    })
+  }
+}
+
+function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let pending = ''
+  stream.setEncoding?.('utf8')
+  stream.on('data', (chunk: string) => {
+    pending += chunk
+    let index: number
+    while ((index = pending.indexOf('\n')) >= 0) {
+      onLine(pending.slice(0, index).replace(/\r$/, ''))
+      pending = pending.slice(index + 1)
+    }
+    // A line longer than 1 MiB (binary noise) is cut rather than buffered without limit.
+    if (pending.length > 1024 * 1024) {
+      onLine(pending)
+      pending = ''
+    }
+  })
+  stream.on('end', () => {
+    if (pending.length > 0) onLine(pending)
+    pending = ''
+  })
+}
+
+export function lastLines(text: string, count: number): string {
+  return text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .slice(-count)
+    .join('\n')
+}
+
+/** Finds an executable on PATH (no shell, no `which`). */
+export function findExecutable(name: string, pathEnv = process.env.PATH ?? ''): string | undefined {
+  if (name.includes('/')) return isExecutable(name) ? name : undefined
+  for (const dir of pathEnv.split(delimiter)) {
+    if (!dir) continue
+    const candidate = join(dir, name)
+    if (isExecutable(candidate)) return candidate
+  }
+  return undefined
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Two processes joined by an OS pipe: the producer writes straight into the consumer; the data never passes
+// through this process. Both exit codes are checked.
+
+export interface PipeOptions {
+  signal?: AbortSignal
+  /** Keep the consumer's stdin open after the producer exits, and end it only if the producer succeeded: on
+   *  failure the consumer is interrupted before it sees end-of-file. This is how a failed dump never becomes a
+   *  snapshot on restic versions without --stdin-from-command. */
+  commitOnProducerSuccess?: boolean
+  onConsumerStdoutLine?: (line: string) => void
+  redactor?: Redactor
+}
+
+export interface PipeResult {
+  producer: ProcessResult
+  consumer: ProcessResult
+}
+
+export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, options: PipeOptions = {}): Promise<PipeResult> {
+  return new Promise((resolvePromise, reject) => {
+    const started = Date.now()
+    const empty = (): ProcessResult => ({exitCode: null, signal: null, stdout: '', stderr: '', durationMs: 0, timedOut: false, interrupted: false})
+    const results = {producer: empty(), consumer: empty()}
+    const consumer = spawn(consumerSpec.argv[0], consumerSpec.argv.slice(1), {cwd: consumerSpec.cwd, env: childEnvironment(consumerSpec), stdio: ['pipe', 'pipe', 'pipe']})
+    let failure: Error | undefined
+    consumer.on('error', (error) => {
+      failure ??= (error as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(consumerSpec) : error
+    })
+    // The producer's stdout is a duplicate of the consumer's stdin pipe.
+    const producer = spawn(producerSpec.argv[0], producerSpec.argv.slice(1), {cwd: producerSpec.cwd, env: childEnvironment(producerSpec), stdio: ['ignore', consumer.stdin!, 'pipe']})
+    producer.on('error', (error) => {
+      failure ??= (error as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(producerSpec) : error
+    })
+    // Without commit-on-success our copy of the write end is closed at once, so EOF follows the producer's exit.
+    if (!options.commitOnProducerSuccess) consumer.stdin!.destroy()
+    consumer.stdin!.on('error', () => {})
+    lines(consumer.stdout!, (line) => {
+      options.onConsumerStdoutLine?.(line)
+      if (results.consumer.stdout.length < 1024 * 1024) results.consumer.stdout += line + '\n'
+    })
+    const tail = (r: ProcessResult) => (line: string) => {
+      r.stderr += line + '\n'
+      if (r.stderr.length > STDERR_TAIL * 2) r.stderr = r.stderr.slice(-STDERR_TAIL)
+    }
+    lines(consumer.stderr!, tail(results.consumer))
+    lines(producer.stderr!, tail(results.producer))
+    const stopProducer = stopper(producer)
+    const stopConsumer = stopper(consumer)
+    const onAbort = () => {
+      results.producer.interrupted = true
+      results.consumer.interrupted = true
+      stopProducer()
+      stopConsumer()
+    }
+    options.signal?.addEventListener('abort', onAbort, {once: true})
+    if (options.signal?.aborted) onAbort()
+    let open = 2
+    const finish = () => {
+      if (--open > 0) return
+      options.signal?.removeEventListener('abort', onAbort)
+      results.producer.durationMs = results.consumer.durationMs = Date.now() - started
+      if (failure) return reject(failure)
+      resolvePromise(results)
+    }
+    producer.on('close', (code, signal) => {
+      results.producer.exitCode = code
+      results.producer.signal = signal
+      if (options.commitOnProducerSuccess) {
+        if (code === 0 && !results.producer.interrupted) consumer.stdin!.end()
+        else stopConsumer()
+      }
+      finish()
+    })
+    consumer.on('close', (code, signal) => {
+      results.consumer.exitCode = code
+      results.consumer.signal = signal
+      // If the consumer dies first, the producer gets SIGPIPE/EPIPE on its own; make sure it does not linger.
+      if (producer.exitCode === null) stopProducer()
+      finish()
+    })
+  })
+}

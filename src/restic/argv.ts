@@ -1,0 +1,87 @@
+// Pure builders for every restic invocation kamal-backup makes. They read nothing from the process: the
+// repository environment (credentials included) is passed in and travels in `env`, never in argv.
+import type {Secret} from '../redact.js'
+import type {Argv, CommandSpec} from '../exec/spec.js'
+import type {RetentionPolicy} from '../config/types.js'
+
+export interface ResticTarget {
+  bin: string
+  env: Readonly<Record<string, string | Secret | undefined>>
+  /** `-o key=value` extended options. */
+  options: readonly string[]
+}
+
+export interface SnapshotTags {
+  /** Written as repeated --tag flags. */
+  tags: readonly string[]
+  host: string
+}
+
+function spec(target: ResticTarget, args: string[], label: string, extraEnv?: Record<string, string | Secret | undefined>): CommandSpec {
+  const options = target.options.flatMap((o) => ['-o', o])
+  return {argv: [target.bin, ...options, ...args] as unknown as Argv, env: {...target.env, ...extraEnv}, label}
+}
+
+const tagArgs = (tags: readonly string[]) => tags.flatMap((t) => ['--tag', t])
+
+export const resticArgv = {
+  version: (target: ResticTarget): CommandSpec => ({argv: [target.bin, 'version'], label: 'restic version'}),
+
+  /** The cheapest call that opens the repository: tells "not initialised" from "wrong password". */
+  catConfig: (target: ResticTarget): CommandSpec => spec(target, ['cat', 'config'], 'restic cat config'),
+
+  init: (target: ResticTarget): CommandSpec => spec(target, ['init'], 'restic init'),
+
+  /** A database dump read from stdin (restic < 0.17, and SQLite copies). */
+  backupStdin: (target: ResticTarget, filename: string, snapshot: SnapshotTags): CommandSpec =>
+    spec(target, ['backup', '--json', '--stdin', '--stdin-filename', filename, '--host', snapshot.host, ...tagArgs(snapshot.tags)], `restic backup ${filename}`),
+
+  /** restic ≥ 0.17 runs the dump itself and saves no snapshot if it exits non-zero. */
+  backupFromCommand: (target: ResticTarget, filename: string, snapshot: SnapshotTags, producer: CommandSpec): CommandSpec =>
+    spec(
+      target,
+      ['backup', '--json', '--stdin-filename', filename, '--host', snapshot.host, ...tagArgs(snapshot.tags), '--stdin-from-command', '--', ...producer.argv],
+      `restic backup ${filename}`,
+      producer.env,
+    ),
+
+  backupPaths: (target: ResticTarget, paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags): CommandSpec =>
+    spec(target, ['backup', '--json', '--host', snapshot.host, ...tagArgs(snapshot.tags), ...excludes.flatMap((e) => ['--exclude', e]), '--', ...paths], 'restic backup files'),
+
+  /** One --tag with commas means AND in restic. */
+  snapshots: (target: ResticTarget, allTags: readonly string[]): CommandSpec => spec(target, ['snapshots', '--json', '--tag', allTags.join(',')], 'restic snapshots'),
+
+  /** One forget for every group: each database and the files have stable host + paths. */
+  forget: (target: ResticTarget, allTags: readonly string[], policy: RetentionPolicy, prune: boolean): CommandSpec =>
+    spec(target, ['forget', '--json', '--tag', allTags.join(','), '--group-by', 'host,paths', ...keepArgs(policy), ...(prune ? ['--prune'] : [])], prune ? 'restic forget --prune' : 'restic forget'),
+
+  forgetIds: (target: ResticTarget, ids: readonly string[]): CommandSpec => spec(target, ['forget', ...ids], 'restic forget'),
+
+  check: (target: ResticTarget, readDataSubset?: string): CommandSpec =>
+    spec(target, ['check', ...(readDataSubset ? ['--read-data-subset', readDataSubset] : [])], 'restic check'),
+
+  unlock: (target: ResticTarget): CommandSpec => spec(target, ['unlock'], 'restic unlock'),
+
+  dump: (target: ResticTarget, snapshotId: string, path: string): CommandSpec => spec(target, ['dump', snapshotId, path], `restic dump ${path}`),
+
+  restore: (target: ResticTarget, snapshotId: string, destination: string, includes: readonly string[] = []): CommandSpec =>
+    spec(target, ['restore', snapshotId, '--target', destination, ...includes.flatMap((i) => ['--include', i])], 'restic restore'),
+
+  ls: (target: ResticTarget, snapshotId: string): CommandSpec => spec(target, ['ls', '--json', snapshotId], 'restic ls'),
+}
+
+export function keepArgs(policy: RetentionPolicy): string[] {
+  const out: string[] = []
+  const add = (flag: string, value: number | string | undefined) => {
+    if (value === undefined || value === 0) return
+    out.push(flag, String(value))
+  }
+  add('--keep-last', policy.keepLast)
+  add('--keep-hourly', policy.keepHourly)
+  add('--keep-daily', policy.keepDaily)
+  add('--keep-weekly', policy.keepWeekly)
+  add('--keep-monthly', policy.keepMonthly)
+  add('--keep-yearly', policy.keepYearly)
+  add('--keep-within', policy.keepWithin)
+  return out
+}

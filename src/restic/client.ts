@@ -1,0 +1,305 @@
+// Runs restic and turns what it prints into typed results and actionable errors. Knows the differences between
+// restic 0.14 (Debian 12) and 0.17+ (exit codes 10/11/12, --stdin-from-command, REST credentials in env).
+import {KamalBackupError} from '../errors.js'
+import {CommandFailedError, lastLines, runChecked, runPipe, runProcess, type ProcessResult, type RunOptions} from '../exec/local.js'
+import type {CommandSpec} from '../exec/spec.js'
+import type {Redactor} from '../redact.js'
+import type {RetentionPolicy} from '../config/types.js'
+import {resticArgv, type ResticTarget, type SnapshotTags} from './argv.js'
+
+export interface ResticVersion {
+  major: number
+  minor: number
+  patch: number
+  text: string
+}
+
+export const MINIMUM_RESTIC = {major: 0, minor: 14, patch: 0}
+
+export interface Snapshot {
+  id: string
+  short_id: string
+  time: string
+  hostname: string
+  paths: string[]
+  tags?: string[]
+  summary?: {total_bytes_processed?: number; data_added?: number; backup_start?: string; backup_end?: string}
+}
+
+export interface BackupSummary {
+  snapshotId: string
+  bytes: number
+  dataAdded: number
+  files: number
+  durationSeconds: number
+}
+
+export interface ProgressUpdate {
+  percent?: number
+  bytesDone: number
+  totalBytes?: number
+  secondsElapsed?: number
+}
+
+export function parseResticVersion(text: string): ResticVersion | undefined {
+  const match = /restic (\d+)\.(\d+)\.(\d+)/.exec(text)
+  if (!match) return undefined
+  return {major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]), text: `${match[1]}.${match[2]}.${match[3]}`}
+}
+
+export function atLeast(v: ResticVersion, major: number, minor: number, patch = 0): boolean {
+  return v.major !== major ? v.major > major : v.minor !== minor ? v.minor > minor : v.patch >= patch
+}
+
+/** What this restic can do; picked once per run from the version. */
+export function capabilities(v: ResticVersion) {
+  return {
+    /** --stdin-from-command: restic saves nothing when the dump fails. */
+    stdinFromCommand: atLeast(v, 0, 17),
+    /** RESTIC_REST_USERNAME / RESTIC_REST_PASSWORD. */
+    restCredentialsInEnv: atLeast(v, 0, 17),
+    /** `restore snapshot:subfolder`. */
+    restoreSubfolder: atLeast(v, 0, 17),
+  }
+}
+
+export async function detectRestic(bin: string, redactor?: Redactor): Promise<ResticVersion> {
+  const result = await runChecked(resticArgv.version({bin, env: {}, options: []}), redactor ? {redactor} : {})
+  const version = parseResticVersion(result.stdout)
+  if (!version) throw new KamalBackupError(`could not read the restic version from "${result.stdout.trim()}"`, {code: 'restic/version'})
+  if (!atLeast(version, MINIMUM_RESTIC.major, MINIMUM_RESTIC.minor, MINIMUM_RESTIC.patch)) {
+    throw new KamalBackupError(`restic ${version.text} is too old: kamal-backup needs restic 0.14 or newer`, {
+      code: 'restic/too-old',
+      suggestions: ['upgrade restic (the accessory image ships a current release)'],
+    })
+  }
+  return version
+}
+
+export class Restic {
+  readonly caps: ReturnType<typeof capabilities>
+  constructor(
+    readonly target: ResticTarget,
+    readonly version: ResticVersion,
+    readonly redactor: Redactor,
+    readonly signal?: AbortSignal,
+  ) {
+    this.caps = capabilities(version)
+  }
+
+  /** Runs a repository command; failures become classified errors. */
+  async run(spec: CommandSpec, options: RunOptions = {}): Promise<ProcessResult> {
+    const result = await runProcess(spec, {redactor: this.redactor, ...(this.signal && {signal: this.signal}), ...options})
+    if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
+    if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
+    return result
+  }
+
+  async snapshots(tags: readonly string[]): Promise<Snapshot[]> {
+    const result = await this.run(resticArgv.snapshots(this.target, tags))
+    const parsed = parseJson<Snapshot[] | null>(result.stdout, 'restic snapshots')
+    // restic ANDs the tags of one --tag flag; check again here, so a restic quirk can never widen the set.
+    return (parsed ?? []).filter((s) => tags.every((t) => s.tags?.includes(t)))
+  }
+
+  /** Is there a repository? Distinguishes "not initialised" from a wrong password or an unreachable server. */
+  async exists(): Promise<boolean> {
+    try {
+      await this.run(resticArgv.catConfig(this.target))
+      return true
+    } catch (error) {
+      if (error instanceof KamalBackupError && error.code === 'restic/no-repository') return false
+      throw error
+    }
+  }
+
+  async init(): Promise<void> {
+    await this.run(resticArgv.init(this.target))
+  }
+
+  async backupFromCommand(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
+    const spec = resticArgv.backupFromCommand(this.target, filename, snapshot, producer)
+    let summary: BackupSummary | undefined
+    const result = await runProcess(spec, {
+      redactor: this.redactor,
+      ...(this.signal && {signal: this.signal}),
+      onStdoutLine: (line) => {
+        summary = handleBackupLine(line, onProgress) ?? summary
+      },
+    })
+    if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
+    if (result.exitCode !== 0) throw resticError(spec, result, this.redactor, producer)
+    return requireSummary(summary, spec)
+  }
+
+  /** restic < 0.17: the dump is piped in, and restic is interrupted (no snapshot) unless the dump succeeded. */
+  async backupPiped(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
+    const consumer = resticArgv.backupStdin(this.target, filename, snapshot)
+    let summary: BackupSummary | undefined
+    const {producer: p, consumer: c} = await runPipe(producer, consumer, {
+      commitOnProducerSuccess: true,
+      redactor: this.redactor,
+      ...(this.signal && {signal: this.signal}),
+      onConsumerStdoutLine: (line) => {
+        summary = handleBackupLine(line, onProgress) ?? summary
+      },
+    })
+    if (p.interrupted || c.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
+    if (p.exitCode !== 0) throw dumpFailed(producer, p, this.redactor)
+    if (c.exitCode !== 0) throw resticError(consumer, c, this.redactor)
+    return requireSummary(summary, consumer)
+  }
+
+  async backupFile(filename: string, snapshot: SnapshotTags, file: string, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
+    const spec = resticArgv.backupStdin(this.target, filename, snapshot)
+    let summary: BackupSummary | undefined
+    await this.run(spec, {stdin: {file}, onStdoutLine: (line) => (summary = handleBackupLine(line, onProgress) ?? summary)})
+    return requireSummary(summary, spec)
+  }
+
+  async backupPaths(paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
+    const spec = resticArgv.backupPaths(this.target, paths, excludes, snapshot)
+    let summary: BackupSummary | undefined
+    const result = await runProcess(spec, {
+      redactor: this.redactor,
+      ...(this.signal && {signal: this.signal}),
+      onStdoutLine: (line) => {
+        summary = handleBackupLine(line, onProgress) ?? summary
+      },
+    })
+    if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
+    // Exit 3: some files could not be read. The snapshot exists but is incomplete: that is a failure here.
+    if (result.exitCode === 3) {
+      throw new KamalBackupError(`restic could not read some files: ${this.redactor.redact(lastLines(result.stderr, 5))}`, {
+        code: 'restic/incomplete',
+        suggestions: ['check the permissions of the backed-up paths inside the accessory'],
+      })
+    }
+    if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
+    return requireSummary(summary, spec)
+  }
+
+  /** forget --prune for every group at once. Returns the ids restic kept (the visibility check for new ones). */
+  async forget(tags: readonly string[], policy: RetentionPolicy, prune: boolean): Promise<{kept: string[]; removed: string[]}> {
+    const result = await this.run(resticArgv.forget(this.target, tags, policy, prune), {keepStdout: true})
+    // restic 0.14 prints the JSON on the first line and prune's text after it.
+    const first = result.stdout.split('\n').find((l) => l.trim().startsWith('['))
+    const groups = first ? parseJson<{keep?: Snapshot[]; remove?: Snapshot[] | null}[] | null>(first, 'restic forget') ?? [] : []
+    return {
+      kept: groups.flatMap((g) => (g.keep ?? []).map((s) => s.id)),
+      removed: groups.flatMap((g) => (g.remove ?? []).map((s) => s.id)),
+    }
+  }
+
+  async forgetIds(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.run(resticArgv.forgetIds(this.target, ids))
+  }
+
+  async check(readDataSubset?: string): Promise<string> {
+    const result = await this.run(resticArgv.check(this.target, readDataSubset))
+    return result.stdout
+  }
+
+  async unlock(): Promise<string> {
+    const result = await this.run(resticArgv.unlock(this.target))
+    return (result.stdout + result.stderr).trim()
+  }
+}
+
+function handleBackupLine(line: string, onProgress?: (p: ProgressUpdate) => void): BackupSummary | undefined {
+  if (!line.startsWith('{')) return undefined
+  let message: Record<string, unknown>
+  try {
+    message = JSON.parse(line) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  if (message.message_type === 'status') {
+    onProgress?.({
+      bytesDone: Number(message.bytes_done ?? 0),
+      ...(typeof message.total_bytes === 'number' && {totalBytes: message.total_bytes}),
+      ...(typeof message.percent_done === 'number' && {percent: message.percent_done}),
+      ...(typeof message.seconds_elapsed === 'number' && {secondsElapsed: message.seconds_elapsed}),
+    })
+    return undefined
+  }
+  if (message.message_type === 'summary' && typeof message.snapshot_id === 'string') {
+    return {
+      snapshotId: message.snapshot_id,
+      bytes: Number(message.total_bytes_processed ?? 0),
+      dataAdded: Number(message.data_added ?? 0),
+      files: Number(message.total_files_processed ?? 0),
+      durationSeconds: Number(message.total_duration ?? 0),
+    }
+  }
+  return undefined
+}
+
+function requireSummary(summary: BackupSummary | undefined, spec: CommandSpec): BackupSummary {
+  if (!summary) throw new KamalBackupError(`${spec.label} finished without reporting a snapshot`, {code: 'restic/no-snapshot'})
+  return summary
+}
+
+function parseJson<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    throw new KamalBackupError(`${what} printed something that is not JSON: ${text.slice(0, 200)}`, {code: 'restic/bad-output'})
+  }
+}
+
+function dumpFailed(producer: CommandSpec, result: ProcessResult, redactor: Redactor): KamalBackupError {
+  const status = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`
+  const tail = redactor.redact(lastLines(result.stderr, 6))
+  return new KamalBackupError(`${producer.label ?? producer.argv[0]} ${status}; no snapshot was saved${tail ? `:\n${tail}` : ''}`, {
+    code: 'dump-failed',
+    suggestions: dumpSuggestions(tail),
+  })
+}
+
+function dumpSuggestions(stderr: string): string[] {
+  if (/password authentication failed|Access denied|authentication failed/i.test(stderr)) return ['check the database password secret passed to the accessory']
+  if (/could not connect|Can't connect|Connection refused|could not translate host name|Unknown MySQL server host|No such host/i.test(stderr)) {
+    return ['check the database URL host and port; from the accessory, the database accessory is reachable by its container name on the kamal network']
+  }
+  if (/server version mismatch|aborting because of server version mismatch/i.test(stderr)) return ['pg_dump is older than the server: use the accessory image, which ships clients for every supported PostgreSQL major']
+  if (/does not exist|Unknown database/i.test(stderr)) return ['check the database name in the URL']
+  return []
+}
+
+/** Classifies a failed restic call by exit code (0.17+) and message (0.14). */
+export function resticError(spec: CommandSpec, result: ProcessResult, redactor: Redactor, producer?: CommandSpec): KamalBackupError {
+  const stderr = result.stderr
+  const tail = redactor.redact(lastLines(stderr, 6))
+  const code = result.exitCode
+  const make = (errorCode: string, message: string, suggestions: string[]) => {
+    const error = new CommandFailedError(spec, result, redactor, message, suggestions)
+    Object.defineProperty(error, 'code', {value: errorCode})
+    return error
+  }
+  if (code === 10 || /repository does not exist|unable to open config file: (stat .*no such file|<config\/> does not exist|Stat: The specified key does not exist|Lstat: file does not exist)/.test(stderr)) {
+    return make('restic/no-repository', 'the restic repository does not exist yet', ['set restic.init_if_missing: true to create it on the first backup, or run `restic init` once', 'check restic.repository if it should exist already'])
+  }
+  if (code === 12 || /wrong password or no key found/.test(stderr)) {
+    return make('restic/wrong-password', 'restic could not open the repository: wrong password', ['check the RESTIC_PASSWORD secret (restic.password) for this destination'])
+  }
+  if (code === 11 || /repository is already locked|unable to create lock/.test(stderr)) {
+    return make('restic/locked', `the repository is locked by another restic process${tail ? `:\n${tail}` : ''}`, ['if no other backup, check or prune is running, remove the stale lock with `kamal-backup unlock`'])
+  }
+  if (producer && /command failed|exit status \\d+|signal: /.test(stderr)) {
+    return make('dump-failed', `${producer.label ?? producer.argv[0]} failed; no snapshot was saved${tail ? `:\n${tail}` : ''}`, dumpSuggestions(stderr))
+  }
+  if (/no space left on device/i.test(stderr)) {
+    return make('restic/disk-full', `no space left on device${tail ? `:\n${tail}` : ''}`, ['free space where the repository (or restic\'s cache in the state directory) lives'])
+  }
+  if (/401 Unauthorized|403 Forbidden|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|permission denied/i.test(stderr)) {
+    return make('restic/access-denied', `the repository refused access${tail ? `:\n${tail}` : ''}`, ['check the repository credentials (restic.rest, or the AWS_* secrets in restic.env)'])
+  }
+  if (/connection refused|no such host|i\/o timeout|network is unreachable|dial tcp|TLS handshake|x509:|EOF/i.test(stderr) && !producer) {
+    return make('restic/unreachable', `the repository server cannot be reached${tail ? `:\n${tail}` : ''}`, ['check restic.repository and that the server is up and reachable from here'])
+  }
+  if (/snapshot is empty/.test(stderr)) {
+    return make('dump-empty', `${producer?.label ?? 'the dump'} produced no data; no snapshot was saved`, ['check that the database exists and the dump tool works in the accessory'])
+  }
+  return make('restic/failed', `${spec.label ?? 'restic'} failed (exit ${code ?? result.signal})${tail ? `:\n${tail}` : ''}`, [])
+}
