@@ -30,7 +30,8 @@ export class Secret {
 /** Environment variable names whose values are treated as secrets wherever they appear. */
 export function isSecretName(name: string): boolean {
   const upper = name.toUpperCase()
-  if (/(PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTHORIZATION|PRIVATE|SESSION|COOKIE)/.test(upper)) return true
+  if (upper === 'PWD' || upper === 'OLDPWD' || upper === 'SSH_AUTH_SOCK') return false
+  if (/(PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTHORIZATION|PRIVATE)/.test(upper)) return true
   if (/(^|_)PWD($|_)/.test(upper)) return true
   if (/(^|_)(DATABASE|DB|REDIS|AMQP|MONGO|MYSQL|POSTGRES|PG)_?URL$/.test(upper)) return true
   return upper === 'RESTIC_REPOSITORY' || upper === 'DATABASE_URL'
