@@ -5,7 +5,12 @@
 import {resolve} from 'node:path'
 import {isAppCheckout} from '../config/validate.js'
 import {backupConfigPath} from '../config/validate.js'
-import {createEngine, type Engine} from '../engine/context.js'
+import {loadLocalConfig, type LocalConfig} from '../config/backup-config.js'
+import {throwOnErrors} from '../config/findings.js'
+import {DEFAULT_LOCAL_CONFIG} from '../config/validate.js'
+import {createEngine, type Engine, type EngineOptions} from '../engine/context.js'
+import {workstationSecrets} from '../engine/resolve.js'
+import {DEFAULT_SECRETS_PATH, kamalSecrets} from '../kamal/secrets.js'
 import {listrProgress, plainProgress, silentProgress, type Progress} from '../engine/progress.js'
 import {InterruptedError} from '../errors.js'
 import {BaseCommand} from './base.js'
@@ -86,7 +91,7 @@ export abstract class EngineCommand extends BaseCommand {
     return plainProgress(this.ui)
   }
 
-  protected async engine(flags: CheckoutFlagValues): Promise<Engine> {
+  protected async engine(flags: CheckoutFlagValues, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}): Promise<Engine> {
     this.installSignalHandlers()
     const cwd = process.cwd()
     return createEngine({
@@ -96,6 +101,26 @@ export abstract class EngineCommand extends BaseCommand {
       ui: this.ui,
       progress: await this.progress(),
       signal: this.abortController.signal,
+      ...overrides,
     })
+  }
+
+  /** The engine for restores onto this workstation: secrets from the environment and .kamal/secrets (for the
+   *  destination), the workstation's own state directory, and config/kamal-backup.local.yml. */
+  protected async workstationEngine(flags: CheckoutFlagValues): Promise<{engine: Engine; local: LocalConfig | undefined}> {
+    const cwd = process.cwd()
+    const localFile = loadLocalConfig(resolve(cwd, DEFAULT_LOCAL_CONFIG), cwd)
+    throwOnErrors(localFile.findings)
+    const secretsPath = DEFAULT_SECRETS_PATH
+    const files = kamalSecrets({cwd, secretsPath, env: process.env, ...(flags.destination !== undefined && {destination: flags.destination})})
+    const engine = await this.engine(flags, {
+      secrets: workstationSecrets(process.env, files, secretsPath),
+      stateDir: localFile.config?.statePath ?? resolve(cwd, 'tmp/kamal-backup'),
+    })
+    if (localFile.config) {
+      // Workstation overrides for reaching the repository (e.g. a password command using a password manager).
+      Object.assign(engine.config.restic, Object.fromEntries(Object.entries(localFile.config.restic).filter(([, v]) => v !== undefined)))
+    }
+    return {engine, local: localFile.config}
   }
 }

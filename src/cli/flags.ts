@@ -1,5 +1,7 @@
 // Flags shared by several commands. Kamal's own -c/-d mean the same here.
+import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
+import {UsageError} from '../errors.js'
 
 export const checkoutFlags = {
   'config-file': Flags.string({
@@ -32,4 +34,20 @@ export const remoteFlags = {
     summary: 'Refuse hosts missing from ~/.ssh/known_hosts instead of recording them.',
     helpGroup: 'REMOTE',
   }),
+}
+
+/** `[SNAPSHOT]`: latest, a run id or a snapshot id. */
+export const snapshotArg = {
+  snapshot: Args.string({description: 'latest (the newest complete run), a run id (20261122T030000Z) or a snapshot id', default: 'latest'}),
+}
+
+export const selectionFlags = {
+  at: Flags.string({summary: 'Restore the latest complete run at or before this time (ISO 8601, e.g. 2026-11-20T03:00:00Z).'}),
+}
+
+export function parseAt(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined
+  const date = new Date(value)
+  if (Number.isNaN(date.getTime())) throw new UsageError(`--at ${value} is not a time`, {suggestions: ['use ISO 8601, e.g. 2026-11-20T03:00:00Z']})
+  return date
 }

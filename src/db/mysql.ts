@@ -56,3 +56,38 @@ export function mysqlDumpSpec(db: ResolvedDatabase, tools: MysqlTools): CommandS
     label: `${tools.dump.split('/').pop()} ${db.name}`,
   }
 }
+
+// ---- restore ------------------------------------------------------------------------------------------------
+
+export function mysqlClientSpec(db: ResolvedDatabase, tools: MysqlTools, database: string, label: string, extra: string[] = []): CommandSpec {
+  return {argv: [tools.client, '--no-defaults', ...mysqlConnectionArgs(db), '--default-character-set=utf8mb4', ...extra, '--', database], env: mysqlEnv(db), label}
+}
+
+/** Everything in the target database, names hex-encoded so any character survives the round trip. */
+export const MYSQL_INVENTORY_SQL = `SELECT 'VIEW', HEX(TABLE_NAME) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()
+UNION ALL SELECT IF(TABLE_TYPE = 'SEQUENCE', 'SEQUENCE', 'TABLE'), HEX(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SEQUENCE')
+UNION ALL SELECT ROUTINE_TYPE, HEX(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
+UNION ALL SELECT 'EVENT', HEX(EVENT_NAME) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE();`
+
+const DROP_ORDER = ['VIEW', 'TABLE', 'SEQUENCE', 'PROCEDURE', 'FUNCTION', 'EVENT']
+
+/** DROP statements for the inventory (views first; foreign keys off), so the dump lands in an empty database. */
+export function mysqlDropStatements(inventory: string): string {
+  const objects = inventory
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .filter((parts): parts is [string, string] => parts.length === 2 && DROP_ORDER.includes(parts[0]!))
+    .map(([type, hex]) => ({type, name: Buffer.from(hex, 'hex').toString('utf8')}))
+  objects.sort((a, b) => DROP_ORDER.indexOf(a.type) - DROP_ORDER.indexOf(b.type))
+  const quote = (name: string) => '`' + name.replace(/`/g, '``') + '`'
+  return ['SET FOREIGN_KEY_CHECKS=0;', ...objects.map((o) => `DROP ${o.type} IF EXISTS ${quote(o.name)};`), 'SET FOREIGN_KEY_CHECKS=1;'].join('\n') + '\n'
+}
+
+export const MYSQL_TABLES_SQL = `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1;`
+
+/** The scanner on the dump stream: the tables a mysqldump/mariadb-dump file creates. */
+export const MYSQL_TABLE_SCANNER: CommandSpec = {argv: ['grep', '-a', '-o', '-E', '^CREATE TABLE `([^`]|``)+`'], label: 'scan dump for tables'}
+
+export function tablesFromScanner(output: string): string[] {
+  return [...new Set(output.split('\n').filter(Boolean).map((l) => l.replace(/^CREATE TABLE `/, '').replace(/`$/, '').replace(/``/g, '`')))].sort()
+}

@@ -81,3 +81,44 @@ export function pgDumpSpec(db: ResolvedDatabase, tools: PostgresTools): CommandS
     label: `pg_dump ${db.name}`,
   }
 }
+
+// ---- restore ------------------------------------------------------------------------------------------------
+
+/** Drops every schema except PostgreSQL's own and recreates `public`: a restore starts from an empty database,
+ *  so objects that exist only in the target cannot survive or collide. */
+export const POSTGRES_RESET_SQL = `DO $$
+DECLARE s record;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', s.nspname);
+  END LOOP;
+  CREATE SCHEMA public;
+END $$;`
+
+export function psqlSpec(db: ResolvedDatabase, tools: PostgresTools, database: string | undefined, label: string): CommandSpec {
+  return {argv: [tools.psql, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'], env: postgresEnv(db, database), label}
+}
+
+/** One transaction, stop at the first error, and --verbose so we learn which tables the dump had. */
+export function pgRestoreSpec(db: ResolvedDatabase, tools: PostgresTools, database: string): CommandSpec {
+  return {
+    argv: [tools.pg_restore, '--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error', '--verbose', `--dbname=${database}`],
+    env: postgresEnv(db, database),
+    label: `pg_restore ${database}`,
+  }
+}
+
+export const POSTGRES_TABLES_SQL = `SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;`
+
+/** Tables pg_restore reported creating (`creating TABLE "public.users"`). */
+export function tablesFromPgRestore(stderr: string): string[] {
+  const out = new Set<string>()
+  for (const match of stderr.matchAll(/creating TABLE "([^"]+)"/g)) out.add(match[1]!)
+  return [...out].sort()
+}
+
+/** pg_restore exits 0 after "errors ignored on restore: N" without --exit-on-error; we refuse that anyway. */
+export function ignoredErrors(stderr: string): number {
+  const match = /errors ignored on restore: (\d+)/.exec(stderr)
+  return match ? Number(match[1]) : 0
+}

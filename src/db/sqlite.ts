@@ -15,3 +15,17 @@ export function sqliteBackupSpec(database: string, copy: string, bin = 'sqlite3'
 export function sqliteQuickCheckSpec(database: string, bin = 'sqlite3'): CommandSpec {
   return {argv: [bin, '-bail', '-readonly', database, 'PRAGMA quick_check;'], label: `sqlite3 quick_check ${database}`}
 }
+
+/** SQLite's backup API in reverse: refuses (busy/locked) while another connection writes, instead of corrupting. */
+export function sqliteRestoreSpec(target: string, staged: string, bin = 'sqlite3'): CommandSpec {
+  assertSafeSqlitePath(staged)
+  return {argv: [bin, '-bail', target, `.restore '${staged}'`], label: `sqlite3 .restore ${target}`}
+}
+
+export function sqliteIntegritySpec(database: string, bin = 'sqlite3'): CommandSpec {
+  return {argv: [bin, '-bail', '-readonly', database, 'PRAGMA integrity_check;'], label: `sqlite3 integrity_check ${database}`}
+}
+
+export function sqliteTablesSpec(database: string, bin = 'sqlite3'): CommandSpec {
+  return {argv: [bin, '-bail', '-readonly', database, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY 1;"], label: `sqlite3 tables ${database}`}
+}

@@ -58,6 +58,8 @@ export interface BackupOptions {
   trigger?: BackupRunRecord['trigger']
   /** Extra tags (`type:pre-restore`). */
   extraTags?: string[]
+  /** The caller (a restore) already holds the run lock. */
+  lockHeld?: boolean
 }
 
 /** When the next run is due, from the last successful run. */
@@ -101,7 +103,7 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     }
   }
 
-  const lock = state.lock(options.trigger === 'pre-restore' ? 'restore' : 'backup')
+  const lock = options.lockHeld ? undefined : state.lock('backup')
   const record: BackupRunRecord = {...base(), status: 'failed' as BackupRunRecord['status'], run_id: newRunId(startedAt)}
   try {
     await execute(engine, record, options)
@@ -111,7 +113,7 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     record.failed_step ??= 'preflight'
     if (isKamalBackupError(error) && error.code === 'interrupted') record.reason = 'interrupted'
   } finally {
-    lock.release()
+    lock?.release()
   }
   const finished = engine.now()
   const ok = (record.status as BackupRunRecord['status']) === 'ok'
@@ -226,7 +228,9 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   // 4. Retention (which also proves the new snapshots are in the repository), or a plain listing.
   const newIds = record.snapshots.map((s) => s.id)
   const policy = config.restic.retention
-  if (config.restic.forgetAfterBackup && policy) {
+  // Never forget during a safety backup: retention could remove the very run that is about to be restored.
+  const safety = options.trigger === 'pre-restore'
+  if (config.restic.forgetAfterBackup && policy && !safety) {
     const ok = await step('forget', 'retention (restic forget --prune)', async () => {
       const {kept} = await restic.forget(appTags(config.app), policy, true)
       assertVisible(newIds, kept)
@@ -244,7 +248,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
     if (!ok) return
   }
   // 5. Integrity check, as configured.
-  if (config.restic.checkAfterBackup) {
+  if (config.restic.checkAfterBackup && !safety) {
     const ok = await step('check', `restic check${config.restic.checkReadDataSubset ? ` --read-data-subset ${config.restic.checkReadDataSubset}` : ''}`, async () => {
       const started = engine.now()
       try {

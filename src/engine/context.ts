@@ -36,6 +36,8 @@ export interface EngineOptions {
   signal: AbortSignal
   now?: () => Date
   secrets?: SecretSource
+  /** Overrides the state directory (a workstation keeps its own, under tmp/kamal-backup). */
+  stateDir?: string
 }
 
 /** Loads and validates the config (every error becomes one clear error) and builds the engine context. */
@@ -51,7 +53,7 @@ export function createEngine(options: EngineOptions): Engine {
     redactor: options.ui.redactor,
     ui: options.ui,
     progress: options.progress,
-    state: new StateDir(stateDirectory(config, options.env, options.cwd)),
+    state: new StateDir(options.stateDir ?? stateDirectory(config, options.env, options.cwd)),
     now: options.now ?? (() => new Date()),
     signal: options.signal,
     resticBin: options.env.KAMAL_BACKUP_RESTIC ?? 'restic',

@@ -75,3 +75,15 @@ export function resolvePassword(ref: PasswordRef | undefined, what: string, sour
   }
   throw new ConfigError(`${what} cannot use a password command`, {code: 'password-command'})
 }
+
+/** On a workstation: the environment first, then .kamal/secrets (with -d, .kamal/secrets.<destination>), read only
+ *  when a value is needed — the way Kamal itself resolves them. */
+export function workstationSecrets(env: Readonly<Record<string, string | undefined>>, files: {get(name: string): {value: string} | undefined; readonly files: string[]}, secretsPath: string): SecretSource {
+  return {
+    get: (name) => env[name] ?? files.get(name)?.value,
+    get description() {
+      return `the environment or ${files.files.length > 0 ? files.files.join(', ') : `${secretsPath} (no such file)`}`
+    },
+    hint: (name) => `export ${name}, or define it in ${secretsPath} (a $(command) reading your password manager works)`,
+  }
+}

@@ -137,7 +137,7 @@ export function commandNotFound(spec: CommandSpec): KamalBackupError {
 }
 
 /** SIGINT, then SIGTERM after 5 s, then SIGKILL after 10 s: restic cleans up its lock on the first. */
-function stopper(child: ChildProcess): () => void {
+export function stopper(child: ChildProcess): () => void {
   let stopping = false
   return () => {
     if (stopping || child.exitCode !== null) return
@@ -154,7 +154,7 @@ function stopper(child: ChildProcess): () => void {
   }
 }
 
-function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+export function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
   let pending = ''
   stream.setEncoding?.('utf8')
   stream.on('data', (chunk: string) => {

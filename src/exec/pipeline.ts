@@ -1,0 +1,128 @@
+// Restore plumbing: `restic dump` streamed straight into a database client through OS pipes (the data never
+// passes through this process), optionally through `tee` to a small scanner that reports what went by (the
+// table names of a MySQL dump). Every exit code is checked by the caller.
+import {spawn, type ChildProcess} from 'node:child_process'
+import {closeSync, openSync} from 'node:fs'
+import {commandNotFound, lines, stopper, type ProcessResult} from './local.js'
+import {childEnvironment, type CommandSpec} from './spec.js'
+
+export interface StreamResult {
+  producer: ProcessResult
+  consumer: ProcessResult
+  tee?: ProcessResult
+  tap?: ProcessResult
+}
+
+export interface StreamOptions {
+  signal?: AbortSignal
+  /** A scanner that sees a copy of the stream; its stdout is captured. */
+  tap?: CommandSpec
+}
+
+const STDERR_TAIL = 64 * 1024
+
+function empty(): ProcessResult {
+  return {exitCode: null, signal: null, stdout: '', stderr: '', durationMs: 0, timedOut: false, interrupted: false}
+}
+
+function launch(spec: CommandSpec, stdio: Parameters<typeof spawn>[2]['stdio'], result: ProcessResult, failures: Error[]): ChildProcess {
+  const child = spawn(spec.argv[0], spec.argv.slice(1), {cwd: spec.cwd, env: childEnvironment(spec), stdio, shell: false})
+  child.on('error', (error) => failures.push((error as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(spec) : error))
+  if (child.stderr) {
+    lines(child.stderr, (line) => {
+      result.stderr += line + '\n'
+      if (result.stderr.length > STDERR_TAIL * 2) result.stderr = result.stderr.slice(-STDERR_TAIL)
+    })
+  }
+  return child
+}
+
+/** producer | [tee → tap] | consumer. Resolves when every process has exited. */
+export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec, options: StreamOptions = {}): Promise<StreamResult> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const failures: Error[] = []
+    const results: StreamResult = {producer: empty(), consumer: empty()}
+    const children: ChildProcess[] = []
+    const consumer = launch(consumerSpec, ['pipe', 'pipe', 'pipe'], results.consumer, failures)
+    lines(consumer.stdout!, (line) => {
+      if (results.consumer.stdout.length < 1024 * 1024) results.consumer.stdout += line + '\n'
+    })
+    children.push(consumer)
+    let into = consumer.stdin!
+    if (options.tap) {
+      results.tap = empty()
+      results.tee = empty()
+      const tap = launch(options.tap, ['pipe', 'pipe', 'pipe'], results.tap, failures)
+      lines(tap.stdout!, (line) => {
+        if (results.tap!.stdout.length < 4 * 1024 * 1024) results.tap!.stdout += line + '\n'
+      })
+      // tee writes the stream to its stdout (the consumer) and to fd 3 (the tap).
+      const tee = launch({argv: ['tee', '/dev/fd/3'], label: 'tee'}, ['pipe', consumer.stdin!, 'pipe', tap.stdin!], results.tee, failures)
+      consumer.stdin!.destroy()
+      tap.stdin!.destroy()
+      children.push(tap, tee)
+      into = tee.stdin!
+    }
+    const producer = launch(producerSpec, ['ignore', into, 'pipe'], results.producer, failures)
+    into.destroy()
+    children.push(producer)
+    const named: [ChildProcess, ProcessResult][] = [
+      [producer, results.producer],
+      [consumer, results.consumer],
+      ...(results.tee ? ([[children[2]!, results.tee], [children[1]!, results.tap!]] as [ChildProcess, ProcessResult][]) : []),
+    ]
+    const stops = named.map(([child]) => stopper(child))
+    const onAbort = () => {
+      for (const [, r] of named) r.interrupted = true
+      for (const stop of stops) stop()
+    }
+    options.signal?.addEventListener('abort', onAbort, {once: true})
+    if (options.signal?.aborted) onAbort()
+    let open = named.length
+    for (const [child, result] of named) {
+      child.on('close', (code, signal) => {
+        result.exitCode = code
+        result.signal = signal
+        result.durationMs = Date.now() - started
+        // A consumer that gives up must not leave the producer blocked on a full pipe.
+        if (child === consumer && code !== 0 && producer.exitCode === null) stops[0]!()
+        if (--open === 0) {
+          options.signal?.removeEventListener('abort', onAbort)
+          if (failures.length > 0) reject(failures[0])
+          else resolve(results)
+        }
+      })
+    }
+  })
+}
+
+/** Runs a command with its stdout written to a file (a staged SQLite database), never through this process. */
+export function runToFile(spec: CommandSpec, file: string, signal?: AbortSignal): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const fd = openSync(file, 'w', 0o600)
+    const result = empty()
+    const failures: Error[] = []
+    let child: ChildProcess
+    try {
+      child = launch(spec, ['ignore', fd, 'pipe'], result, failures)
+    } finally {
+      closeSync(fd)
+    }
+    const stop = stopper(child)
+    const onAbort = () => {
+      result.interrupted = true
+      stop()
+    }
+    signal?.addEventListener('abort', onAbort, {once: true})
+    child.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort)
+      result.exitCode = code
+      result.signal = sig
+      result.durationMs = Date.now() - started
+      if (failures.length > 0) reject(failures[0])
+      else resolve(result)
+    })
+  })
+}
