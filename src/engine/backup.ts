@@ -198,7 +198,8 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   // 1. Databases, in order. A failure does not stop the others: more data is saved, but the run stays failed.
   for (const db of databases) {
     const tags = [...common, 'type:database', databaseGroup(db.name), `adapter:${db.adapter}`]
-    const filename = `kamal-backup/${config.app}/${db.name}.${extension(db)}`
+    // A flat name: restic 0.18.0 cannot create directories for --stdin-filename (fixed in 0.18.1).
+    const filename = `${config.app}.${db.name}.${extension(db)}`
     await step(databaseGroup(db.name), `database ${db.name} (${db.adapter})`, (task) =>
       withRepository(() => backupDatabase(engine, restic, db, filename, {tags, host}, task)),
     )

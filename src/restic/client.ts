@@ -269,7 +269,14 @@ function dumpSuggestions(stderr: string): string[] {
 
 /** Classifies a failed restic call by exit code (0.17+) and message (0.14). */
 export function resticError(spec: CommandSpec, result: ProcessResult, redactor: Redactor, producer?: CommandSpec): KamalBackupError {
-  const stderr = result.stderr
+  // restic ≥ 0.18 with --json reports a fatal error as one JSON line on stderr: keep its message.
+  const stderr = result.stderr.replace(/^\{"message_type":"exit_error".*$/gm, (line) => {
+    try {
+      return String((JSON.parse(line) as {message?: string}).message ?? line)
+    } catch {
+      return line
+    }
+  })
   const tail = redactor.redact(lastLines(stderr, 6))
   const code = result.exitCode
   const make = (errorCode: string, message: string, suggestions: string[]) => {

@@ -11,8 +11,15 @@ export default async function* reporter(source) {
   for await (const event of source) {
     const data = event.data
     if (event.type === 'test:pass' || event.type === 'test:fail') {
-      // Suites report too; count only leaf tests (details.type === 'test').
-      if (data.details?.type === 'suite') continue
+      // Suites report too; count only leaf tests. A suite's own failure (a failing before/after hook) is shown.
+      if (data.details?.type === 'suite') {
+        const err = data.details?.error
+        if (event.type === 'test:fail' && err && err.failureType !== 'subtestsFailed') {
+          const cause = err.cause ?? err
+          failures.push({name: `${data.name} (suite hook)`, where: data.file ?? '', text: String(cause?.stack ?? cause?.message ?? cause)})
+        }
+        continue
+      }
       const ms = data.details?.duration_ms ?? 0
       const where = data.file ? data.file.replace(process.cwd() + '/', '') : ''
       const indent = '  '.repeat(data.nesting ?? 0)
