@@ -85,7 +85,7 @@ export function mysqlDropStatements(inventory: string): string {
 
 export const MYSQL_TABLES_SQL = `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1;`
 
-/** The scanner on the dump stream: the tables a mysqldump/mariadb-dump file creates. */
+/** The scanner on the dump stream (the stream's named pipe is appended): the tables a mariadb-dump file creates. */
 export const MYSQL_TABLE_SCANNER: CommandSpec = {argv: ['grep', '-a', '-o', '-E', '^CREATE TABLE `([^`]|``)+`'], label: 'scan dump for tables'}
 
 export function tablesFromScanner(output: string): string[] {

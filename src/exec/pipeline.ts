@@ -1,8 +1,10 @@
 // Restore plumbing: `restic dump` streamed straight into a database client through OS pipes (the data never
-// passes through this process), optionally through `tee` to a small scanner that reports what went by (the
+// passes through this process), optionally through `tee` and a named pipe to a small scanner that reports what went by (the
 // table names of a MySQL dump). Every exit code is checked by the caller.
-import {spawn, type ChildProcess} from 'node:child_process'
-import {closeSync, openSync} from 'node:fs'
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {closeSync, mkdtempSync, openSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {commandNotFound, lines, stopper, type ProcessResult} from './local.js'
 import {childEnvironment, type CommandSpec} from './spec.js'
 
@@ -50,17 +52,25 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
     })
     children.push(consumer)
     let into = consumer.stdin!
+    let fifoDir: string | undefined
     if (options.tap) {
       results.tap = empty()
       results.tee = empty()
-      const tap = launch(options.tap, ['pipe', 'pipe', 'pipe'], results.tap, failures)
+      // tee writes the stream to its stdout (the consumer) and to a named pipe the tap reads. (Node's stdio pipes
+      // are socket pairs, which /dev/fd/N cannot reopen; a FIFO is a real pipe.)
+      fifoDir = mkdtempSync(join(tmpdir(), 'kamal-backup-tap-'))
+      const fifo = join(fifoDir, 'stream')
+      const made = spawnSync('mkfifo', ['-m', '600', fifo])
+      if (made.status !== 0) {
+        rmSync(fifoDir, {recursive: true, force: true})
+        return reject(new Error(`mkfifo failed: ${made.stderr?.toString() ?? made.error}`))
+      }
+      const tap = launch({...options.tap, argv: [...options.tap.argv, fifo] as unknown as CommandSpec['argv']}, ['ignore', 'pipe', 'pipe'], results.tap, failures)
       lines(tap.stdout!, (line) => {
         if (results.tap!.stdout.length < 4 * 1024 * 1024) results.tap!.stdout += line + '\n'
       })
-      // tee writes the stream to its stdout (the consumer) and to fd 3 (the tap).
-      const tee = launch({argv: ['tee', '/dev/fd/3'], label: 'tee'}, ['pipe', consumer.stdin!, 'pipe', tap.stdin!], results.tee, failures)
+      const tee = launch({argv: ['tee', fifo], label: 'tee'}, ['pipe', consumer.stdin!, 'pipe'], results.tee, failures)
       consumer.stdin!.destroy()
-      tap.stdin!.destroy()
       children.push(tap, tee)
       into = tee.stdin!
     }
@@ -89,6 +99,7 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
         if (child === consumer && code !== 0 && producer.exitCode === null) stops[0]!()
         if (--open === 0) {
           options.signal?.removeEventListener('abort', onAbort)
+          if (fifoDir) rmSync(fifoDir, {recursive: true, force: true})
           if (failures.length > 0) reject(failures[0])
           else resolve(results)
         }
