@@ -154,6 +154,9 @@ SSH_UID=$(id -u "$SSH_USER"); SSH_GID=$(getent group "$LAB_GROUP" | cut -d: -f3)
 # Directories the remote side (kbdeploy) writes to: shared scratch space and the sftp repositories.
 install -d -m 1777 "$KB_LAB/shared" "$KB_LAB/shared/tmp"
 chmod 1777 "$KB_LAB/shared" "$KB_LAB/shared/tmp"
+# The stand-in `docker` (no Docker engine here) first on kbdeploy's PATH; containers are files the tests write.
+install -m 755 "$ROOT/test/lab/fake-docker" "$KB_LAB/remote-bin/docker"
+install -d -m 1777 "$KB_LAB/shared/containers"
 install -d -o "$SSH_USER" -g "$LAB_GROUP" -m 2775 "$KB_LAB/sftp"
 say "prerequisites ok (user $SSH_USER uid $SSH_UID, group $LAB_GROUP)"
 
