@@ -1,0 +1,42 @@
+// startup: how long the CLI takes to start and answer, next to `node -e 0` (the floor any Node CLI pays).
+// `validate` runs in every CI job, so its start-up is the figure that matters most.
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {BIN, NODE, ROOT, fmtMs, interleave, log, resultTable, summarize, timed} from '../lib.mjs'
+
+export const description = '`node bin/run.js validate` (examples/sample-app), `version`, `--help` vs `node -e 0`'
+export const defaultIterations = 30
+
+export async function run({iterations}) {
+  const sample = join(ROOT, 'examples', 'sample-app')
+  // `version` from an app checkout asks the accessory over SSH; from a plain directory it only prints the version.
+  const plain = mkdtempSync(join(tmpdir(), 'kb-bench-startup-'))
+  const env = {...process.env, NO_COLOR: '1'}
+  delete env.CI
+  const noCache = join(ROOT, 'bench', 'support', 'run-without-code-cache.mjs')
+  const node = (args, cwd) => async () => (await timed(NODE, args, {cwd, env})).ms
+  const cases = [
+    {name: 'node -e 0', baseline: true, run: node(['-e', '0'], plain)},
+    {name: 'validate', run: node([BIN, 'validate'], sample), note: 'in examples/sample-app'},
+    {name: 'version', run: node([BIN, 'version'], plain), note: 'outside an app checkout'},
+    {name: '--help', run: node([BIN, '--help'], plain)},
+    {name: 'validate, no code cache', run: node([noCache, 'validate'], sample), note: 'bench/support/run-without-code-cache.mjs'},
+  ]
+  try {
+    log(`startup: ${iterations} rounds of ${cases.length} cases`)
+    const results = await interleave(cases, {iterations, warmup: 2, label: 'startup'})
+    const summary = summarize(results)
+    const byName = Object.fromEntries(summary.map((r) => [r.name, r]))
+    const cacheSaves = byName['validate, no code cache'].median - byName.validate.median
+    const markdown = [
+      resultTable(summary),
+      '',
+      `Absolute cost over a bare Node start (median): validate ${fmtMs(byName.validate.deltaMs)}, version ${fmtMs(byName.version.deltaMs)}, --help ${fmtMs(byName['--help'].deltaMs)}. ` +
+        `The V8 code cache saves ${fmtMs(cacheSaves)} per validate (median without cache minus median with it).`,
+    ].join('\n')
+    return {summary, markdown}
+  } finally {
+    rmSync(plain, {recursive: true, force: true})
+  }
+}
