@@ -23,8 +23,12 @@ export function schemaFindings(errors: readonly ErrorObject[] | null | undefined
   if (!errors || errors.length === 0) return []
   const findings: Finding[] = []
   const seen = new Set<string>()
+  // A conditional requirement (if adapter is sqlite then path, else url) is noise when the condition's own key is
+  // already wrong: "adapter: sqlit" would otherwise also say "missing url".
+  const invalidParents = new Set(errors.filter((e) => e.keyword === 'enum' || e.keyword === 'type').map((e) => e.instancePath.replace(/\/[^/]*$/, '')))
   for (const error of errors) {
     if (error.keyword === 'if' || error.keyword === 'oneOf' || error.keyword === 'anyOf') continue
+    if (error.keyword === 'required' && /\/(then|else)\/required$/.test(error.schemaPath) && invalidParents.has(error.instancePath)) continue
     const path = pointerToPath(error.instancePath)
     const value = valueAt(data, path)
     const result = describe(error, path, value, context)
@@ -44,7 +48,7 @@ function describe(error: ErrorObject, path: YamlPath, value: unknown, context: S
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = String((error.params as {additionalProperty: string}).additionalProperty)
-      const allowed = allowedKeys(error.schemaPath, context)
+      const allowed = allowedKeys(path, context)
       const guess = didYouMean(key, allowed)
       const where = path.length === 0 ? 'at the top level' : `in ${here}`
       return finding(
@@ -97,7 +101,7 @@ function describe(error: ErrorObject, path: YamlPath, value: unknown, context: S
       return finding('error', `${rulePrefix}/empty`, at(path), path, `${here} must not be empty`)
     case 'minProperties':
     case 'maxProperties': {
-      const allowed = allowedKeys(error.schemaPath, context)
+      const allowed = allowedKeys(path, context)
       if (allowed.length > 0 && allowed.length <= 3) {
         return finding('error', `${rulePrefix}/one-of`, at(path), path, `${here} must have exactly one of: ${allowed.join(', ')}`)
       }
@@ -120,15 +124,47 @@ function requiredHint(path: YamlPath, missing: string, value: unknown): string |
   return undefined
 }
 
-function allowedKeys(schemaPath: string, context: SchemaContext): string[] {
-  // schemaPath is like "#/definitions/pathEntry/additionalProperties" or "other.json#/properties/x/additionalProperties".
-  const [file, pointer = ''] = schemaPath.split('#')
-  const docName = file ? file.replace(/^.*\//, '') : context.rootSchema
-  let node: unknown = context.schemas[docName]
-  const parts = pointer.split('/').filter(Boolean).slice(0, -1).map(decodePointer)
-  for (const part of parts) node = (node as Record<string, unknown> | undefined)?.[part]
-  const properties = (node as {properties?: Record<string, unknown>} | undefined)?.properties
+/** The keys the schema allows in the mapping at `path` (an instance path), found by walking the schema along it.
+ *  (ajv's schemaPath is relative to whichever compiled function reported the error, so it cannot be trusted.) */
+function allowedKeys(path: YamlPath, context: SchemaContext): string[] {
+  const node = schemaAt(path, context)
+  const properties = node?.schema.properties as Record<string, unknown> | undefined
   return properties ? Object.keys(properties).filter((k) => k !== '$schema') : []
+}
+
+interface SchemaNode {
+  schema: Record<string, unknown>
+  /** The document `schema` lives in, for local `#/...` references. */
+  doc: string
+}
+
+function schemaAt(path: YamlPath, context: SchemaContext): SchemaNode | undefined {
+  let node: SchemaNode | undefined = deref({schema: context.schemas[context.rootSchema] as Record<string, unknown>, doc: context.rootSchema}, context)
+  for (const part of path) {
+    if (!node) return undefined
+    const s: Record<string, unknown> = node.schema
+    let next: unknown
+    if (typeof part === 'number') next = s.items
+    else {
+      const properties = s.properties as Record<string, unknown> | undefined
+      const patterns = (s.patternProperties ?? {}) as Record<string, unknown>
+      next = properties?.[part] ?? Object.entries(patterns).find(([pattern]) => new RegExp(pattern).test(part))?.[1] ?? s.additionalProperties
+    }
+    node = next && typeof next === 'object' ? deref({schema: next as Record<string, unknown>, doc: node.doc}, context) : undefined
+  }
+  return node
+}
+
+function deref(node: SchemaNode, context: SchemaContext): SchemaNode | undefined {
+  let current: SchemaNode | undefined = node
+  for (let guard = 0; current && typeof current.schema.$ref === 'string' && guard < 20; guard++) {
+    const [file, pointer = ''] = (current.schema.$ref as string).split('#')
+    const doc: string = file ? file.replace(/^.*\//, '') : current.doc
+    let target: unknown = context.schemas[doc]
+    for (const part of pointer.split('/').filter(Boolean).map(decodePointer)) target = (target as Record<string, unknown> | undefined)?.[part]
+    current = target && typeof target === 'object' ? {schema: target as Record<string, unknown>, doc} : undefined
+  }
+  return current
 }
 
 export function pointerToPath(pointer: string): YamlPath {

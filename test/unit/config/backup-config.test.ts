@@ -1,0 +1,266 @@
+// config/kamal-backup.yml: JSON Schema findings (unknown keys at every level with "did you mean", literal secrets,
+// types, enums), normalisation, and the file-level checks. Every finding must carry file:line and a way out.
+import {after, describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {chmodSync} from 'node:fs'
+import {join} from 'node:path'
+import {loadBackupConfig, loadLocalConfig} from '../../../src/config/backup-config.js'
+import {BACKUP, assertActionable, cleanupApps, makeApp, only, rules} from './support.js'
+
+after(cleanupApps)
+
+function load(text: string) {
+  const dir = makeApp({'config/kamal-backup.yml': text})
+  return loadBackupConfig(join(dir, 'config/kamal-backup.yml'), dir)
+}
+
+/** BACKUP with `from` replaced by `to` (asserting `from` is there, so a changed fixture fails loudly). */
+function variant(from: string, to: string): string {
+  assert.ok(BACKUP.includes(from), `fixture contains ${JSON.stringify(from)}`)
+  return BACKUP.replace(from, to)
+}
+
+describe('a clean file', () => {
+  test('has no findings and normalises with defaults', () => {
+    const result = load(BACKUP)
+    assert.deepEqual(result.findings, [])
+    const c = result.config!
+    assert.equal(c.app, 'shop')
+    assert.deepEqual(c.databases, [{name: 'primary', adapter: 'sqlite', path: {kind: 'value', value: '/rails/storage/production.sqlite3'}}])
+    assert.deepEqual(c.paths, [{path: '/rails/storage', exclude: [], label: 'rails-storage'}])
+    assert.deepEqual(c.restic.password, {kind: 'secret', name: 'RESTIC_PASSWORD'})
+    assert.deepEqual(c.restic.repository, {kind: 'secret', name: 'RESTIC_REPOSITORY'})
+    assert.equal(c.restic.forgetAfterBackup, true, 'forget_after_backup defaults to true')
+    assert.equal(c.restic.initIfMissing, false)
+    assert.equal(c.enabled, true)
+    assert.deepEqual(c.schedule, {kind: 'interval', text: '1d', seconds: 86400})
+  })
+
+  test('adapter aliases are canonical', () => {
+    const text = `app: a
+databases:
+  - {name: a, adapter: postgresql, url: "postgres://u@a-db/a"}
+  - {name: b, adapter: postgis, url: "postgres://u@a-db/b"}
+  - {name: c, adapter: mysql2, url: "mysql://u@a-my/c"}
+  - {name: d, adapter: trilogy, url: "mysql://u@a-my/d"}
+  - {name: e, adapter: mariadb, url: "mariadb://u@a-my/e"}
+  - {name: f, adapter: sqlite3, path: /data/f.sqlite3}
+restic: {repository: /srv/restic, password: {file: /run/pw}, retention: {keep_last: 3}}
+`
+    const result = load(text)
+    assert.deepEqual(result.findings, [])
+    assert.deepEqual(result.config!.databases.map((d) => d.adapter), ['postgres', 'postgres', 'mysql', 'mysql', 'mysql', 'sqlite'])
+    assert.deepEqual(result.config!.restic.password, {kind: 'file', path: '/run/pw'})
+  })
+
+  test('paths accept {path, exclude}', () => {
+    const result = load(variant('  - /rails/storage\n', '  - {path: /rails/storage, exclude: ["*.tmp"]}\n'))
+    assert.deepEqual(result.findings, [])
+    assert.deepEqual(result.config!.paths[0]!.exclude, ['*.tmp'])
+  })
+})
+
+describe('unknown keys are rejected at every level, with "did you mean"', () => {
+  const cases: [string, string, string, string, number][] = [
+    // [where, from, to, expected suggestion, line]
+    ['top level', 'app: shop\n', 'app: shop\ndatabses: []\n', 'databases', 2],
+    ['databases[]', '    adapter: sqlite\n', '    adapter: sqlite\n    pasword: {secret: X}\n', 'password', 5],
+    ['paths[] mapping', '  - /rails/storage\n', '  - {path: /rails/storage, exlude: [a]}\n', 'exclude', 7],
+    ['restic', '  check_after_backup: true\n', '  check_after_backup: true\n  forget_afer_backup: true\n', 'forget_after_backup', 12],
+    ['restic.password', '  password: {secret: RESTIC_PASSWORD}\n', '  password: {secert: RESTIC_PASSWORD}\n', 'secret', 10],
+    ['restic.retention', '    keep_daily: 7\n', '    keep_daly: 7\n', 'keep_daily', 13],
+    ['restic.repository {secret}', '  repository: {secret: RESTIC_REPOSITORY}\n', '  repository: {secrets: RESTIC_REPOSITORY}\n', 'secret', 9],
+    ['restic.rest', '  check_after_backup: true\n', '  check_after_backup: true\n  rest: {username: u, pasword: {secret: P}}\n', 'password', 12],
+    ['backup', '  schedule: 1d\n', '  schedul: 1d\n', 'schedule', 15],
+    ['state', '  schedule: 1d\n', '  schedule: 1d\nstate:\n  pth: /x\n', 'path', 17],
+  ]
+  for (const [where, from, to, guess, line] of cases) {
+    test(where, () => {
+      const result = load(variant(from, to))
+      const f = only(result.findings, 'schema/unknown-key')
+      assertActionable(f, {file: 'config/kamal-backup.yml', line})
+      assert.equal(f.suggestion, `did you mean "${guess}"?`)
+      assert.equal(result.config, undefined, 'no config is produced from an invalid file')
+    })
+  }
+
+  test('without a close match, the allowed keys of that level are listed (not the top level\'s)', () => {
+    const f = only(load(variant('    adapter: sqlite\n', '    adapter: sqlite\n    zzzzzzzzzz: 1\n')).findings, 'schema/unknown-key')
+    assert.match(f.suggestion!, /^allowed keys: name, adapter, url, password, path$/)
+  })
+
+  test('local file: unknown keys too', () => {
+    const dir = makeApp({'config/kamal-backup.local.yml': 'databases:\n  - name: primary\n    pth: storage/dev.sqlite3\n'})
+    const result = loadLocalConfig(join(dir, 'config/kamal-backup.local.yml'), dir)
+    const f = only(result.findings, 'schema/unknown-key')
+    assert.equal(f.suggestion, 'did you mean "path"?')
+    assert.equal(f.line, 3)
+  })
+})
+
+describe('literal secrets where secrets belong', () => {
+  const cases: [string, string, string, string, number][] = [
+    ['restic.password', '  password: {secret: RESTIC_PASSWORD}\n', '  password: hunter2\n', 'schema/literal-secret', 10],
+    ['restic.rest.password', '  check_after_backup: true\n', '  check_after_backup: true\n  rest: {username: u, password: hunter2}\n', 'schema/literal-secret', 12],
+    [
+      'databases[].password',
+      '    path: /rails/storage/production.sqlite3\n',
+      '    path: /rails/storage/production.sqlite3\n  - {name: pg, adapter: postgres, url: "postgres://app@shop-db/shop", password: hunter2}\n',
+      'schema/literal-secret',
+      6,
+    ],
+    ['a database URL with a password', '    path: /rails/storage/production.sqlite3\n', '    path: /rails/storage/production.sqlite3\n  - name: pg\n    adapter: postgres\n    url: "postgres://app:hunter2@shop-db/shop"\n', 'config/url-password', 8],
+    ['a repository URL with a password', '  repository: {secret: RESTIC_REPOSITORY}\n', '  repository: "rest:https://backup:hunter2@rest.example.com/shop"\n', 'config/url-password', 9],
+    ['a secret-named restic.env entry', '  check_after_backup: true\n', '  check_after_backup: true\n  env:\n    AWS_SECRET_ACCESS_KEY: abc123\n', 'schema/literal-secret', 13],
+  ]
+  for (const [where, from, to, rule, line] of cases) {
+    test(where, () => {
+      const result = load(variant(from, to))
+      const f = only(result.findings, rule)
+      assertActionable(f, {line, suggestion: /secret/})
+      assert.ok(f.suggestion!.includes('{secret:') || f.suggestion!.includes('`{secret: NAME}`'), `says how to use {secret: NAME}: ${f.suggestion}`)
+      assert.equal(f.severity, 'error')
+      assert.ok(!JSON.stringify(f).includes('hunter2') && !JSON.stringify(f).includes('abc123'), 'the secret itself is never repeated')
+    })
+  }
+
+  test('a non-secret restic.env value is fine', () => {
+    assert.deepEqual(load(variant('  check_after_backup: true\n', '  check_after_backup: true\n  env:\n    AWS_DEFAULT_REGION: eu-central-1\n')).findings, [])
+  })
+})
+
+describe('types, enums and formats', () => {
+  test('wrong type', () => {
+    const f = only(load(variant('  check_after_backup: true\n', '  check_after_backup: "often"\n')).findings, 'schema/type')
+    assert.equal(f.line, 11)
+    assert.match(f.message, /restic\.check_after_backup must be a boolean, not the text "often"/)
+  })
+
+  test('unknown adapter: one finding, with a guess, and no "missing url" noise', () => {
+    const result = load(variant('    adapter: sqlite\n', '    adapter: sqlit\n'))
+    assert.deepEqual(rules(result.findings), ['schema/enum'])
+    assert.equal(result.findings[0]!.suggestion, 'did you mean "sqlite"?')
+  })
+
+  test('a required key', () => {
+    const f = only(load(variant('  password: {secret: RESTIC_PASSWORD}\n', '')).findings, 'schema/required')
+    assert.match(f.message, /restic is missing the required key "password"/)
+    assert.match(f.suggestion!, /password: \{secret: RESTIC_PASSWORD\}/)
+  })
+
+  test('sqlite needs path, postgres needs url', () => {
+    const sqlite = only(load(variant('    path: /rails/storage/production.sqlite3\n', '')).findings, 'schema/required')
+    assert.match(sqlite.message, /"path"/)
+    const pg = only(load(variant('    adapter: sqlite\n    path: /rails/storage/production.sqlite3\n', '    adapter: postgres\n')).findings, 'schema/required')
+    assert.match(pg.message, /"url"/)
+  })
+
+  test('password sources: exactly one', () => {
+    const f = only(load(variant('  password: {secret: RESTIC_PASSWORD}\n', '  password: {secret: RESTIC_PASSWORD, file: /run/pw}\n')).findings, 'schema/one-of')
+    assert.match(f.message, /exactly one of: secret, file, command/)
+  })
+
+  test('app name pattern', () => {
+    const f = only(load(variant('app: shop\n', 'app: "my shop"\n')).findings, 'schema/format')
+    assert.match(f.message, /letters, digits/)
+    assert.equal(f.line, 1)
+  })
+
+  test('negative retention', () => {
+    assert.equal(only(load(variant('    keep_daily: 7\n', '    keep_daily: -1\n')).findings, 'schema/range').line, 13)
+  })
+})
+
+describe('semantic checks of the file', () => {
+  const cases: [string, string, string, string, 'error' | 'warning'][] = [
+    ['relative path', '  - /rails/storage\n', '  - storage\n', 'config/relative-path', 'error'],
+    ['system directory', '  - /rails/storage\n', '  - /etc\n', 'config/suspicious-path', 'error'],
+    ['duplicate path', '  - /rails/storage\n', '  - /rails/storage\n  - /rails/storage/\n', 'config/duplicate-path', 'error'],
+    ['nested path', '  - /rails/storage\n', '  - /rails/storage\n  - /rails/storage/uploads\n', 'config/nested-path', 'warning'],
+    ['duplicate database name', '    path: /rails/storage/production.sqlite3\n', '    path: /rails/storage/production.sqlite3\n  - {name: primary, adapter: sqlite, path: /rails/storage/b.sqlite3}\n', 'config/duplicate-database', 'error'],
+    ['sqlite with url', '    path: /rails/storage/production.sqlite3\n', '    path: /rails/storage/production.sqlite3\n    url: "sqlite:///x"\n', 'config/adapter-fields', 'error'],
+    ['no repository', '  repository: {secret: RESTIC_REPOSITORY}\n', '', 'config/no-repository', 'error'],
+    ['repository twice', '  repository: {secret: RESTIC_REPOSITORY}\n', '  repository: {secret: RESTIC_REPOSITORY}\n  repository_file: /run/repo\n', 'config/repository-twice', 'error'],
+    ['retention that keeps nothing', '    keep_daily: 7\n', '    keep_daily: 0\n', 'config/retention-keeps-nothing', 'error'],
+    ['bad schedule', '  schedule: 1d\n', '  schedule: "every day"\n', 'config/schedule', 'error'],
+    ['relative state path', '  schedule: 1d\n', '  schedule: 1d\nstate:\n  path: state\n', 'config/relative-path', 'error'],
+  ]
+  for (const [what, from, to, rule, severity] of cases) {
+    test(what, () => {
+      const f = only(load(variant(from, to)).findings, rule)
+      assert.equal(f.severity, severity)
+      assert.equal(f.file, 'config/kamal-backup.yml')
+      assert.ok(f.line >= 1)
+    })
+  }
+
+  test('nothing to back up', () => {
+    const text = 'app: shop\nrestic:\n  repository: /srv/r\n  password: {secret: P}\n  retention: {keep_last: 1}\n'
+    const f = only(load(text).findings, 'config/nothing-to-back-up')
+    assertActionable(f, {suggestion: /kamal-backup init/})
+  })
+
+  test('database URL checks', () => {
+    const text = (url: string) => `app: shop\ndatabases:\n  - {name: pg, adapter: postgres, url: "${url}"}\nrestic:\n  repository: /srv/r\n  password: {secret: P}\n  retention: {keep_last: 1}\n`
+    assert.deepEqual(rules(load(text('postgres://app@shop-db/shop')).findings), [])
+    assert.match(only(load(text('mysql://app@shop-db/shop')).findings, 'config/database-url').message, /postgres URL must start with/)
+    assert.match(only(load(text('postgres://app@shop-db')).findings, 'config/database-url').message, /no database name/)
+  })
+})
+
+describe('bad files', () => {
+  test('missing file suggests init', () => {
+    const dir = makeApp({})
+    const f = only(loadBackupConfig(join(dir, 'config/kamal-backup.yml'), dir).findings, 'config/missing-file')
+    assertActionable(f, {file: 'config/kamal-backup.yml', line: 1, suggestion: /kamal-backup init/})
+  })
+
+  test('unreadable file', {skip: process.getuid?.() === 0 ? 'root reads everything' : false}, () => {
+    const dir = makeApp({'config/kamal-backup.yml': BACKUP})
+    chmodSync(join(dir, 'config/kamal-backup.yml'), 0o000)
+    only(loadBackupConfig(join(dir, 'config/kamal-backup.yml'), dir).findings, 'config/unreadable-file')
+  })
+
+  test('a directory where the file should be', () => {
+    const dir = makeApp({'config/kamal-backup.yml/x': ''})
+    const f = only(loadBackupConfig(join(dir, 'config/kamal-backup.yml'), dir).findings, 'config/unreadable-file')
+    assert.match(f.message, /EISDIR/)
+  })
+
+  test('empty file', () => {
+    assertActionable(only(load('# nothing yet\n').findings, 'config/empty-file'), {line: 1})
+  })
+
+  test('not a mapping', () => {
+    only(load('- app: shop\n').findings, 'config/not-a-mapping')
+  })
+
+  test('malformed YAML: one error with its location', () => {
+    const result = load('app: shop\nrestic:\n  password: {secret: P\n  repository: /x\n')
+    assert.equal(result.findings.length, 1, JSON.stringify(result.findings))
+    const f = result.findings[0]!
+    assert.equal(f.severity, 'error')
+    assert.match(f.rule, /^yaml\//)
+    assert.ok(f.line >= 3, `points into the file: ${JSON.stringify(f)}`)
+  })
+
+  test('duplicate keys: last wins, with a warning', () => {
+    const result = load(variant('app: shop\n', 'app: first\napp: shop\n'))
+    const f = only(result.findings, 'yaml/duplicate-key')
+    assert.equal(f.severity, 'warning')
+    assert.equal(f.line, 2)
+    assert.equal(result.config!.app, 'shop')
+  })
+})
+
+test('a file written with \\r\\n line endings reads the same', () => {
+  const result = load(BACKUP.replace(/\n/g, '\r\n'))
+  assert.deepEqual(result.findings, [])
+})
+
+test('the unknown-key finding points at the key itself', () => {
+  const dir = makeApp({'config/kamal-backup.yml': variant('    keep_daily: 7\n', '    keep_daily: 7\n    keep_dayly: 7\n')})
+  const result = loadBackupConfig(join(dir, 'config/kamal-backup.yml'), dir)
+  const f = only(result.findings, 'schema/unknown-key')
+  assert.deepEqual([f.line, f.column, f.path], [14, 5, 'restic.retention.keep_dayly'])
+})
