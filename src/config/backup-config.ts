@@ -10,7 +10,7 @@ import {isSecretName} from '../redact.js'
 import backupSchema from '../../schemas/kamal-backup.schema.json' with {type: 'json'}
 import localSchema from '../../schemas/kamal-backup.local.schema.json' with {type: 'json'}
 import {finding, type Finding} from './findings.js'
-import {DEFAULT_SCHEDULE, parseSchedule, ScheduleError} from './schedule.js'
+import {DEFAULT_SCHEDULE, nextRun, parseSchedule, ScheduleError} from './schedule.js'
 import {schemaFindings} from './schema-findings.js'
 import {
   canonicalAdapter,
@@ -240,6 +240,8 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
   let schedule
   try {
     schedule = parseSchedule(data.backup?.schedule ?? DEFAULT_SCHEDULE)
+    // A valid-looking expression such as "0 0 31 2 *" would only fail in the scheduler, in production.
+    if (schedule.kind === 'cron') nextRun(schedule, new Date())
   } catch (error) {
     if (!(error instanceof ScheduleError)) throw error
     add('error', 'config/schedule', ['backup', 'schedule'], error.message, 'e.g. schedule: 1d, or schedule: "0 3 * * *" for 03:00 UTC')

@@ -264,3 +264,9 @@ test('the unknown-key finding points at the key itself', () => {
   const f = only(result.findings, 'schema/unknown-key')
   assert.deepEqual([f.line, f.column, f.path], [14, 5, 'restic.retention.keep_dayly'])
 })
+
+test('a cron schedule that never fires is an error now, not in production', () => {
+  const f = only(load(variant('  schedule: 1d\n', '  schedule: "0 0 31 2 *"\n')).findings, 'config/schedule')
+  assert.match(f.message, /never fires/)
+  assert.equal(f.line, 15)
+})
