@@ -96,10 +96,12 @@ async function drill(
     error: null,
     ...emptyRestoreReport(),
   }
+  // Wrong targets are a usage error, refused before anything is locked or recorded: a drill that never started is
+  // not a failed drill.
+  const targets = targetsFor()
   engine.state.ensureWritable()
   const lock = engine.state.lock('drill')
   try {
-    const targets = targetsFor()
     record.targets = {
       databases: targets.databases.map((d) => ({name: d.name, target: engine.redactor.redact(describeDatabase(d.target))})),
       files: targets.files.map((f) => ({from: f.from, to: f.to})),

@@ -200,8 +200,8 @@ describe('restore production: exact round trips', {concurrency: false}, () => {
   test('a SQLite restore while another connection holds a write lock fails and leaves the data unchanged', async () => {
     sqliteQuery(sqlitePath, "INSERT INTO items(name) VALUES ('written after the backup')")
     const before = sqliteQuery(sqlitePath, 'SELECT count(*) FROM items')
-    // A writer holding BEGIN IMMEDIATE for 20 s.
-    const writer = run(lab().bins.sqlite3, [sqlitePath], {input: "BEGIN IMMEDIATE; INSERT INTO items(name) VALUES ('in flight');\n.shell sleep 20\nCOMMIT;\n", timeoutMs: 30_000})
+    // A writer holding BEGIN IMMEDIATE for 8 s.
+    const writer = run(lab().bins.sqlite3, [sqlitePath], {input: "BEGIN IMMEDIATE; INSERT INTO items(name) VALUES ('in flight');\n.shell sleep 8\nCOMMIT;\n", timeoutMs: 30_000})
     await new Promise((r) => setTimeout(r, 500))
     const result = await cli(app, ['restore', 'production', backupRun, '--confirm', app.app, '--database', 'items', '--no-files', '--no-safety-backup'])
     assert.equal(result.code, 1, result.stdout + result.stderr)

@@ -1,0 +1,234 @@
+// Drills against the real lab: a production drill into scratch targets (PostgreSQL scratch database, SQLite
+// scratch file, scratch files directory) with the operator's check, and a local drill from an app checkout into
+// development targets. Every record is validated against schemas/output/drill.schema.json, and checked for the
+// things a security review reads: status, operator, run, timings, verification, and no secrets.
+import {after, before, describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {kb, kbJson} from '../../support/cli.ts'
+import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, resticBin, tempDir, uniqueName, type TestDatabase} from '../../support/lab.ts'
+import {assertMatchesSchema} from '../../support/schemas.ts'
+
+const sqlite = (path: string, sql: string) => execFileSync(lab().bins.sqlite3, [path, sql], {encoding: 'utf8'}).trim()
+
+function secretsIn(text: string): string[] {
+  return [lab().resticPassword, lab().postgres.appPassword].filter((s) => text.includes(s))
+}
+
+describe('drill production', {concurrency: false}, () => {
+  let pg: TestDatabase
+  let dir: string
+  let config: string
+  let state: string
+  let filesDir: string
+  let sqlitePath: string
+  let scratch: string
+  let env: Record<string, string>
+  const app = uniqueName('drill')
+  const cli = (args: string[], extraEnv: Record<string, string> = {}) => kb([...args, '--local', '--backup-config', config], {cwd: dir, env: {...env, ...extraEnv}})
+
+  before(async () => {
+    pg = await createPostgresDatabase()
+    await psql(pg.name, `CREATE TABLE users (id serial PRIMARY KEY, email text); INSERT INTO users(email) SELECT 'u' || g FROM generate_series(1, 500) g; CREATE TABLE posts (id int);`, {as: 'app'})
+    dir = tempDir('drill')
+    filesDir = join(dir, 'storage')
+    mkdirSync(join(filesDir, 'blobs'), {recursive: true})
+    writeFileSync(join(filesDir, 'blobs', 'one.bin'), Buffer.alloc(12_345, 1))
+    writeFileSync(join(filesDir, 'two.txt'), 'two\n')
+    sqlitePath = join(dir, 'queue.sqlite3')
+    sqlite(sqlitePath, 'CREATE TABLE jobs(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO jobs(name) VALUES (\'a\'), (\'b\');')
+    state = join(dir, 'state')
+    config = join(dir, 'kamal-backup.yml')
+    scratch = `${pg.name}_scratch`
+    writeFileSync(config, [
+      `app: ${app}`,
+      'databases:',
+      `  - {name: main, adapter: postgres, url: "${pg.url}", password: {secret: PG_PW}}`,
+      `  - {name: queue, adapter: sqlite, path: ${sqlitePath}}`,
+      'paths:',
+      `  - ${filesDir}`,
+      'restic:',
+      `  repository: ${freshRepo('0.14')}`,
+      '  password: {secret: RESTIC_PASSWORD}',
+      '  retention: {keep_last: 5}',
+      `state: {path: ${state}}`,
+    ].join('\n') + '\n')
+    env = {RESTIC_PASSWORD: lab().resticPassword, PG_PW: lab().postgres.appPassword, KAMAL_BACKUP_RESTIC: resticBin('0.14'), KAMAL_BACKUP_OPERATOR: 'alice@laptop'}
+    const backup = await cli(['backup', '--force'])
+    assert.equal(backup.code, 0, backup.stdout + backup.stderr)
+  })
+
+  after(async () => {
+    await dropPostgresDatabase(pg.name).catch(() => {})
+    await dropPostgresDatabase(scratch).catch(() => {})
+  })
+
+  test('restores into scratch targets, verifies, runs the check, and records the drill', async () => {
+    const scratchFiles = join(dir, 'drill-files')
+    mkdirSync(scratchFiles, {recursive: true})
+    writeFileSync(join(scratchFiles, 'stale.txt'), 'a stale file must never make a drill pass\n')
+    const check = `${lab().bins.psql} "$KAMAL_BACKUP_DRILL_MAIN_URL" -Atc 'SELECT count(*) FROM users'; echo "files in $KAMAL_BACKUP_DRILL_FILES"; echo "pw=$RESTIC_PASSWORD"`
+    const result = await cli(['drill', 'production', '--database', scratch, '--sqlite-path', join(dir, 'drill.sqlite3'), '--files', scratchFiles, '--check', check, '--yes', '--json'])
+    assert.equal(result.code, 0, result.stdout + result.stderr)
+    const record = JSON.parse(result.stdout)
+    assertMatchesSchema('drill.schema.json', record)
+    assert.equal(record.status, 'ok')
+    assert.equal(record.scope, 'production')
+    assert.equal(record.operator, 'alice@laptop')
+    assert.equal(record.verification.passed, true)
+    assert.deepEqual(record.databases.map((d: {name: string; missing_tables: string[]}) => [d.name, d.missing_tables]), [['main', []], ['queue', []]])
+    assert.deepEqual(record.databases.find((d: {name: string}) => d.name === 'main').tables_restored, ['public.posts', 'public.users'])
+    assert.equal(record.files[0].files, 2)
+    assert.equal(record.files[0].bytes, 12_345 + 4)
+    assert.equal(record.files[0].expected_bytes, record.files[0].bytes)
+    assert.ok(record.duration_ms > 0 && record.steps.every((s: {duration_ms: number | null}) => s.duration_ms !== null))
+    assert.match(record.verification.check.output, /^500$/m, 'the check ran against the scratch database')
+    assert.deepEqual(secretsIn(result.stdout + result.stderr), [], 'no secret in the output (the check printed one)')
+
+    assert.equal(await psql(scratch, 'SELECT count(*) FROM users', {as: 'app'}), '500')
+    assert.equal(await psql(pg.name, 'SELECT count(*) FROM users', {as: 'app'}), '500', 'the source is untouched')
+    assert.equal(sqlite(join(dir, 'drill.sqlite3'), 'SELECT count(*) FROM jobs'), '2')
+    assert.deepEqual(readdirSync(scratchFiles).sort(), ['blobs', 'two.txt'], 'the stale file is gone')
+
+    const stored = JSON.parse(readFileSync(join(state, 'last_restore_drill.json'), 'utf8'))
+    assertMatchesSchema('drill.schema.json', stored)
+    assert.equal(stored.run_id, record.run_id)
+    assert.deepEqual(secretsIn(readFileSync(join(state, 'last_restore_drill.json'), 'utf8') + readFileSync(join(state, 'drills.jsonl'), 'utf8')), [])
+  })
+
+  test('a failing check fails the drill (exit 1), which is still printed and recorded', async () => {
+    const historyBefore = readFileSync(join(state, 'drills.jsonl'), 'utf8').trim().split('\n').length
+    const result = await cli(['drill', 'production', '--database', scratch, '--sqlite-path', join(dir, 'drill.sqlite3'), '--skip-files', '--check', 'echo nope; exit 3', '--yes', '--json'])
+    assert.equal(result.code, 1, result.stdout + result.stderr)
+    const record = JSON.parse(result.stdout)
+    assertMatchesSchema('drill.schema.json', record)
+    assert.equal(record.status, 'failed')
+    assert.equal(record.verification.check.exit_code, 3)
+    assert.match(record.error, /check command exited with 3/)
+    const history = readFileSync(join(state, 'drills.jsonl'), 'utf8').trim().split('\n')
+    assert.equal(history.length, historyBefore + 1)
+    assert.equal(JSON.parse(history.at(-1)!).status, 'failed')
+
+    const evidence = await kbJson(['evidence', '--local', '--backup-config', config], {cwd: dir, env})
+    assert.equal(evidence.json.last_restore_drill.status, 'failed')
+    assert.deepEqual([evidence.json.restore_drills.count, evidence.json.restore_drills.ok, evidence.json.restore_drills.failed], [historyBefore + 1, 1, historyBefore])
+  })
+
+  test('a scratch target that is a live source, looks like production, or overlaps live files is refused (exit 2) and not recorded', async () => {
+    const historyBefore = readFileSync(join(state, 'drills.jsonl'), 'utf8')
+    const cases: [string[], RegExp][] = [
+      [['--database', pg.name, '--sqlite-path', join(dir, 'x.sqlite3')], /is a configured source database/],
+      [['--database', 'prod_copy', '--sqlite-path', join(dir, 'x.sqlite3')], /looks like a production database/],
+      [['--database', scratch, '--sqlite-path', sqlitePath], /is a configured source database/],
+      [['--database', scratch, '--sqlite-path', join(dir, 'x.sqlite3'), '--files', join(filesDir, 'blobs')], /overlaps the backed-up path/],
+      [['--sqlite-path', join(dir, 'x.sqlite3')], /needs a scratch database/],
+    ]
+    for (const [args, message] of cases) {
+      const result = await cli(['drill', 'production', ...args, '--yes'])
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assert.match(result.stderr, message)
+    }
+    assert.equal(readFileSync(join(state, 'drills.jsonl'), 'utf8'), historyBefore)
+    assert.equal(await psql(pg.name, 'SELECT count(*) FROM users', {as: 'app'}), '500')
+  })
+})
+
+describe('drill local and restore local from an app checkout', {concurrency: false}, () => {
+  let prod: TestDatabase
+  let dev: TestDatabase
+  let checkout: string
+  let env: Record<string, string>
+  const app = uniqueName('local')
+
+  before(async () => {
+    prod = await createPostgresDatabase()
+    dev = await createPostgresDatabase(`${uniqueName('kbt')}_development`)
+    await psql(prod.name, `CREATE TABLE users (id int); INSERT INTO users SELECT generate_series(1, 42);`, {as: 'app'})
+    await psql(dev.name, `CREATE TABLE scratch_only (id int);`, {as: 'app'})
+    checkout = tempDir('checkout')
+    const prodFiles = join(checkout, 'server-storage')
+    mkdirSync(prodFiles)
+    writeFileSync(join(prodFiles, 'avatar.png'), 'png\n')
+    mkdirSync(join(checkout, 'config'))
+    writeFileSync(join(checkout, 'config', 'kamal-backup.yml'), [
+      `app: ${app}`,
+      'databases:',
+      `  - {name: primary, adapter: postgres, url: "${prod.url}", password: {secret: PG_PW}}`,
+      'paths:',
+      `  - ${prodFiles}`,
+      'restic:',
+      `  repository: ${freshRepo('0.18')}`,
+      '  password: {secret: RESTIC_PASSWORD}',
+      '  retention: {keep_last: 5}',
+      `state: {path: ${join(checkout, 'server-state')}}`,
+    ].join('\n') + '\n')
+    writeFileSync(join(checkout, 'config', 'kamal-backup.local.yml'), [
+      'databases:',
+      `  - {name: primary, url: "${dev.url}", password: {secret: PG_PW}}`,
+      'paths:',
+      `  - {from: ${prodFiles}, to: storage}`,
+    ].join('\n') + '\n')
+    env = {RESTIC_PASSWORD: lab().resticPassword, PG_PW: lab().postgres.appPassword, KAMAL_BACKUP_RESTIC: resticBin('0.18'), RAILS_ENV: '', RACK_ENV: ''}
+    const backup = await kb(['backup', '--force', '--local'], {cwd: checkout, env})
+    assert.equal(backup.code, 0, backup.stdout + backup.stderr)
+  })
+
+  after(async () => {
+    await dropPostgresDatabase(prod.name).catch(() => {})
+    await dropPostgresDatabase(dev.name).catch(() => {})
+  })
+
+  test('refuses in a production environment, and without a terminal or --yes', async () => {
+    const inProduction = await kb(['drill', 'local', '--yes'], {cwd: checkout, env: {...env, RAILS_ENV: 'production'}})
+    assert.equal(inProduction.code, 2, inProduction.stderr)
+    assert.match(inProduction.stderr, /RAILS_ENV=production/)
+    const noTty = await kb(['restore', 'local'], {cwd: checkout, env})
+    assert.equal(noTty.code, 2, noTty.stderr)
+    assert.match(noTty.stderr, /--yes/)
+    assert.equal(await psql(dev.name, `SELECT count(*) FROM information_schema.tables WHERE table_name = 'scratch_only'`, {as: 'app'}), '1', 'nothing changed')
+    assert.equal(existsSync(join(checkout, 'storage')), false)
+  })
+
+  test('a local target that looks like production is refused', async () => {
+    const local = join(checkout, 'config', 'kamal-backup.local.yml')
+    const original = readFileSync(local, 'utf8')
+    try {
+      writeFileSync(local, original.replace(dev.url, prod.url.replace(prod.name, 'myapp_production')))
+      const result = await kb(['restore', 'local', '--yes'], {cwd: checkout, env})
+      assert.equal(result.code, 2, result.stderr)
+      assert.match(result.stderr, /looks like production/)
+    } finally {
+      writeFileSync(local, original)
+    }
+  })
+
+  test('drill local restores into the development targets and records the drill in tmp/kamal-backup', async () => {
+    mkdirSync(join(checkout, 'storage'))
+    writeFileSync(join(checkout, 'storage', 'local-only.txt'), 'replaced by the restore\n')
+    const result = await kb(['drill', 'local', '--yes', '--json'], {cwd: checkout, env: {...env, USER: 'bob', KAMAL_BACKUP_OPERATOR: ''}})
+    assert.equal(result.code, 0, result.stdout + result.stderr)
+    const record = JSON.parse(result.stdout)
+    assertMatchesSchema('drill.schema.json', record)
+    assert.equal(record.scope, 'local')
+    assert.equal(record.operator, 'bob')
+    assert.equal(await psql(dev.name, 'SELECT count(*) FROM users', {as: 'app'}), '42')
+    assert.equal(await psql(dev.name, `SELECT count(*) FROM information_schema.tables WHERE table_name = 'scratch_only'`, {as: 'app'}), '0')
+    assert.deepEqual(readdirSync(join(checkout, 'storage')), ['avatar.png'])
+    assert.equal(readFileSync(join(checkout, 'storage', 'avatar.png'), 'utf8'), 'png\n')
+    const stored = JSON.parse(readFileSync(join(checkout, 'tmp', 'kamal-backup', 'last_restore_drill.json'), 'utf8'))
+    assert.equal(stored.run_id, record.run_id)
+  })
+
+  test('restore local --json matches its schema', async () => {
+    await psql(dev.name, 'DELETE FROM users', {as: 'app'})
+    const result = await kb(['restore', 'local', '--yes', '--json'], {cwd: checkout, env})
+    assert.equal(result.code, 0, result.stdout + result.stderr)
+    const json = JSON.parse(result.stdout)
+    assertMatchesSchema('restore.schema.json', json)
+    assert.equal(json.scope, 'local')
+    assert.equal(json.safety_backup, null)
+    assert.equal(await psql(dev.name, 'SELECT count(*) FROM users', {as: 'app'}), '42')
+  })
+})
