@@ -26,6 +26,8 @@ export interface CheckoutFlagValues {
 }
 
 export const IN_ACCESSORY_ENV = 'KAMAL_BACKUP_IN_ACCESSORY'
+/** Set by the workstation on `docker exec` (src/remote/protocol.ts). */
+export const REMOTE_CLIENT_ENV = 'KAMAL_BACKUP_REMOTE_CLIENT'
 
 export const WHERE_IT_RUNS = `WHERE IT RUNS
   From a Rails app checkout (config/deploy.yml exists, or -c/-d is given) this command runs inside the backup
@@ -38,9 +40,18 @@ export abstract class EngineCommand extends BaseCommand {
   protected readonly abortController = new AbortController()
   #signalsInstalled = false
 
+  /** Run by a workstation over SSH (src/remote/protocol.ts): announce our version and wait for its go-ahead first. */
+  override async init(): Promise<void> {
+    await super.init()
+    if (process.env[REMOTE_CLIENT_ENV]) {
+      const {acceptRemoteClient} = await import('../remote/accessory-side.js')
+      await acceptRemoteClient({version: this.config.version})
+    }
+  }
+
   /** Should this invocation run inside the accessory? */
   protected runsRemotely(flags: CheckoutFlagValues): boolean {
-    if (flags.local || process.env[IN_ACCESSORY_ENV] === '1') return false
+    if (flags.local || process.env[IN_ACCESSORY_ENV] === '1' || process.env[REMOTE_CLIENT_ENV]) return false
     return isAppCheckout({
       cwd: process.cwd(),
       ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
@@ -51,6 +62,7 @@ export abstract class EngineCommand extends BaseCommand {
   /** Runs this same command inside the accessory, with the argv the user typed (minus the flags that only make
    *  sense here), and returns its exit code. Output streams through as it arrives. */
   protected async runRemote(flags: CheckoutFlagValues, argv: string[], options: {operator?: string} = {}): Promise<number> {
+    this.installSignalHandlers()
     const {runInAccessory} = await import('../remote/run.js')
     return runInAccessory({
       cwd: process.cwd(),
