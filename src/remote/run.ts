@@ -1,7 +1,22 @@
-// Remote execution entry point (issue: remote execution over SSH). Implemented in the remote-execution work.
+// Runs an accessory command inside the backup accessory over SSH: reads the deploy.yml model, picks the host,
+// connects once (session.ts), runs `docker exec -i ... kamal-backup <command>` (command.ts) with the version
+// handshake (protocol.ts), streams the output (exec.ts) and returns the remote exit code.
+import {existsSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {resolve} from 'node:path'
 import type {Ui} from '../cli/ui.js'
 import type {CheckoutFlagValues} from '../cli/engine-command.js'
-import {KamalBackupError, ExitCode} from '../errors.js'
+import {loadBackupConfig} from '../config/backup-config.js'
+import {throwOnErrors} from '../config/findings.js'
+import {backupConfigPath} from '../config/validate.js'
+import {ExitCode, KamalBackupError, UsageError} from '../errors.js'
+import {readDeployConfig} from '../kamal/deploy.js'
+import {buildDeployModel, type DeployModel} from '../kamal/model.js'
+import {accessoryArgv, remoteCommandLine} from './command.js'
+import {connectionLostError, dockerExecError, versionMismatchError} from './errors.js'
+import {execInAccessory, type ExecResult} from './exec.js'
+import {compareVersions, type Handshake} from './protocol.js'
+import {effectiveSsh, parseHostSpec} from './ssh-settings.js'
 
 export interface RemoteRunOptions {
   cwd: string
@@ -19,10 +34,164 @@ export interface RemoteRunOptions {
   operator?: string
 }
 
-export async function runInAccessory(options: RemoteRunOptions): Promise<number> {
-  throw new KamalBackupError(`running \`${options.command.join(' ')}\` inside the accessory is not available in this build`, {
-    code: 'remote-unavailable',
-    exitCode: ExitCode.unreachable,
-    suggestions: ['pass --local to run it on this machine'],
+/** The deploy.yml model, with the backup accessory named by config/kamal-backup.yml `accessory:` when set. */
+export function loadModel(options: Pick<RemoteRunOptions, 'cwd' | 'env' | 'flags'>): DeployModel {
+  const {cwd, env, flags} = options
+  const deploy = readDeployConfig({
+    cwd,
+    env,
+    ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
+    ...(flags.destination !== undefined && {destination: flags.destination}),
   })
+  throwOnErrors(deploy.findings)
+  const configFile = backupConfigPath({cwd, env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})})
+  let requested: {name: string; position: {file: string; line: number; column: number}} | undefined
+  if (existsSync(configFile)) {
+    const backup = loadBackupConfig(configFile, cwd)
+    const name = backup.source?.data.accessory
+    if (typeof name === 'string' && backup.source) requested = {name, position: backup.source.positions.nearest(['accessory'])}
+  }
+  const built = buildDeployModel(deploy.source!, requested)
+  throwOnErrors(built.findings)
+  return built.model!
+}
+
+/** The host to use: the first of the accessory's hosts, or the one --host names. */
+export function pickHost(model: DeployModel, wanted: string | undefined): string {
+  const hosts = model.accessory.hosts
+  if (hosts.length === 0) {
+    throw new KamalBackupError(`the backup accessory "${model.accessory.name}" has no host (${model.accessory.hostsFrom})`, {
+      code: 'accessory-no-host',
+      exitCode: ExitCode.failed,
+      suggestions: ['give it host:, hosts:, role: or roles: in config/deploy.yml'],
+    })
+  }
+  if (wanted === undefined) return hosts[0]!
+  const bare = (h: string) => parseHostSpec(h).host
+  const match = hosts.find((h) => h === wanted) ?? hosts.find((h) => bare(h) === bare(wanted))
+  if (!match) {
+    throw new UsageError(`--host ${wanted} is not a host of the backup accessory "${model.accessory.name}"`, {
+      code: 'unknown-host',
+      suggestions: [`its hosts (${model.accessory.hostsFrom}): ${hosts.join(', ')}`],
+    })
+  }
+  return match
+}
+
+export async function runInAccessory(options: RemoteRunOptions): Promise<number> {
+  const {ui, flags} = options
+  const model = loadModel(options)
+  const accessory = model.accessory
+  const host = pickHost(model, flags.host)
+  const settings = effectiveSsh(host, model.ssh, {
+    cwd: options.cwd,
+    homeDir: options.env.HOME || homedir(),
+    env: options.env,
+    ...(flags['strict-host-key'] && {strictHostKey: true}),
+  })
+  for (const note of settings.notes) ui.debug(`ssh: ${note}`)
+  const destination = flags.destination ?? model.destination
+  const isVersion = options.command.length === 1 && options.command[0] === 'version'
+  const argv = isVersion ? ['--json'] : accessoryArgv(options.argv)
+  const commandLine = remoteCommandLine({
+    container: accessory.container,
+    command: options.command,
+    argv,
+    clientVersion: options.version,
+    ...(options.operator !== undefined && {operator: options.operator}),
+  })
+  ui.debug(`ssh ${settings.user}@${settings.hostName}:${settings.port}: ${commandLine}`)
+
+  const {connect} = await import('./session.js')
+  const connection = await connect(settings, {ui, signal: options.signal})
+  let result: ExecResult
+  let compatibility: ReturnType<typeof compareVersions> | undefined
+  try {
+    result = await execInAccessory(connection.client, commandLine, {
+      redactor: ui.redactor,
+      stdout: process.stdout,
+      stderr: ui.stream,
+      signal: options.signal,
+      captureStdout: isVersion,
+      onHandshake: (handshake: Handshake) => {
+        compatibility = compareVersions(options.version, handshake.version)
+        if (compatibility === 'incompatible') return 'stop'
+        if (compatibility === 'patch' && !isVersion) {
+          ui.warn(`the accessory runs kamal-backup ${handshake.version}, this machine ${options.version} (compatible; upgrading both to the same release is best)`)
+        }
+        return 'go'
+      },
+    })
+  } finally {
+    connection.close()
+  }
+
+  const context = {container: accessory.container, accessory: accessory.name, host: settings.hostName, ...(destination !== undefined && {destination})}
+  if (result.handshake && compatibility === 'incompatible') {
+    if (isVersion) {
+      printVersions(options, result.handshake, undefined, context, false)
+      if (options.json) return ExitCode.versionMismatch
+    }
+    throw versionMismatchError({local: options.version, remote: result.handshake.version, accessory: accessory.name, ...(accessory.image !== undefined && {image: accessory.image}), ...(destination !== undefined && {destination})})
+  }
+  if (result.exitCode === null) {
+    if (result.interrupted) return ExitCode.interrupted
+    throw connectionLostError({command: options.command, target: connection.target, afterGo: result.started, accessory: accessory.name, ...(destination !== undefined && {destination}), ...(result.lostReason !== undefined && {reason: result.lostReason})})
+  }
+  if (!result.handshake) {
+    const known = dockerExecError(result.exitCode, result.preamble, context)
+    if (known) throw known
+    // Not recognised: show what the remote side said, and its exit code.
+    if (result.preamble !== '') ui.raw(result.preamble.endsWith('\n') ? result.preamble : result.preamble + '\n')
+    if (result.exitCode !== 0) {
+      throw new KamalBackupError(`kamal-backup did not start in the container ${accessory.container} on ${settings.hostName} (exit ${result.exitCode})`, {
+        code: 'accessory-exec-failed',
+        exitCode: ExitCode.unreachable,
+        suggestions: [`check the accessory: kamal accessory details ${accessory.name}${destination ? ` -d ${destination}` : ''}`],
+      })
+    }
+  }
+  if (result.interrupted && result.exitCode === 0) return ExitCode.interrupted
+  if (isVersion && result.handshake && result.exitCode === 0) {
+    let remote: {version?: string; node?: string; tools?: Record<string, string | null>} | undefined
+    try {
+      remote = JSON.parse(result.captured ?? '')
+    } catch {
+      remote = undefined
+    }
+    printVersions(options, result.handshake, remote, context, true)
+  }
+  return result.exitCode
+}
+
+function printVersions(
+  options: RemoteRunOptions,
+  handshake: Handshake,
+  remote: {version?: string; node?: string; tools?: Record<string, string | null>} | undefined,
+  context: {container: string; accessory: string; host: string},
+  compatible: boolean,
+): void {
+  const patch = compatible && handshake.version !== options.version
+  if (options.json) {
+    const doc = {
+      version: options.version,
+      node: process.version,
+      accessory: {
+        name: context.accessory,
+        host: context.host,
+        container: context.container,
+        version: remote?.version ?? handshake.version,
+        node: remote?.node ?? handshake.node ?? null,
+        ...(remote?.tools !== undefined && {tools: remote.tools}),
+        compatible,
+      },
+    }
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
+    return
+  }
+  const lines = [
+    `${options.version} (this machine)`,
+    `${handshake.version} (accessory ${context.accessory}, container ${context.container} on ${context.host})${compatible ? (patch ? ' - compatible, patch releases differ' : '') : ' - INCOMPATIBLE'}`,
+  ]
+  process.stdout.write(lines.join('\n') + '\n')
 }

@@ -1,0 +1,176 @@
+// Runs the accessory command on an open connection: one exec channel, the handshake (protocol.ts) read off stderr,
+// stdout and stderr streamed through redaction as they arrive (with backpressure, so output of any size flows in
+// constant memory), interrupts sent on stdin, and the remote exit status returned.
+import {constants} from 'node:os'
+import type {Client, ClientChannel} from 'ssh2'
+import type {Redactor} from '../redact.js'
+import {GO, INTERRUPT_BYTE, parseHandshake, type Handshake} from './protocol.js'
+
+export type HandshakeDecision = 'go' | 'stop'
+
+export interface ExecOptions {
+  redactor: Redactor
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+  /** Called once with the accessory's handshake; `stop` closes stdin, so the accessory exits without running. */
+  onHandshake: (handshake: Handshake) => HandshakeDecision
+  /** Aborting sends the interrupt byte (after `go`) or stops the command (before). */
+  signal?: AbortSignal
+  /** Capture stdout instead of writing it (small outputs only: `version`). */
+  captureStdout?: boolean
+}
+
+export interface ExecResult {
+  /** The remote exit code (128+n for a signal), or null when the connection was lost before one arrived. */
+  exitCode: number | null
+  handshake?: Handshake
+  /** Whether `go` was sent, i.e. the command may have run. */
+  started: boolean
+  /** stderr lines seen before any handshake (what `docker exec` says when kamal-backup never started). */
+  preamble: string
+  interrupted: boolean
+  /** Why the connection ended without an exit status. */
+  lostReason?: string
+  captured?: string
+}
+
+/** Splits a byte stream into lines, redacts each, and writes them in batches. Returns a function for each chunk
+ *  (returning whether the destination wants more) and a flush. */
+export function redactingWriter(redactor: Redactor, write: (text: string) => boolean): {push(chunk: Buffer): boolean; flush(): void} {
+  let pending = ''
+  return {
+    push(chunk) {
+      pending += chunk.toString('utf8')
+      const last = pending.lastIndexOf('\n')
+      if (last < 0) {
+        if (pending.length <= 65_536) return true
+        // A very long line: pass it on rather than hold it (a secret split at this boundary is the price).
+        const text = redactor.redact(pending)
+        pending = ''
+        return write(text)
+      }
+      const complete = pending.slice(0, last + 1)
+      pending = pending.slice(last + 1)
+      let out = ''
+      let start = 0
+      while (start < complete.length) {
+        const end = complete.indexOf('\n', start) + 1
+        out += redactor.redact(complete.slice(start, end))
+        start = end
+      }
+      return write(out)
+    },
+    flush() {
+      if (pending !== '') write(redactor.redact(pending))
+      pending = ''
+    },
+  }
+}
+
+function signalExitCode(signal: string | undefined): number {
+  const number = signal ? (constants.signals as Record<string, number>)[`SIG${signal.replace(/^SIG/, '')}`] : undefined
+  return 128 + (number ?? 1)
+}
+
+export function execInAccessory(client: Client, commandLine: string, options: ExecOptions): Promise<ExecResult> {
+  return new Promise<ExecResult>((resolve, reject) => {
+    client.exec(commandLine, (error, channel: ClientChannel) => {
+      if (error) return reject(error)
+      const result: ExecResult = {exitCode: null, started: false, preamble: '', interrupted: false}
+      let handshakeDone = false
+      let stderrPending = ''
+      let captured = ''
+      let connectionEnded = false
+
+      const out = redactingWriter(options.redactor, (text) => {
+        if (options.captureStdout) {
+          captured += text
+          return true
+        }
+        return options.stdout.write(text)
+      })
+      const err = redactingWriter(options.redactor, (text) => options.stderr.write(text))
+
+      const flowControl = (stream: NodeJS.WritableStream, ok: boolean, source: NodeJS.ReadableStream) => {
+        if (ok) return
+        source.pause()
+        stream.once('drain', () => source.resume())
+      }
+
+      channel.on('data', (chunk: Buffer) => flowControl(options.stdout, out.push(chunk), channel))
+
+      const onStderr = (chunk: Buffer) => {
+        if (handshakeDone) return flowControl(options.stderr, err.push(chunk), channel.stderr)
+        stderrPending += chunk.toString('utf8')
+        let newline: number
+        while (!handshakeDone && (newline = stderrPending.indexOf('\n')) >= 0) {
+          const line = stderrPending.slice(0, newline + 1)
+          stderrPending = stderrPending.slice(newline + 1)
+          const handshake = parseHandshake(line)
+          if (!handshake) {
+            // Held back: if kamal-backup never starts, this is docker's explanation, shown as part of our error.
+            result.preamble += line
+            if (result.preamble.length > 16_384) {
+              err.push(Buffer.from(result.preamble))
+              result.preamble = ''
+            }
+            continue
+          }
+          handshakeDone = true
+          result.handshake = handshake
+          if (result.preamble !== '') {
+            err.push(Buffer.from(result.preamble))
+            result.preamble = ''
+          }
+          const decision = options.signal?.aborted ? 'stop' : options.onHandshake(handshake)
+          if (decision === 'go') {
+            result.started = true
+            channel.write(GO)
+          } else {
+            channel.end()
+          }
+          if (stderrPending !== '') {
+            err.push(Buffer.from(stderrPending))
+            stderrPending = ''
+          }
+        }
+      }
+      channel.stderr.on('data', onStderr)
+
+      const onAbort = () => {
+        result.interrupted = true
+        if (result.started) channel.write(Buffer.from([INTERRUPT_BYTE]))
+        else channel.end()
+      }
+      if (options.signal?.aborted) onAbort()
+      else options.signal?.addEventListener('abort', onAbort, {once: true})
+
+      channel.on('exit', (code: number | null, signal?: string) => {
+        result.exitCode = code ?? signalExitCode(signal)
+      })
+      const onConnectionEnd = (why: string) => () => {
+        connectionEnded = true
+        result.lostReason ??= why
+      }
+      const endListener = onConnectionEnd('the server closed the connection')
+      const errorListener = (e: Error) => {
+        connectionEnded = true
+        result.lostReason ??= e.message
+      }
+      client.on('end', endListener)
+      client.on('error', errorListener)
+      channel.on('close', () => {
+        options.signal?.removeEventListener('abort', onAbort)
+        client.off('end', endListener)
+        client.off('error', errorListener)
+        out.flush()
+        if (!handshakeDone) result.preamble += stderrPending
+        else err.flush()
+        if (options.captureStdout) result.captured = captured
+        if (result.exitCode !== null) delete result.lostReason
+        else if (!connectionEnded) result.lostReason ??= 'the channel closed without an exit status'
+        resolve(result)
+      })
+    })
+  })
+}

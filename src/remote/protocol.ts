@@ -1,0 +1,73 @@
+// The small protocol between the workstation CLI and the CLI inside the accessory, over one `docker exec -i`.
+//
+// 1. The workstation runs `docker exec -i -e KAMAL_BACKUP_REMOTE_CLIENT=<its version> <container> kamal-backup ...`.
+// 2. The accessory CLI, seeing KAMAL_BACKUP_REMOTE_CLIENT, writes ONE line on stderr before doing anything else:
+//      @kamal-backup-handshake {"protocol":1,"version":"0.1.0","node":"v20.19.0"}
+//    and then waits for a line on stdin.
+// 3. The workstation strips that line, compares versions, and writes `go\n` (compatible) or closes stdin
+//    (incompatible: the accessory exits 4 without having done anything).
+// 4. After `go`, stdin stays open as the control channel: a 0x03 byte, or end of file (the workstation went away,
+//    the connection dropped), interrupts the command as SIGINT would (restic gets SIGINT and removes its lock).
+//
+// Why not SSH signals: OpenSSH's sshd ignores "signal" channel requests in common setups and cannot deliver them
+// through `docker exec` anyway; stdin is the one thing that reaches the process inside the container.
+
+export const REMOTE_CLIENT_ENV = 'KAMAL_BACKUP_REMOTE_CLIENT'
+export const OPERATOR_ENV = 'KAMAL_BACKUP_OPERATOR'
+export const HANDSHAKE_PREFIX = '@kamal-backup-handshake '
+export const PROTOCOL_VERSION = 1
+export const GO = 'go\n'
+/** ETX, what Ctrl-C sends on a terminal. */
+export const INTERRUPT_BYTE = 0x03
+
+export interface Handshake {
+  protocol: number
+  version: string
+  node?: string
+}
+
+export function formatHandshake(handshake: Handshake): string {
+  return `${HANDSHAKE_PREFIX}${JSON.stringify(handshake)}\n`
+}
+
+/** The handshake carried by one stderr line (with or without its newline), or undefined. */
+export function parseHandshake(line: string): Handshake | undefined {
+  const text = line.replace(/\r?\n$/, '')
+  if (!text.startsWith(HANDSHAKE_PREFIX)) return undefined
+  try {
+    const value = JSON.parse(text.slice(HANDSHAKE_PREFIX.length)) as Partial<Handshake>
+    if (typeof value !== 'object' || value === null || typeof value.version !== 'string') return undefined
+    return {protocol: typeof value.protocol === 'number' ? value.protocol : 0, version: value.version, ...(typeof value.node === 'string' && {node: value.node})}
+  } catch {
+    return undefined
+  }
+}
+
+export type Compatibility = 'same' | 'patch' | 'incompatible'
+
+interface SemVer {
+  major: number
+  minor: number
+  patch: string
+}
+
+function parseVersion(version: string): SemVer | undefined {
+  const match = /^v?(\d+)\.(\d+)(?:\.(.+))?$/.exec(version.trim())
+  if (!match) return undefined
+  return {major: Number(match[1]), minor: Number(match[2]), patch: match[3] ?? '0'}
+}
+
+/** Same major.minor is compatible (a differing patch only warrants a warning); anything else, or an unparsable
+ *  version, is not. */
+export function compareVersions(local: string, remote: string): Compatibility {
+  const a = parseVersion(local)
+  const b = parseVersion(remote)
+  if (!a || !b || a.major !== b.major || a.minor !== b.minor) return 'incompatible'
+  return a.patch === b.patch ? 'same' : 'patch'
+}
+
+/** `0.1` from `0.1.3`, for messages. */
+export function majorMinor(version: string): string {
+  const v = parseVersion(version)
+  return v ? `${v.major}.${v.minor}` : version
+}
