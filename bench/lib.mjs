@@ -167,23 +167,25 @@ export function fmtBytes(n) {
   return `${n} B`
 }
 
-export function markdownTable(header, rows) {
-  const lines = [`| ${header.join(' | ')} |`, `| ${header.map((h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`]
-  for (const row of rows) lines.push(`| ${row.join(' | ')} |`)
+/** `align`: 'l' or 'r' per column; by default the first column is left-aligned and the others (figures) right. */
+export function markdownTable(header, rows, align = header.map((_, i) => (i === 0 ? 'l' : 'r'))) {
+  const lines = [`| ${header.join(' | ')} |`, `| ${align.map((a) => (a === 'r' ? '---:' : '---')).join(' | ')} |`]
+  // A "|" inside a cell (a shell pipeline in a case name) would split the cell.
+  for (const row of rows) lines.push(`| ${row.map((cell) => String(cell).replaceAll('|', '\\|')).join(' | ')} |`)
   return lines.join('\n')
 }
 
 /** The standard table of a summarized benchmark: one row per case. `extra` adds columns: [{title, value(row)}]. */
 export function resultTable(summary, extra = []) {
   return markdownTable(
-    ['case', 'n', 'median', 'p90', 'min', 'vs baseline (ratio of medians)', 'paired ratio', 'Δ median', ...extra.map((e) => e.title)],
+    ['case', 'n', 'median', 'p90', 'min', 'ratio to baseline (medians)', 'paired ratio', 'Δ median', ...extra.map((e) => e.title)],
     summary.map((r) => [
       r.baseline ? `${r.name} (baseline)` : r.name,
       String(r.n),
       fmtMs(r.median),
       fmtMs(r.p90),
       fmtMs(r.min),
-      r.baseline ? '1.00×' : `${fmtRatio(r.ratio)}${r.vs ? ` vs ${r.vs}` : ''}`,
+      r.baseline ? '1.00×' : fmtRatio(r.ratio),
       r.baseline ? '–' : fmtRatio(r.pairedRatio),
       r.baseline ? '–' : fmtDelta(r.deltaMs),
       ...extra.map((e) => e.value(r)),
