@@ -1,0 +1,187 @@
+// Remote execution end to end, through the lab's real OpenSSH sshd (and its jump host). The accessory host's
+// `docker` is the lab's stand-in (test/lab/fake-docker; no Docker engine runs here) and runs the real built CLI
+// with real restic, SQLite and PostgreSQL inside a "container" described by an env file. See fixture.ts.
+import {after, before, describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {kb} from '../../support/cli.ts'
+import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, resticBin, tempDir, type TestDatabase} from '../../support/lab.ts'
+import {cli, container, makeImage, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
+
+const HANDSHAKE = /@kamal-backup-handshake/
+
+function sqlite(path: string, sql: string): string {
+  return execFileSync(lab().bins.sqlite3, [path, sql], {encoding: 'utf8'}).trim()
+}
+
+describe('remote accessory commands over OpenSSH, with the real CLI in the container', {concurrency: false}, () => {
+  let image: string
+  let app: RemoteApp
+  let box: Container
+  let data: string
+  let repo: string
+  let pg: TestDatabase
+  let containerEnv: Record<string, string>
+
+  before(async () => {
+    image = makeImage()
+    pg = await createPostgresDatabase()
+    await psql(pg.name, "CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes(body) SELECT 'note ' || g FROM generate_series(1, 200) g;", {as: 'app'})
+    data = tempDir('remote-data')
+    mkdirSync(join(data, 'storage', 'uploads'), {recursive: true})
+    writeFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'hello\n')
+    sqlite(join(data, 'storage', 'production.sqlite3'), "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items(name) VALUES ('one'), ('two'), ('three');")
+    execFileSync('chmod', ['-R', 'a+rwX', data])
+    repo = freshRepo('0.18')
+    execFileSync('chmod', ['-R', 'a+rwX', repo])
+    app = remoteApp({
+      backupConfig: [
+        'databases:',
+        `  - {name: primary, adapter: sqlite, path: ${join(data, 'storage', 'production.sqlite3')}}`,
+        `  - {name: notes, adapter: postgres, url: "${pg.url}", password: {secret: PG_PW}}`,
+        'paths:',
+        `  - ${join(data, 'storage')}`,
+        'restic:',
+        `  repository: ${repo}`,
+        '  password: {secret: RESTIC_PASSWORD}',
+        `state: {path: ${join(data, 'state')}}`,
+        '',
+      ].join('\n'),
+    })
+    containerEnv = {
+      PATH: `${image}:/usr/local/bin:/usr/bin:/bin`,
+      KAMAL_BACKUP_CONFIG: app.config,
+      RESTIC_PASSWORD: lab().resticPassword,
+      PG_PW: lab().postgres.appPassword,
+      KAMAL_BACKUP_RESTIC: resticBin('0.18'),
+      HOME: join(data, 'home'),
+      RESTIC_CACHE_DIR: join(data, 'cache'),
+      KB_FAKE_WORKDIR: data,
+    }
+    box = container(app.containerName, containerEnv)
+  })
+
+  after(async () => {
+    box?.remove()
+    if (pg) await dropPostgresDatabase(pg.name).catch(() => {})
+  })
+
+  let runId: string
+
+  test('backup runs in the accessory: output streams back, exit 0, and the run is in the repository', async () => {
+    const result = await cli(app, ['backup', '--force'])
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /backup run \d{8}T\d{6}Z ok/)
+    assert.match(result.stdout, /database:primary/)
+    assert.match(result.stderr, /database notes \(postgres\)/, 'the accessory\'s progress lines arrive on stderr')
+    assert.doesNotMatch(result.stderr + result.stdout, HANDSHAKE)
+    // The repository really has the snapshots (read locally, outside the CLI).
+    const snapshots = JSON.parse(execFileSync(resticBin('0.18'), ['-r', repo, 'snapshots', '--json', '--no-cache'], {env: {...process.env, RESTIC_PASSWORD: lab().resticPassword}, encoding: 'utf8'}))
+    assert.equal(snapshots.length, 3)
+  })
+
+  test('list --json arrives byte for byte: the same document as running it inside the accessory', async () => {
+    const remote = await cli(app, ['list', '--json'])
+    assert.equal(remote.code, 0, remote.stderr)
+    const runs = JSON.parse(remote.stdout)
+    assert.equal(runs.length, 1)
+    assert.equal(runs[0].complete, true)
+    runId = runs[0].id
+    const local = await kb(['list', '--json'], {cwd: data, env: {...containerEnv, PATH: process.env.PATH, KAMAL_BACKUP_IN_ACCESSORY: '1', HOME: process.env.HOME}})
+    assert.equal(local.code, 0, local.stderr)
+    assert.equal(remote.stdout, local.stdout)
+  })
+
+  test('evidence is produced remotely and names the latest run', async () => {
+    const result = await cli(app, ['evidence'])
+    assert.equal(result.code, 0, result.stderr)
+    const doc = JSON.parse(result.stdout)
+    assert.equal(doc.kind, 'evidence')
+    assert.equal(doc.app, app.app)
+    assert.match(JSON.stringify(doc), new RegExp(runId))
+  })
+
+  test('drill production runs remotely, confirmed locally, and records the local operator', async () => {
+    const scratch = join(data, 'drill')
+    mkdirSync(scratch)
+    execFileSync('chmod', ['a+rwx', scratch])
+    const scratchDb = `${pg.name}_drill`
+    const result = await cli(app, ['drill', 'production', '--yes', '--json', '--sqlite-path', join(scratch, 'drill.sqlite3'), '--database', scratchDb, '--files', join(scratch, 'files')], {env: {KAMAL_BACKUP_OPERATOR: 'alice on-call'}})
+    try {
+      assert.equal(result.code, 0, result.stdout + result.stderr)
+      const record = JSON.parse(result.stdout)
+      assert.equal(record.status, 'ok')
+      assert.equal(record.operator, 'alice on-call')
+      assert.equal(record.run_id ?? record.restored?.run_id ?? runId, runId)
+      assert.equal(sqlite(join(scratch, 'drill.sqlite3'), 'SELECT count(*) FROM items'), '3')
+      assert.equal(await psql(scratchDb, 'SELECT count(*) FROM notes;'), '200')
+      const last = JSON.parse(readFileSync(join(data, 'state', 'last_restore_drill.json'), 'utf8'))
+      assert.equal(last.operator, 'alice on-call')
+    } finally {
+      await psql('postgres', `DROP DATABASE IF EXISTS "${scratchDb}" WITH (FORCE);`).catch(() => {})
+    }
+  })
+
+  test('version shows both sides', async () => {
+    const text = await cli(app, ['version'])
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /^0\.1\.\d+ \(this machine\)\n0\.1\.\d+ \(accessory backup, container .+ on 127\.0\.0\.1\)\n$/)
+    const json = await cli(app, ['version', '--json'])
+    assert.equal(json.code, 0, json.stderr)
+    const doc = JSON.parse(json.stdout)
+    assert.equal(doc.accessory.container, app.containerName)
+    assert.equal(doc.accessory.compatible, true)
+    assert.ok(doc.accessory.tools && 'restic' in doc.accessory.tools, JSON.stringify(doc))
+  })
+
+  test('a failing remote command exits 1, and a usage error in the accessory exits 2', async () => {
+    box.write({...containerEnv, KAMAL_BACKUP_RESTIC: '/nonexistent/restic'})
+    try {
+      const failed = await cli(app, ['backup', '--force'])
+      assert.equal(failed.code, 1, failed.stderr)
+      assert.match(failed.stderr, /failed/)
+    } finally {
+      box.write(containerEnv)
+    }
+    // The scratch file must not be the production database: refused by the accessory with exit 2.
+    const usage = await cli(app, ['drill', 'production', '--yes', '--sqlite-path', join(data, 'storage', 'production.sqlite3'), '--database', `${pg.name}_x`, '--skip-files'])
+    assert.equal(usage.code, 2, usage.stdout + usage.stderr)
+  })
+
+  test('Ctrl-C interrupts the remote backup: restic stops and removes its lock, exit 130', async () => {
+    // A file big enough that restic is still reading it when the interrupt arrives.
+    execFileSync('sh', ['-c', `head -c 300000000 /dev/urandom > ${join(data, 'storage', 'big.bin')} && chmod 666 ${join(data, 'storage', 'big.bin')}`])
+    const {spawn} = await import('node:child_process')
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'backup', '--force'], {
+      cwd: app.dir,
+      env: {...process.env, HOME: app.home, NO_COLOR: '1', SSH_AUTH_SOCK: '', KAMAL_BACKUP_IN_ACCESSORY: ''},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    let sent = false
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+    child.stdout.resume()
+    child.stderr.on('data', (d) => {
+      stderr += d
+      if (!sent && /files \(/.test(stderr)) {
+        sent = true
+        setTimeout(() => child.kill('SIGINT'), 400)
+      }
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    const code = await exited
+    clearTimeout(timer)
+    try {
+      assert.ok(sent, `the files step never started: ${stderr}`)
+      assert.equal(code, 130, stderr)
+      assert.match(stderr, /SIGINT received/)
+      assert.deepEqual(readdirSync(join(repo, 'locks')), [], 'restic removed its lock')
+      const left = execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'}).split('\n').filter((line) => line.includes('restic') && line.includes(repo))
+      assert.deepEqual(left, [], 'no restic left running in the accessory')
+    } finally {
+      execFileSync('rm', ['-f', join(data, 'storage', 'big.bin')])
+    }
+  })
+})
