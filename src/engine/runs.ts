@@ -109,17 +109,23 @@ export function groupRuns(snapshots: readonly Snapshot[], groups: readonly strin
   return runs.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
 }
 
+function runTime(run: Run): number {
+  return runIdTime(run.id)?.getTime() ?? new Date(run.time).getTime()
+}
+
 /** `latest`, a run id, a snapshot id (meaning its run), or --at <time>: always a complete run. */
 export function selectRun(runs: readonly Run[], selector: {snapshot?: string; at?: Date}): Run {
   const complete = runs.filter((r) => r.complete)
-  const nearest = () => {
-    const list = complete.slice(0, 5).map((r) => `${r.id} (${r.time})`)
+  // The complete runs closest in time to what was asked for (the newest when there is no time to go by).
+  const nearest = (reference?: Date) => {
+    const byDistance = reference ? [...complete].sort((a, b) => Math.abs(runTime(a) - reference.getTime()) - Math.abs(runTime(b) - reference.getTime())) : complete
+    const list = byDistance.slice(0, 5).map((r) => `${r.id} (${r.time})`)
     return list.length > 0 ? [`complete runs: ${list.join(', ')}`] : ['there is no complete run yet: run `kamal-backup backup`']
   }
   if (selector.at) {
     const at = selector.at.getTime()
     const run = complete.find((r) => new Date(r.time).getTime() <= at)
-    if (!run) throw new KamalBackupError(`no complete run at or before ${selector.at.toISOString()}`, {code: 'no-run', suggestions: nearest()})
+    if (!run) throw new KamalBackupError(`no complete run at or before ${selector.at.toISOString()}`, {code: 'no-run', suggestions: nearest(selector.at)})
     return run
   }
   const wanted = selector.snapshot ?? 'latest'
@@ -129,11 +135,11 @@ export function selectRun(runs: readonly Run[], selector: {snapshot?: string; at
     return run
   }
   const run = runs.find((r) => r.id === wanted) ?? runs.find((r) => r.snapshots.some((s) => s.id === wanted || s.shortId === wanted || (wanted.length >= 8 && s.id.startsWith(wanted))))
-  if (!run) throw new KamalBackupError(`no run or snapshot "${wanted}"`, {code: 'no-run', suggestions: nearest()})
+  if (!run) throw new KamalBackupError(`no run or snapshot "${wanted}"`, {code: 'no-run', suggestions: nearest(runIdTime(wanted))})
   if (!run.complete) {
     throw new KamalBackupError(`run ${run.id} is incomplete (missing: ${run.missing.join(', ')})`, {
       code: 'incomplete-run',
-      suggestions: [...nearest(), 'restore only the parts it has with --database/--files if you really mean this run'],
+      suggestions: [...nearest(runIdTime(run.id)), 'restore only the parts it has with --database/--files if you really mean this run'],
     })
   }
   return run

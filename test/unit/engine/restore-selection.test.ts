@@ -1,0 +1,104 @@
+// Which run a restore picks: `latest` (the latest complete run), a run id, a snapshot id (its run), or --at. Pure
+// logic over restic's snapshot list, so the snapshots here are plain objects shaped like `restic snapshots --json`.
+import {describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {groupRuns, selectRun, type Run} from '../../../src/engine/runs.ts'
+import {planRun} from '../../../src/engine/restore.ts'
+import {KamalBackupError} from '../../../src/errors.ts'
+import type {Snapshot} from '../../../src/restic/client.ts'
+
+const GROUPS = ['database:primary', 'database:queue', 'files']
+
+let counter = 0
+function snapshot(run: string, group: string, extraTags: string[] = []): Snapshot {
+  counter++
+  const time = `${run.slice(0, 4)}-${run.slice(4, 6)}-${run.slice(6, 8)}T${run.slice(9, 11)}:${run.slice(11, 13)}:${run.slice(13, 15)}.${String(counter).padStart(9, '0')}Z`
+  const tags = ['kamal-backup', 'app:demo', `run:${run}`, ...(group === 'files' ? ['type:files'] : ['type:database', group]), ...extraTags]
+  const id = (counter.toString(16).padStart(8, '0') + run.replace(/\D/g, '')).padEnd(64, 'a')
+  return {id, short_id: id.slice(0, 8), time, tags, paths: ['/x'], hostname: 'kamal-backup-demo'} as unknown as Snapshot
+}
+
+function complete(run: string, extraTags: string[] = []): Snapshot[] {
+  return GROUPS.map((g) => snapshot(run, g, extraTags))
+}
+
+const snapshots = [
+  ...complete('20261101T030000Z'),
+  ...complete('20261110T030000Z'),
+  ...complete('20261120T030000Z'),
+  // The newest run lost its files step: incomplete.
+  snapshot('20261121T030000Z', 'database:primary'),
+  snapshot('20261121T030000Z', 'database:queue'),
+]
+const runs: Run[] = groupRuns(snapshots, GROUPS)
+
+function errorOf(work: () => unknown): KamalBackupError {
+  try {
+    work()
+  } catch (error) {
+    assert.ok(error instanceof KamalBackupError, String(error))
+    return error
+  }
+  assert.fail('expected an error')
+}
+
+describe('selectRun', () => {
+  test('latest is the newest complete run, never the newer incomplete one', () => {
+    assert.equal(runs[0]!.id, '20261121T030000Z')
+    assert.equal(runs[0]!.complete, false)
+    assert.deepEqual(runs[0]!.missing, ['files'])
+    assert.equal(selectRun(runs, {}).id, '20261120T030000Z')
+    assert.equal(selectRun(runs, {snapshot: 'latest'}).id, '20261120T030000Z')
+  })
+
+  test('a run id, a full snapshot id, a short id or an 8+ character prefix select that run', () => {
+    assert.equal(selectRun(runs, {snapshot: '20261110T030000Z'}).id, '20261110T030000Z')
+    const files = runs.find((r) => r.id === '20261101T030000Z')!.snapshots.find((s) => s.group === 'files')!
+    assert.equal(selectRun(runs, {snapshot: files.id}).id, '20261101T030000Z')
+    assert.equal(selectRun(runs, {snapshot: files.shortId}).id, '20261101T030000Z')
+    assert.equal(selectRun(runs, {snapshot: files.id.slice(0, 12)}).id, '20261101T030000Z')
+  })
+
+  test('--at picks the latest complete run at or before that time', () => {
+    assert.equal(selectRun(runs, {at: new Date('2026-11-15T00:00:00Z')}).id, '20261110T030000Z')
+    assert.equal(selectRun(runs, {at: new Date('2026-11-21T12:00:00Z')}).id, '20261120T030000Z', 'skips the incomplete run')
+    assert.equal(selectRun(runs, {at: new Date('2026-11-10T03:00:00.5Z')}).id, '20261110T030000Z')
+    const before = errorOf(() => selectRun(runs, {at: new Date('2026-10-01T00:00:00Z')}))
+    assert.match(before.message, /no complete run at or before 2026-10-01/)
+    assert.match(before.suggestions.join('\n'), /^complete runs: 20261101T030000Z/)
+  })
+
+  test('an unknown id is an error listing the complete runs nearest to it', () => {
+    const error = errorOf(() => selectRun(runs, {snapshot: '20261109T000000Z'}))
+    assert.equal(error.code, 'no-run')
+    assert.match(error.suggestions[0]!, /^complete runs: 20261110T030000Z .*, 20261101T030000Z .*, 20261120T030000Z /)
+    assert.match(errorOf(() => selectRun(runs, {snapshot: 'deadbeef'})).message, /no run or snapshot "deadbeef"/)
+  })
+
+  test('an incomplete run is refused by name, with what it misses and the nearest complete runs', () => {
+    const error = errorOf(() => selectRun(runs, {snapshot: '20261121T030000Z'}))
+    assert.equal(error.code, 'incomplete-run')
+    assert.match(error.message, /run 20261121T030000Z is incomplete \(missing: files\)/)
+    assert.match(error.suggestions[0]!, /^complete runs: 20261120T030000Z/)
+  })
+
+  test('no runs at all says how to make one', () => {
+    assert.match(errorOf(() => selectRun([], {})).suggestions.join(), /kamal-backup backup/)
+  })
+})
+
+describe('planRun', () => {
+  test('restricting to the parts an incomplete run has is allowed; asking for a part it lacks is not', () => {
+    const plan = planRun(runs, {snapshot: '20261121T030000Z', databases: ['primary'], files: false}, ['primary', 'queue'], true)
+    assert.equal(plan.run.id, '20261121T030000Z')
+    assert.deepEqual(plan.databases, ['primary'])
+    assert.equal(plan.files, undefined)
+    assert.throws(() => planRun(runs, {snapshot: '20261121T030000Z', files: true}, ['primary', 'queue'], true), /has no file snapshot/)
+  })
+
+  test('an unknown --database is a usage error naming the configured ones', () => {
+    const error = errorOf(() => planRun(runs, {databases: ['nope']}, ['primary', 'queue'], true))
+    assert.equal(error.exitCode, 2)
+    assert.match(error.suggestions.join(), /primary, queue/)
+  })
+})
