@@ -3,7 +3,7 @@
  * their cross-references resolve).
  *   assertMatchesSchema('drill.schema.json', value)   throws an AssertionError listing every violation
  */
-import Ajv from 'ajv'
+import {Ajv} from 'ajv'
 import assert from 'node:assert/strict'
 import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
