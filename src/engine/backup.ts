@@ -169,7 +169,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
     }
   }
 
-  const step = async (name: string, title: string, work: (task: TaskHandle) => Promise<BackupSummary | void>): Promise<boolean> => {
+  const step = async (name: string, title: string, work: (task: TaskHandle) => Promise<BackupSummary | void>, onError?: (error: unknown) => void): Promise<boolean> => {
     const entry: StepRecord = {name, status: 'failed', started_at: engine.now().toISOString(), duration_ms: null}
     record.steps.push(entry)
     const started = Date.now()
@@ -183,6 +183,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
       }
       return true
     } catch (error) {
+      onError?.(error)
       entry.error = redactor.redact(errorMessage(error))
       record.failed_step ??= name
       record.error ??= entry.error
@@ -196,33 +197,44 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   }
 
   // 1. Databases, in order. A failure does not stop the others: more data is saved, but the run stays failed.
+  let leftover = false
   for (const db of databases) {
     const tags = [...common, 'type:database', databaseGroup(db.name), `adapter:${db.adapter}`]
     // A flat name: restic 0.18.0 cannot create directories for --stdin-filename (fixed in 0.18.1).
     const filename = `${config.app}.${db.name}.${extension(db)}`
-    await step(databaseGroup(db.name), `database ${db.name} (${db.adapter})`, (task) =>
-      withRepository(() => backupDatabase(engine, restic, db, filename, {tags, host}, task)),
-    )
+    const ok = await step(databaseGroup(db.name), `database ${db.name} (${db.adapter})`, async (task) => {
+      const summary = await withRepository(() => backupDatabase(engine, restic, db, filename, {tags, host}, task))
+      if (summary.bytes === 0) {
+        // An empty dump is a failed dump: its snapshot must not make the run look complete.
+        try {
+          await restic.forgetIds([summary.snapshotId])
+        } catch (error) {
+          throw new KamalBackupError(`the dump was empty (0 bytes), and its snapshot ${summary.snapshotId.slice(0, 8)} could not be removed: ${redactor.redact(errorMessage(error))}`, {code: 'restic/leftover-snapshot'})
+        }
+        throw new KamalBackupError('the dump was empty (0 bytes); its snapshot was removed', {code: 'dump-empty', suggestions: ['check that the database exists and the dump tool works here']})
+      }
+      return summary
+    }, (error) => {
+      if (isKamalBackupError(error) && error.code === 'restic/leftover-snapshot') leftover = true
+    })
+    void ok
   }
-  // 2. Files: one snapshot for every path.
+  // 2. Files: one snapshot for every path. Not when a failed dump's snapshot could not be removed: without the
+  // files the run stays incomplete, so that snapshot can never become part of `latest`.
   if (config.paths.length > 0) {
     const tags = [...common, 'type:files', ...config.paths.map((p) => `path:${p.label}`)]
-    await step(FILES_GROUP, `files (${config.paths.map((p) => p.path).join(', ')})`, (task) =>
-      withRepository(() => restic.backupPaths(config.paths.map((p) => p.path), fileExcludes(engine, databases), {tags, host}, (p) => task.update(progressText(p)))),
-    )
+    if (leftover) {
+      record.steps.push({name: FILES_GROUP, status: 'skipped', started_at: null, duration_ms: null, error: 'skipped: a failed dump left a snapshot that could not be removed; this run must stay incomplete'})
+    } else {
+      await step(FILES_GROUP, `files (${config.paths.map((p) => p.path).join(', ')})`, (task) =>
+        withRepository(() => restic.backupPaths(config.paths.map((p) => p.path), fileExcludes(engine, databases), {tags, host}, (p) => task.update(progressText(p)))),
+      )
+    }
   }
   // 3. Every group must have a snapshot with something in it.
   const groups = expectedGroups(config)
   record.snapshots = record.steps.filter((s) => s.status === 'ok' && s.snapshot_id).map((s) => ({group: s.name, id: s.snapshot_id!, bytes: s.bytes ?? 0}))
-  const empty = record.steps.find((s) => s.status === 'ok' && s.name.startsWith('database:') && s.bytes === 0)
-  if (empty) {
-    empty.status = 'failed'
-    empty.error = 'the dump was empty (0 bytes); its snapshot was removed'
-    record.failed_step ??= empty.name
-    record.error ??= empty.error
-    await restic.forgetIds([empty.snapshot_id!]).catch(() => undefined)
-  }
-  if (record.steps.some((s) => s.status === 'failed')) {
+  if (record.steps.some((s) => s.status !== 'ok')) {
     for (const name of ['forget', 'check']) record.steps.push({name, status: 'skipped', started_at: null, duration_ms: null})
     return
   }
@@ -299,8 +311,8 @@ async function backupSqlite(engine: Engine, restic: Restic, db: ResolvedDatabase
     }
     return await restic.backupFile(filename, snapshot, copy, onProgress)
   } finally {
-    rmSync(copy, {force: true})
-    rmSync(`${copy}-journal`, {force: true})
+    // The copy is in WAL mode like its source: the read-only quick_check leaves empty -wal/-shm files behind.
+    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${copy}${suffix}`, {force: true})
   }
 }
 

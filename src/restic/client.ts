@@ -127,9 +127,30 @@ export class Restic {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
-    if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
-    if (result.exitCode !== 0) throw resticError(spec, result, this.redactor, producer)
+    if (result.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, producer))
     return requireSummary(summary, spec)
+  }
+
+  /** A backup that failed after restic had saved its snapshot (0.18 saves one and exits 3 when the dump command
+   *  produced no data; an unreadable file also exits 3): the snapshot goes, so a failed step never leaves one that
+   *  `latest` could pick. If even that fails, the error says so (code restic/leftover-snapshot). */
+  private async discard(summary: BackupSummary | undefined, error: KamalBackupError): Promise<KamalBackupError> {
+    if (!summary) return error
+    try {
+      // Not tied to the abort signal: after an interrupt the cleanup still has to happen (it takes a second).
+      const spec = resticArgv.forgetIds(this.target, [summary.snapshotId])
+      const result = await runProcess(spec, {redactor: this.redactor, timeoutMs: 120_000})
+      if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
+      return new KamalBackupError(`${error.message}\n(the snapshot ${summary.snapshotId.slice(0, 8)} restic saved anyway was removed)`, {code: error.code, exitCode: error.exitCode, suggestions: error.suggestions, cause: error})
+    } catch (forgetError) {
+      return new KamalBackupError(`${error.message}\nrestic saved snapshot ${summary.snapshotId.slice(0, 8)} anyway, and it could not be removed: ${this.redactor.redact(forgetError instanceof Error ? forgetError.message : String(forgetError))}`, {
+        code: 'restic/leftover-snapshot',
+        exitCode: error.exitCode,
+        suggestions: [`remove it with \`restic forget ${summary.snapshotId.slice(0, 8)}\` before relying on this run`, ...error.suggestions],
+        cause: error,
+      })
+    }
   }
 
   /** restic < 0.17: the dump is piped in, and restic is interrupted (no snapshot) unless the dump succeeded. */
@@ -144,16 +165,25 @@ export class Restic {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
-    if (p.interrupted || c.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
-    if (p.exitCode !== 0) throw dumpFailed(producer, p, this.redactor)
-    if (c.exitCode !== 0) throw resticError(consumer, c, this.redactor)
+    if (p.interrupted || c.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    if (p.exitCode !== 0) throw await this.discard(summary, dumpFailed(producer, p, this.redactor))
+    if (c.exitCode !== 0) throw await this.discard(summary, resticError(consumer, c, this.redactor))
     return requireSummary(summary, consumer)
   }
 
   async backupFile(filename: string, snapshot: SnapshotTags, file: string, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
     const spec = resticArgv.backupStdin(this.target, filename, snapshot)
     let summary: BackupSummary | undefined
-    await this.run(spec, {stdin: {file}, onStdoutLine: (line) => (summary = handleBackupLine(line, onProgress) ?? summary)})
+    const result = await runProcess(spec, {
+      redactor: this.redactor,
+      ...(this.signal && {signal: this.signal}),
+      stdin: {file},
+      onStdoutLine: (line) => {
+        summary = handleBackupLine(line, onProgress) ?? summary
+      },
+    })
+    if (result.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor))
     return requireSummary(summary, spec)
   }
 
@@ -167,15 +197,19 @@ export class Restic {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
-    if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
-    // Exit 3: some files could not be read. The snapshot exists but is incomplete: that is a failure here.
+    if (result.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    // Exit 3: some files could not be read. The snapshot restic saved is incomplete: that is a failure here, and
+    // the snapshot is removed so the run can never look complete.
     if (result.exitCode === 3) {
-      throw new KamalBackupError(`restic could not read some files: ${this.redactor.redact(lastLines(result.stderr, 5))}`, {
-        code: 'restic/incomplete',
-        suggestions: ['check the permissions of the backed-up paths inside the accessory'],
-      })
+      throw await this.discard(
+        summary,
+        new KamalBackupError(`restic could not read some files: ${this.redactor.redact(lastLines(result.stderr, 5))}`, {
+          code: 'restic/incomplete',
+          suggestions: ['check the permissions of the backed-up paths inside the accessory'],
+        }),
+      )
     }
-    if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
+    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor))
     return requireSummary(summary, spec)
   }
 
@@ -293,7 +327,7 @@ export function resticError(spec: CommandSpec, result: ProcessResult, redactor: 
   if (code === 11 || /repository is already locked|unable to create lock/.test(stderr)) {
     return make('restic/locked', `the repository is locked by another restic process${tail ? `:\n${tail}` : ''}`, ['if no other backup, check or prune is running, remove the stale lock with `kamal-backup unlock`'])
   }
-  if (producer && /command failed|exit status \\d+|signal: /.test(stderr)) {
+  if (producer && /command failed|exit status \d+|signal: /.test(stderr)) {
     return make('dump-failed', `${producer.label ?? producer.argv[0]} failed; no snapshot was saved${tail ? `:\n${tail}` : ''}`, dumpSuggestions(stderr))
   }
   if (/no space left on device/i.test(stderr)) {
@@ -305,7 +339,7 @@ export function resticError(spec: CommandSpec, result: ProcessResult, redactor: 
   if (/connection refused|no such host|i\/o timeout|network is unreachable|dial tcp|TLS handshake|x509:|EOF/i.test(stderr) && !producer) {
     return make('restic/unreachable', `the repository server cannot be reached${tail ? `:\n${tail}` : ''}`, ['check restic.repository and that the server is up and reachable from here'])
   }
-  if (/snapshot is empty/.test(stderr)) {
+  if (/snapshot is empty|no data read/.test(stderr)) {
     return make('dump-empty', `${producer?.label ?? 'the dump'} produced no data; no snapshot was saved`, ['check that the database exists and the dump tool works in the accessory'])
   }
   return make('restic/failed', `${spec.label ?? 'restic'} failed (exit ${code ?? result.signal})${tail ? `:\n${tail}` : ''}`, [])
