@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The kamal-backup executable. It loads the bundled CLI (dist/kamal-backup.cjs) through V8's code cache, which
 // skips parsing and compiling most of the bundle on every start (BENCHMARKS.md has the figures).
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync, renameSync, writeFileSync} from 'node:fs'
 import Module, {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -36,7 +36,9 @@ function load(file) {
   if (refresh) {
     process.on('exit', () => {
       try {
-        writeFileSync(cacheFile, script.createCachedData())
+        // Beside, then renamed: a CLI starting meanwhile reads the old cache or the new one, never half of one.
+        writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData())
+        renameSync(`${cacheFile}.${process.pid}`, cacheFile)
       } catch {}
     })
   }

@@ -1,13 +1,23 @@
 #!/usr/bin/env node
 // Builds the CLI: schema code → one CommonJS bundle (esbuild) → oclif manifest → V8 code cache.
 // Each step exists because it measurably shortens start-up (see BENCHMARKS.md).
-import {execFileSync} from 'node:child_process'
-import {mkdirSync, rmSync, statSync} from 'node:fs'
+import {execFileSync, spawnSync} from 'node:child_process'
+import {mkdirSync, renameSync, rmSync, statSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {build} from 'esbuild'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
+
+// One build at a time per machine (tests and a developer may build at once): re-run under flock when it exists.
+if (!process.env.KAMAL_BACKUP_BUILD_LOCKED && spawnSync('flock', ['--version']).status === 0) {
+  const locked = spawnSync('flock', [join(tmpdir(), 'kamal-backup-build.lock'), process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: {...process.env, KAMAL_BACKUP_BUILD_LOCKED: '1'},
+  })
+  process.exit(locked.status ?? 1)
+}
 const dist = join(root, 'dist')
 const started = Date.now()
 const step = (text) => process.stderr.write(`[build ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`)
@@ -17,11 +27,12 @@ execFileSync(process.execPath, [join(root, 'scripts/gen-schemas.mjs')], {stdio: 
 step('schemas generated')
 
 // 2. One CommonJS file: fewer files to resolve, and V8 can cache its compiled code (step 4).
-rmSync(dist, {recursive: true, force: true})
+// Written beside the old bundle and renamed over it, so a CLI starting meanwhile sees one or the other, whole.
 mkdirSync(dist, {recursive: true})
+rmSync(join(dist, 'kamal-backup.cjs.next'), {force: true})
 await build({
   entryPoints: [join(root, 'src/main.ts')],
-  outfile: join(dist, 'kamal-backup.cjs'),
+  outfile: join(dist, 'kamal-backup.cjs.next'),
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -37,6 +48,8 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 })
+rmSync(join(dist, 'kamal-backup.cjs.cache'), {force: true})
+renameSync(join(dist, 'kamal-backup.cjs.next'), join(dist, 'kamal-backup.cjs'))
 step(`bundled dist/kamal-backup.cjs (${(statSync(join(dist, 'kamal-backup.cjs')).size / 1024).toFixed(0)} KiB)`)
 
 // 3. The manifest lets oclif answer --help and find commands without loading them.

@@ -16,7 +16,7 @@ import {resticArgv} from '../restic/argv.js'
 import {resticError, type Restic} from '../restic/client.js'
 import type {Redactor} from '../redact.js'
 import type {Engine} from './context.js'
-import {bytes} from './progress.js'
+import {bytes, count} from './progress.js'
 import {databaseGroup, FILES_GROUP, selectRun, type Run, type RunSnapshot} from './runs.js'
 
 export interface RestoreSelection {
@@ -143,14 +143,14 @@ export async function restoreRun(engine: Engine, restic: Restic, run: Run, input
   // 2. Files first: a failed file restore leaves the databases untouched, and a SQLite database living under a
   //    restored path is restored after the directory, not wiped by it.
   for (const f of files) {
-    const result = await step(`files:${f.from}`, `files ${f.from} → ${f.to}`, () => restoreFiles(engine, restic, input.filesSnapshot!, f, input.filesMode, input.preserve), (r) => `${r.files} files, ${bytes(r.bytes)}`)
+    const result = await step(`files:${f.from}`, `files ${f.from} → ${f.to}`, () => restoreFiles(engine, restic, input.filesSnapshot!, f, input.filesMode, input.preserve), (r) => `${count(r.files, 'file')}, ${bytes(r.bytes)}`)
     report.files.push(result)
   }
 
   // 3. Databases, in configuration order.
   for (const t of targets) {
     const snapshot = run.snapshots.find((s) => s.group === databaseGroup(t.name))!
-    const result = await step(databaseGroup(t.name), `database ${t.name} → ${engine.redactor.redact(describeDatabase(t.target))}`, () => restoreDatabase(engine, restic, snapshot, t), (r) => `${r.tables_restored.length} tables`)
+    const result = await step(databaseGroup(t.name), `database ${t.name} → ${engine.redactor.redact(describeDatabase(t.target))}`, () => restoreDatabase(engine, restic, snapshot, t), (r) => count(r.tables_restored.length, 'table'))
     report.databases.push(result)
   }
 }

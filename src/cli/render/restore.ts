@@ -1,14 +1,14 @@
 // Human summaries of restores and drills (stdout). --json prints the records themselves.
 import type {DrillRecord} from '../../engine/drill.js'
-import {bytes, seconds} from '../../engine/progress.js'
+import {bytes, count, seconds} from '../../engine/progress.js'
 import type {RestoreReport} from '../../engine/restore.js'
 import type {RestoreResult} from '../../engine/restore-flows.js'
 import type {Style} from '../style.js'
 
 function parts(report: RestoreReport): string[] {
   const lines: string[] = []
-  for (const f of report.files) lines.push(`  files    ${f.from} → ${f.to}: ${f.files} files, ${bytes(f.bytes)}`)
-  for (const d of report.databases) lines.push(`  database ${d.name} → ${d.target}: ${d.tables_restored.length} tables${d.integrity ? ', integrity ok' : ''}${d.missing_tables.length ? `, MISSING ${d.missing_tables.join(', ')}` : ''}`)
+  for (const f of report.files) lines.push(`  files    ${f.from} → ${f.to}: ${count(f.files, 'file')}, ${bytes(f.bytes)}`)
+  for (const d of report.databases) lines.push(`  database ${d.name} → ${d.target}: ${count(d.tables_restored.length, 'table')}${d.integrity ? ', integrity ok' : ''}${d.missing_tables.length ? `, MISSING ${d.missing_tables.join(', ')}` : ''}`)
   return lines
 }
 
