@@ -30,9 +30,7 @@ export const IN_ACCESSORY_ENV = 'KAMAL_BACKUP_IN_ACCESSORY'
 export const REMOTE_CLIENT_ENV = 'KAMAL_BACKUP_REMOTE_CLIENT'
 
 export const WHERE_IT_RUNS = `WHERE IT RUNS
-  From a Rails app checkout (config/deploy.yml exists, or -c/-d is given) this command runs inside the backup
-  accessory container, over SSH, like \`kamal accessory exec\` but without Ruby or Kamal. --local runs it on this
-  machine instead; inside the accessory image it always runs locally.`
+From a Rails app checkout (config/deploy.yml exists, or -c/-d is given) this command runs inside the backup accessory container, over SSH, like \`kamal accessory exec\` but without Ruby or Kamal. --local runs it on this machine instead; inside the accessory image it always runs locally.`
 
 export abstract class EngineCommand extends BaseCommand {
   static override baseFlags = {...BaseCommand.baseFlags, ...checkoutFlags, ...remoteFlags}

@@ -5,10 +5,7 @@ import {ExitCode} from '../errors.js'
 
 export default class Backup extends EngineCommand {
   static override summary = 'Back up every database and the file paths now, if due'
-  static override description = `Dumps each database into its own restic snapshot (streamed, no temporary file, except SQLite's consistent copy),
-then takes one snapshot of the configured paths, all tagged with the same run id; then applies retention and runs
-\`restic check\` as configured. The run is ok only if every step succeeded and every new snapshot is in the
-repository. Without --force it runs only when due by backup.schedule.
+  static override description = `Dumps each database into its own restic snapshot (streamed, no temporary file, except SQLite's consistent copy), then takes one snapshot of the configured paths, all tagged with the same run id; then applies retention and runs \`restic check\` as configured. The run is ok only if every step succeeded and every new snapshot is in the repository. Without --force it runs only when due by backup.schedule.
 
 ${WHERE_IT_RUNS}
 

@@ -4,8 +4,7 @@ import {runCheck, type MaintenanceRecord} from '../engine/maintenance.js'
 
 export default class Check extends EngineCommand {
   static override summary = 'Verify the repository with restic check'
-  static override description = `Checks the repository's structure and, with --read-data-subset, reads part of the stored data (5%, 1/7, 500M).
-The result is recorded in the state directory and shown by \`evidence\`.
+  static override description = `Checks the repository's structure and, with --read-data-subset, reads part of the stored data (5%, 1/7, 500M). The result is recorded in the state directory and shown by \`evidence\`.
 
 ${WHERE_IT_RUNS}`
 

@@ -3,10 +3,7 @@ import {buildEvidence, type Evidence as EvidenceDocument} from '../engine/eviden
 
 export default class Evidence extends EngineCommand {
   static override summary = 'Print a redacted JSON evidence document for a security review'
-  static override description = `What is backed up and where (credentials redacted), retention, schedule, the latest complete run with each
-snapshot, the age of the latest backup against the schedule, the last run, check and restore drill, a summary of
-drill history, tool versions, and a SHA-256 digest of the document's canonical form. Always JSON; the schema is
-schemas/output/evidence.schema.json.
+  static override description = `What is backed up and where (credentials redacted), retention, schedule, the latest complete run with each snapshot, the age of the latest backup against the schedule, the last run, check and restore drill, a summary of drill history, tool versions, and a SHA-256 digest of the document's canonical form. Always JSON; the schema is schemas/output/evidence.schema.json.
 
 ${WHERE_IT_RUNS}`
 

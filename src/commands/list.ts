@@ -4,8 +4,7 @@ import {bytes} from '../engine/progress.js'
 
 export default class List extends EngineCommand {
   static override summary = 'List backup runs, newest first'
-  static override description = `One line per run (all snapshots sharing a run id): its time, whether it is complete (every database and the
-files), and each snapshot's id and size. \`latest\` in restore and drill means the newest complete run.
+  static override description = `One line per run (all snapshots sharing a run id): its time, whether it is complete (every database and the files), and each snapshot's id and size. \`latest\` in restore and drill means the newest complete run.
 
 ${WHERE_IT_RUNS}`
 

@@ -3,8 +3,7 @@ import {runPrune, type MaintenanceRecord} from '../engine/maintenance.js'
 
 export default class Prune extends EngineCommand {
   static override summary = 'Apply the retention policy (restic forget --prune)'
-  static override description = `Forgets snapshots beyond restic.retention, per database and for the files (each group is kept separately), and
-prunes the data no snapshot uses. Backups do this after every run unless forget_after_backup is false.
+  static override description = `Forgets snapshots beyond restic.retention, per database and for the files (each group is kept separately), and prunes the data no snapshot uses. Backups do this after every run unless forget_after_backup is false.
 
 ${WHERE_IT_RUNS}`
 

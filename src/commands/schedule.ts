@@ -4,11 +4,7 @@ import {runScheduler, systemClock} from '../engine/scheduler.js'
 
 export default class Schedule extends EngineCommand {
   static override summary = 'Run backups on schedule, in the foreground (the accessory\'s default command)'
-  static override description = `Backs up on backup.schedule (an interval or a cron expression, UTC), working from the last successful run in the
-state directory: a restarted container catches up a missed backup instead of backing up again. Adds a little
-jitter, retries a failed run with backoff (1, 2, 4... minutes, at most an hour), never overlaps a manual
-\`backup\`, and logs one timestamped line per event. SIGTERM/SIGINT stop the running backup cleanly (restic removes
-its lock) and exit 0. With backup.enabled: false it stays up idle, so restores keep working.
+  static override description = `Backs up on backup.schedule (an interval or a cron expression, UTC), working from the last successful run in the state directory: a restarted container catches up a missed backup instead of backing up again. Adds a little jitter, retries a failed run with backoff (1, 2, 4... minutes, at most an hour), never overlaps a manual \`backup\`, and logs one timestamped line per event. SIGTERM/SIGINT stop the running backup cleanly (restic removes its lock) and exit 0. With backup.enabled: false it stays up idle, so restores keep working.
 
 ${WHERE_IT_RUNS}`
 

@@ -3,8 +3,7 @@ import {runUnlock, type MaintenanceRecord} from '../engine/maintenance.js'
 
 export default class Unlock extends EngineCommand {
   static override summary = 'Remove stale restic locks'
-  static override description = `A restic process that was killed (a container stopped mid-backup) can leave a lock that blocks prune and check.
-This removes stale locks only (restic unlock, never --remove-all): a lock held by a running restic stays.
+  static override description = `A restic process that was killed (a container stopped mid-backup) can leave a lock that blocks prune and check. This removes stale locks only (restic unlock, never --remove-all): a lock held by a running restic stays.
 
 ${WHERE_IT_RUNS}`
 

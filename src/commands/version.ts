@@ -9,9 +9,7 @@ export interface VersionResult {
 
 export default class Version extends EngineCommand {
   static override summary = 'Show the kamal-backup version (and, in an app checkout, the accessory\'s)'
-  static override description = `Prints the CLI version. With --json it also reports restic and the database tools found here. From an app
-checkout it also asks the backup accessory for its version and says whether the two are compatible (same
-major.minor).`
+  static override description = `Prints the CLI version. With --json it also reports restic and the database tools found here. From an app checkout it also asks the backup accessory for its version and says whether the two are compatible (same major.minor).`
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json --local']
 

@@ -8,10 +8,7 @@ import {ExitCode} from '../../errors.js'
 
 export default class DrillLocal extends EngineCommand {
   static override summary = 'Restore a backup run onto this machine, verify it, and record the result'
-  static override description = `The same restore as \`restore local\` (development database or config/kamal-backup.local.yml targets), followed
-by the drill's verification (every table of every dump restored, SQLite integrity, file counts and bytes, and the
-optional --check command with DATABASE_URL pointing at the restored database). The record goes to this machine's
-state directory (tmp/kamal-backup, or state.path in config/kamal-backup.local.yml). Exits 1 if the drill failed.
+  static override description = `The same restore as \`restore local\` (development database or config/kamal-backup.local.yml targets), followed by the drill's verification (every table of every dump restored, SQLite integrity, file counts and bytes, and the optional --check command with DATABASE_URL pointing at the restored database). The record goes to this machine's state directory (tmp/kamal-backup, or state.path in config/kamal-backup.local.yml). Exits 1 if the drill failed.
 
 Always runs on this machine.`
 

@@ -8,15 +8,9 @@ import {ExitCode} from '../../errors.js'
 
 export default class DrillProduction extends EngineCommand {
   static override summary = 'Restore into scratch targets on production infrastructure, verify, and record the result'
-  static override description = `Never touches the live databases or files: the scratch database must differ from every configured source and
-must not look like production (with several databases, --database is a prefix: <prefix>_<name>); it is created
-if missing. The scratch file directory is emptied first, so stale files can never make a drill pass.
+  static override description = `Never touches the live databases or files: the scratch database must differ from every configured source and must not look like production (with several databases, --database is a prefix: <prefix>_<name>); it is created if missing. The scratch file directory is emptied first, so stale files can never make a drill pass.
 
-Verification: every restore succeeded, SQLite integrity checks passed, each restored database has every table
-its dump had, restored files match the snapshot's count and bytes, and the optional --check command (sh -c, with
-DATABASE_URL pointing at the scratch database) exits 0. The record — status, operator, the run restored, targets,
-timings per step and the measured restore time, verification, error — is kept in the state directory
-(last_restore_drill.json, drills.jsonl) and shown by \`evidence\`. A failed drill exits 1 but is still recorded.
+Verification: every restore succeeded, SQLite integrity checks passed, each restored database has every table its dump had, restored files match the snapshot's count and bytes, and the optional --check command (sh -c, with DATABASE_URL pointing at the scratch database) exits 0. The record — status, operator, the run restored, targets, timings per step and the measured restore time, verification, error — is kept in the state directory (last_restore_drill.json, drills.jsonl) and shown by \`evidence\`. A failed drill exits 1 but is still recorded.
 
 ${WHERE_IT_RUNS}`
 

@@ -9,11 +9,7 @@ import {assertNotProductionEnvironment, localTargets} from '../../engine/targets
 
 export default class RestoreLocal extends EngineCommand {
   static override summary = 'Restore a production backup run onto this machine (development database, local paths)'
-  static override description = `Reads the repository from this machine (restic needed locally; secrets from the environment or .kamal/secrets,
-with -d for a destination) and restores into the development database of config/database.yml, or the targets in
-config/kamal-backup.local.yml. Files go only into local paths configured there (never guessed). Refuses when
-RAILS_ENV/RACK_ENV is production and refuses targets that look like production. Asks [y/N] unless --yes; without
-a terminal and without --yes it refuses.
+  static override description = `Reads the repository from this machine (restic needed locally; secrets from the environment or .kamal/secrets, with -d for a destination) and restores into the development database of config/database.yml, or the targets in config/kamal-backup.local.yml. Files go only into local paths configured there (never guessed). Refuses when RAILS_ENV/RACK_ENV is production and refuses targets that look like production. Asks [y/N] unless --yes; without a terminal and without --yes it refuses.
 
 Always runs on this machine.`
 

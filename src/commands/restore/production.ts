@@ -11,20 +11,17 @@ import {restoreProduction, type RestoreResult} from '../../engine/restore-flows.
 
 export default class RestoreProduction extends EngineCommand {
   static override summary = 'Restore a backup run into the production databases and paths'
-  static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then
-RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused). Before anything is
-overwritten it takes a safety backup of the current production data (a normal run, tagged type:pre-restore) and
-prints the exact command that undoes the restore.
+  static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused). Before anything is overwritten it takes a safety backup of the current production data (a normal run, tagged type:pre-restore) and prints the exact command that undoes the restore.
 
-Files are restored first (staged on the target's filesystem, verified, then the directory's contents replaced, so
-volume mount points stay), then each database: PostgreSQL is reset and restored with pg_restore in one
-transaction; MySQL/MariaDB objects are dropped and the dump streamed in; SQLite is staged, checked and applied
-with SQLite's backup API (refused, unchanged, while another connection writes).
+Files are restored first (staged on the target's filesystem, verified, then the directory's contents replaced, so volume mount points stay), then each database: PostgreSQL is reset and restored with pg_restore in one transaction; MySQL/MariaDB objects are dropped and the dump streamed in; SQLite is staged, checked and applied with SQLite's backup API (refused, unchanged, while another connection writes).
 
 ${WHERE_IT_RUNS} The confirmation is always asked on this machine.
 
 EXIT CODES
-  0  restored   1  failed (what was restored so far is printed)   2  not confirmed / bad arguments   130  interrupted`
+  0    restored
+  1    failed (what was restored so far is printed)
+  2    not confirmed, or bad arguments
+  130  interrupted`
 
   static override examples = [
     {description: 'Restore the latest complete run (asks for the typed confirmation)', command: '<%= config.bin %> <%= command.id %> -d production'},
