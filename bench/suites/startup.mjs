@@ -3,7 +3,8 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {BIN, NODE, ROOT, fmtMs, interleave, log, resultTable, summarize, timed} from '../lib.mjs'
+import {BIN, NODE, ROOT, fmtMs, interleave, log, markdownTable, resultTable, summarize, timed} from '../lib.mjs'
+import {countExecs, EXEC_ALIGN, EXEC_HEADER, execTable} from '../support/execs.mjs'
 
 export const description = '`node bin/run.js validate` (examples/sample-app), `version`, `--help` vs `node -e 0`'
 export const defaultIterations = 30
@@ -19,6 +20,7 @@ export async function run({iterations}) {
   const cases = [
     {name: 'node -e 0', baseline: true, run: node(['-e', '0'], plain)},
     {name: 'validate', run: node([BIN, 'validate'], sample), note: 'in examples/sample-app'},
+    {name: 'validate --skip-secrets', run: node([BIN, 'validate', '--skip-secrets'], sample), note: 'does not evaluate .kamal/secrets'},
     {name: 'version', run: node([BIN, 'version'], plain), note: 'outside an app checkout'},
     {name: '--help', run: node([BIN, '--help'], plain)},
     {name: 'validate, no code cache', run: node([noCache, 'validate'], sample), note: 'bench/support/run-without-code-cache.mjs'},
@@ -29,13 +31,15 @@ export async function run({iterations}) {
     const summary = summarize(results)
     const byName = Object.fromEntries(summary.map((r) => [r.name, r]))
     const cacheSaves = byName['validate, no code cache'].median - byName.validate.median
+    const execs = await countExecs(NODE, [BIN, 'validate'], {cwd: sample, env})
     const markdown = [
       resultTable(summary),
       '',
       `Absolute cost over a bare Node start (median): validate ${fmtMs(byName.validate.deltaMs)}, version ${fmtMs(byName.version.deltaMs)}, --help ${fmtMs(byName['--help'].deltaMs)}. ` +
         `The V8 code cache saves ${fmtMs(cacheSaves)} per validate (median without cache minus median with it).`,
+      ...(execs ? ['', `Processes started by one \`validate\` in examples/sample-app (strace -f):`, '', markdownTable(EXEC_HEADER, execTable('validate', execs), EXEC_ALIGN)] : []),
     ].join('\n')
-    return {summary, markdown}
+    return {summary, execs, markdown}
   } finally {
     rmSync(plain, {recursive: true, force: true})
   }

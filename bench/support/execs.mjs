@@ -64,7 +64,8 @@ export function execTable(label, calls) {
     const first = c.argv.slice(1).find((a) => !a.startsWith('-') || a.startsWith('--format')) ?? ''
     if (name === 'node') return 'node'
     if (name === 'psql') return c.argv.includes('-c') ? `psql -c "${c.argv[c.argv.indexOf('-c') + 1]}"` : 'psql (SQL on stdin)'
-    if (name === 'bash' || name === 'sh') return name
+    if (name === 'bash') return name
+    if (name === 'sh' || name === 'dash') return c.argv[1] === '-c' ? `${name} -c "${c.argv[2].slice(0, 40)}"` : name
     return `${name}${first && !first.includes('/') ? ' ' + first : ''}`
   })
   return [[label, String(calls.length), names.join(', ')]]
@@ -72,4 +73,3 @@ export function execTable(label, calls) {
 
 export const EXEC_HEADER = ['run', 'processes', 'programs (with their first argument)']
 export const EXEC_ALIGN = ['l', 'r', 'l']
-}
