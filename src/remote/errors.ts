@@ -76,15 +76,16 @@ export function connectionError(error: unknown, target: Target, context: {auth?:
   return unreachable(`SSH connection to ${what}${via} failed: ${message}`, 'ssh-failed', [], error)
 }
 
-export function hostKeyChangedError(info: {names: string[]; keyType: string; offered: string; known: string[]; file: string; line: number; revoked?: boolean}): KamalBackupError {
+export function hostKeyChangedError(info: {names: string[]; keyType: string; offered: string; known: string[]; file: string; line: number; revoked?: boolean; displayFile?: string}): KamalBackupError {
+  const shown = info.displayFile ?? info.file
   const name = info.names[0] ?? '?'
   if (info.revoked) {
-    return unreachable(`the host key of ${name} (${info.keyType} ${info.offered}) is marked @revoked in ${info.file}:${info.line}; refusing to connect`, 'ssh-host-key-revoked', [
+    return unreachable(`the host key of ${name} (${info.keyType} ${info.offered}) is marked @revoked in ${shown}:${info.line}; refusing to connect`, 'ssh-host-key-revoked', [
       'ask whoever runs the server which key it should present',
     ])
   }
   return unreachable(
-    `the host key of ${name} has CHANGED: it offered ${info.keyType} ${info.offered}, but ${info.file}:${info.line} records ${info.known.join(', ')}. Someone could be intercepting the connection, or the server was reinstalled; refusing to connect`,
+    `the host key of ${name} has CHANGED: it offered ${info.keyType} ${info.offered}, but ${shown}:${info.line} records ${info.known.join(', ')}. Someone could be intercepting the connection, or the server was reinstalled; refusing to connect`,
     'ssh-host-key-changed',
     [
       `verify the new fingerprint with whoever runs the server (on the server: ssh-keygen -lf /etc/ssh/ssh_host_${hostKeyFileType(info.keyType)}_key.pub)`,

@@ -115,7 +115,7 @@ async function connectHop(ssh2: Ssh2Module, settings: EffectiveSsh, hop: HopSpec
     const verdict = checkHostKey(settings.knownHostsFiles, names, keyType, key)
     if (verdict.status === 'known') return true
     if (verdict.status === 'changed') {
-      hostKeyError = hostKeyChangedError({names, keyType, offered, known: verdict.knownFingerprints, file: tilde(verdict.file), line: verdict.line, ...(verdict.revoked && {revoked: true})})
+      hostKeyError = hostKeyChangedError({names, keyType, offered, known: verdict.knownFingerprints, file: verdict.file, displayFile: tilde(verdict.file), line: verdict.line, ...(verdict.revoked && {revoked: true})})
       return false
     }
     if (settings.strictHostKey === 'yes') {
