@@ -27,6 +27,7 @@ phase() { # name cmd... — run a step, remember its duration for the summary
 }
 
 LAB_STARTED=0
+SUMMARY=$(mktemp)
 finish() {
   local rc=$?
   trap - EXIT INT TERM
@@ -37,6 +38,10 @@ finish() {
   fi
   say "timings: ${PHASES[*]:-none}; total $(secs "$T0")s"
   say "exit $rc"
+  # The last line of the output is the test summary, "N passed, N failed" (or 0 passed, 1 failed when a step
+  # before the tests failed).
+  if [ -s "$SUMMARY" ]; then cat "$SUMMARY"; else echo "0 passed, 1 failed"; fi
+  rm -f "$SUMMARY"
   exit "$rc"
 }
 trap finish EXIT
@@ -55,7 +60,11 @@ phase lab-up bash test/lab/up.sh
 
 t=${EPOCHREALTIME/./}
 say "tests: node test/run.mjs $*"
-rc=0
-node test/run.mjs "$@" || rc=$?
+set +e
+node test/run.mjs "$@" | tee "$SUMMARY.log"
+rc=${PIPESTATUS[0]}
+set -e
+grep -E '^[0-9]+ passed, [0-9]+ failed$' "$SUMMARY.log" | tail -n 1 > "$SUMMARY"
+rm -f "$SUMMARY.log"
 PHASES+=("tests $(secs "$t")s")
 exit "$rc"
