@@ -2,6 +2,7 @@
 // stdout and stderr streamed through redaction as they arrive (with backpressure, so output of any size flows in
 // constant memory), interrupts sent on stdin, and the remote exit status returned.
 import {constants} from 'node:os'
+import {StringDecoder} from 'node:string_decoder'
 import type {Client, ClientChannel} from 'ssh2'
 import type {Redactor} from '../redact.js'
 import {GO, INTERRUPT_BYTE, parseHandshake, type Handshake} from './protocol.js'
@@ -38,9 +39,11 @@ export interface ExecResult {
  *  (returning whether the destination wants more) and a flush. */
 export function redactingWriter(redactor: Redactor, write: (text: string) => boolean): {push(chunk: Buffer): boolean; flush(): void} {
   let pending = ''
+  // Chunks split multi-byte characters; the decoder carries the partial bytes over to the next chunk.
+  const decoder = new StringDecoder('utf8')
   return {
     push(chunk) {
-      pending += chunk.toString('utf8')
+      pending += decoder.write(chunk)
       const last = pending.lastIndexOf('\n')
       if (last < 0) {
         if (pending.length <= 65_536) return true
@@ -61,6 +64,7 @@ export function redactingWriter(redactor: Redactor, write: (text: string) => boo
       return write(out)
     },
     flush() {
+      pending += decoder.end()
       if (pending !== '') write(redactor.redact(pending))
       pending = ''
     },
@@ -78,7 +82,7 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
       if (error) return reject(error)
       const result: ExecResult = {exitCode: null, started: false, preamble: '', interrupted: false}
       let handshakeDone = false
-      let stderrPending = ''
+      let stderrPending = Buffer.alloc(0)
       let captured = ''
       let connectionEnded = false
 
@@ -101,11 +105,16 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
 
       const onStderr = (chunk: Buffer) => {
         if (handshakeDone) return flowControl(options.stderr, err.push(chunk), channel.stderr)
-        stderrPending += chunk.toString('utf8')
+        stderrPending = Buffer.concat([stderrPending, chunk])
+        if (stderrPending.length > 65_536) {
+          // No line end in sight: not a handshake. Keep it as the preamble.
+          result.preamble += stderrPending.toString('utf8')
+          stderrPending = Buffer.alloc(0)
+        }
         let newline: number
-        while (!handshakeDone && (newline = stderrPending.indexOf('\n')) >= 0) {
-          const line = stderrPending.slice(0, newline + 1)
-          stderrPending = stderrPending.slice(newline + 1)
+        while (!handshakeDone && (newline = stderrPending.indexOf(0x0a)) >= 0) {
+          const line = stderrPending.subarray(0, newline + 1).toString('utf8')
+          stderrPending = stderrPending.subarray(newline + 1)
           const handshake = parseHandshake(line)
           if (!handshake) {
             // Held back: if kamal-backup never starts, this is docker's explanation, shown as part of our error.
@@ -129,9 +138,9 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
           } else {
             channel.end()
           }
-          if (stderrPending !== '') {
-            err.push(Buffer.from(stderrPending))
-            stderrPending = ''
+          if (stderrPending.length > 0) {
+            err.push(stderrPending)
+            stderrPending = Buffer.alloc(0)
           }
         }
       }
@@ -164,7 +173,7 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
         client.off('end', endListener)
         client.off('error', errorListener)
         out.flush()
-        if (!handshakeDone) result.preamble += stderrPending
+        if (!handshakeDone) result.preamble += stderrPending.toString('utf8')
         else err.flush()
         if (options.captureStdout) result.captured = captured
         if (result.exitCode !== null) delete result.lostReason

@@ -1,0 +1,82 @@
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {ExitCode} from '../../../src/errors.js'
+import {connectionError, connectionLostError, dockerExecError, hostKeyChangedError, versionMismatchError} from '../../../src/remote/errors.js'
+
+const target = {user: 'deploy', host: 'db1.example.com', port: 2222}
+const ctx = {container: 'app-backup', accessory: 'backup', host: 'db1.example.com', destination: 'production'}
+
+function err(message: string, extra: Record<string, unknown>) {
+  return Object.assign(new Error(message), extra)
+}
+
+test('network errors are told apart, with host and port', () => {
+  const dns = connectionError(err('getaddrinfo ENOTFOUND db1.example.com', {code: 'ENOTFOUND', level: 'client-socket'}), target)
+  assert.equal(dns.code, 'ssh-dns')
+  assert.match(dns.message, /cannot resolve the host name db1\.example\.com/)
+  const refused = connectionError(err('connect ECONNREFUSED', {code: 'ECONNREFUSED', level: 'client-socket'}), target)
+  assert.equal(refused.code, 'ssh-refused')
+  assert.match(refused.message, /deploy@db1\.example\.com:2222 refused/)
+  const timeout = connectionError(err('Timed out while waiting for handshake', {level: 'client-timeout'}), target, {timeoutMs: 15000})
+  assert.equal(timeout.code, 'ssh-timeout')
+  assert.match(timeout.message, /timed out after 15 s/)
+  for (const e of [dns, refused, timeout]) assert.equal(e.exitCode, ExitCode.unreachable)
+})
+
+test('authentication errors list what was tried and what was skipped', () => {
+  const auth = connectionError(err('All configured authentication methods failed', {level: 'client-authentication'}), target, {auth: {tried: ['ssh-agent (/run/agent)', '~/.ssh/id_ed25519'], skipped: ['~/.ssh/id_rsa: encrypted; add it to ssh-agent']}})
+  assert.equal(auth.code, 'ssh-auth')
+  assert.match(auth.message, /as deploy on deploy@db1\.example\.com:2222 failed; tried: ssh-agent \(\/run\/agent\), ~\/\.ssh\/id_ed25519/)
+  assert.ok(auth.suggestions.some((s) => /id_rsa: encrypted/.test(s)))
+  const none = connectionError(err('All configured authentication methods failed', {level: 'client-authentication'}), target, {auth: {tried: [], skipped: []}})
+  assert.match(none.message, /nothing \(no keys and no agent\)/)
+})
+
+test('jump host errors say it was the jump host', () => {
+  const e = connectionError(err('connect ECONNREFUSED', {code: 'ECONNREFUSED'}), {user: 'root', host: 'bastion', port: 22}, {stage: 'jump'})
+  assert.match(e.message, /the jump host root@bastion:22 \(ssh\.proxy\)/)
+})
+
+test('a changed host key shows both fingerprints and how to fix known_hosts', () => {
+  const e = hostKeyChangedError({names: ['[db1]:2222'], keyType: 'ssh-ed25519', offered: 'SHA256:new', known: ['SHA256:old'], file: '/home/a/.ssh/known_hosts', displayFile: '~/.ssh/known_hosts', line: 3})
+  assert.match(e.message, /CHANGED: it offered ssh-ed25519 SHA256:new, but ~\/\.ssh\/known_hosts:3 records SHA256:old/)
+  assert.ok(e.suggestions.some((s) => s.includes("ssh-keygen -R '[db1]:2222' -f /home/a/.ssh/known_hosts")))
+  assert.ok(e.suggestions.some((s) => s.includes('ssh_host_ed25519_key.pub')))
+  assert.equal(e.exitCode, ExitCode.unreachable)
+})
+
+test('docker exec failures map to what to do (container missing, stopped, wrong image, docker missing)', () => {
+  const missing = dockerExecError(1, 'Error response from daemon: No such container: app-backup\n', ctx)!
+  assert.equal(missing.code, 'accessory-missing')
+  assert.deepEqual(missing.suggestions, ['boot it: kamal accessory boot backup -d production'])
+  const stopped = dockerExecError(1, 'Error response from daemon: container 4f2a is not running\n', ctx)!
+  assert.equal(stopped.code, 'accessory-not-running')
+  assert.ok(stopped.suggestions.some((s) => s.includes('kamal accessory boot backup -d production')))
+  const wrong = dockerExecError(127, 'OCI runtime exec failed: exec failed: unable to start container process: exec: "kamal-backup": executable file not found in $PATH: unknown\n', ctx)!
+  assert.equal(wrong.code, 'accessory-wrong-image')
+  const noDocker = dockerExecError(127, 'bash: line 1: docker: command not found\n', ctx)!
+  assert.equal(noDocker.code, 'docker-missing')
+  const perm = dockerExecError(1, 'permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock\n', ctx)!
+  assert.equal(perm.code, 'docker-permission')
+  assert.equal(dockerExecError(1, 'something else entirely\n', ctx), undefined)
+})
+
+test('a version mismatch names both versions and the exact reboot command', () => {
+  const e = versionMismatchError({local: '0.1.0', remote: '0.2.3', accessory: 'backup', image: 'ghcr.io/kamal-backup/kamal-backup:0.2', destination: 'production'})
+  assert.equal(e.exitCode, ExitCode.versionMismatch)
+  assert.match(e.message, /this kamal-backup is 0\.1\.0 but the accessory runs 0\.2\.3/)
+  assert.ok(e.suggestions[0]!.endsWith('kamal accessory reboot backup -d production'))
+  assert.match(e.suggestions[1]!, /kamal-backup@0\.2/)
+})
+
+test('a lost connection explains what a restore may have left behind', () => {
+  const restore = connectionLostError({command: ['restore', 'production'], target, afterGo: true, accessory: 'backup', destination: 'production'})
+  assert.equal(restore.code, 'ssh-connection-lost')
+  assert.match(restore.message, /lost while `kamal-backup restore production` was running/)
+  assert.ok(restore.suggestions.some((s) => /half done/.test(s)))
+  assert.ok(restore.suggestions.some((s) => /pre-restore/.test(s) && /kamal accessory logs backup -d production/.test(s)))
+  const early = connectionLostError({command: ['restore', 'production'], target, afterGo: false, accessory: 'backup'})
+  assert.match(early.suggestions[0]!, /nothing was run/)
+  const list = connectionLostError({command: ['list'], target, afterGo: true, accessory: 'backup'})
+  assert.match(list.suggestions[0]!, /run it again/)
+})
