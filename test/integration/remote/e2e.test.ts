@@ -124,6 +124,29 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
     }
   })
 
+  test('restore production: confirmed locally (refused without --confirm, before connecting), restored in the accessory', async () => {
+    const db = join(data, 'storage', 'production.sqlite3')
+    sqlite(db, "DELETE FROM items WHERE name <> 'one';")
+    await psql(pg.name, 'DELETE FROM notes WHERE id > 10;', {as: 'app'})
+    writeFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'changed\n')
+
+    box.remove()
+    const refused = await cli(app, ['restore', 'production', runId])
+    box.write(containerEnv)
+    assert.equal(refused.code, 2, refused.stderr)
+    assert.match(refused.stderr, /needs --confirm/)
+
+    const result = await cli(app, ['restore', 'production', runId, '--confirm', app.app, '--json'])
+    assert.equal(result.code, 0, result.stdout + result.stderr)
+    const doc = JSON.parse(result.stdout)
+    assert.equal(doc.status, 'ok')
+    assert.equal(doc.run_id, runId)
+    assert.equal(doc.safety_backup.status, 'ok')
+    assert.equal(sqlite(db, 'SELECT count(*) FROM items'), '3')
+    assert.equal(await psql(pg.name, 'SELECT count(*) FROM notes;', {as: 'app'}), '200')
+    assert.equal(readFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'utf8'), 'hello\n')
+  })
+
   test('version shows both sides', async () => {
     const text = await cli(app, ['version'])
     assert.equal(text.code, 0, text.stderr)

@@ -282,6 +282,32 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     assert.match(result.stderr, /authentication as kbdeploy on kbdeploy@127\.0\.0\.1:2222 failed; tried: .*wrong-key.*id_ed25519/)
   })
 
+  test('ssh-agent: without keys_only the agent authenticates; it is named when authentication fails', async () => {
+    const agentDir = tempDir('agent')
+    const sock = join(agentDir, 'agent.sock')
+    const agent = execFileSync('ssh-agent', ['-s', '-a', sock], {encoding: 'utf8'})
+    const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agent)?.[1])
+    try {
+      const viaAgent = remoteApp({ssh: []})
+      const deploy = join(viaAgent.dir, 'config', 'deploy.yml')
+      writeFileSync(deploy, readFileSync(deploy, 'utf8').replace(`  keys: [${lab().ssh.privateKey}]\n  keys_only: true\n`, ''))
+      const c = container(viaAgent.containerName, fakeEnv(image))
+      try {
+        const empty = await cli(viaAgent, ['list'], {env: {SSH_AUTH_SOCK: sock}})
+        assert.equal(empty.code, 3, empty.stderr)
+        assert.match(empty.stderr, new RegExp(`tried: ssh-agent \\(${sock.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`))
+        execFileSync('ssh-add', ['-q', lab().ssh.privateKey], {env: {...process.env, SSH_AUTH_SOCK: sock}, stdio: 'ignore'})
+        const ok = await cli(viaAgent, ['list'], {env: {SSH_AUTH_SOCK: sock}})
+        assert.equal(ok.code, 0, ok.stderr)
+        assert.deepEqual(parseReport(ok.stdout).argv, ['list'])
+      } finally {
+        c.remove()
+      }
+    } finally {
+      if (agentPid > 1) process.kill(agentPid)
+    }
+  })
+
   test('refused, DNS failure and an unknown --host are told apart', async () => {
     const refused = remoteApp({ssh: [], host: '127.0.0.1'})
     writeFileSync(join(refused.dir, 'config', 'deploy.yml'), readFileSync(join(refused.dir, 'config', 'deploy.yml'), 'utf8').replace(`port: ${lab().ssh.port}`, 'port: 1'))
