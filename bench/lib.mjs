@@ -2,7 +2,7 @@
 // in the same run, statistics (median, p90, min), markdown tables and a description of the machine.
 // Node built-ins only, so `npm run bench` needs nothing beyond a built CLI (and the lab for the database benchmarks).
 import {spawn, execFileSync} from 'node:child_process'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -23,7 +23,8 @@ export function log(...parts) {
  * taken with hrtime in this process (the same spawn overhead applies to every case, baseline included).
  * Throws when the exit code is not `expect` (default 0), with the end of stderr.
  */
-export function timed(cmd, args, {cwd, env, expect = 0, input, timeoutMs = 30 * 60_000, shell = false} = {}) {
+export function timed(cmd, args, {cwd, env, expect = 0, input, timeoutMs = 30 * 60_000, shell = false, cpu = false} = {}) {
+  if (cpu && existsSync(TIME)) return timedWithCpu(cmd, args, {cwd, env, expect, input, timeoutMs, shell})
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint()
     const child = spawn(cmd, args, {cwd, env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], shell})
@@ -58,6 +59,25 @@ export function timed(cmd, args, {cwd, env, expect = 0, input, timeoutMs = 30 * 
   })
 }
 
+const TIME = '/usr/bin/time'
+let timeFiles = 0
+
+/**
+ * timed() under GNU time: also the CPU time (user + system) of the command and every descendant it waited for,
+ * and the largest resident set of any one of them. CPU time is less sensitive than the wall clock to other jobs on
+ * the machine. time's own start (about 1 ms) is in `ms`, for the baseline too.
+ */
+async function timedWithCpu(cmd, args, options) {
+  const file = join(os.tmpdir(), `kb-bench-time-${process.pid}-${++timeFiles}`)
+  try {
+    const r = await timed(TIME, ['-f', '%U %S %M', '-o', file, cmd, ...args], options)
+    const [user, system, rssKiB] = readFileSync(file, 'utf8').trim().split('\n').at(-1).split(' ').map(Number)
+    return {...r, cpuMs: (user + system) * 1000, maxRssKiB: rssKiB}
+  } finally {
+    rmSync(file, {force: true})
+  }
+}
+
 /** A shell pipeline (`sh -c`), timed as a whole; `set -o pipefail` is not in POSIX sh, so bash is used. */
 export function timedPipeline(script, options = {}) {
   return timed('bash', ['-o', 'pipefail', '-c', script], options)
@@ -82,18 +102,24 @@ export function sh(cmd, args, {env, cwd, input} = {}) {
  */
 export async function interleave(cases, {iterations, warmup = 1, label = ''} = {}) {
   const samples = new Map(cases.map((c) => [c.name, []]))
+  const cpu = new Map(cases.map((c) => [c.name, []]))
+  const rss = new Map(cases.map((c) => [c.name, []]))
   for (let round = -warmup; round < iterations; round++) {
     const offset = ((round % cases.length) + cases.length) % cases.length
     const order = [...cases.slice(offset), ...cases.slice(0, offset)]
     for (const c of order) {
-      const ms = await c.run(round)
-      if (round >= 0) samples.get(c.name).push(ms)
+      // A case returns its wall-clock ms, or timed()'s result ({ms, cpuMs?, maxRssKiB?}).
+      const result = await c.run(round)
+      if (round < 0) continue
+      samples.get(c.name).push(typeof result === 'number' ? result : result.ms)
+      if (typeof result === 'object' && Number.isFinite(result.cpuMs)) cpu.get(c.name).push(result.cpuMs)
+      if (typeof result === 'object' && Number.isFinite(result.maxRssKiB)) rss.get(c.name).push(result.maxRssKiB)
     }
     if (round >= 0 && (iterations <= 10 || (round + 1) % 10 === 0 || round + 1 === iterations)) {
       log(`${label} round ${round + 1}/${iterations}: ${order.map((c) => `${c.name} ${fmtMs(samples.get(c.name).at(-1))}`).join(', ')}`)
     }
   }
-  return cases.map((c) => ({name: c.name, baseline: Boolean(c.baseline), note: c.note, samples: samples.get(c.name)}))
+  return cases.map((c) => ({name: c.name, baseline: Boolean(c.baseline), note: c.note, samples: samples.get(c.name), cpu: cpu.get(c.name), rss: rss.get(c.name)}))
 }
 
 // ---- statistics --------------------------------------------------------------------------------------------------
@@ -129,6 +155,9 @@ export function summarize(results, baselineOf) {
     const s = stats(r.samples)
     const base = r.baseline ? undefined : typeof pick === 'function' ? pick(r) : byName.get(pick)
     const out = {...r, ...s}
+    if (r.cpu?.length) out.cpuMedian = median(r.cpu)
+    if (r.rss?.length) out.rssMedianKiB = median(r.rss)
+    if (base && r.cpu?.length && base.cpu?.length) out.cpuRatio = out.cpuMedian / median(base.cpu)
     if (base) {
       const b = stats(base.samples)
       const n = Math.min(r.samples.length, base.samples.length)
@@ -177,6 +206,14 @@ export function markdownTable(header, rows, align = header.map((_, i) => (i === 
 
 /** The standard table of a summarized benchmark: one row per case. `extra` adds columns: [{title, value(row)}]. */
 export function resultTable(summary, extra = []) {
+  if (summary.some((r) => Number.isFinite(r.cpuMedian))) {
+    extra = [
+      {title: 'CPU median (user+sys)', value: (r) => fmtMs(r.cpuMedian)},
+      {title: 'CPU ratio', value: (r) => (r.baseline ? '1.00×' : fmtRatio(r.cpuRatio))},
+      {title: 'max RSS (one process)', value: (r) => (Number.isFinite(r.rssMedianKiB) ? fmtBytes(r.rssMedianKiB * 1024) : '–')},
+      ...extra,
+    ]
+  }
   return markdownTable(
     ['case', 'n', 'median', 'p90', 'min', 'ratio to baseline (medians)', 'paired ratio', 'Δ median', ...extra.map((e) => e.title)],
     summary.map((r) => [

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the benchmarks: `npm run bench` (all), `npm run bench -- startup backup-pg` (some), `--list`.
 // Options: --n=N (iterations for every selected benchmark), --json (one JSON document on stdout instead of markdown),
-// --out=FILE (also write the markdown report there). Progress goes to stderr.
+// --out=FILE (also write the markdown report there, and the JSON to FILE.json, after each benchmark). Progress goes
+// to stderr. An interrupted run may leave /tmp/kb-bench-* directories behind.
 // Environment: BENCH_PG_MB (database size for backup-pg/restore-pg, default 1024), BENCH_RESTIC (0.14,0.18),
 // BENCH_N (like --n). See BENCHMARKS.md for what each benchmark measures and the figures.
 import {writeFileSync} from 'node:fs'
@@ -50,6 +51,7 @@ for (const name of selected) {
     sections.push(`## ${name}\n\n${suite.description}; ${iterations} interleaved rounds; the benchmark took ${seconds.toFixed(0)} s.\n\n${result.markdown}`)
     log(`${name} done in ${seconds.toFixed(0)} s`)
     if (!flag('json')) process.stdout.write(`${sections.length === 2 ? sections[0] + '\n\n' : ''}${sections.at(-1)}\n\n`)
+    save()
   } catch (error) {
     failed = true
     report.benchmarks[name] = {iterations, error: String(error?.stack ?? error)}
@@ -57,6 +59,14 @@ for (const name of selected) {
   }
 }
 if (flag('json')) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
-const out = value('out')
-if (out) writeFileSync(out, sections.join('\n\n') + '\n')
+save()
 process.exitCode = failed ? 1 : 0
+
+/** --out gets the report so far after every benchmark (a long run that is interrupted keeps what it measured),
+ *  and FILE.json the JSON beside it. */
+function save() {
+  const out = value('out')
+  if (!out) return
+  writeFileSync(out, sections.join('\n\n') + '\n')
+  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify(report, null, 2) + '\n')
+}

@@ -39,9 +39,9 @@ export async function run({iterations}) {
         run: async () => {
           fresh()
           freshRepo(restic, paths.rawRepo)
-          const r = await timedPipeline(`${DUMP} | "$RESTIC" backup --stdin --stdin-filename bench.main.pgdump`, {env: raw, cwd: dir})
+          const r = await timedPipeline(`${DUMP} | "$RESTIC" backup --stdin --stdin-filename bench.main.pgdump`, {env: raw, cwd: dir, cpu: true})
           fresh()
-          return r.ms
+          return r
         },
       })
       if (Number(v.split('.')[1]) >= 17) {
@@ -51,9 +51,9 @@ export async function run({iterations}) {
           run: async () => {
             fresh()
             freshRepo(restic, paths.rawRepo)
-            const r = await timedPipeline(`"$RESTIC" backup --stdin-filename bench.main.pgdump --stdin-from-command -- ${DUMP}`, {env: raw, cwd: dir})
+            const r = await timedPipeline(`"$RESTIC" backup --stdin-filename bench.main.pgdump --stdin-from-command -- ${DUMP}`, {env: raw, cwd: dir, cpu: true})
             fresh()
-            return r.ms
+            return r
           },
         })
       }
@@ -65,7 +65,7 @@ export async function run({iterations}) {
           freshRepo(restic, paths.cliRepo)
           const r = await kb(['backup', '--force', '--local', '--backup-config', config], {cwd: dir, env})
           fresh()
-          return r.ms
+          return r
         },
       })
     }

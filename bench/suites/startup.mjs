@@ -16,7 +16,7 @@ export async function run({iterations}) {
   const env = {...process.env, NO_COLOR: '1'}
   delete env.CI
   const noCache = join(ROOT, 'bench', 'support', 'run-without-code-cache.mjs')
-  const node = (args, cwd) => async () => (await timed(NODE, args, {cwd, env})).ms
+  const node = (args, cwd) => () => timed(NODE, args, {cwd, env, cpu: true})
   const cases = [
     {name: 'node -e 0', baseline: true, run: node(['-e', '0'], plain)},
     {name: 'validate', run: node([BIN, 'validate'], sample), note: 'in examples/sample-app'},

@@ -15,7 +15,7 @@ export async function run({iterations}) {
   const work = mkdtempSync(join(tmpdir(), 'kb-bench-validate-'))
   const env = {...process.env, NO_COLOR: '1'}
   delete env.CI
-  const validate = (cwd, extra = []) => async () => (await timed(NODE, [BIN, 'validate', ...extra], {cwd, env})).ms
+  const validate = (cwd, extra = []) => () => timed(NODE, [BIN, 'validate', ...extra], {cwd, env, cpu: true})
   try {
     const sizes = {}
     const cases = [{name: 'validate, sample app', baseline: true, run: validate(join(ROOT, 'examples', 'sample-app'))}]

@@ -98,6 +98,6 @@ export function rawEnv(restic, {repo, cache, database}) {
   }
 }
 
-export function kb(args, {cwd, env, expect = 0}) {
-  return timed(NODE, [BIN, ...args], {cwd, env, expect})
+export function kb(args, {cwd, env, expect = 0, cpu = true}) {
+  return timed(NODE, [BIN, ...args], {cwd, env, expect, cpu})
 }
