@@ -65,7 +65,15 @@ export async function restoreProduction(engine: Engine, selection: RestoreSelect
     const targets = productionTargets(engine)
     const plan = planRun(runs, selection, engine.config.databases.map((d) => d.name), targets.files.length > 0)
     // Refuse before the safety backup if a target cannot be written.
-    await preflightTargets(engine, plan.files ? targets.files : [], 'replace', targets.databases.filter((d) => plan.databases.includes(d.name)))
+    const started = Date.now()
+    try {
+      await preflightTargets(engine, plan.files ? targets.files : [], 'replace', targets.databases.filter((d) => plan.databases.includes(d.name)))
+    } catch (error) {
+      result.run_id = plan.run.id
+      result.run_time = plan.run.time
+      result.steps.push({name: 'preflight', status: 'failed', duration_ms: Date.now() - started, error: engine.redactor.redact(errorMessage(error))})
+      throw error
+    }
     if (options.safetyBackup) {
       engine.ui.info('taking a safety backup of production before restoring (--no-safety-backup skips it)')
       const safety = await runBackup(engine, {force: true, trigger: 'pre-restore', extraTags: ['type:pre-restore'], lockHeld: true})

@@ -1,4 +1,6 @@
 import * as Flags from '@oclif/core/flags'
+import {asKamalBackupError} from '../../cli/base.js'
+import {ExitCode} from '../../errors.js'
 import {confirmYesNo} from '../../cli/confirm.js'
 import {EngineCommand} from '../../cli/engine-command.js'
 import {parseAt, selectionFlags, snapshotArg} from '../../cli/flags.js'
@@ -41,7 +43,9 @@ Always runs on this machine.`
       ...(flags.files !== undefined && {files: flags.files}),
     })
     this.out(renderRestore(result, this.ui.style))
-    if (error) throw error
+    // Under --json a failed restore still prints its result (what was restored so far), with the failure's exit code.
+    if (error && (!this.jsonEnabled() || asKamalBackupError(error).exitCode !== ExitCode.failed)) throw error
+    if (error) process.exitCode = ExitCode.failed
     return result
   }
 }

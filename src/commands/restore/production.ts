@@ -1,4 +1,6 @@
 import * as Flags from '@oclif/core/flags'
+import {asKamalBackupError} from '../../cli/base.js'
+import {ExitCode} from '../../errors.js'
 import {resolve} from 'node:path'
 import {confirmProductionRestore} from '../../cli/confirm.js'
 import {EngineCommand, WHERE_IT_RUNS} from '../../cli/engine-command.js'
@@ -60,7 +62,9 @@ EXIT CODES
       {safetyBackup: flags['safety-backup']},
     )
     this.out(renderRestore(result, this.ui.style))
-    if (error) throw error
+    // Under --json a failed restore still prints its result (what was restored so far), with the failure's exit code.
+    if (error && (!this.jsonEnabled() || asKamalBackupError(error).exitCode !== ExitCode.failed)) throw error
+    if (error) process.exitCode = ExitCode.failed
     return result
   }
 }

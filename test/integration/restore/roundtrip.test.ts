@@ -297,3 +297,34 @@ describe('files on a mount point', () => {
   })
 })
 
+
+describe('preflight', () => {
+  test('an unreachable database stops the restore before the files or any database change', async () => {
+    const pg = await createPostgresDatabase()
+    try {
+      await psql(pg.name, 'CREATE TABLE t (v int); INSERT INTO t VALUES (1);', {as: 'app'})
+      const dir = tempDir('preflight-files')
+      writeFileSync(join(dir, 'a.txt'), 'backed up\n')
+      const app = writeApp({
+        repo: freshRepo('0.18'),
+        databases: [`  - {name: main, adapter: postgres, url: "${pg.url}", password: {secret: PG_PW}}`, `  - {name: gone, adapter: postgres, url: "postgres://kbapp@127.0.0.1:${lab().postgres.port}/${pg.name}", password: {secret: PG_PW}}`],
+        paths: [dir],
+      })
+      const backup = await cli(app, ['backup', '--force'])
+      assert.equal(backup.code, 0, backup.stdout + backup.stderr)
+      // The second database's server goes away (a closed port), and production moves on.
+      writeFileSync(app.config, readFileSync(app.config, 'utf8').replace(`127.0.0.1:${lab().postgres.port}/${pg.name}"`, `127.0.0.1:1/${pg.name}"`))
+      writeFileSync(join(dir, 'a.txt'), 'changed after the backup\n')
+      await psql(pg.name, 'INSERT INTO t VALUES (2);', {as: 'app'})
+      const result = await cli(app, ['restore', 'production', '--confirm', app.app, '--no-safety-backup', '--json'])
+      assert.equal(result.code, 1, result.stdout + result.stderr)
+      const json = JSON.parse(result.stdout)
+      assert.deepEqual(json.steps.map((s: {name: string; status: string}) => `${s.name}:${s.status}`), ['preflight:failed'])
+      assert.match(json.error, /gone|127\.0\.0\.1:1/)
+      assert.equal(readFileSync(join(dir, 'a.txt'), 'utf8'), 'changed after the backup\n', 'files untouched')
+      assert.equal(await psql(pg.name, 'SELECT count(*) FROM t', {as: 'app'}), '2', 'databases untouched')
+    } finally {
+      await dropPostgresDatabase(pg.name).catch(() => {})
+    }
+  })
+})
