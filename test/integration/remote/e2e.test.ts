@@ -207,4 +207,51 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
       execFileSync('rm', ['-f', join(data, 'storage', 'big.bin')])
     }
   })
+
+  test('the connection dropping mid-backup: clear error locally; the accessory notices, stops restic cleanly and records the failure', async () => {
+    const big = join(data, 'storage', 'big.bin')
+    const pidFile = join(data, 'sshd.pid')
+    execFileSync('sh', ['-c', `head -c 300000000 /dev/urandom > ${big} && chmod 666 ${big}`])
+    box.write({...containerEnv, KB_FAKE_PPID_FILE: pidFile})
+    const previous = JSON.parse(readFileSync(join(data, 'state', 'last_backup.json'), 'utf8')).run_id
+    try {
+      const {spawn} = await import('node:child_process')
+      const child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'backup', '--force'], {
+        cwd: app.dir,
+        env: {...process.env, HOME: app.home, NO_COLOR: '1', SSH_AUTH_SOCK: '', KAMAL_BACKUP_IN_ACCESSORY: ''},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let stderr = ''
+      let killed = false
+      child.stdout.resume()
+      child.stderr.on('data', (d) => {
+        stderr += d
+        if (!killed && /files \(/.test(stderr)) {
+          killed = true
+          setTimeout(() => execFileSync('kill', ['-KILL', readFileSync(pidFile, 'utf8').trim()]), 400)
+        }
+      })
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+      assert.equal(code, 3, stderr)
+      assert.match(stderr, /connection to kbdeploy@127\.0\.0\.1:2222 was lost while `kamal-backup backup` was running/)
+      assert.match(stderr, /kamal-backup unlock/)
+      // The accessory saw its stdin close, interrupted restic, and recorded the run as failed.
+      const deadline = Date.now() + 30_000
+      const running = () => execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'}).split('\n').some((line) => line.includes('restic') && line.includes(repo))
+      while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+      assert.equal(running(), false, 'restic stopped')
+      assert.deepEqual(readdirSync(join(repo, 'locks')), [], 'restic removed its lock')
+      let last: {status?: string; run_id?: string} = {}
+      while (Date.now() < deadline) {
+        last = JSON.parse(readFileSync(join(data, 'state', 'last_backup.json'), 'utf8'))
+        if (last.run_id !== previous && last.status === 'failed') break
+        await new Promise((r) => setTimeout(r, 200))
+      }
+      assert.notEqual(last.run_id, previous, 'the dropped run was recorded')
+      assert.equal(last.status, 'failed', JSON.stringify(last))
+    } finally {
+      box.write(containerEnv)
+      execFileSync('rm', ['-f', big])
+    }
+  })
 })
