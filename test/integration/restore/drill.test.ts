@@ -232,3 +232,47 @@ describe('drill local and restore local from an app checkout', {concurrency: fal
     assert.equal(await psql(dev.name, 'SELECT count(*) FROM users', {as: 'app'}), '42')
   })
 })
+
+describe('restore local without kamal-backup.local.yml', () => {
+  test('a single SQLite database goes into the development database of config/database.yml; files are never inferred', async () => {
+    const checkout = tempDir('rails')
+    mkdirSync(join(checkout, 'config'))
+    mkdirSync(join(checkout, 'storage'))
+    const server = join(checkout, 'server')
+    mkdirSync(server)
+    const production = join(server, 'production.sqlite3')
+    sqlite(production, "CREATE TABLE posts(id INTEGER PRIMARY KEY, title TEXT); INSERT INTO posts(title) VALUES ('from production');")
+    writeFileSync(join(server, 'upload.txt'), 'upload\n')
+    writeFileSync(join(checkout, 'config', 'database.yml'), [
+      'default: &default',
+      '  adapter: sqlite3',
+      '  pool: 5',
+      'development:',
+      '  <<: *default',
+      '  database: storage/development.sqlite3',
+      'production:',
+      '  <<: *default',
+      '  database: storage/production.sqlite3',
+    ].join('\n') + '\n')
+    writeFileSync(join(checkout, 'config', 'kamal-backup.yml'), [
+      `app: ${uniqueName('rails')}`,
+      'databases:',
+      `  - {name: primary, adapter: sqlite, path: ${production}}`,
+      'paths:',
+      `  - ${server}`,
+      'restic:',
+      `  repository: ${freshRepo('0.14')}`,
+      '  password: {secret: RESTIC_PASSWORD}',
+      '  retention: {keep_last: 3}',
+      `state: {path: ${join(checkout, 'server-state')}}`,
+    ].join('\n') + '\n')
+    const env = {RESTIC_PASSWORD: lab().resticPassword, KAMAL_BACKUP_RESTIC: resticBin('0.14'), RAILS_ENV: ''}
+    const backup = await kb(['backup', '--force', '--local'], {cwd: checkout, env})
+    assert.equal(backup.code, 0, backup.stdout + backup.stderr)
+    const result = await kb(['restore', 'local', '--yes'], {cwd: checkout, env})
+    assert.equal(result.code, 0, result.stdout + result.stderr)
+    assert.match(result.stderr, /files from .*server are not restored: no local target/)
+    assert.equal(sqlite(join(checkout, 'storage', 'development.sqlite3'), 'SELECT title FROM posts'), 'from production')
+    assert.deepEqual(readdirSync(join(checkout, 'storage')), ['development.sqlite3'], 'no files were restored anywhere')
+  })
+})
