@@ -14,6 +14,7 @@ import type {BackupSummary, Restic} from '../restic/client.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {bytes, type TaskHandle} from './progress.js'
 import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, snapshotHost} from './runs.js'
+import type {MaintenanceRecord} from './maintenance.js'
 import {STATE_FILES} from './state.js'
 
 export const RECORD_VERSION = 1
@@ -245,9 +246,15 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   const safety = options.trigger === 'pre-restore'
   if (config.restic.forgetAfterBackup && policy && !safety) {
     const ok = await step('forget', 'retention (restic forget --prune)', async () => {
-      const {kept} = await restic.forget(appTags(config.app), policy, true)
-      assertVisible(newIds, kept)
-      engine.state.write(STATE_FILES.lastPrune, {status: 'ok', finished_at: engine.now().toISOString(), run_id: record.run_id})
+      const started = engine.now()
+      try {
+        const {kept, removed} = await restic.forget(appTags(config.app), policy, true)
+        engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {removed: removed.length, kept: kept.length, output: `${removed.length} snapshot(s) removed, ${kept.length} kept (after backup run ${runId})`}))
+        assertVisible(newIds, kept)
+      } catch (error) {
+        if (!(isKamalBackupError(error) && error.code === 'verify')) engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {error}))
+        throw error
+      }
     })
     if (!ok) return
   } else {
@@ -264,17 +271,36 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   if (config.restic.checkAfterBackup && !safety) {
     const ok = await step('check', `restic check${config.restic.checkReadDataSubset ? ` --read-data-subset ${config.restic.checkReadDataSubset}` : ''}`, async () => {
       const started = engine.now()
+      const subset = config.restic.checkReadDataSubset ?? null
       try {
         const output = await restic.check(config.restic.checkReadDataSubset)
-        engine.state.write(STATE_FILES.lastCheck, {status: 'ok', started_at: started.toISOString(), finished_at: engine.now().toISOString(), read_data_subset: config.restic.checkReadDataSubset ?? null, output: engine.redactor.redact(output.trim().split('\n').slice(-3).join('\n')), error: null})
+        engine.state.write(STATE_FILES.lastCheck, maintenanceRecord(engine, 'check', started, {read_data_subset: subset, output: output.trim().split('\n').slice(-3).join('\n')}))
       } catch (error) {
-        engine.state.write(STATE_FILES.lastCheck, {status: 'failed', started_at: started.toISOString(), finished_at: engine.now().toISOString(), read_data_subset: config.restic.checkReadDataSubset ?? null, output: null, error: engine.redactor.redact(errorMessage(error))})
+        engine.state.write(STATE_FILES.lastCheck, maintenanceRecord(engine, 'check', started, {read_data_subset: subset, error}))
         throw error
       }
     })
     if (!ok) return
   }
   record.status = 'ok'
+}
+
+/** last_check.json / last_prune.json written by a backup's own check and forget steps: the same shape `check` and
+ *  `prune` record (schemas/output/check.schema.json, prune.schema.json), so evidence reads one format. */
+function maintenanceRecord(engine: Pick<Engine, 'now' | 'redactor'>, kind: 'check' | 'prune', started: Date, fields: {read_data_subset?: string | null; removed?: number; kept?: number; output?: string; error?: unknown}): MaintenanceRecord {
+  const finished = engine.now()
+  const {error, output, ...rest} = fields
+  return engine.redactor.redactValue({
+    schema_version: 1,
+    kind,
+    status: error === undefined ? 'ok' : 'failed',
+    started_at: started.toISOString(),
+    finished_at: finished.toISOString(),
+    duration_ms: finished.getTime() - started.getTime(),
+    ...rest,
+    output: output ?? null,
+    error: error === undefined ? null : errorMessage(error),
+  })
 }
 
 function assertVisible(newIds: string[], present: string[]): void {

@@ -141,7 +141,7 @@ let ajv: Ajv | undefined
 
 function outputSchemas(): Ajv {
   if (ajv) return ajv
-  ajv = new Ajv({allErrors: true, strict: true, allowUnionTypes: true})
+  ajv = new Ajv({allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true})
   for (const name of OUTPUT_SCHEMAS) ajv.addSchema(JSON.parse(readFileSync(join(ROOT, 'schemas', 'output', `${name}.schema.json`), 'utf8')) as object, name)
   return ajv
 }
