@@ -209,6 +209,22 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     }
   })
 
+  test('ssh.config: a host alias from an ssh_config file resolves to its HostName', async () => {
+    const aliased = remoteApp({host: 'accessory-box'})
+    const sshConfig = join(aliased.dir, 'ssh_config')
+    writeFileSync(sshConfig, 'Host accessory-box\n  HostName 127.0.0.1\n')
+    const deploy = join(aliased.dir, 'config', 'deploy.yml')
+    writeFileSync(deploy, readFileSync(deploy, 'utf8').replace('  config: false', `  config: ${sshConfig}`))
+    const c = container(aliased.containerName, fakeEnv(image))
+    try {
+      const result = await cli(aliased, ['list'])
+      assert.equal(result.code, 0, result.stderr)
+      assert.doesNotMatch(result.stderr, /Permanently added/, 'the key is looked up under the HostName')
+    } finally {
+      c.remove()
+    }
+  })
+
   test('ssh.proxy_command: the OpenSSH client carries the connection', async () => {
     const l = lab()
     const proxied = remoteApp({ssh: [`  proxy_command: ssh -F ${l.ssh.config} -W %h:%p ${l.jump.alias}`]})
