@@ -1,0 +1,92 @@
+// Snapshots → runs: grouping by run id, completeness against the configured groups, newest first, a retried
+// group's newer snapshot winning, sizes from our own records for restic versions that do not store them, and the
+// evidence digest over the canonical form.
+import {describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {canonicalJson, digest} from '../../../src/engine/evidence.ts'
+import {runView} from '../../../src/engine/list.ts'
+import {appTags, expectedGroups, groupRuns, selectRun, snapshotGroup} from '../../../src/engine/runs.ts'
+import type {Snapshot} from '../../../src/restic/client.ts'
+
+let n = 0
+function snap(run: string, group: string, time: string, extra: Partial<Snapshot> & {tags?: string[]} = {}): Snapshot {
+  n++
+  const id = n.toString(16).padStart(8, '0') + 'b'.repeat(56)
+  const tags = [...appTags('shop'), `run:${run}`, ...(group === 'files' ? ['type:files', 'path:data'] : ['type:database', group, 'adapter:postgres']), ...(extra.tags ?? [])]
+  return {id, short_id: id.slice(0, 8), time, hostname: 'kamal-backup-shop', paths: [group], ...extra, tags}
+}
+
+const groups = ['database:main', 'database:cache', 'files']
+
+describe('groupRuns', () => {
+  test('complete and incomplete runs, newest first, snapshots in configured order', () => {
+    const runs = groupRuns(
+      [
+        snap('20260101T000000Z', 'files', '2026-01-01T00:00:09Z'),
+        snap('20260101T000000Z', 'database:main', '2026-01-01T00:00:01Z'),
+        snap('20260101T000000Z', 'database:cache', '2026-01-01T00:00:05Z'),
+        snap('20260102T000000Z', 'database:main', '2026-01-02T00:00:01Z'),
+        snap('20260102T000000Z', 'files', '2026-01-02T00:00:03Z'),
+      ],
+      groups,
+    )
+    assert.deepEqual(runs.map((r) => [r.id, r.complete, r.missing]), [
+      ['20260102T000000Z', false, ['database:cache']],
+      ['20260101T000000Z', true, []],
+    ])
+    assert.deepEqual(runs[1]!.snapshots.map((s) => s.group), groups)
+    assert.equal(runs[1]!.time, '2026-01-01T00:00:01Z', 'the time of the first snapshot')
+    assert.equal(selectRun(runs, {}).id, '20260101T000000Z', '`latest` skips the newer partial run')
+  })
+
+  test('snapshots that are not ours (no run tag, no group) are ignored; an extra group does not make a run complete', () => {
+    const foreign: Snapshot = {id: 'f'.repeat(64), short_id: 'ffffffff', time: '2026-01-03T00:00:00Z', hostname: 'x', paths: ['/'], tags: ['kamal-backup', 'app:shop']}
+    const runs = groupRuns([foreign, snap('20260103T000000Z', 'database:old', '2026-01-03T00:00:00Z')], groups)
+    assert.equal(runs.length, 1)
+    assert.equal(runs[0]!.complete, false)
+    assert.deepEqual(runs[0]!.missing, groups)
+  })
+
+  test('a group backed up twice in one run: the newer snapshot stands', () => {
+    const older = snap('20260104T000000Z', 'database:main', '2026-01-04T00:00:01Z')
+    const newer = snap('20260104T000000Z', 'database:main', '2026-01-04T00:00:30Z')
+    const runs = groupRuns([newer, older], ['database:main'])
+    assert.equal(runs[0]!.snapshots.length, 1)
+    assert.equal(runs[0]!.snapshots[0]!.id, newer.id)
+  })
+
+  test('sizes: from the snapshot summary (0.17+), else from our run records (full or short id), else unknown', () => {
+    const withSummary = snap('20260105T000000Z', 'database:main', '2026-01-05T00:00:01Z', {summary: {total_bytes_processed: 123}})
+    const recorded = snap('20260105T000000Z', 'database:cache', '2026-01-05T00:00:02Z')
+    const unknown = snap('20260105T000000Z', 'files', '2026-01-05T00:00:03Z')
+    const [run] = groupRuns([withSummary, recorded, unknown], groups, new Map([[recorded.id.slice(0, 8), 456]]))
+    assert.deepEqual(run!.snapshots.map((s) => s.bytes), [123, 456, null])
+    assert.equal(runView(run!).total_bytes, null, 'a total only when every size is known')
+    const [known] = groupRuns([withSummary, recorded], ['database:main', 'database:cache'], new Map([[recorded.id, 456]]))
+    assert.equal(runView(known!).total_bytes, 579)
+  })
+
+  test('pre-restore safety runs are flagged', () => {
+    const [run] = groupRuns([snap('20260106T000000Z', 'database:main', '2026-01-06T00:00:00Z', {tags: ['type:pre-restore']})], ['database:main'])
+    assert.equal(run!.preRestore, true)
+    assert.equal(runView(run!).pre_restore, true)
+  })
+
+  test('groups: each database, then the files when paths are configured', () => {
+    assert.deepEqual(expectedGroups({databases: [{name: 'a', adapter: 'postgres'}, {name: 'b', adapter: 'sqlite'}], paths: []}), ['database:a', 'database:b'])
+    assert.deepEqual(expectedGroups({databases: [], paths: [{path: '/x', exclude: [], label: 'x'}]}), ['files'])
+    assert.equal(snapshotGroup(['database:a']), undefined, 'a database tag without type:database is not a group')
+  })
+})
+
+describe('evidence digest', () => {
+  test('canonical JSON: keys sorted at every level, no whitespace, digest and undefined members left out', () => {
+    assert.equal(canonicalJson({b: 1, a: {d: [2, {z: null, y: 'x'}], c: undefined}, digest: {value: 'x'}}), '{"a":{"d":[2,{"y":"x","z":null}]},"b":1}')
+  })
+  test('the digest does not depend on key order or on the digest itself, and changes with any value', () => {
+    const a = digest({app: 'shop', runs: {total: 2, complete: 1}})
+    assert.equal(a, digest({runs: {complete: 1, total: 2}, app: 'shop', digest: {algorithm: 'sha256', value: 'whatever'}}))
+    assert.notEqual(a, digest({app: 'shop', runs: {total: 2, complete: 2}}))
+    assert.match(a, /^[0-9a-f]{64}$/)
+  })
+})
