@@ -175,6 +175,11 @@ async function connectHop(ssh2: Ssh2Module, settings: EffectiveSsh, hop: HopSpec
     })
     client.on('error', (error: Error & {level?: string}) => {
       if (hostKeyError) return fail(hostKeyError)
+      // ssh2 reports an unusable agent (a stale SSH_AUTH_SOCK) or key and then goes on with the next method.
+      if (!settled && (error.level === 'agent' || /^Error signing data with key/.test(error.message))) {
+        plan.skipped.push(`${error.level === 'agent' ? `ssh-agent (${settings.agentSocket})` : 'a key'}: ${error.message}`)
+        return
+      }
       fail(connectionError(error, target, {auth: {tried, skipped: plan.skipped}, stage: options.stage, timeoutMs: settings.connectTimeoutMs}))
     })
     client.on('close', () => {

@@ -324,6 +324,19 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     }
   })
 
+  test('a stale SSH_AUTH_SOCK does not stop the configured keys from working', async () => {
+    const stale = remoteApp()
+    const deploy = join(stale.dir, 'config', 'deploy.yml')
+    writeFileSync(deploy, readFileSync(deploy, 'utf8').replace('  keys_only: true\n', ''))
+    const c = container(stale.containerName, fakeEnv(image))
+    try {
+      const result = await cli(stale, ['list'], {env: {SSH_AUTH_SOCK: join(tempDir('stale-agent'), 'gone.sock')}})
+      assert.equal(result.code, 0, result.stderr)
+    } finally {
+      c.remove()
+    }
+  })
+
   test('refused, DNS failure and an unknown --host are told apart', async () => {
     const refused = remoteApp({ssh: [], host: '127.0.0.1'})
     writeFileSync(join(refused.dir, 'config', 'deploy.yml'), readFileSync(join(refused.dir, 'config', 'deploy.yml'), 'utf8').replace(`port: ${lab().ssh.port}`, 'port: 1'))
