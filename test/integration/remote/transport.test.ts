@@ -337,6 +337,43 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     }
   })
 
+  test('ssh.key_data: a private key given inline authenticates', async () => {
+    const inline = remoteApp()
+    const deploy = join(inline.dir, 'config', 'deploy.yml')
+    const key = readFileSync(lab().ssh.privateKey, 'utf8').trim().split('\n').map((l) => `      ${l}`).join('\n')
+    writeFileSync(deploy, readFileSync(deploy, 'utf8').replace(`  keys: [${lab().ssh.privateKey}]\n`, `  key_data:\n    - |\n${key}\n`))
+    const c = container(inline.containerName, fakeEnv(image))
+    try {
+      const result = await cli(inline, ['list'])
+      assert.equal(result.code, 0, result.stderr)
+    } finally {
+      c.remove()
+    }
+  })
+
+  test('a server that accepts TCP but never speaks SSH: timed out, with host, port and the configured ConnectTimeout', async () => {
+    const {createServer} = await import('node:net')
+    const sockets: import('node:net').Socket[] = []
+    const silent = createServer((socket) => sockets.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as import('node:net').AddressInfo).port
+    try {
+      const slow = remoteApp()
+      const sshConfig = join(slow.dir, 'ssh_config')
+      writeFileSync(sshConfig, 'Host 127.0.0.1\n  ConnectTimeout 2\n')
+      const deploy = join(slow.dir, 'config', 'deploy.yml')
+      writeFileSync(deploy, readFileSync(deploy, 'utf8').replace(`port: ${lab().ssh.port}`, `port: ${port}`).replace('  config: false', `  config: ${sshConfig}`))
+      const started = Date.now()
+      const result = await cli(slow, ['list'])
+      assert.equal(result.code, 3, result.stderr)
+      assert.match(result.stderr, new RegExp(`connection to kbdeploy@127\\.0\\.0\\.1:${port} timed out after 2 s`))
+      assert.ok(Date.now() - started < 10_000)
+    } finally {
+      for (const s of sockets) s.destroy()
+      silent.close()
+    }
+  })
+
   test('refused, DNS failure and an unknown --host are told apart', async () => {
     const refused = remoteApp({ssh: [], host: '127.0.0.1'})
     writeFileSync(join(refused.dir, 'config', 'deploy.yml'), readFileSync(join(refused.dir, 'config', 'deploy.yml'), 'utf8').replace(`port: ${lab().ssh.port}`, 'port: 1'))
