@@ -86,11 +86,17 @@ export class Redactor {
       this.#sorted ??= [...this.#values].sort((a, b) => b.length - a.length)
       for (const value of this.#sorted) if (out.includes(value)) out = out.split(value).join(REDACTED)
     }
-    out = out.replace(URL_CREDENTIALS, (_m, scheme: string, creds: string) =>
-      creds === REDACTED ? `${scheme}${REDACTED}@` : `${scheme}${REDACTED}@`,
-    )
-    out = out.replace(QUERY_SECRETS, `$1${REDACTED}`)
-    out = out.replace(ASSIGNED_SECRETS, `$1=${REDACTED}`)
+    // The patterns cannot match without these characters; checking first keeps streamed output fast (the URL
+    // pattern backtracks quadratically over long runs of letters).
+    if (out.includes('://')) {
+      out = out.replace(URL_CREDENTIALS, (_m, scheme: string, creds: string) =>
+        creds === REDACTED ? `${scheme}${REDACTED}@` : `${scheme}${REDACTED}@`,
+      )
+    }
+    if (out.includes('=')) {
+      out = out.replace(QUERY_SECRETS, `$1${REDACTED}`)
+      out = out.replace(ASSIGNED_SECRETS, `$1=${REDACTED}`)
+    }
     return out
   }
 
