@@ -18,6 +18,10 @@ the JSON Schema. Never edits config/deploy.yml or .kamal/secrets, and never over
 
   static override flags = {
     ...checkoutFlags,
+    'kamal-config': Flags.boolean({
+      summary: 'Read config/deploy.yml through `kamal config` (needs Kamal installed): for ERB beyond what kamal-backup evaluates.',
+      helpGroup: 'KAMAL',
+    }),
     force: Flags.boolean({summary: 'Overwrite an existing config/kamal-backup.yml.'}),
     repository: Flags.string({summary: 'The restic repository (default: read from the RESTIC_REPOSITORY secret).'}),
   }
@@ -32,6 +36,7 @@ the JSON Schema. Never edits config/deploy.yml or .kamal/secrets, and never over
       force: flags.force,
       ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
       ...(flags.destination !== undefined && {destination: flags.destination}),
+      ...(flags['kamal-config'] && {kamalConfig: true}),
       ...(flags.repository !== undefined && {repository: flags.repository}),
     })
     const s = this.ui.style

@@ -24,6 +24,7 @@ EXIT CODES
     {description: 'Validate the app in the current directory', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Validate the staging destination, failing on warnings too', command: '<%= config.bin %> <%= command.id %> -d staging --strict'},
     {description: 'In GitHub Actions: annotate the pull request', command: '<%= config.bin %> <%= command.id %> -d production --format github'},
+    {description: 'When config/deploy.yml uses Ruby in ERB that kamal-backup does not evaluate (needs Kamal installed)', command: '<%= config.bin %> <%= command.id %> --kamal-config'},
     {description: 'In CI without access to the password manager', command: '<%= config.bin %> <%= command.id %> --skip-secrets --json'},
   ]
 
@@ -31,6 +32,10 @@ EXIT CODES
     ...checkoutFlags,
     format: Flags.option({options: ['human', 'json', 'github'] as const, summary: 'Output format (--json is the same as --format json).'})(),
     strict: Flags.boolean({summary: 'Treat warnings as errors (exit 1).'}),
+    'kamal-config': Flags.boolean({
+      summary: 'Read config/deploy.yml through `kamal config` (needs Kamal installed): for ERB beyond what kamal-backup evaluates.',
+      helpGroup: 'KAMAL',
+    }),
     'skip-secrets': Flags.boolean({summary: 'Do not read .kamal/secrets: only check that secrets are declared, not that they have values.'}),
   }
 
@@ -41,6 +46,7 @@ EXIT CODES
       env: process.env,
       ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
       ...(flags.destination !== undefined && {destination: flags.destination}),
+      ...(flags['kamal-config'] && {kamalConfig: true}),
       ...(flags['backup-config'] !== undefined && {backupConfigFile: flags['backup-config']}),
       skipSecrets: flags['skip-secrets'],
       strict: flags.strict,

@@ -25,6 +25,8 @@ export interface InitOptions {
   force?: boolean
   repository?: string
   version: string
+  /** Read deploy.yml through `kamal config`. */
+  kamalConfig?: boolean
 }
 
 export interface InferredDatabase {
@@ -62,6 +64,7 @@ export function initCheckout(options: InitOptions): InitResult {
     env: options.env,
     ...(options.configFile !== undefined && {configFile: options.configFile}),
     ...(options.destination !== undefined && {destination: options.destination}),
+    ...(options.kamalConfig && {kamalConfig: true}),
   })
   throwOnErrors(deploy.findings)
   const data = deploy.source!.data

@@ -23,6 +23,8 @@ export interface CheckoutOptions {
   backupConfigFile?: string
   /** Don't read .kamal/secrets (CI without access to the secret store). */
   skipSecrets?: boolean
+  /** Read deploy.yml through `kamal config` (for ERB beyond the subset kamal-backup evaluates). */
+  kamalConfig?: boolean
 }
 
 export interface ValidateReport {
@@ -87,6 +89,7 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
     env: options.env,
     ...(options.configFile !== undefined && {configFile: options.configFile}),
     ...(options.destination !== undefined && {destination: options.destination}),
+    ...(options.kamalConfig && {kamalConfig: true}),
   })
   findings.push(...deploy.findings)
   if (!deploy.source) return state

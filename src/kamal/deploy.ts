@@ -1,6 +1,7 @@
 // Reads config/deploy.yml the way Kamal 2.x does: -c/-d file naming, ERB per file (with KAMAL_DESTINATION set),
 // YAML as Psych sees it, ActiveSupport-style deep merge of the destination file, then Kamal's strict key checks
 // for the sections kamal-backup relies on. Positions survive the merge, so findings point at the right file:line.
+import {spawnSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {basename, dirname, extname, join, resolve} from 'node:path'
 import {ConfigError} from '../errors.js'
@@ -19,7 +20,13 @@ export interface DeployOptions {
   configFile?: string
   destination?: string
   env: Readonly<Record<string, string | undefined>>
+  /** Read the merged config from `kamal config` (Kamal's own ERB and merge) instead of the files. */
+  kamalConfig?: boolean
+  /** Runs `kamal` (tests replace it); default: spawn `kamal` from PATH in cwd. */
+  runKamal?: KamalRunner
 }
+
+export type KamalRunner = (args: string[], options: {cwd: string; env: Readonly<Record<string, string | undefined>>}) => {status: number | null; stdout: string; stderr: string; error?: NodeJS.ErrnoException}
 
 export interface DeploySource {
   /** The base file and, with -d, the destination file (display paths). */
@@ -28,6 +35,8 @@ export interface DeploySource {
   destination?: string
   data: Record<string, unknown>
   positions: PositionMap
+  /** Set when the hosts of accessories selected by these keys cannot be known (`kamal config` prints no role map). */
+  hostsUnknown?: {selectors: string[]; reason: string}
 }
 
 /** `config/deploy.yml` + `-d staging` → `config/deploy.staging.yml` (Kamal always uses .yml for the overlay). */
@@ -37,6 +46,7 @@ export function destinationFile(configFile: string, destination: string): string
 }
 
 export function readDeployConfig(options: DeployOptions): {source?: DeploySource; findings: Finding[]} {
+  if (options.kamalConfig) return readKamalConfigOutput(options)
   const findings: Finding[] = []
   const base = resolve(options.cwd, options.configFile ?? DEFAULT_DEPLOY_FILE)
   const files = [base]
@@ -94,7 +104,7 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
     } catch (error) {
       if (error instanceof ConfigError) {
         const loc = error.location
-        findings.push(finding('error', error.code === 'config' ? 'deploy/invalid' : error.code.replace(/-/, '/'), {file: loc?.file ?? file, line: loc?.line ?? 1, column: loc?.column ?? 1}, '', error.message, error.suggestions.join(' ') || undefined))
+        findings.push(finding('error', error.code === 'config' ? 'deploy/invalid' : error.code.replace(/-/, '/'), {file: loc?.file ?? file, line: loc?.line ?? 1, column: loc?.column ?? 1}, '', error.message, error.suggestions.join('. ') || undefined))
         return {findings}
       }
       throw error
@@ -151,4 +161,87 @@ export function deepMerge(
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// --kamal-config: for configs whose ERB goes beyond the subset we evaluate, let Kamal itself render and merge them.
+// `kamal config -c FILE [-d DEST] --version latest` prints YAML with symbol keys (`:roles:`): roles (names), hosts,
+// service_with_version, ssh_options and the raw merged accessories (kamal-config.md 12.2, fallback B.1). It has no
+// role → hosts map, so the hosts of a role/tag-selected accessory are only known when there is a single role.
+
+export const defaultKamalRunner: KamalRunner = (args, {cwd, env}) => {
+  const result = spawnSync('kamal', args, {cwd, env: env as NodeJS.ProcessEnv, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024})
+  return {status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '', ...(result.error && {error: result.error as NodeJS.ErrnoException})}
+}
+
+export function readKamalConfigOutput(options: DeployOptions): {source?: DeploySource; findings: Finding[]} {
+  const base = resolve(options.cwd, options.configFile ?? DEFAULT_DEPLOY_FILE)
+  const configFile = displayPath(base, options.cwd)
+  const top = {file: configFile, line: 1, column: 1}
+  const args = ['config', '-c', configFile, ...(options.destination ? ['-d', options.destination] : []), '--version', 'latest']
+  const command = `kamal ${args.join(' ')}`
+  const result = (options.runKamal ?? defaultKamalRunner)(args, {cwd: options.cwd, env: options.env})
+  if (result.error) {
+    const missing = result.error.code === 'ENOENT'
+    return {
+      findings: [
+        finding('error', 'deploy/kamal-config', top, '', missing ? `--kamal-config needs the kamal command, which is not on PATH` : `\`${command}\` could not be run: ${result.error.message}`, missing ? 'install Kamal (gem install kamal) or run without --kamal-config' : undefined),
+      ],
+    }
+  }
+  if (result.status !== 0) {
+    const lines = result.stderr.trim().split('\n').filter(Boolean)
+    const last = lines.find((l) => /ERROR|Error/.test(l)) ?? lines.at(-1) ?? `exit status ${result.status}`
+    return {findings: [finding('error', 'deploy/kamal-config', top, '', `\`${command}\` failed: ${last.trim()}`, 'run that command yourself to see the whole error')]}
+  }
+  let value: unknown
+  const label = `${command} (output)`
+  try {
+    value = parseYaml(result.stdout, label).value
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    value = undefined
+  }
+  const out = isPlainObject(value) ? value : undefined
+  const serviceWithVersion = typeof out?.service_with_version === 'string' ? out.service_with_version : undefined
+  if (!out || !serviceWithVersion) {
+    return {findings: [finding('error', 'deploy/kamal-config', top, '', `\`${command}\` printed something that is not Kamal's config (no service_with_version)`, 'check that `kamal` is Kamal 2.x')]}
+  }
+  const findings: Finding[] = []
+  const roleNames = Array.isArray(out.roles) ? out.roles.map(String) : []
+  const hosts = Array.isArray(out.hosts) ? out.hosts.map(String) : []
+  const ssh: Record<string, unknown> = {}
+  if (isPlainObject(out.ssh_options)) {
+    for (const key of ['user', 'port', 'proxy_command', 'keys', 'keys_only', 'key_data', 'config', 'forward_agent'] as const) {
+      if (out.ssh_options[key] !== undefined && out.ssh_options[key] !== null) ssh[key] = out.ssh_options[key]
+    }
+    // A jump host is dumped as a Ruby object (!ruby/object:Net::SSH::Proxy::Jump) holding `jump_proxies`.
+    const proxy = out.ssh_options.proxy
+    if (typeof proxy === 'string') ssh.proxy = proxy
+    else if (isPlainObject(proxy) && typeof proxy.jump_proxies === 'string') ssh.proxy = proxy.jump_proxies
+    else if (isPlainObject(proxy) && typeof proxy.command_line_template === 'string') ssh.proxy_command = proxy.command_line_template
+  }
+  const data: Record<string, unknown> = {
+    service: serviceWithVersion.replace(/-latest$/, ''),
+    accessories: isPlainObject(out.accessories) ? out.accessories : {},
+    ...(Object.keys(ssh).length > 0 && {ssh}),
+    // The app's volumes, from `--volume X` pairs (init infers storage paths from them).
+    ...(Array.isArray(out.volume_args) && {volumes: out.volume_args.map(String).filter((_, i, all) => all[i - 1] === '--volume')}),
+    ...(roleNames.length === 1 ? {servers: {[roleNames[0]!]: hosts}} : {servers: Object.fromEntries(roleNames.map((r) => [r, []]))}),
+  }
+  return {
+    findings,
+    source: {
+      files: [configFile, ...(options.destination ? [displayPath(destinationFile(base, options.destination), options.cwd)] : [])],
+      configFile,
+      ...(options.destination !== undefined && {destination: options.destination}),
+      data,
+      // Kamal's output has no source positions: findings point at the top of the config file.
+      positions: new PositionMap(configFile),
+      hostsUnknown:
+        roleNames.length > 1
+          ? {selectors: ['role', 'roles', 'tag', 'tags'], reason: `\`kamal config\` lists the roles (${roleNames.join(', ')}) but not their hosts`}
+          : {selectors: ['tag', 'tags'], reason: '`kamal config` does not print host tags'},
+    },
+  }
 }

@@ -131,7 +131,11 @@ export function buildDeployModel(source: DeploySource, requested?: {name: string
     },
     ssh: (isObject(data.ssh) ? data.ssh : {}) as SshSection,
   }
-  if (model.accessory.hosts.length === 0 && !findings.some((f) => f.rule === 'kamal/no-hosts' || f.rule === 'kamal/unknown-role')) {
+  if (source.hostsUnknown?.selectors.some((k) => raw[k] !== undefined && raw[k] !== null)) {
+    // --kamal-config with several roles: the roles exist (Kamal validated them), their hosts are just not printed.
+    for (let i = findings.length - 1; i >= 0; i--) if (/^kamal\/(unknown-role|no-hosts|tag-)/.test(findings[i]!.rule)) findings.splice(i, 1)
+    findings.push(finding('warning', 'kamal/hosts-unknown', at(base), base, `the hosts of accessory "${name}" are not checked: ${source.hostsUnknown.reason}`, 'give the accessory `host:` or `hosts:`, or run without --kamal-config'))
+  } else if (model.accessory.hosts.length === 0 && !findings.some((f) => f.rule === 'kamal/no-hosts' || f.rule === 'kamal/unknown-role')) {
     findings.push(finding('error', 'kamal/no-hosts', at(base), base, `accessory "${name}" has no hosts`, 'add `host: <server>` to the accessory (or `roles: [web]`)'))
   }
   return {model, findings}

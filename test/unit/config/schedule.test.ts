@@ -7,7 +7,7 @@ describe('intervals', () => {
   for (const [text, seconds] of [['30m', 1800], ['6h', 21600], ['1d', 86400], ['1w', 604800], ['90s', 90], ['2D', 172800]] as const) {
     test(text, () => assert.deepEqual(parseSchedule(text), {kind: 'interval', text, seconds}))
   }
-  test('a bare number is seconds', () => assert.equal(parseSchedule(3600).seconds, 3600))
+  test('a bare number is seconds', () => assert.deepEqual(parseSchedule(3600), {kind: 'interval', text: '3600s', seconds: 3600}))
   test('too short', () => {
     assert.throws(() => parseSchedule('30s'), /too short/)
     assert.throws(() => parseSchedule(59), /too short/)
