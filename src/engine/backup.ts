@@ -126,6 +126,9 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   } else {
     record.last_success_at = due.lastSuccessAt?.toISOString() ?? null
   }
+  // A failed run's snapshots stay (the newest copy of what did work) until a complete run supersedes them; then
+  // they are forgotten before retention, so they never take the place of complete runs in keep_* counts.
+  if (!ok && record.snapshots.length > 0) addPartialSnapshots(engine, record)
   const stored = engine.redactor.redactValue(record)
   state.write(STATE_FILES.lastBackup, stored)
   state.append(STATE_FILES.runs, stored)
@@ -248,6 +251,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
     const ok = await step('forget', 'retention (restic forget --prune)', async () => {
       const started = engine.now()
       try {
+        await forgetPartialSnapshots(engine, restic)
         const {kept, removed} = await restic.forget(appTags(config.app), policy, true)
         engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {removed: removed.length, kept: kept.length, output: `${removed.length} snapshot(s) removed, ${kept.length} kept (after backup run ${runId})`}))
         assertVisible(newIds, kept)
@@ -283,6 +287,30 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
     if (!ok) return
   }
   record.status = 'ok'
+}
+
+/** Snapshots of failed runs, waiting for a complete run to supersede them (state file). */
+export const PARTIAL_SNAPSHOTS = 'partial_snapshots.json'
+
+interface PartialSnapshots {
+  snapshots: {id: string; run_id: string | null; group: string}[]
+}
+
+function addPartialSnapshots(engine: Pick<Engine, 'state'>, record: BackupRunRecord): void {
+  const pending = engine.state.read<PartialSnapshots>(PARTIAL_SNAPSHOTS)?.snapshots ?? []
+  pending.push(...record.snapshots.map((s) => ({id: s.id, run_id: record.run_id, group: s.group})))
+  engine.state.write(PARTIAL_SNAPSHOTS, {snapshots: pending})
+}
+
+/** Forgets the snapshots of failed runs (restic ignores ids that are already gone), before retention counts
+ *  snapshots per group: otherwise every failed run's file snapshot would push a complete run's out of keep_last,
+ *  leaving the older runs incomplete. Called by a successful run's forget step and by `prune`. */
+export async function forgetPartialSnapshots(engine: Pick<Engine, 'state'>, restic: Restic): Promise<number> {
+  const pending = engine.state.read<PartialSnapshots>(PARTIAL_SNAPSHOTS)?.snapshots ?? []
+  if (pending.length === 0) return 0
+  await restic.forgetIds([...new Set(pending.map((s) => s.id))])
+  engine.state.write(PARTIAL_SNAPSHOTS, {snapshots: []})
+  return pending.length
 }
 
 /** last_check.json / last_prune.json written by a backup's own check and forget steps: the same shape `check` and

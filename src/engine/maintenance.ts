@@ -1,5 +1,6 @@
 // check, unlock, prune: what their names say, each recorded in the state directory.
 import {ConfigError, errorMessage} from '../errors.js'
+import {forgetPartialSnapshots} from './backup.js'
 import {openRepository, type Engine} from './context.js'
 import {appTags} from './runs.js'
 import {STATE_FILES} from './state.js'
@@ -65,10 +66,11 @@ export function runPrune(engine: Engine): Promise<MaintenanceRecord> {
   }
   return recorded(engine, 'prune', STATE_FILES.lastPrune, async (record) => {
     const restic = await openRepository(engine)
+    const partial = await forgetPartialSnapshots(engine, restic)
     const result = await engine.progress.task('restic forget --prune', () => restic.forget(appTags(engine.config.app), policy, true))
     record.removed = result.removed.length
     record.kept = result.kept.length
-    record.output = `${result.removed.length} snapshot(s) removed, ${result.kept.length} kept`
+    record.output = `${result.removed.length} snapshot(s) removed, ${result.kept.length} kept${partial > 0 ? ` (and ${partial} snapshot(s) of failed runs forgotten first)` : ''}`
   })
 }
 

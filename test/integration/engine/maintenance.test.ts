@@ -4,10 +4,10 @@
 // restic the way each version needs them. Every --json output is validated against its schema.
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {kbJson} from '../../support/cli.ts'
-import {freshRepo, lab, prepareRepo, tempDir, type Backend, type ResticVersion} from '../../support/lab.ts'
+import {freshRepo, lab, prepareRepo, run, tempDir, type Backend, type ResticVersion} from '../../support/lab.ts'
 import {assertSchema, cli, cliJson, localRestic, readState, repoSnapshots, writeApp, type App} from './support.ts'
 
 function smallApp(version: ResticVersion, restic: string[], repo: App['repo'], extra: string[] = [], env: Record<string, string> = {}): App {
@@ -83,6 +83,40 @@ describe('check, prune, unlock, version', {concurrency: false}, () => {
     assertSchema('version', json)
     assert.match(json.tools.restic, /^restic 0\.18\./)
     assert.match(json.tools.sqlite3 ?? '', /^3\./)
+  })
+})
+
+describe('retention and failed runs', () => {
+  test('a failed run\'s partial snapshots never push complete runs out of keep_last', async () => {
+    const dir = tempDir('partial')
+    const db = join(dir, 'app.sqlite3')
+    const good = join(dir, 'good.sqlite3')
+    mkdirSync(join(dir, 'files'))
+    writeFileSync(join(dir, 'files', 'a.txt'), 'a\n')
+    const made = await run(lab().bins.sqlite3, [good, 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'])
+    assert.equal(made.code, 0, made.stderr)
+    copyFileSync(good, db)
+    const repo = freshRepo('0.18')
+    const app = writeApp({version: '0.18', repo, databases: [`  - {name: lite, adapter: sqlite, path: ${db}}`], paths: [`  - ${join(dir, 'files')}`], restic: localRestic(repo, ['retention: {keep_last: 2}'])})
+    const pause = () => new Promise((r) => setTimeout(r, 1100))
+    const first = await cliJson(app, ['backup', '--force'])
+    assert.equal(first.json.status, 'ok', first.result.stderr)
+    // Fault injector: the database file is replaced by garbage, so the dump step fails and only the files are saved.
+    writeFileSync(db, 'this is not a SQLite database, and it is long enough to be read as a header'.repeat(20))
+    for (let i = 0; i < 2; i++) {
+      await pause()
+      const failed = await cliJson(app, ['backup', '--force'])
+      assert.equal(failed.json.status, 'failed')
+      assert.equal(failed.json.failed_step, 'database:lite')
+    }
+    assert.equal((await cliJson(app, ['list'])).json.filter((r: {complete: boolean}) => !r.complete).length, 2, 'the failed runs\' files are kept for now')
+    copyFileSync(good, db)
+    await pause()
+    const last = await cliJson(app, ['backup', '--force'])
+    assert.equal(last.json.status, 'ok', last.result.stderr)
+    const {json: runs} = await cliJson(app, ['list'])
+    assert.deepEqual(runs.map((r: {id: string; complete: boolean}) => [r.id, r.complete]), [[last.json.run_id, true], [first.json.run_id, true]], 'keep_last: 2 keeps the two complete runs whole')
+    assert.deepEqual(readState(app, 'partial_snapshots.json'), {snapshots: []})
   })
 })
 
