@@ -30,6 +30,8 @@ export interface ExecResult {
   /** stderr lines seen before any handshake (what `docker exec` says when kamal-backup never started). */
   preamble: string
   interrupted: boolean
+  /** Our stdout was closed by its reader (`| head`): the command was interrupted and its output dropped. */
+  outputClosed?: boolean
   /** Why the connection ended without an exit status. */
   lostReason?: string
   captured?: string
@@ -86,17 +88,30 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
       let captured = ''
       let connectionEnded = false
 
+      let outputClosed = false
       const out = redactingWriter(options.redactor, (text) => {
+        if (outputClosed) return true
         if (options.captureStdout) {
           captured += text
           return true
         }
         return options.stdout.write(text)
       })
-      const err = redactingWriter(options.redactor, (text) => options.stderr.write(text))
+      const err = redactingWriter(options.redactor, (text) => (outputClosed ? true : options.stderr.write(text)))
+      // The reader of our stdout went away (EPIPE): stop the command, as a SIGPIPE would, and drop the rest.
+      const onStdoutError = () => {
+        if (outputClosed) return
+        outputClosed = true
+        result.outputClosed = true
+        if (result.started) channel.write(Buffer.from([INTERRUPT_BYTE]))
+        else channel.end()
+        channel.resume()
+        channel.stderr.resume()
+      }
+      options.stdout.on('error', onStdoutError)
 
       const flowControl = (stream: NodeJS.WritableStream, ok: boolean, source: NodeJS.ReadableStream) => {
-        if (ok) return
+        if (ok || outputClosed) return
         source.pause()
         stream.once('drain', () => source.resume())
       }
@@ -170,6 +185,7 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
       client.on('error', errorListener)
       channel.on('close', () => {
         options.signal?.removeEventListener('abort', onAbort)
+        options.stdout.off('error', onStdoutError)
         client.off('end', endListener)
         client.off('error', errorListener)
         out.flush()

@@ -135,6 +135,7 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
     throw versionMismatchError({local: options.version, remote: result.handshake.version, accessory: accessory.name, ...(accessory.image !== undefined && {image: accessory.image}), ...(destination !== undefined && {destination})})
   }
   if (result.exitCode === null) {
+    if (result.outputClosed) return 141
     if (result.interrupted) return ExitCode.interrupted
     throw connectionLostError({command: options.command, target: connection.target, afterGo: result.started, accessory: accessory.name, ...(destination !== undefined && {destination}), ...(result.lostReason !== undefined && {reason: result.lostReason})})
   }
@@ -151,6 +152,8 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
       })
     }
   }
+  // `kamal-backup list | head`: the reader left, the command was stopped; exit as a process killed by SIGPIPE.
+  if (result.outputClosed) return 141
   if (result.interrupted && result.exitCode === 0) return ExitCode.interrupted
   if (isVersion && result.handshake && result.exitCode === 0) {
     let remote: {version?: string; node?: string; tools?: Record<string, string | null>} | undefined

@@ -5,7 +5,7 @@
 // fake-kamal-backup.mjs in the "container", the version tests a real CLI snapshot with another version number.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import ssh2 from 'ssh2'
@@ -147,6 +147,19 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       assert.ok(big.ordered, 'every line arrived, in order')
       const growth = big.peakRss - small.peakRss
       assert.ok(growth < 40 * 1024 * 1024, `peak RSS grew by ${(growth / 1048576).toFixed(1)} MB (1 MB run ${(small.peakRss / 1048576).toFixed(0)} MB, 50 MB run ${(big.peakRss / 1048576).toFixed(0)} MB)`)
+    } finally {
+      box.write(fakeEnv(image))
+    }
+  })
+
+  test('the reader of stdout going away (| head) stops the remote command instead of hanging', async () => {
+    box.write(fakeEnv(image, {FAKE_MEGABYTES: '50'}))
+    try {
+      const started = Date.now()
+      const r = spawnSync('bash', ['-c', `${process.execPath} ${join(ROOT, 'bin', 'run.js')} list | head -2; echo "rc=\${PIPESTATUS[0]}"`], {cwd: app.dir, env: {...process.env, HOME: app.home, SSH_AUTH_SOCK: '', NO_COLOR: '1'}, encoding: 'utf8', timeout: 60_000})
+      assert.equal(r.stdout.split('\n').length, 4, r.stdout)
+      assert.match(r.stdout, /^line 0000000000 x+\nline 0000000001 x+\nrc=141\n$/)
+      assert.ok(Date.now() - started < 20_000, 'it did not stream all 50 MB first')
     } finally {
       box.write(fakeEnv(image))
     }
