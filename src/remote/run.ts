@@ -134,6 +134,8 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
     }
     throw versionMismatchError({local: options.version, remote: result.handshake.version, accessory: accessory.name, ...(accessory.image !== undefined && {image: accessory.image}), ...(destination !== undefined && {destination})})
   }
+  // Ctrl-C before the command started: nothing ran.
+  if (result.interrupted && !result.started) return ExitCode.interrupted
   if (result.exitCode === null) {
     if (result.outputClosed) return 141
     if (result.interrupted) return ExitCode.interrupted
