@@ -78,10 +78,16 @@ async function timedWithCpu(cmd, args, options) {
   }
 }
 
-/** A shell pipeline (`sh -c`), timed as a whole; `set -o pipefail` is not in POSIX sh, so bash is used. */
+/**
+ * A shell pipeline, timed as a whole; `set -o pipefail` is not in POSIX sh, so bash is used. --norc matters: bash
+ * reads ~/.bashrc when its stdin is a socket (it guesses it was started by sshd), and Node's stdio pipes are
+ * sockets; here root's .bashrc runs `pyenv init`, 60 processes, which the baseline must not pay.
+ */
 export function timedPipeline(script, options = {}) {
-  return timed('bash', ['-o', 'pipefail', '-c', script], options)
+  return timed('bash', PIPELINE_ARGS(script), options)
 }
+
+export const PIPELINE_ARGS = (script) => ['--norc', '--noprofile', '-o', 'pipefail', '-c', script]
 
 /** Synchronous command for set-up steps; returns trimmed stdout, throws with stderr on failure. */
 export function sh(cmd, args, {env, cwd, input} = {}) {

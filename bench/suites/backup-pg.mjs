@@ -3,7 +3,7 @@
 // Also counts the processes each run starts (strace), against the minimum (pg_dump and restic).
 import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
-import {BIN, fmtBytes, interleave, log, markdownTable, resultTable, summarize, timedPipeline} from '../lib.mjs'
+import {BIN, PIPELINE_ARGS, fmtBytes, interleave, log, markdownTable, resultTable, summarize, timedPipeline} from '../lib.mjs'
 import {cliEnv, freshRepo, kb, rawEnv, resticVersions, scratchDir, writeBackupConfig} from '../support/app.mjs'
 import {ensureBenchDatabase} from '../support/pg.mjs'
 import {countExecs, EXEC_ALIGN, EXEC_HEADER, execTable} from '../support/execs.mjs'
@@ -84,7 +84,7 @@ export async function run({iterations}) {
       freshRepo(restic, paths.cliRepo)
       const cli = await countExecs(process.execPath, [BIN, 'backup', '--force', '--local', '--backup-config', config], {cwd: dir, env})
       freshRepo(restic, paths.rawRepo)
-      const base = await countExecs('bash', ['-o', 'pipefail', '-c', `${DUMP} | "$RESTIC" backup --stdin --stdin-filename bench.main.pgdump`], {cwd: dir, env: raw})
+      const base = await countExecs('bash', PIPELINE_ARGS(`${DUMP} | "$RESTIC" backup --stdin --stdin-filename bench.main.pgdump`), {cwd: dir, env: raw})
       for (const p of [paths.cliRepo, paths.rawRepo, paths.state, paths.cache]) rmSync(p, {recursive: true, force: true})
       execDetails[v] = {cli, raw: base}
       if (cli) execRows.push(...execTable(`kamal-backup backup (restic ${v})`, cli), ...execTable(`raw pipe (restic ${v})`, base))

@@ -2,7 +2,7 @@
 // database, next to the raw pipeline they wrap: `restic dump | pg_restore --single-transaction --exit-on-error`.
 import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
-import {BIN, fmtBytes, interleave, log, markdownTable, resultTable, summarize, timedPipeline} from '../lib.mjs'
+import {BIN, PIPELINE_ARGS, fmtBytes, interleave, log, markdownTable, resultTable, summarize, timedPipeline} from '../lib.mjs'
 import {cliEnv, freshRepo, kb, rawEnv, resticVersions, scratchDir, writeBackupConfig, writeLocalConfig} from '../support/app.mjs'
 import {countExecs, EXEC_ALIGN, EXEC_HEADER, execTable} from '../support/execs.mjs'
 import {dropDatabase, ensureBenchDatabase, psql, recreateDatabase} from '../support/pg.mjs'
@@ -82,7 +82,7 @@ export async function run({iterations}) {
       recreateDatabase(TARGETS.restore)
       const cli = await countExecs(process.execPath, [BIN, ...s.args.restore], {cwd: s.cliDirs.restore, env: s.env})
       recreateDatabase(TARGETS.raw)
-      const base = await countExecs('bash', ['-o', 'pipefail', '-c', s.rawScript], {cwd: s.dir, env: s.raw})
+      const base = await countExecs('bash', PIPELINE_ARGS(s.rawScript), {cwd: s.dir, env: s.raw})
       execDetails[v] = {cli, raw: base}
       if (cli) execRows.push(...execTable(`kamal-backup restore local (restic ${v})`, cli), ...execTable(`raw pipe (restic ${v})`, base))
     }
