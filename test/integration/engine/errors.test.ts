@@ -43,66 +43,69 @@ describe('restic itself', () => {
   })
 })
 
-for (const version of RESTIC_VERSIONS) {
-  describe(`repository errors on restic ${version}`, () => {
-    test('a repository that does not exist: a clear error without init_if_missing', async () => {
-      const repo = join(tempDir('noinit'), 'repo')
-      const app = filesApp(version, localRestic(repo), repo)
-      const r = await cli(app, ['backup', '--force'])
-      assert.equal(r.code, 1, r.stderr)
-      assert.match(r.stderr, /the restic repository does not exist yet/)
-      assert.match(r.stderr, /init_if_missing/)
-      assert.ok(!existsSync(join(repo, 'config')), 'nothing was created')
-      assertRecordedFailure(app, 'files', /does not exist yet/)
-    })
+// The versions run side by side (each has its own repository, databases and state).
+describe('repository errors, on each restic version', {concurrency: true}, () => {
+  for (const version of RESTIC_VERSIONS) {
+    describe(`repository errors on restic ${version}`, () => {
+      test('a repository that does not exist: a clear error without init_if_missing', async () => {
+        const repo = join(tempDir('noinit'), 'repo')
+        const app = filesApp(version, localRestic(repo), repo)
+        const r = await cli(app, ['backup', '--force'])
+        assert.equal(r.code, 1, r.stderr)
+        assert.match(r.stderr, /the restic repository does not exist yet/)
+        assert.match(r.stderr, /init_if_missing/)
+        assert.ok(!existsSync(join(repo, 'config')), 'nothing was created')
+        assertRecordedFailure(app, 'files', /does not exist yet/)
+      })
 
-    test('init_if_missing creates a missing repository and backs up into it', async () => {
-      const repo = join(tempDir('init'), 'repo')
-      const app = filesApp(version, localRestic(repo, ['init_if_missing: true']), repo)
-      const r = await cli(app, ['backup', '--force'])
-      assert.equal(r.code, 0, r.stderr)
-      assert.match(r.stderr, /creating it/)
-      assert.equal((await repoSnapshots(app)).length, 1)
-    })
+      test('init_if_missing creates a missing repository and backs up into it', async () => {
+        const repo = join(tempDir('init'), 'repo')
+        const app = filesApp(version, localRestic(repo, ['init_if_missing: true']), repo)
+        const r = await cli(app, ['backup', '--force'])
+        assert.equal(r.code, 0, r.stderr)
+        assert.match(r.stderr, /creating it/)
+        assert.equal((await repoSnapshots(app)).length, 1)
+      })
 
-    test('init_if_missing never hides a wrong repository password', async () => {
-      const target = await prepareRepo('rest', version)
-      const app = filesApp(version, [`repository: ${target.repository}`, 'password: {secret: RESTIC_PASSWORD}', 'init_if_missing: true'], target)
-      const r = await cli(app, ['backup', '--force'], {env: {RESTIC_PASSWORD: 'not-the-repository-password'}})
-      assert.equal(r.code, 1, r.stderr)
-      assert.match(r.stderr, /wrong password/)
-      assert.doesNotMatch(r.stderr, /creating it/)
-      assert.equal((await repoSnapshots(app)).length, 0)
-    })
+      test('init_if_missing never hides a wrong repository password', async () => {
+        const target = await prepareRepo('rest', version)
+        const app = filesApp(version, [`repository: ${target.repository}`, 'password: {secret: RESTIC_PASSWORD}', 'init_if_missing: true'], target)
+        const r = await cli(app, ['backup', '--force'], {env: {RESTIC_PASSWORD: 'not-the-repository-password'}})
+        assert.equal(r.code, 1, r.stderr)
+        assert.match(r.stderr, /wrong password/)
+        assert.doesNotMatch(r.stderr, /creating it/)
+        assert.equal((await repoSnapshots(app)).length, 0)
+      })
 
-    test('a locked repository names `kamal-backup unlock`, which removes the stale lock', async () => {
-      const repo = freshRepo(version)
-      const app = filesApp(version, localRestic(repo, ['retention: {keep_last: 3}']), repo)
-      // A real restic holding a lock, then killed: its lock stays behind (stale: its process is gone).
-      const holder = spawn(resticBin(version), ['-r', repo, 'backup', '--stdin', '--stdin-filename', 'hold'], {env: {...process.env, ...resticEnv()}, stdio: ['pipe', 'ignore', 'ignore']})
-      for (let i = 0; i < 100 && (await repoLocks(app)).length === 0; i++) await new Promise((r) => setTimeout(r, 100))
-      holder.kill('SIGKILL')
-      await new Promise((r) => holder.once('exit', r))
-      assert.equal((await repoLocks(app)).length, 1, 'the killed restic left its lock')
-      const prune = await cli(app, ['prune'])
-      assert.equal(prune.code, 1)
-      assert.match(prune.stderr, /locked/)
-      assert.match(prune.stderr, /kamal-backup unlock/)
-      const backup = await cli(app, ['backup', '--force'])
-      assert.equal(backup.code, 1, 'forget --prune needs an exclusive lock')
-      assert.match(backup.stderr, /kamal-backup unlock/)
-      assertRecordedFailure(app, 'forget', /locked/)
-      const {result, json} = await cliJson(app, ['unlock'])
-      assert.equal(result.code, 0, result.stderr)
-      assertSchema('unlock', json)
-      assert.equal(json.status, 'ok')
-      assert.deepEqual(await repoLocks(app), [])
-      assert.equal(readState(app, 'last_unlock.json').status, 'ok')
-      const again = await cli(app, ['prune'])
-      assert.equal(again.code, 0, again.stderr)
+      test('a locked repository names `kamal-backup unlock`, which removes the stale lock', async () => {
+        const repo = freshRepo(version)
+        const app = filesApp(version, localRestic(repo, ['retention: {keep_last: 3}']), repo)
+        // A real restic holding a lock, then killed: its lock stays behind (stale: its process is gone).
+        const holder = spawn(resticBin(version), ['-r', repo, 'backup', '--stdin', '--stdin-filename', 'hold'], {env: {...process.env, ...resticEnv()}, stdio: ['pipe', 'ignore', 'ignore']})
+        for (let i = 0; i < 100 && (await repoLocks(app)).length === 0; i++) await new Promise((r) => setTimeout(r, 100))
+        holder.kill('SIGKILL')
+        await new Promise((r) => holder.once('exit', r))
+        assert.equal((await repoLocks(app)).length, 1, 'the killed restic left its lock')
+        const prune = await cli(app, ['prune'])
+        assert.equal(prune.code, 1)
+        assert.match(prune.stderr, /locked/)
+        assert.match(prune.stderr, /kamal-backup unlock/)
+        const backup = await cli(app, ['backup', '--force'])
+        assert.equal(backup.code, 1, 'forget --prune needs an exclusive lock')
+        assert.match(backup.stderr, /kamal-backup unlock/)
+        assertRecordedFailure(app, 'forget', /locked/)
+        const {result, json} = await cliJson(app, ['unlock'])
+        assert.equal(result.code, 0, result.stderr)
+        assertSchema('unlock', json)
+        assert.equal(json.status, 'ok')
+        assert.deepEqual(await repoLocks(app), [])
+        assert.equal(readState(app, 'last_unlock.json').status, 'ok')
+        const again = await cli(app, ['prune'])
+        assert.equal(again.code, 0, again.stderr)
+      })
     })
-  })
-}
+  }
+})
 
 describe('backends refusing or missing', () => {
   test('init_if_missing never hides refused REST credentials', async () => {

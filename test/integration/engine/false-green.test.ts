@@ -16,99 +16,102 @@ import {assertSchema, cli, cliJson, localRestic, pgDatabaseLine, readState, repo
 
 const pause = () => new Promise((r) => setTimeout(r, 1100)) // run ids have one-second resolution
 
-for (const version of RESTIC_VERSIONS) {
-  describe(`no false green on restic ${version}`, {concurrency: false}, () => {
-    let pg: TestDatabase
-    let app: App
-    let good: string
-    let faults: string
+// The versions run side by side (each has its own repository, databases and state).
+describe('never a false green, on each restic version', {concurrency: true}, () => {
+  for (const version of RESTIC_VERSIONS) {
+    describe(`no false green on restic ${version}`, {concurrency: false}, () => {
+      let pg: TestDatabase
+      let app: App
+      let good: string
+      let faults: string
 
-    before(async () => {
-      pg = await createPostgresDatabase()
-      await psql(pg.name, `CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t(v) SELECT md5(g::text) FROM generate_series(1, 2000) g;`, {as: 'app'})
-      const dir = tempDir(`fg-${version}`)
-      const files = join(dir, 'files')
-      mkdirSync(files)
-      writeFileSync(join(files, 'a.txt'), 'files keep being backed up when a dump fails\n')
-      faults = join(dir, 'faults')
-      const repo = freshRepo(version)
-      app = writeApp({
-        version,
-        repo,
-        databases: [pgDatabaseLine('main', pg)],
-        paths: [`  - ${files}`],
-        restic: localRestic(repo, ['retention: {keep_last: 10}']),
+      before(async () => {
+        pg = await createPostgresDatabase()
+        await psql(pg.name, `CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t(v) SELECT md5(g::text) FROM generate_series(1, 2000) g;`, {as: 'app'})
+        const dir = tempDir(`fg-${version}`)
+        const files = join(dir, 'files')
+        mkdirSync(files)
+        writeFileSync(join(files, 'a.txt'), 'files keep being backed up when a dump fails\n')
+        faults = join(dir, 'faults')
+        const repo = freshRepo(version)
+        app = writeApp({
+          version,
+          repo,
+          databases: [pgDatabaseLine('main', pg)],
+          paths: [`  - ${files}`],
+          restic: localRestic(repo, ['retention: {keep_last: 10}']),
+        })
+        const r = await cli(app, ['backup', '--force'])
+        assert.equal(r.code, 0, r.stderr)
+        good = readState(app, 'last_backup.json').run_id
       })
-      const r = await cli(app, ['backup', '--force'])
-      assert.equal(r.code, 0, r.stderr)
-      good = readState(app, 'last_backup.json').run_id
-    })
 
-    after(async () => {
-      await dropPostgresDatabase(pg.name).catch(() => {})
-    })
+      after(async () => {
+        await dropPostgresDatabase(pg.name).catch(() => {})
+      })
 
-    /** After a failed run: nothing new for the database, the failed step named and recorded, `latest` unchanged. */
-    async function assertFailedRun(result: {code: number | null; stderr: string}, expect: RegExp) {
-      assert.equal(result.code, 1, `exit status (stderr: ${result.stderr})`)
-      assert.match(result.stderr, /failed at step database:main/)
-      assert.match(result.stderr, expect)
-      const record = readState(app, 'last_backup.json')
-      assertSchema('backup-run', record)
-      assert.equal(record.status, 'failed')
-      assert.equal(record.failed_step, 'database:main')
-      assert.match(record.error, expect)
-      assert.deepEqual(record.steps.map((s: {name: string; status: string}) => `${s.name}=${s.status}`), ['database:main=failed', 'files=ok', 'forget=skipped', 'check=skipped'])
-      assert.equal(readState(app, 'last_successful_backup.json').run_id, good, 'the last success is still the good run')
-      const snapshots = await repoSnapshots(app)
-      const failedRun = snapshots.filter((s) => s.tags!.includes(`run:${record.run_id}`))
-      assert.deepEqual(failedRun.map((s) => s.tags!.find((t) => t.startsWith('database:')) ?? 'files'), ['files'], 'the failed dump left no snapshot')
-      const {json: runs} = await cliJson(app, ['list'])
-      assertSchema('list', runs)
-      assert.equal(runs[0].id, record.run_id)
-      assert.equal(runs[0].complete, false)
-      assert.deepEqual(runs[0].missing, ['database:main'])
-      assert.equal(runs.find((r: {complete: boolean}) => r.complete).id, good, '`latest` is still the good run')
-      const evidence = await cli(app, ['evidence'])
-      assert.equal(evidence.code, 0, evidence.stderr)
-      const doc = JSON.parse(evidence.stdout)
-      assertSchema('evidence', doc)
-      assert.equal(doc.latest_complete_run.id, good)
-      assert.equal(doc.last_backup_run.status, 'failed')
-      assert.deepEqual(await repoLocks(app), [], 'no lock left behind')
-    }
+      /** After a failed run: nothing new for the database, the failed step named and recorded, `latest` unchanged. */
+      async function assertFailedRun(result: {code: number | null; stderr: string}, expect: RegExp) {
+        assert.equal(result.code, 1, `exit status (stderr: ${result.stderr})`)
+        assert.match(result.stderr, /failed at step database:main/)
+        assert.match(result.stderr, expect)
+        const record = readState(app, 'last_backup.json')
+        assertSchema('backup-run', record)
+        assert.equal(record.status, 'failed')
+        assert.equal(record.failed_step, 'database:main')
+        assert.match(record.error, expect)
+        assert.deepEqual(record.steps.map((s: {name: string; status: string}) => `${s.name}=${s.status}`), ['database:main=failed', 'files=ok', 'forget=skipped', 'check=skipped'])
+        assert.equal(readState(app, 'last_successful_backup.json').run_id, good, 'the last success is still the good run')
+        const snapshots = await repoSnapshots(app)
+        const failedRun = snapshots.filter((s) => s.tags!.includes(`run:${record.run_id}`))
+        assert.deepEqual(failedRun.map((s) => s.tags!.find((t) => t.startsWith('database:')) ?? 'files'), ['files'], 'the failed dump left no snapshot')
+        const {json: runs} = await cliJson(app, ['list'])
+        assertSchema('list', runs)
+        assert.equal(runs[0].id, record.run_id)
+        assert.equal(runs[0].complete, false)
+        assert.deepEqual(runs[0].missing, ['database:main'])
+        assert.equal(runs.find((r: {complete: boolean}) => r.complete).id, good, '`latest` is still the good run')
+        const evidence = await cli(app, ['evidence'])
+        assert.equal(evidence.code, 0, evidence.stderr)
+        const doc = JSON.parse(evidence.stdout)
+        assertSchema('evidence', doc)
+        assert.equal(doc.latest_complete_run.id, good)
+        assert.equal(doc.last_backup_run.status, 'failed')
+        assert.deepEqual(await repoLocks(app), [], 'no lock left behind')
+      }
 
-    test('a dump that writes data and then exits non-zero (wrapper first on PATH)', async () => {
-      const bin = join(faults, 'path-bin')
-      script(bin, 'pg_dump', 'head -c 300000 /dev/urandom\necho "pg_dump: error: query failed: server closed the connection unexpectedly" >&2\nexit 1')
-      await pause()
-      const r = await cli(app, ['backup', '--force'], {env: {PATH: `${bin}:${process.env.PATH}`}})
-      await assertFailedRun(r, /server closed the connection unexpectedly/)
-    })
+      test('a dump that writes data and then exits non-zero (wrapper first on PATH)', async () => {
+        const bin = join(faults, 'path-bin')
+        script(bin, 'pg_dump', 'head -c 300000 /dev/urandom\necho "pg_dump: error: query failed: server closed the connection unexpectedly" >&2\nexit 1')
+        await pause()
+        const r = await cli(app, ['backup', '--force'], {env: {PATH: `${bin}:${process.env.PATH}`}})
+        await assertFailedRun(r, /server closed the connection unexpectedly/)
+      })
 
-    test('a dump killed halfway (client under KAMAL_BACKUP_POSTGRES_CLIENT_ROOT)', async () => {
-      const root = join(faults, 'clients')
-      const bin = join(root, '15', 'bin')
-      script(bin, 'pg_dump', 'head -c 300000 /dev/urandom\nkill -KILL $$')
-      symlinkSync(join(lab().postgres.binDir, 'psql'), join(bin, 'psql')) // the real psql probes the server version
-      await pause()
-      const r = await cli(app, ['backup', '--force'], {env: {KAMAL_BACKUP_POSTGRES_CLIENT_ROOT: root}})
-      await assertFailedRun(r, /pg_dump main (was killed by SIGKILL|failed)/)
-    })
+      test('a dump killed halfway (client under KAMAL_BACKUP_POSTGRES_CLIENT_ROOT)', async () => {
+        const root = join(faults, 'clients')
+        const bin = join(root, '15', 'bin')
+        script(bin, 'pg_dump', 'head -c 300000 /dev/urandom\nkill -KILL $$')
+        symlinkSync(join(lab().postgres.binDir, 'psql'), join(bin, 'psql')) // the real psql probes the server version
+        await pause()
+        const r = await cli(app, ['backup', '--force'], {env: {KAMAL_BACKUP_POSTGRES_CLIENT_ROOT: root}})
+        await assertFailedRun(r, /pg_dump main (was killed by SIGKILL|failed)/)
+      })
 
-    test('a dump that exits 0 without writing anything', async () => {
-      const bin = join(faults, 'empty-bin')
-      script(bin, 'pg_dump', 'exit 0')
-      await pause()
-      const r = await cli(app, ['backup', '--force'], {env: {PATH: `${bin}:${process.env.PATH}`}})
-      await assertFailedRun(r, /empty|no data/)
-    })
+      test('a dump that exits 0 without writing anything', async () => {
+        const bin = join(faults, 'empty-bin')
+        script(bin, 'pg_dump', 'exit 0')
+        await pause()
+        const r = await cli(app, ['backup', '--force'], {env: {PATH: `${bin}:${process.env.PATH}`}})
+        await assertFailedRun(r, /empty|no data/)
+      })
 
-    test('the real pg_dump with a wrong password', async () => {
-      await pause()
-      const r = await cli(app, ['backup', '--force'], {env: {PG_PW: 'definitely-wrong-password'}})
-      await assertFailedRun(r, /password authentication failed/)
-      assert.match(r.stderr, /check the database password/)
+      test('the real pg_dump with a wrong password', async () => {
+        await pause()
+        const r = await cli(app, ['backup', '--force'], {env: {PG_PW: 'definitely-wrong-password'}})
+        await assertFailedRun(r, /password authentication failed/)
+        assert.match(r.stderr, /check the database password/)
+      })
     })
-  })
-}
+  }
+})

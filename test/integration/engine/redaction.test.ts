@@ -61,123 +61,126 @@ function cmdlineSampler(marker: string): {stop(): string[]} {
   }
 }
 
-for (const version of RESTIC_VERSIONS) {
-  describe(`no secret leaks (restic ${version})`, {concurrency: false}, () => {
-    const secret = (label: string) => `${label}-${randomBytes(9).toString('hex')}`
-    const secrets = {restic: secret('resticpw'), pg: secret('pgpw'), my: secret('mypw'), aws: secret('awssecret')}
-    const restCredentials = lab().rest.auth.password
-    const all = () => [...Object.values(secrets), restCredentials]
-    let app: App
-    let argvLog: string
-    let pgRole: string
-    let pgDb: string
-    let myUser: string
-    let myDb: string
-    const outputs: {what: string; text: string}[] = []
-    const record = (what: string, r: CliResult) => outputs.push({what: `${what} stdout`, text: r.stdout}, {what: `${what} stderr`, text: r.stderr})
+// The versions run side by side (each has its own repository, databases and state).
+describe('redaction, on each restic version', {concurrency: true}, () => {
+  for (const version of RESTIC_VERSIONS) {
+    describe(`no secret leaks (restic ${version})`, {concurrency: false}, () => {
+      const secret = (label: string) => `${label}-${randomBytes(9).toString('hex')}`
+      const secrets = {restic: secret('resticpw'), pg: secret('pgpw'), my: secret('mypw'), aws: secret('awssecret')}
+      const restCredentials = lab().rest.auth.password
+      const all = () => [...Object.values(secrets), restCredentials]
+      let app: App
+      let argvLog: string
+      let pgRole: string
+      let pgDb: string
+      let myUser: string
+      let myDb: string
+      const outputs: {what: string; text: string}[] = []
+      const record = (what: string, r: CliResult) => outputs.push({what: `${what} stdout`, text: r.stdout}, {what: `${what} stderr`, text: r.stderr})
 
-    before(async () => {
-      const dir = tempDir(`redact-${version}`)
-      argvLog = join(dir, 'argv.log')
-      // Recording wrappers (argv only, never the environment), exec'ing the real tools.
-      const bin = join(dir, 'bin')
-      const log = (real: string) => `printf '%s\\n' "$0 $*" >> '${argvLog}'\nexec '${real}' "$@"`
-      const restic = script(bin, 'restic', log(resticBin(version)))
-      script(bin, 'pg_dump', log(join(lab().postgres.binDir, 'pg_dump')))
-      const myDump = script(join(dir, 'mybin'), 'mariadb-dump', log(lab().bins.mariadbDump))
+      before(async () => {
+        const dir = tempDir(`redact-${version}`)
+        argvLog = join(dir, 'argv.log')
+        // Recording wrappers (argv only, never the environment), exec'ing the real tools.
+        const bin = join(dir, 'bin')
+        const log = (real: string) => `printf '%s\\n' "$0 $*" >> '${argvLog}'\nexec '${real}' "$@"`
+        const restic = script(bin, 'restic', log(resticBin(version)))
+        script(bin, 'pg_dump', log(join(lab().postgres.binDir, 'pg_dump')))
+        const myDump = script(join(dir, 'mybin'), 'mariadb-dump', log(lab().bins.mariadbDump))
 
-      // A PostgreSQL role and a MariaDB user with unique passwords.
-      pgRole = uniqueName('kbr')
-      pgDb = uniqueName('kbs')
-      await psql('postgres', `CREATE ROLE "${pgRole}" LOGIN PASSWORD '${secrets.pg}'; CREATE DATABASE "${pgDb}" OWNER "${pgRole}";`)
-      myUser = uniqueName('kbu')
-      myDb = uniqueName('kbs')
-      await mariadb('', `CREATE DATABASE \`${myDb}\`; CREATE USER '${myUser}'@'%' IDENTIFIED BY '${secrets.my}'; GRANT ALL ON \`${myDb}\`.* TO '${myUser}'@'%';`)
-      await mariadb(myDb, 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2);')
-      const myPasswordFile = join(dir, 'my-password')
-      writeFileSync(myPasswordFile, secrets.my + '\n')
+        // A PostgreSQL role and a MariaDB user with unique passwords.
+        pgRole = uniqueName('kbr')
+        pgDb = uniqueName('kbs')
+        await psql('postgres', `CREATE ROLE "${pgRole}" LOGIN PASSWORD '${secrets.pg}'; CREATE DATABASE "${pgDb}" OWNER "${pgRole}";`)
+        myUser = uniqueName('kbu')
+        myDb = uniqueName('kbs')
+        await mariadb('', `CREATE DATABASE \`${myDb}\`; CREATE USER '${myUser}'@'%' IDENTIFIED BY '${secrets.my}'; GRANT ALL ON \`${myDb}\`.* TO '${myUser}'@'%';`)
+        await mariadb(myDb, 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2);')
+        const myPasswordFile = join(dir, 'my-password')
+        writeFileSync(myPasswordFile, secrets.my + '\n')
 
-      // A REST repository behind credentials (in the URL), with its own unique password.
-      const repository = `${lab().rest.auth.urlWithCredentials}/${uniqueName('repo')}`
-      const init = await run(resticBin(version), ['init'], {env: {RESTIC_REPOSITORY: repository, RESTIC_PASSWORD: secrets.restic, RESTIC_CACHE_DIR: lab().resticCacheDir}})
-      assert.equal(init.code, 0, init.stderr)
+        // A REST repository behind credentials (in the URL), with its own unique password.
+        const repository = `${lab().rest.auth.urlWithCredentials}/${uniqueName('repo')}`
+        const init = await run(resticBin(version), ['init'], {env: {RESTIC_REPOSITORY: repository, RESTIC_PASSWORD: secrets.restic, RESTIC_CACHE_DIR: lab().resticCacheDir}})
+        assert.equal(init.code, 0, init.stderr)
 
-      const files = join(dir, 'files')
-      script(files, 'run.sh', 'echo not a secret')
-      app = writeApp({
-        version,
-        repo: {backend: 'rest-auth', version, repository, args: [], env: {RESTIC_PASSWORD: secrets.restic}},
-        databases: [
-          `  - {name: main, adapter: postgres, url: "postgres://${pgRole}@${lab().postgres.host}:${lab().postgres.port}/${pgDb}", password: {secret: APP_PG_PASSWORD}}`,
-          `  - {name: shop, adapter: mysql, url: "mysql://${myUser}@${lab().mariadb.host}:${lab().mariadb.port}/${myDb}", password: {file: ${myPasswordFile}}}`,
-        ],
-        paths: [`  - ${files}`],
-        restic: ['repository: {secret: BACKUP_REPOSITORY}', 'password: {secret: BACKUP_RESTIC_PASSWORD}', 'env: {AWS_SECRET_ACCESS_KEY: {secret: BACKUP_AWS}}', 'check_after_backup: true', 'retention: {keep_last: 5}'],
-        env: {
-          BACKUP_REPOSITORY: repository,
-          BACKUP_RESTIC_PASSWORD: secrets.restic,
-          BACKUP_AWS: secrets.aws,
-          APP_PG_PASSWORD: secrets.pg,
-          RESTIC_PASSWORD: undefined,
-          KAMAL_BACKUP_RESTIC: restic,
-          KAMAL_BACKUP_MYSQL_DUMP: myDump,
-          PATH: `${bin}:${process.env.PATH}`,
-        },
+        const files = join(dir, 'files')
+        script(files, 'run.sh', 'echo not a secret')
+        app = writeApp({
+          version,
+          repo: {backend: 'rest-auth', version, repository, args: [], env: {RESTIC_PASSWORD: secrets.restic}},
+          databases: [
+            `  - {name: main, adapter: postgres, url: "postgres://${pgRole}@${lab().postgres.host}:${lab().postgres.port}/${pgDb}", password: {secret: APP_PG_PASSWORD}}`,
+            `  - {name: shop, adapter: mysql, url: "mysql://${myUser}@${lab().mariadb.host}:${lab().mariadb.port}/${myDb}", password: {file: ${myPasswordFile}}}`,
+          ],
+          paths: [`  - ${files}`],
+          restic: ['repository: {secret: BACKUP_REPOSITORY}', 'password: {secret: BACKUP_RESTIC_PASSWORD}', 'env: {AWS_SECRET_ACCESS_KEY: {secret: BACKUP_AWS}}', 'check_after_backup: true', 'retention: {keep_last: 5}'],
+          env: {
+            BACKUP_REPOSITORY: repository,
+            BACKUP_RESTIC_PASSWORD: secrets.restic,
+            BACKUP_AWS: secrets.aws,
+            APP_PG_PASSWORD: secrets.pg,
+            RESTIC_PASSWORD: undefined,
+            KAMAL_BACKUP_RESTIC: restic,
+            KAMAL_BACKUP_MYSQL_DUMP: myDump,
+            PATH: `${bin}:${process.env.PATH}`,
+          },
+        })
+      })
+
+      after(async () => {
+        await dropPostgresDatabase(pgDb).catch(() => {})
+        await psql('postgres', `DROP ROLE IF EXISTS "${pgRole}";`).catch(() => {})
+        await dropMariaDatabase(myDb).catch(() => {})
+        await mariadb('', `DROP USER IF EXISTS '${myUser}'@'%';`).catch(() => {})
+      })
+
+      test('a successful run, list, check and evidence: no secret in any output or on any argv', async () => {
+        const sampler = cmdlineSampler(app.config)
+        const backup = await cli(app, ['backup', '--force'])
+        const commandLines = sampler.stop()
+        record('backup', backup)
+        assert.equal(backup.code, 0, backup.stderr)
+        assert.ok(commandLines.some((c) => c.includes('restic') && c.includes('backup')), `the sampler saw the children: ${commandLines.join('\\n')}`)
+        assertNoSecret('a child command line (/proc/<pid>/cmdline)', commandLines.join('\n'), all())
+        const {result: list, json} = await cliJson(app, ['list'])
+        record('list --json', list)
+        assert.equal(json[0].complete, true)
+        record('list', await cli(app, ['list']))
+        record('check', await cli(app, ['check', '--read-data-subset', '10%']))
+        const evidence = await cli(app, ['evidence'])
+        record('evidence', evidence)
+        assert.equal(evidence.code, 0, evidence.stderr)
+        const doc = JSON.parse(evidence.stdout)
+        assertSchema('evidence', doc)
+        assert.match(doc.repository, /^rest:http:\/\/\[REDACTED\]@127\.0\.0\.1:\d+\//, 'the repository is shown, its credentials are not')
+        for (const {what, text} of outputs) assertNoSecret(what, text, all())
+      })
+
+      test('a failing dump tool that prints its password: redacted everywhere', async () => {
+        // Fault injector: a pg_dump that echoes its password (as some tools do in verbose errors) and fails.
+        const bin = join(tempDir('leaky'), 'bin')
+        script(bin, 'pg_dump', `printf '%s\\n' "$0 $*" >> '${argvLog}'\necho "pg_dump: error: connection to server failed for password $PGPASSWORD (PGPASSWORD=$PGPASSWORD)" >&2\nexit 1`)
+        const r = await cli(app, ['backup', '--force'], {env: {PATH: `${bin}:${app.env.PATH}`}})
+        record('failing backup', r)
+        assert.equal(r.code, 1)
+        assert.match(r.stderr, /connection to server failed for password \[REDACTED\]/)
+        const {result} = await cliJson(app, ['backup', '--force'], {env: {PATH: `${bin}:${app.env.PATH}`}})
+        record('failing backup --json', result)
+        assert.equal(readState(app, 'last_backup.json').status, 'failed')
+        for (const {what, text} of outputs) assertNoSecret(what, text, all())
+      })
+
+      test('the state directory and the recorded argv hold no secret', () => {
+        const files = allFiles(app.state, (p) => p === join(app.state, 'cache'))
+        assert.ok(files.some((f) => f.endsWith('runs.jsonl')))
+        for (const file of files) assertNoSecret(file, readFileSync(file, 'utf8'), all())
+        const argv = readFileSync(argvLog, 'utf8')
+        assert.match(argv, /restic.* backup /)
+        assert.match(argv, /pg_dump --format=custom/)
+        assert.match(argv, /mariadb-dump --no-defaults/)
+        assertNoSecret('the argv of restic, pg_dump or mariadb-dump', argv, all())
       })
     })
-
-    after(async () => {
-      await dropPostgresDatabase(pgDb).catch(() => {})
-      await psql('postgres', `DROP ROLE IF EXISTS "${pgRole}";`).catch(() => {})
-      await dropMariaDatabase(myDb).catch(() => {})
-      await mariadb('', `DROP USER IF EXISTS '${myUser}'@'%';`).catch(() => {})
-    })
-
-    test('a successful run, list, check and evidence: no secret in any output or on any argv', async () => {
-      const sampler = cmdlineSampler(app.config)
-      const backup = await cli(app, ['backup', '--force'])
-      const commandLines = sampler.stop()
-      record('backup', backup)
-      assert.equal(backup.code, 0, backup.stderr)
-      assert.ok(commandLines.some((c) => c.includes('restic') && c.includes('backup')), `the sampler saw the children: ${commandLines.join('\\n')}`)
-      assertNoSecret('a child command line (/proc/<pid>/cmdline)', commandLines.join('\n'), all())
-      const {result: list, json} = await cliJson(app, ['list'])
-      record('list --json', list)
-      assert.equal(json[0].complete, true)
-      record('list', await cli(app, ['list']))
-      record('check', await cli(app, ['check', '--read-data-subset', '10%']))
-      const evidence = await cli(app, ['evidence'])
-      record('evidence', evidence)
-      assert.equal(evidence.code, 0, evidence.stderr)
-      const doc = JSON.parse(evidence.stdout)
-      assertSchema('evidence', doc)
-      assert.match(doc.repository, /^rest:http:\/\/\[REDACTED\]@127\.0\.0\.1:\d+\//, 'the repository is shown, its credentials are not')
-      for (const {what, text} of outputs) assertNoSecret(what, text, all())
-    })
-
-    test('a failing dump tool that prints its password: redacted everywhere', async () => {
-      // Fault injector: a pg_dump that echoes its password (as some tools do in verbose errors) and fails.
-      const bin = join(tempDir('leaky'), 'bin')
-      script(bin, 'pg_dump', `printf '%s\\n' "$0 $*" >> '${argvLog}'\necho "pg_dump: error: connection to server failed for password $PGPASSWORD (PGPASSWORD=$PGPASSWORD)" >&2\nexit 1`)
-      const r = await cli(app, ['backup', '--force'], {env: {PATH: `${bin}:${app.env.PATH}`}})
-      record('failing backup', r)
-      assert.equal(r.code, 1)
-      assert.match(r.stderr, /connection to server failed for password \[REDACTED\]/)
-      const {result} = await cliJson(app, ['backup', '--force'], {env: {PATH: `${bin}:${app.env.PATH}`}})
-      record('failing backup --json', result)
-      assert.equal(readState(app, 'last_backup.json').status, 'failed')
-      for (const {what, text} of outputs) assertNoSecret(what, text, all())
-    })
-
-    test('the state directory and the recorded argv hold no secret', () => {
-      const files = allFiles(app.state, (p) => p === join(app.state, 'cache'))
-      assert.ok(files.some((f) => f.endsWith('runs.jsonl')))
-      for (const file of files) assertNoSecret(file, readFileSync(file, 'utf8'), all())
-      const argv = readFileSync(argvLog, 'utf8')
-      assert.match(argv, /restic.* backup /)
-      assert.match(argv, /pg_dump --format=custom/)
-      assert.match(argv, /mariadb-dump --no-defaults/)
-      assertNoSecret('the argv of restic, pg_dump or mariadb-dump', argv, all())
-    })
-  })
-}
+  }
+})

@@ -10,6 +10,7 @@ import {createHash} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {ROOT} from '../../support/cli.ts'
+import {labRoot} from '../../support/lab.ts'
 import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR} from '../../../src/config/types.ts'
 
 interface Instruction {
@@ -84,7 +85,7 @@ describe('Dockerfile of the accessory image', () => {
   })
 
   test('the pinned checksum is the real one, when the lab has the same package', (t) => {
-    const deb = `/tmp/kb-lab/apt/restic_${args.RESTIC_DEB_VERSION}_amd64.deb`
+    const deb = join(labRoot(), 'apt', `restic_${args.RESTIC_DEB_VERSION}_amd64.deb`)
     if (!existsSync(deb)) return t.skip(`${deb} is not here (scripts/setup.sh --test fetches it)`)
     assert.equal(createHash('sha256').update(readFileSync(deb)).digest('hex'), args.RESTIC_DEB_SHA256)
   })
