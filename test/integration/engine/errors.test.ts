@@ -8,8 +8,8 @@ import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {freshRepo, lab, prepareRepo, RESTIC_VERSIONS, resticBin, resticEnv, tempDir, uniqueName} from '../../support/lab.ts'
-import {assertSchema, cli, cliJson, localRestic, readState, repoLocks, repoSnapshots, script, writeApp, type App} from './support.ts'
+import {createMariaDatabase, dropMariaDatabase, freshRepo, lab, prepareRepo, RESTIC_VERSIONS, resticBin, resticEnv, tempDir, uniqueName} from '../../support/lab.ts'
+import {assertSchema, cli, cliJson, localRestic, mariaDatabaseLine, readState, repoLocks, repoSnapshots, script, writeApp, type App} from './support.ts'
 
 function filesApp(version: '0.14' | '0.18', restic: string[], repo: App['repo'], extra: Partial<Parameters<typeof writeApp>[0]> = {}): App {
   const dir = tempDir('err-files')
@@ -147,6 +147,35 @@ describe('databases', () => {
     assert.match(r.stderr, /check the database URL host and port/)
     assertRecordedFailure(app, 'database:main', /Connection refused|could not connect/i)
     assert.equal((await repoSnapshots(app)).length, 0)
+  })
+
+  test('MariaDB with a wrong password on restic 0.14 (piped dump): no snapshot, exit 1, the suggestion', async () => {
+    const my = await createMariaDatabase()
+    try {
+      const repo = freshRepo('0.14')
+      const app = writeApp({version: '0.14', repo, databases: [mariaDatabaseLine('shop', my)], restic: localRestic(repo), env: {MY_PW: 'wrong-mariadb-password'}})
+      const r = await cli(app, ['backup', '--force'])
+      assert.equal(r.code, 1)
+      assert.match(r.stderr, /failed at step database:shop/)
+      assert.match(r.stderr, /Access denied/)
+      assert.match(r.stderr, /check the database password/)
+      assertRecordedFailure(app, 'database:shop', /Access denied/)
+      assert.equal((await repoSnapshots(app)).length, 0)
+    } finally {
+      await dropMariaDatabase(my.name).catch(() => {})
+    }
+  })
+
+  test('evidence still reports, with the repository error, when the repository cannot be opened', async () => {
+    const repo = freshRepo('0.18')
+    const app = writeApp({version: '0.18', repo, databases: ['  - {name: lite, adapter: sqlite, path: /nonexistent/app.sqlite3}'], restic: localRestic(repo), env: {RESTIC_PASSWORD: 'not-the-password'}})
+    const r = await cli(app, ['evidence'])
+    assert.equal(r.code, 0, r.stderr)
+    const doc = JSON.parse(r.stdout)
+    assertSchema('evidence', doc)
+    assert.match(doc.repository_error, /wrong password/)
+    assert.equal(doc.latest_complete_run, null)
+    assert.equal(doc.latest_backup_age.status, 'missing')
   })
 
   test('a SQLite database file that does not exist fails before anything is written', async () => {
