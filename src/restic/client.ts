@@ -304,9 +304,11 @@ function dumpSuggestions(stderr: string): string[] {
 /** Classifies a failed restic call by exit code (0.17+) and message (0.14). */
 export function resticError(spec: CommandSpec, result: ProcessResult, redactor: Redactor, producer?: CommandSpec): KamalBackupError {
   // restic ≥ 0.18 with --json reports a fatal error as one JSON line on stderr: keep its message.
-  const stderr = result.stderr.replace(/^\{"message_type":"exit_error".*$/gm, (line) => {
+  // Its per-item errors ({"message_type":"error","error":{"message":...},"item":...}) become "error: <message>".
+  const stderr = result.stderr.replace(/^\{"message_type":"(exit_error|error)".*$/gm, (line) => {
     try {
-      return String((JSON.parse(line) as {message?: string}).message ?? line)
+      const parsed = JSON.parse(line) as {message?: string; error?: {message?: string}}
+      return parsed.error?.message !== undefined ? `error: ${parsed.error.message}` : String(parsed.message ?? line)
     } catch {
       return line
     }

@@ -198,5 +198,7 @@ describe('restic errors', () => {
     const error = resticError(spec, result(1, '{"message_type":"exit_error","code":1,"message":"Fatal: boom with hunter2-secret"}'), new Redactor().add('hunter2-secret'))
     assert.match(error.message, /Fatal: boom with \[REDACTED\]/)
     assert.doesNotMatch(error.message, /message_type/)
+    const item = resticError(spec, result(1, '{"message_type":"error","error":{"message":"failed to save /x: command failed: exit status 1"},"during":"archival","item":"/x"}\nFatal: unable to save snapshot'), new Redactor(), {argv: ['pg_dump'], label: 'pg_dump main'})
+    assert.match(item.message, /^pg_dump main failed; no snapshot was saved:\nerror: failed to save \/x: command failed: exit status 1\nFatal: unable to save snapshot$/)
   })
 })
