@@ -145,3 +145,31 @@ for (const version of RESTIC_VERSIONS) {
     }
   })
 }
+
+test('SIGTERM to a manual `backup` mid-dump: exit 130, recorded as interrupted, no restic lock, no run lock', async () => {
+  const pg = await createPostgresDatabase()
+  try {
+    const dir = tempDir('slow-manual')
+    script(join(dir, 'bin'), 'pg_dump', 'head -c 100000 /dev/urandom\nexec sleep 120') // fault injector: a dump that hangs
+    const app = filesApp('0.14', [], [pgDatabaseLine('main', pg)])
+    const childEnv: NodeJS.ProcessEnv = {...process.env, ...app.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`}
+    for (const [k, v] of Object.entries(app.env)) if (v === undefined) delete childEnv[k]
+    const child = spawn(process.execPath, [BIN, 'backup', '--force', '--local', '--backup-config', app.config], {cwd: app.dir, env: childEnv, stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr!.on('data', (d) => (stderr += d))
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+    for (let i = 0; i < 150 && (await repoLocks(app)).length === 0; i++) await new Promise((r) => setTimeout(r, 100))
+    assert.equal((await repoLocks(app)).length, 1, `restic is running:\n${stderr}`)
+    child.kill('SIGTERM')
+    assert.equal(await exited, 130, stderr)
+    assert.match(stderr, /SIGTERM received: stopping/)
+    assert.deepEqual(await repoLocks(app), [])
+    assert.equal((await repoSnapshots(app)).length, 0)
+    const record = readState(app, 'last_backup.json')
+    assert.equal(record.reason, 'interrupted')
+    assert.equal(record.failed_step, 'database:main')
+    assert.ok(!existsSync(join(app.state, 'kamal-backup.lock')))
+  } finally {
+    await dropPostgresDatabase(pg.name).catch(() => {})
+  }
+})
