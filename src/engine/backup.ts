@@ -126,9 +126,10 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   } else {
     record.last_success_at = due.lastSuccessAt?.toISOString() ?? null
   }
-  // A failed run's snapshots stay (the newest copy of what did work) until a complete run supersedes them; then
-  // they are forgotten before retention, so they never take the place of complete runs in keep_* counts.
-  if (!ok && record.snapshots.length > 0) addPartialSnapshots(engine, record)
+  // An incomplete run's snapshots stay (the newest copy of what did work) until a complete run supersedes them;
+  // then they are forgotten before retention, so they never take the place of complete runs in keep_* counts. (A
+  // run that failed later, at forget or check, has every group: it is a whole backup and is kept.)
+  if (!ok && record.snapshots.length > 0 && record.snapshots.length < expectedGroups(config).length) addPartialSnapshots(engine, record)
   const stored = engine.redactor.redactValue(record)
   state.write(STATE_FILES.lastBackup, stored)
   state.append(STATE_FILES.runs, stored)

@@ -94,6 +94,7 @@ describe('repository errors, on each restic version', {concurrency: true}, () =>
         assert.equal(backup.code, 1, 'forget --prune needs an exclusive lock')
         assert.match(backup.stderr, /kamal-backup unlock/)
         assertRecordedFailure(app, 'forget', /locked/)
+        assert.equal(readState(app, 'partial_snapshots.json'), undefined, 'a run that failed after every snapshot was taken is whole: it is not queued for removal')
         const {result, json} = await cliJson(app, ['unlock'])
         assert.equal(result.code, 0, result.stderr)
         assertSchema('unlock', json)
