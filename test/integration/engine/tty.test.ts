@@ -17,8 +17,10 @@ test('backup on a TTY: a task list with every step; not on a TTY: timestamped li
   assert.equal((await run(lab().bins.sqlite3, [db, 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'])).code, 0)
   const repo = freshRepo('0.18')
   const app = writeApp({version: '0.18', repo, databases: [`  - {name: lite, adapter: sqlite, path: ${db}}`], paths: [`  - ${join(dir, 'files')}`], restic: localRestic(repo, ['retention: {keep_last: 5}', 'check_after_backup: true'])})
-  const env = Object.fromEntries(Object.entries({...process.env, ...app.env, CI: undefined, NO_COLOR: undefined, TERM: 'xterm'}).filter(([, v]) => v !== undefined)) as Record<string, string>
-  const inTty = (args: string) => run('script', ['-qec', `stty cols 160 rows 50; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} ${args} --local --backup-config ${JSON.stringify(app.config)}`, '/dev/null'], {cwd: app.dir, env, timeoutMs: 120_000})
+  // `script` runs the command through $SHELL, whose start-up files (BASH_ENV, a CI machine's profile) may export
+  // CI again: so /bin/sh, and `env -u` right before the CLI, which chooses plain lines whenever CI is set.
+  const env = Object.fromEntries(Object.entries({...process.env, ...app.env, CI: undefined, NO_COLOR: undefined, BASH_ENV: undefined, ENV: undefined, TERM: 'xterm', SHELL: '/bin/sh'}).filter(([, v]) => v !== undefined)) as Record<string, string>
+  const inTty = (args: string) => run('script', ['-qec', `stty cols 160 rows 50; exec env -u CI -u NO_COLOR TERM=xterm ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} ${args} --local --backup-config ${JSON.stringify(app.config)}`, '/dev/null'], {cwd: app.dir, env, timeoutMs: 120_000})
 
   const tty = await inTty('backup --force')
   assert.equal(tty.code, 0, tty.stdout)
