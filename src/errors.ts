@@ -23,6 +23,8 @@ export interface SourceLocation {
   file: string
   line?: number
   column?: number
+  /** The key defined there (a variable of a secrets file), for a finding's key path. */
+  key?: string
 }
 
 export interface KamalBackupErrorOptions {

@@ -9,7 +9,7 @@ import {parseYaml, PositionMap, type Position, type YamlPath} from '../kamal/yam
 import {isSecretName} from '../redact.js'
 import backupSchema from '../../schemas/kamal-backup.schema.json' with {type: 'json'}
 import localSchema from '../../schemas/kamal-backup.local.schema.json' with {type: 'json'}
-import {finding, type Finding} from './findings.js'
+import {didYouMean, finding, type Finding} from './findings.js'
 import {DEFAULT_SCHEDULE, nextRun, parseSchedule, ScheduleError} from './schedule.js'
 import {schemaFindings} from './schema-findings.js'
 import {
@@ -229,6 +229,10 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     const keepsSomething = Object.entries(restic.retention).some(([key, v]) => (key === 'keepWithin' ? true : (v as number) > 0))
     if (!keepsSomething) add('error', 'config/retention-keeps-nothing', ['restic', 'retention'], 'this retention policy keeps no snapshots: every backup would be deleted by the next prune', 'set at least one keep_* value above 0, e.g. keep_daily: 7')
   }
+  // Seed 004: the repository is checked regularly, or corruption shows up only when a restore is needed.
+  if (!restic.checkAfterBackup) {
+    add('warning', 'config/no-check', ['restic'], 'restic check never runs on its own (check_after_backup is off): a damaged repository would only be noticed during a restore', 'set restic.check_after_backup: true (add check_read_data_subset: 5% to also read back part of the data), or run `kamal-backup check` on a schedule')
+  }
   // Cross-check 4 (seed 004: retention must be explicit, and forget must actually run).
   if (!restic.retention) {
     add('warning', 'config/no-retention', ['restic'], 'no retention policy: snapshots are never deleted and the repository grows forever', 'add restic.retention, e.g. keep_daily: 7, keep_weekly: 4, keep_monthly: 6')
@@ -328,7 +332,7 @@ export interface LocalConfig {
   statePath?: string
 }
 
-export function loadLocalConfig(absolute: string, cwd: string): {config?: LocalConfig; findings: Finding[]} {
+export function loadLocalConfig(absolute: string, cwd: string): {config?: LocalConfig; source?: ParsedFile<KamalBackupLocalFile>; findings: Finding[]} {
   const {parsed, findings} = readYamlFile<KamalBackupLocalFile>(absolute, cwd, {optional: true})
   if (!parsed) return {findings}
   if (!(validateLocalFile(parsed.data) as boolean)) {
@@ -359,6 +363,7 @@ export function loadLocalConfig(absolute: string, cwd: string): {config?: LocalC
   const base = resolve(cwd)
   return {
     findings,
+    source: parsed,
     config: {
       file: parsed.file,
       databases: (d.databases ?? []).map((db) => ({
@@ -372,4 +377,32 @@ export function loadLocalConfig(absolute: string, cwd: string): {config?: LocalC
       ...(d.state?.path !== undefined && {statePath: resolve(base, d.state.path)}),
     },
   }
+}
+
+/**
+ * Seed 004, restore procedures: config/kamal-backup.local.yml is the written-down restore procedure for a
+ * workstation (`restore local`, `drill local`). When it exists, it must restore what is backed up: targets for
+ * databases and paths that exist, and a target for every backed-up path (paths are never restored without one).
+ */
+export function checkRestoreTargets(config: BackupConfig, local: LocalConfig, positions: PositionMap): Finding[] {
+  const findings: Finding[] = []
+  const names = config.databases.map((d) => d.name)
+  local.databases.forEach((db, index) => {
+    if (names.includes(db.name)) return
+    const guess = didYouMean(db.name, names)
+    const path: YamlPath = ['databases', index, 'name']
+    findings.push(finding('error', 'config/restore-target-unknown', positions.nearest(path), path, `${local.file} restores database "${db.name}", but ${config.file} backs up no database of that name`, guess ? `did you mean "${guess}"?` : `databases backed up: ${names.join(', ') || '(none)'}`))
+  })
+  const backedUp = config.paths.map((p) => p.path)
+  local.paths.forEach((p, index) => {
+    if (backedUp.includes(p.from)) return
+    const guess = didYouMean(p.from, backedUp)
+    const path: YamlPath = ['paths', index, 'from']
+    findings.push(finding('error', 'config/restore-target-unknown', positions.nearest(path), path, `${local.file} restores path ${p.from}, but ${config.file} does not back it up`, guess ? `did you mean "${guess}"?` : `paths backed up: ${backedUp.join(', ') || '(none)'}`))
+  })
+  for (const p of backedUp) {
+    if (local.paths.some((t) => t.from === p)) continue
+    findings.push(finding('warning', 'config/restore-path-missing', positions.nearest(['paths']), ['paths'], `${local.file} has no restore target for ${p}: \`restore local\` and \`drill local\` would skip those files`, `add to paths: - {from: ${p}, to: storage} (the local directory it replaces)`))
+  }
+  return findings
 }

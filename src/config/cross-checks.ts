@@ -6,7 +6,7 @@ import type {SecretsSource} from '../kamal/secrets.js'
 import type {DeployModel, Mount, Volume} from '../kamal/model.js'
 import type {PositionMap, YamlPath} from '../kamal/yaml.js'
 import {ConfigError} from '../errors.js'
-import {didYouMean, finding, type Finding} from './findings.js'
+import {didYouMean, finding, joinSuggestions, type Finding} from './findings.js'
 import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR, type BackupConfig, type ValueRef} from './types.js'
 
 export interface CrossCheckInput {
@@ -79,6 +79,8 @@ export function crossCheck(input: CrossCheckInput): Finding[] {
 
   // 3. Every {secret: NAME} is given to the container and has a value for this destination.
   const declared = new Map(acc.env.secret.map((s) => [s.name, s]))
+  // A secrets file that cannot be evaluated (a failing $(command)) fails every lookup: report it once.
+  let secretsFailed = false
   for (const ref of secretRefs(input.raw)) {
     const at = cfgAt(ref.path)
     if (acc.env.clear[ref.name] !== undefined) continue // a clear variable: present, just not secret
@@ -90,7 +92,7 @@ export function crossCheck(input: CrossCheckInput): Finding[] {
       )
       continue
     }
-    if (!input.secrets) continue
+    if (!input.secrets || secretsFailed) continue
     try {
       const value = input.secrets.get(entry.secret)
       const files = input.secrets.files.length > 0 ? input.secrets.files.join(', ') : `${model.secretsPath} (no secrets files found)`
@@ -101,8 +103,9 @@ export function crossCheck(input: CrossCheckInput): Finding[] {
       }
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
+      secretsFailed = true
       const loc = error.location
-      findings.push(finding('error', error.code.includes('/') ? error.code : 'secrets/command-failed', {file: loc?.file ?? model.secretsPath, line: loc?.line ?? 1, column: loc?.column ?? 1}, entry.secret, error.message, error.suggestions.join(' ') || 'or run `kamal-backup validate --skip-secrets` where the secret store is not available'))
+      findings.push(finding('error', error.code.includes('/') ? error.code : 'secrets/command-failed', {file: loc?.file ?? model.secretsPath, line: loc?.line ?? 1, column: loc?.column ?? 1}, loc?.key ?? '', error.message, joinSuggestions([...error.suggestions, 'or run `kamal-backup validate --skip-secrets` where the secret store is not available'])))
     }
   }
   // A password file must be inside the container too.

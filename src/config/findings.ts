@@ -62,6 +62,13 @@ export function sortFindings(findings: Finding[]): Finding[] {
   )
 }
 
+/** Several suggestions as one finding's suggestion: sentences, each ended once (a finding has one suggestion). */
+export function joinSuggestions(suggestions: readonly string[]): string | undefined {
+  const parts = suggestions.map((t) => t.trim()).filter((t) => t.length > 0)
+  if (parts.length <= 1) return parts[0]
+  return parts.map((t) => (/[.?!]$/.test(t) ? t : `${t}.`)).join(' ')
+}
+
 /** For commands other than `validate`: the first error finding becomes the one error the user sees. */
 export function throwOnErrors(findings: readonly Finding[]): void {
   const errors = findings.filter((f) => f.severity === 'error')

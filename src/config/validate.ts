@@ -4,7 +4,7 @@ import {resolve} from 'node:path'
 import {kamalSecrets, type SecretsSource} from '../kamal/secrets.js'
 import {buildDeployModel, type BackupAccessory, type DeployModel, type SshSection} from '../kamal/model.js'
 import {DEFAULT_DEPLOY_FILE, readDeployConfig} from '../kamal/deploy.js'
-import {loadBackupConfig, loadLocalConfig} from './backup-config.js'
+import {checkRestoreTargets, loadBackupConfig, loadLocalConfig} from './backup-config.js'
 import {crossCheck} from './cross-checks.js'
 import {hasErrors, sortFindings, type Finding} from './findings.js'
 import type {BackupConfig} from './types.js'
@@ -79,6 +79,8 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
   const local = loadLocalConfig(resolve(options.cwd, DEFAULT_LOCAL_CONFIG), options.cwd)
   findings.push(...local.findings)
   if (local.config) files.push(local.config.file)
+
+  if (backup.config && local.config && local.source) findings.push(...checkRestoreTargets(backup.config, local.config, local.source.positions))
 
   const state: CheckoutState = {findings, files}
   if (backup.config) state.config = backup.config

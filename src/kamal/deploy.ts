@@ -8,7 +8,7 @@ import {ConfigError} from '../errors.js'
 import {validateDeployFile} from '../generated/validators.js'
 import deploySchema from '../../schemas/kamal-deploy.schema.json' with {type: 'json'}
 import {displayPath} from '../config/backup-config.js'
-import {finding, type Finding} from '../config/findings.js'
+import {finding, joinSuggestions, type Finding} from '../config/findings.js'
 import {schemaFindings} from '../config/schema-findings.js'
 import {renderErb} from './erb.js'
 import {parseYaml, PositionMap, type YamlPath} from './yaml.js'
@@ -104,7 +104,7 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
     } catch (error) {
       if (error instanceof ConfigError) {
         const loc = error.location
-        findings.push(finding('error', error.code === 'config' ? 'deploy/invalid' : error.code.replace(/-/, '/'), {file: loc?.file ?? file, line: loc?.line ?? 1, column: loc?.column ?? 1}, '', error.message, error.suggestions.join('. ') || undefined))
+        findings.push(finding('error', error.code === 'config' ? 'deploy/invalid' : error.code.replace(/-/, '/'), {file: loc?.file ?? file, line: loc?.line ?? 1, column: loc?.column ?? 1}, '', error.message, joinSuggestions(error.suggestions)))
         return {findings}
       }
       throw error

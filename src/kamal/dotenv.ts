@@ -263,7 +263,7 @@ function commandFailed(ctx: LineContext, written: string, status: number | null,
   }
   suggestions.push(`Run it in a shell to see the full error: ${shown}`)
   suggestions.push(`Or write ${ctx.key}=$${ctx.key} on that line and set ${ctx.key} in the environment`)
-  return new ConfigError(message, {code: 'secrets-command-failed', location: {file: ctx.options.file, line: ctx.line}, suggestions})
+  return new ConfigError(message, {code: 'secrets-command-failed', location: {file: ctx.options.file, line: ctx.line, key: ctx.key}, suggestions})
 }
 
 /** `kamal secrets extract NAME SECRETS`: the value of NAME (or of a key ending in /NAME) in the JSON SECRETS. */

@@ -4,7 +4,7 @@ import {after, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {chmodSync} from 'node:fs'
 import {join} from 'node:path'
-import {loadBackupConfig, loadLocalConfig} from '../../../src/config/backup-config.js'
+import {checkRestoreTargets, loadBackupConfig, loadLocalConfig} from '../../../src/config/backup-config.js'
 import {BACKUP, assertActionable, cleanupApps, makeApp, only, rules} from './support.js'
 
 after(cleanupApps)
@@ -45,7 +45,7 @@ databases:
   - {name: d, adapter: trilogy, url: "mysql://u@a-my/d"}
   - {name: e, adapter: mariadb, url: "mariadb://u@a-my/e"}
   - {name: f, adapter: sqlite3, path: /data/f.sqlite3}
-restic: {repository: /srv/restic, password: {file: /run/pw}, retention: {keep_last: 3}}
+restic: {repository: /srv/restic, password: {file: /run/pw}, check_after_backup: true, retention: {keep_last: 3}}
 `
     const result = load(text)
     assert.deepEqual(result.findings, [])
@@ -95,6 +95,44 @@ describe('unknown keys are rejected at every level, with "did you mean"', () => 
     const f = only(result.findings, 'schema/unknown-key')
     assert.equal(f.suggestion, 'did you mean "path"?')
     assert.equal(f.line, 3)
+  })
+})
+
+describe('restore targets (config/kamal-backup.local.yml, the written restore procedure)', () => {
+  /** BACKUP (database primary, path /rails/storage) against a local file. */
+  function targets(local: string) {
+    const dir = makeApp({'config/kamal-backup.yml': BACKUP, 'config/kamal-backup.local.yml': local})
+    const backup = loadBackupConfig(join(dir, 'config/kamal-backup.yml'), dir)
+    const result = loadLocalConfig(join(dir, 'config/kamal-backup.local.yml'), dir)
+    assert.deepEqual(result.findings, [])
+    return checkRestoreTargets(backup.config!, result.config!, result.source!.positions)
+  }
+
+  test('a target for every database and path: nothing to report', () => {
+    assert.deepEqual(targets('databases:\n  - {name: primary, path: storage/dev.sqlite3}\npaths:\n  - {from: /rails/storage, to: storage}\n'), [])
+  })
+
+  test('a database that is not backed up: error at its line, with the closest name', () => {
+    const f = only(targets('databases:\n  - {name: primary, path: storage/dev.sqlite3}\n  - name: primray\n    path: storage/other.sqlite3\npaths:\n  - {from: /rails/storage, to: storage}\n'), 'config/restore-target-unknown')
+    assert.equal(f.severity, 'error')
+    assert.equal(f.file, 'config/kamal-backup.local.yml')
+    assert.equal(f.line, 3)
+    assert.match(f.message, /restores database "primray", but config\/kamal-backup.yml backs up no database of that name/)
+    assert.equal(f.suggestion, 'did you mean "primary"?')
+  })
+
+  test('a path that is not backed up: error naming the paths that are', () => {
+    const f = only(targets('paths:\n  - {from: /rails/storage, to: storage}\n  - {from: /data/uploads, to: uploads}\n'), 'config/restore-target-unknown')
+    assert.equal(f.line, 3)
+    assert.match(f.message, /restores path \/data\/uploads, but config\/kamal-backup.yml does not back it up/)
+    assert.match(f.suggestion!, /\/rails\/storage/)
+  })
+
+  test('a backed-up path without a target: warning (restore local would skip those files)', () => {
+    const f = only(targets('databases:\n  - {name: primary, path: storage/dev.sqlite3}\n'), 'config/restore-path-missing')
+    assert.equal(f.severity, 'warning')
+    assert.match(f.message, /no restore target for \/rails\/storage/)
+    assert.match(f.suggestion!, /from: \/rails\/storage/)
   })
 })
 
@@ -183,6 +221,8 @@ describe('semantic checks of the file', () => {
     ['repository twice', '  repository: {secret: RESTIC_REPOSITORY}\n', '  repository: {secret: RESTIC_REPOSITORY}\n  repository_file: /run/repo\n', 'config/repository-twice', 'error'],
     ['retention that keeps nothing', '    keep_daily: 7\n', '    keep_daily: 0\n', 'config/retention-keeps-nothing', 'error'],
     ['bad schedule', '  schedule: 1d\n', '  schedule: "every day"\n', 'config/schedule', 'error'],
+    ['check never runs (seed 004: check the repository regularly)', '  check_after_backup: true\n', '', 'config/no-check', 'warning'],
+    ['check switched off', '  check_after_backup: true\n', '  check_after_backup: false\n', 'config/no-check', 'warning'],
     ['relative state path', '  schedule: 1d\n', '  schedule: 1d\nstate:\n  path: state\n', 'config/relative-path', 'error'],
   ]
   for (const [what, from, to, rule, severity] of cases) {
@@ -201,7 +241,7 @@ describe('semantic checks of the file', () => {
   })
 
   test('database URL checks', () => {
-    const text = (url: string) => `app: shop\ndatabases:\n  - {name: pg, adapter: postgres, url: "${url}"}\nrestic:\n  repository: /srv/r\n  password: {secret: P}\n  retention: {keep_last: 1}\n`
+    const text = (url: string) => `app: shop\ndatabases:\n  - {name: pg, adapter: postgres, url: "${url}"}\nrestic:\n  repository: /srv/r\n  password: {secret: P}\n  check_after_backup: true\n  retention: {keep_last: 1}\n`
     assert.deepEqual(rules(load(text('postgres://app@shop-db/shop')).findings), [])
     assert.match(only(load(text('mysql://app@shop-db/shop')).findings, 'config/database-url').message, /postgres URL must start with/)
     assert.match(only(load(text('postgres://app@shop-db')).findings, 'config/database-url').message, /no database name/)

@@ -207,7 +207,7 @@ describe('parseDotenv: commands', () => {
     })
     const error = failure('TOKEN=s3cr3t-password-value\nDB_PASSWORD=$(op read op://vault/$TOKEN/x)\n', {run})
     assert.equal(error.code, 'secrets-command-failed')
-    assert.deepEqual(error.location, {file: FILE, line: 2})
+    assert.deepEqual(error.location, {file: FILE, line: 2, key: 'DB_PASSWORD'})
     assert.equal(
       error.message,
       'The command $(op read op://vault/$TOKEN/x) on line 2 of .kamal/secrets (for DB_PASSWORD) failed with exit status 1\nstderr:\n  line 1\n  [ERROR] not signed in: [REDACTED]',
