@@ -2,6 +2,7 @@
 import type {Finding} from '../../config/findings.js'
 import type {ValidateReport} from '../../config/validate.js'
 import type {Style} from '../style.js'
+import {count} from '../../engine/progress.js'
 
 export function renderFindings(report: ValidateReport, s: Style): string {
   const lines: string[] = []
@@ -12,13 +13,12 @@ export function renderFindings(report: ValidateReport, s: Style): string {
   }
   if (lines.length > 0) lines.push('')
   const checked = report.files.length > 0 ? ` (${report.files.join(', ')})` : ''
-  const counts = `${report.errors} ${report.errors === 1 ? 'error' : 'errors'}, ${report.warnings} ${report.warnings === 1 ? 'warning' : 'warnings'}`
   if (report.valid) {
     const acc = report.accessory
     const where = acc ? `: accessory "${acc.name}", container ${acc.container} on ${acc.hosts.join(', ') || 'no host'}` : ''
-    lines.push(`${s.green('✔')} valid${where}${report.warnings > 0 ? ` (${counts})` : ''}${s.dim(checked)}`)
+    lines.push(`${s.green('✔')} valid${where}${report.warnings > 0 ? ` (${counts(report)})` : ''}${s.dim(checked)}`)
   } else {
-    lines.push(`${s.red('✖')} invalid: ${counts}${s.dim(checked)}`)
+    lines.push(`${s.red('✖')} invalid: ${counts(report)}${s.dim(checked)}`)
   }
   return lines.join('\n')
 }
@@ -31,8 +31,13 @@ export function renderGithub(report: ValidateReport): string {
     const text = f.suggestion ? `${f.message}. ${f.suggestion}` : f.message
     return `::${kind} ${props}::${escapeData(text)}`
   })
-  lines.push(report.valid ? `kamal-backup: valid (${report.warnings} warnings)` : `kamal-backup: ${report.errors} errors, ${report.warnings} warnings`)
+  lines.push(`kamal-backup: ${report.valid ? 'valid' : 'invalid'} (${counts(report)})`)
   return lines.join('\n')
+}
+
+/** "1 error, 2 warnings". */
+function counts(report: ValidateReport): string {
+  return `${count(report.errors, 'error')}, ${count(report.warnings, 'warning')}`
 }
 
 function escapeData(text: string): string {

@@ -1,0 +1,158 @@
+// `kamal-backup init` in Rails-shaped checkouts: what it infers, that it never overwrites or edits deploy.yml, and
+// that what it writes plus the accessory block it prints passes `validate`.
+import {after, describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {kb} from '../../support/cli.ts'
+import {cleanupApps, makeApp} from '../config/support.ts'
+
+after(cleanupApps)
+
+const BASE = `service: shop
+image: acme/shop
+servers:
+  web:
+    - 10.0.0.1
+  job:
+    - 10.0.0.2
+registry:
+  username: acme
+  password:
+    - KAMAL_REGISTRY_PASSWORD
+volumes:
+  - "shop_storage:/rails/storage"
+`
+
+const POSTGRES = `accessories:
+  db:
+    image: postgres:16
+    host: 10.0.0.3
+    env:
+      clear:
+        POSTGRES_USER: shop
+        POSTGRES_DB: shop_production
+      secret:
+        - POSTGRES_PASSWORD
+`
+
+const MYSQL = `accessories:
+  mysql:
+    image: mysql:8.4
+    host: 10.0.0.3
+    env:
+      clear:
+        MYSQL_DATABASE: shop_production
+      secret:
+        - MYSQL_ROOT_PASSWORD
+`
+
+const SQLITE_DATABASE_YML = `default: &default
+  adapter: sqlite3
+  pool: <%= ENV.fetch("RAILS_MAX_THREADS") { 5 } %>
+production:
+  primary:
+    <<: *default
+    database: storage/production.sqlite3
+  cache:
+    <<: *default
+    database: storage/production_cache.sqlite3
+  queue:
+    <<: *default
+    database: storage/production_queue.sqlite3
+`
+
+/** Adds the printed accessory block to deploy.yml (under an existing or a new `accessories:`). */
+function addAccessory(dir: string, stdout: string): void {
+  const block = stdout.match(/under accessories:\n\n([\s\S]+?)\n\nDefine these secrets/)![1]!
+  const file = join(dir, 'config/deploy.yml')
+  const deploy = readFileSync(file, 'utf8')
+  writeFileSync(file, deploy.includes('accessories:\n') ? deploy.replace('accessories:\n', `accessories:\n${block}\n`) : `${deploy}accessories:\n${block}\n`)
+}
+
+describe('inference', () => {
+  test('a postgres accessory: the URL host is its container, the password a secret; paths from the storage volume', async () => {
+    const dir = makeApp({'config/deploy.yml': BASE + POSTGRES})
+    const r = await kb(['init'], {cwd: dir})
+    assert.equal(r.code, 0, r.stderr)
+    const text = readFileSync(join(dir, 'config/kamal-backup.yml'), 'utf8')
+    assert.match(text.split('\n')[0]!, /^# yaml-language-server: \$schema=https:\/\/unpkg\.com\/kamal-backup\/schemas\/kamal-backup\.schema\.json$/)
+    assert.match(text, /^app: shop$/m)
+    assert.match(text, /- name: db\n {4}adapter: postgres\n {4}url: "?postgres:\/\/shop@shop-db:5432\/shop_production"?\n {4}password: \{secret: POSTGRES_PASSWORD\}/)
+    assert.match(text, /^paths:\n {2}- \/rails\/storage$/m)
+    assert.match(text, /password: \{secret: RESTIC_PASSWORD\}/)
+    assert.match(r.stdout, /Define these secrets in \.kamal\/secrets \(or your password manager\): RESTIC_REPOSITORY, RESTIC_PASSWORD, POSTGRES_PASSWORD/)
+    assert.match(r.stdout, /^ {2}backup:\n {4}image: ghcr\.io\/kamal-backup\/kamal-backup:\d+\.\d+\n {4}host: 10\.0\.0\.1\n/m, 'on the web host, which has the volumes')
+  })
+
+  test('a mysql accessory: root with MYSQL_ROOT_PASSWORD', async () => {
+    const dir = makeApp({'config/deploy.yml': BASE + MYSQL})
+    const r = await kb(['init'], {cwd: dir})
+    assert.equal(r.code, 0, r.stderr)
+    const text = readFileSync(join(dir, 'config/kamal-backup.yml'), 'utf8')
+    assert.match(text, /adapter: mysql\n {4}url: "?mysql:\/\/root@shop-mysql:3306\/shop_production"?\n {4}password: \{secret: MYSQL_ROOT_PASSWORD\}/)
+  })
+
+  test('SQLite from the production entries of config/database.yml, skipping the cache database', async () => {
+    const dir = makeApp({'config/deploy.yml': BASE, 'config/database.yml': SQLITE_DATABASE_YML})
+    const r = await kb(['init', '--json'], {cwd: dir})
+    assert.equal(r.code, 0, r.stderr)
+    const result = JSON.parse(r.stdout)
+    assert.deepEqual(result.databases.map((d: {name: string; path: string}) => [d.name, d.path]), [['primary', '/rails/storage/production.sqlite3'], ['queue', '/rails/storage/production_queue.sqlite3']])
+    assert.ok(result.notes.some((n: string) => /Skipped the "cache" database/.test(n)))
+    assert.match(result.accessoryBlock, /"shop_storage:\/rails\/storage"/)
+  })
+})
+
+describe('what it writes passes validate', () => {
+  for (const [what, files] of [
+    ['postgres', {'config/deploy.yml': BASE + POSTGRES}],
+    ['mysql', {'config/deploy.yml': BASE + MYSQL}],
+    ['sqlite', {'config/deploy.yml': BASE, 'config/database.yml': SQLITE_DATABASE_YML}],
+  ] as const) {
+    test(what, async () => {
+      const dir = makeApp({...files, '.kamal/secrets': 'RESTIC_REPOSITORY=/srv/restic\nRESTIC_PASSWORD=p\nPOSTGRES_PASSWORD=p\nMYSQL_ROOT_PASSWORD=p\n'})
+      const init = await kb(['init'], {cwd: dir})
+      assert.equal(init.code, 0, init.stderr)
+      const before = await kb(['validate'], {cwd: dir})
+      assert.equal(before.code, 1, 'without the accessory in deploy.yml validate fails')
+      assert.match(before.stdout, /kamal\/accessory-missing/)
+      addAccessory(dir, init.stdout)
+      const after = await kb(['validate', '--strict'], {cwd: dir})
+      assert.equal(after.code, 0, after.stdout)
+      assert.match(after.stdout, /✔ valid: accessory "backup", container shop-backup on 10\.0\.0\.1/)
+    })
+  }
+})
+
+describe('never destructive', () => {
+  test('an existing file is kept (exit 2) unless --force; deploy.yml is never edited', async () => {
+    const dir = makeApp({'config/deploy.yml': BASE + POSTGRES, 'config/kamal-backup.yml': '# mine\n'})
+    const deploy = readFileSync(join(dir, 'config/deploy.yml'), 'utf8')
+    const refused = await kb(['init'], {cwd: dir})
+    assert.equal(refused.code, 2)
+    assert.match(refused.stderr, /config\/kamal-backup\.yml already exists\n {2}→ run `kamal-backup init --force`/)
+    assert.equal(readFileSync(join(dir, 'config/kamal-backup.yml'), 'utf8'), '# mine\n')
+    const forced = await kb(['init', '--force'], {cwd: dir})
+    assert.equal(forced.code, 0, forced.stderr)
+    assert.match(readFileSync(join(dir, 'config/kamal-backup.yml'), 'utf8'), /^app: shop$/m)
+    assert.equal(readFileSync(join(dir, 'config/deploy.yml'), 'utf8'), deploy)
+  })
+
+  test('an unreadable deploy.yml: one located error and no file written', async () => {
+    const dir = makeApp({'config/deploy.yml': 'service: [shop\n'})
+    const r = await kb(['init'], {cwd: dir})
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /^Error: config\/deploy\.yml:\d+:\d+: /)
+    assert.throws(() => readFileSync(join(dir, 'config/kamal-backup.yml')), /ENOENT/)
+  })
+
+  test('an existing backup accessory is not printed again', async () => {
+    const dir = makeApp({'config/deploy.yml': BASE + POSTGRES + '  backup:\n    image: ghcr.io/kamal-backup/kamal-backup:0.1\n    host: 10.0.0.1\n'})
+    const r = await kb(['init', '--json'], {cwd: dir})
+    assert.equal(r.code, 0, r.stderr)
+    const result = JSON.parse(r.stdout)
+    assert.equal(result.accessoryBlock, null)
+    assert.ok(result.notes.some((n: string) => /Accessory "backup" already exists/.test(n)))
+  })
+})
