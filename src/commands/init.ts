@@ -6,10 +6,7 @@ import {DEFAULT_BACKUP_CONFIG} from '../config/validate.js'
 
 export default class Init extends BaseCommand {
   static override summary = 'Write config/kamal-backup.yml for this app and print the accessory to add to config/deploy.yml'
-  static override description = `Infers the configuration from the checkout: the app name from \`service\`, databases from postgres/mysql
-accessories (their container name becomes the URL host) or from the production entries of config/database.yml
-(SQLite), file paths from a storage volume, and a {secret: NAME} for every password. Line 1 points editors at
-the JSON Schema. Never edits config/deploy.yml or .kamal/secrets, and never overwrites without --force.`
+  static override description = `Infers the configuration from the checkout: the app name from \`service\`, databases from postgres/mysql accessories (their container name becomes the URL host) or from the production entries of config/database.yml (SQLite), file paths from a storage volume, and a {secret: NAME} for every password. Line 1 points editors at the JSON Schema. Never edits config/deploy.yml or .kamal/secrets, and never overwrites without --force.`
 
   static override examples = [
     {description: 'Create config/kamal-backup.yml', command: '<%= config.bin %> <%= command.id %>'},

@@ -7,11 +7,7 @@ import {ExitCode} from '../errors.js'
 
 export default class Validate extends BaseCommand {
   static override summary = 'Check config/kamal-backup.yml and the backup accessory in config/deploy.yml'
-  static override description = `Runs offline from the Rails app checkout: no Ruby, Kamal, Docker or restic needed. Reads config/deploy.yml
-(with -d, also config/deploy.<destination>.yml) the way Kamal does, validates both files against their JSON
-Schemas, and cross-checks them: the backup accessory exists and uploads config/kamal-backup.yml, every backed-up
-path and SQLite database lies on a mounted volume, every {secret: NAME} is passed to the accessory and has a
-value in .kamal/secrets, retention is set, and database hosts name real accessories.
+  static override description = `Runs offline from the Rails app checkout: no Ruby, Kamal, Docker or restic needed. Reads config/deploy.yml (with -d, also config/deploy.<destination>.yml) the way Kamal does, validates both files against their JSON Schemas, and cross-checks them: the backup accessory exists and uploads config/kamal-backup.yml, every backed-up path and SQLite database lies on a mounted volume, every {secret: NAME} is passed to the accessory and has a value in .kamal/secrets, retention is set, and database hosts name real accessories.
 
 Every finding has a severity, a stable rule id, file:line:column, the key path, a message and a suggestion.
 
