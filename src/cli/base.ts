@@ -1,6 +1,6 @@
 // The one base class for every command: --json, a redacting Ui on stderr, results on stdout, and errors rendered
 // once with their location and a suggestion (a stack trace only with DEBUG=kamal-backup*).
-import {Command} from '@oclif/core'
+import {Command} from '@oclif/core/command'
 import {ExitCode, formatLocation, isKamalBackupError, KamalBackupError} from '../errors.js'
 import {Redactor} from '../redact.js'
 import {isDebugEnabled, Ui} from './ui.js'
