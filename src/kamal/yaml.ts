@@ -417,7 +417,7 @@ interface MergeSource {
   positions: PositionMap
 }
 
-/** Converts the value of a `<<` key into the mappings to merge (earlier ones win), or undefined when it is not a
+/** Converts the value of a `<<` key into the mappings to merge, in document order, or undefined when it is not a
  *  mapping or a list of mappings (Psych then keeps `<<` as an ordinary key). */
 function mergeSources(valueNode: YamlNode | null, path: YamlPath, ctx: Context): MergeSource[] | undefined {
   const target = isAlias(valueNode) ? resolveAlias(valueNode, ctx) : valueNode
@@ -435,6 +435,19 @@ function mergeSources(valueNode: YamlNode | null, path: YamlPath, ctx: Context):
   return sources
 }
 
+/**
+ * What one `<<` contributes, as Psych's revive_hash computes it: for a list of mappings it merges them in
+ * reverse into an empty hash (so the first mapping that has a key wins), then that hash is merged into the
+ * mapping being built. Keys come out in Ruby's order: a key keeps the place where it first appeared.
+ */
+function mergedEntries(sources: MergeSource[]): {key: string; value: unknown; source: MergeSource}[] {
+  const merged = new Map<string, {key: string; value: unknown; source: MergeSource}>()
+  for (const source of [...sources].reverse()) {
+    for (const [key, value] of Object.entries(source.value)) merged.set(key, {key, value, source})
+  }
+  return [...merged.values()]
+}
+
 function convertKey(node: YamlNode | null, path: YamlPath, ctx: Context): string {
   return keyText(convert(node, path, {...ctx, positions: new PositionMap(ctx.file)}))
 }
@@ -443,7 +456,8 @@ function convertMap(node: YAMLMap, path: YamlPath, ctx: Context): Record<string,
   ctx.active.add(node)
   try {
     const out: Record<string, unknown> = {}
-    // Keys written explicitly so far, with where. A merge never overrides them; a later explicit key does.
+    // Keys written explicitly so far, with where. Psych builds the mapping in document order: `<<` does
+    // `hash.merge!`, so a merge replaces the keys written before it, and keys written after it replace the merge.
     const explicit = new Map<string, Position>()
 
     for (const pair of node.items as Pair<YamlNode | null, YamlNode | null>[]) {
@@ -453,24 +467,20 @@ function convertMap(node: YAMLMap, path: YamlPath, ctx: Context): Record<string,
       if (isMergeKey(pair)) {
         const sources = mergeSources(pair.value, path, ctx)
         if (sources) {
-          const taken = new Set<string>()
-          for (const source of sources) {
-            for (const [key, value] of Object.entries(source.value)) {
-              if (taken.has(key)) continue // within `<<: [*a, *b]`, the first mapping that has the key wins
-              taken.add(key)
-              const childPath = [...path, key]
-              const earlier = explicit.get(key)
-              if (earlier) {
-                warn(ctx, childPath, keyPosition, {
-                  rule: 'yaml/merge-order',
-                  message: `"${key}" is set on line ${earlier.line} and also comes from the << merge after it; the explicit value is used`,
-                  suggestion: "Put `<<:` first in the mapping so that every YAML parser, Ruby's included, agrees",
-                })
-                continue
-              }
-              defineKey(out, key, value)
-              ctx.positions.overlay(source.positions, childPath)
+          for (const {key, value, source} of mergedEntries(sources)) {
+            const childPath = [...path, key]
+            const earlier = explicit.get(key)
+            if (earlier) {
+              warn(ctx, childPath, keyPosition, {
+                rule: 'yaml/merge-order',
+                message: `"${key}" is set on line ${earlier.line}, and the << merge after it replaces that value (Ruby's YAML parser, which Kamal uses, applies merges in order)`,
+                suggestion: `Put \`<<:\` first in the mapping if the value on line ${earlier.line} should win, or remove that line`,
+              })
+              explicit.delete(key)
             }
+            ctx.positions.deleteSubtree(childPath)
+            defineKey(out, key, value)
+            ctx.positions.overlay(source.positions, childPath)
           }
           continue
         }

@@ -188,16 +188,27 @@ describe('parseYaml: duplicates, anchors and merge keys', () => {
     assert.deepEqual(parsed.diagnostics, [])
   })
 
-  test('an explicit key before << still wins, with a warning about the order', () => {
-    const parsed = parse('base: &b {k: 1, j: 2}\nm:\n  k: 5\n  <<: *b\n')
-    assert.deepEqual((parsed.value as {m: unknown}).m, {k: 5, j: 2})
+  test('a << merge replaces a key written before it (Psych merges in document order), with a warning', () => {
+    // Psych's revive_hash: `hash.merge! val` at the << line, so the merge wins over line 3 and loses to line 5.
+    const parsed = parse('base: &b {k: 1, j: 2, h: 3}\nm:\n  k: 5\n  <<: *b\n  h: 9\n')
+    assert.deepEqual((parsed.value as {m: unknown}).m, {k: 1, j: 2, h: 9})
+    assert.equal(at(parsed, ['m', 'k']), 'config/deploy.yml:1:11', 'k now comes from the anchor')
+    assert.equal(at(parsed, ['m', 'h']), 'config/deploy.yml:5:3')
     assert.deepEqual(rules(parsed.diagnostics), ['yaml/merge-order m.k @4:3'])
+    const warning = parsed.diagnostics[0]!
+    assert.match(warning.message, /"k" is set on line 3, and the << merge after it replaces that value/)
+    assert.match(warning.suggestion!, /Put `<<:` first/)
   })
 
-  test('<< with a list of mappings: earlier mappings win', () => {
-    const parsed = parse('a: &a {k: 1, z: 1}\nb: &b {k: 2, y: 2}\nc:\n  <<: [*a, *b]\n')
-    assert.deepEqual((parsed.value as {c: unknown}).c, {k: 1, z: 1, y: 2})
-    assert.equal(at(parsed, ['c', 'y']), 'config/deploy.yml:2:14')
+  test('the auditor\'s case: host before <<: *backup takes the anchor\'s host, as Kamal does', () => {
+    const parsed = parse('x-backup: &backup\n  host: 10.9.9.9\n  image: kb\naccessories:\n  backup:\n    host: 192.0.2.10\n    <<: *backup\n')
+    assert.deepEqual((parsed.value as {accessories: {backup: unknown}}).accessories.backup, {host: '10.9.9.9', image: 'kb'})
+    assert.deepEqual(rules(parsed.diagnostics), ['yaml/merge-order accessories.backup.host @7:5'])
+  })
+
+  test('two << keys: the later merge wins over the earlier one', () => {
+    const parsed = parse('a: &a {k: 1}\nb: &b {k: 2}\nc:\n  <<: *a\n  <<: *b\n')
+    assert.deepEqual((parsed.value as {c: unknown}).c, {k: 2})
   })
 
   test('<< with a scalar stays an ordinary key, with a warning', () => {
