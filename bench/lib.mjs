@@ -110,6 +110,7 @@ export async function interleave(cases, {iterations, warmup = 1, label = ''} = {
   const samples = new Map(cases.map((c) => [c.name, []]))
   const cpu = new Map(cases.map((c) => [c.name, []]))
   const rss = new Map(cases.map((c) => [c.name, []]))
+  const nodeRss = new Map(cases.map((c) => [c.name, []]))
   for (let round = -warmup; round < iterations; round++) {
     const offset = ((round % cases.length) + cases.length) % cases.length
     const order = [...cases.slice(offset), ...cases.slice(0, offset)]
@@ -120,12 +121,13 @@ export async function interleave(cases, {iterations, warmup = 1, label = ''} = {
       samples.get(c.name).push(typeof result === 'number' ? result : result.ms)
       if (typeof result === 'object' && Number.isFinite(result.cpuMs)) cpu.get(c.name).push(result.cpuMs)
       if (typeof result === 'object' && Number.isFinite(result.maxRssKiB)) rss.get(c.name).push(result.maxRssKiB)
+      if (typeof result === 'object' && Number.isFinite(result.nodeRssKiB)) nodeRss.get(c.name).push(result.nodeRssKiB)
     }
     if (round >= 0 && (iterations <= 10 || (round + 1) % 10 === 0 || round + 1 === iterations)) {
       log(`${label} round ${round + 1}/${iterations}: ${order.map((c) => `${c.name} ${fmtMs(samples.get(c.name).at(-1))}`).join(', ')}`)
     }
   }
-  return cases.map((c) => ({name: c.name, baseline: Boolean(c.baseline), note: c.note, samples: samples.get(c.name), cpu: cpu.get(c.name), rss: rss.get(c.name)}))
+  return cases.map((c) => ({name: c.name, baseline: Boolean(c.baseline), note: c.note, samples: samples.get(c.name), cpu: cpu.get(c.name), rss: rss.get(c.name), nodeRss: nodeRss.get(c.name)}))
 }
 
 // ---- statistics --------------------------------------------------------------------------------------------------
@@ -163,6 +165,10 @@ export function summarize(results, baselineOf) {
     const out = {...r, ...s}
     if (r.cpu?.length) out.cpuMedian = median(r.cpu)
     if (r.rss?.length) out.rssMedianKiB = median(r.rss)
+    if (r.nodeRss?.length) {
+      out.nodeRssMedianKiB = median(r.nodeRss)
+      out.nodeRssMaxKiB = Math.max(...r.nodeRss)
+    }
     if (base && r.cpu?.length && base.cpu?.length) out.cpuRatio = out.cpuMedian / median(base.cpu)
     if (base) {
       const b = stats(base.samples)
@@ -217,6 +223,7 @@ export function resultTable(summary, extra = []) {
       {title: 'CPU median (user+sys)', value: (r) => fmtMs(r.cpuMedian)},
       {title: 'CPU ratio', value: (r) => (r.baseline ? '1.00×' : fmtRatio(r.cpuRatio))},
       {title: 'max RSS (one process)', value: (r) => (Number.isFinite(r.rssMedianKiB) ? fmtBytes(r.rssMedianKiB * 1024) : '–')},
+      ...(summary.some((r) => Number.isFinite(r.nodeRssMedianKiB)) ? [{title: 'Node peak RSS (median / max)', value: (r) => (Number.isFinite(r.nodeRssMedianKiB) ? `${fmtBytes(r.nodeRssMedianKiB * 1024)} / ${fmtBytes(r.nodeRssMaxKiB * 1024)}` : '–')}] : []),
       ...extra,
     ]
   }

@@ -3,12 +3,12 @@
 // Options: --n=N (iterations for every selected benchmark), --json (one JSON document on stdout instead of markdown),
 // --out=FILE (also write the markdown report there, and the JSON to FILE.json, after each benchmark). Progress goes
 // to stderr. An interrupted run may leave /tmp/kb-bench-* directories behind.
-// Environment: BENCH_PG_MB (database size for backup-pg/restore-pg, default 1024), BENCH_RESTIC (0.14,0.18),
+// Environment: BENCH_PG_MB (database size for backup-pg/restore-pg, default 1300: a dump of about 1 GiB), BENCH_MEMORY_MB (memory, default 128,1300), BENCH_RESTIC (0.14,0.18),
 // BENCH_N (like --n). See BENCHMARKS.md for what each benchmark measures and the figures.
 import {writeFileSync} from 'node:fs'
 import {log, machine, machineMarkdown} from './lib.mjs'
 
-const SUITES = ['startup', 'validate-large', 'backup-pg', 'restore-pg']
+const SUITES = ['startup', 'validate-large', 'backup-small', 'backup-pg', 'restore-pg', 'memory']
 
 const args = process.argv.slice(2)
 const names = args.filter((a) => !a.startsWith('-'))

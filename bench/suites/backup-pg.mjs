@@ -8,13 +8,13 @@ import {cliEnv, freshRepo, kb, rawEnv, resticVersions, scratchDir, writeBackupCo
 import {ensureBenchDatabase} from '../support/pg.mjs'
 import {countExecs, EXEC_ALIGN, EXEC_HEADER, execTable} from '../support/execs.mjs'
 
-export const description = '`kamal-backup backup --force --local` of a BENCH_PG_MB (default 1024) MiB PostgreSQL database vs `pg_dump | restic backup --stdin`, per restic version'
+export const description = '`kamal-backup backup --force --local` of a BENCH_PG_MB (default 1300: a dump of about 1 GiB) MiB PostgreSQL database vs `pg_dump | restic backup --stdin`, per restic version'
 export const defaultIterations = 5
 
 const DUMP = '"$PG_DUMP" --format=custom --compress=0 --no-owner --no-privileges'
 
 export async function run({iterations}) {
-  const mb = Number(process.env.BENCH_PG_MB ?? 1024)
+  const mb = Number(process.env.BENCH_PG_MB ?? 1300)
   const db = await ensureBenchDatabase(mb)
   const work = scratchDir('backup')
   const cases = []

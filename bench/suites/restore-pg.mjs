@@ -7,14 +7,14 @@ import {cliEnv, freshRepo, kb, rawEnv, resticVersions, scratchDir, writeBackupCo
 import {countExecs, EXEC_ALIGN, EXEC_HEADER, execTable} from '../support/execs.mjs'
 import {dropDatabase, ensureBenchDatabase, psql, recreateDatabase} from '../support/pg.mjs'
 
-export const description = '`kamal-backup restore local` and `drill local` of the BENCH_PG_MB (default 1024) MiB PostgreSQL backup vs `restic dump | pg_restore`, per restic version'
+export const description = '`kamal-backup restore local` and `drill local` of the BENCH_PG_MB (default 1300: a dump of about 1 GiB) MiB PostgreSQL backup vs `restic dump | pg_restore`, per restic version'
 export const defaultIterations = 3
 
 const RESTORE = '"$PG_RESTORE" --no-owner --no-privileges --single-transaction --exit-on-error'
 const TARGETS = {raw: 'kb_bench_restore_raw', restore: 'kb_bench_restore_cli', drill: 'kb_bench_restore_drill'}
 
 export async function run({iterations}) {
-  const mb = Number(process.env.BENCH_PG_MB ?? 1024)
+  const mb = Number(process.env.BENCH_PG_MB ?? 1300)
   const db = await ensureBenchDatabase(mb)
   const work = scratchDir('restore')
   const cases = []

@@ -2,10 +2,10 @@
 // state directory, one PostgreSQL database), optional config/kamal-backup.local.yml, and fresh restic repositories
 // copied from the lab's templates. Secrets reach the CLI through the environment ({secret: NAME}), never argv.
 import {execFileSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {BIN, NODE, timed} from '../lib.mjs'
+import {BIN, NODE, ROOT, timed} from '../lib.mjs'
 import {lab, pgBin} from './pg.mjs'
 
 export function resticVersions() {
@@ -98,6 +98,16 @@ export function rawEnv(restic, {repo, cache, database}) {
   }
 }
 
-export function kb(args, {cwd, env, expect = 0, cpu = true}) {
-  return timed(NODE, [BIN, ...args], {cwd, env, expect, cpu})
+/** Runs the built CLI, timed; the result also has `nodeRssKiB`, the Node process's own peak resident set. */
+export async function kb(args, {cwd, env, expect = 0, cpu = true}) {
+  const file = join(tmpdir(), `kb-bench-node-rss-${process.pid}-${++rssFiles}`)
+  const preload = `--require ${join(ROOT, 'bench', 'support', 'node-peak-rss.cjs')}`
+  const withRss = {...env, KB_BENCH_NODE_RSS_FILE: file, NODE_OPTIONS: [env?.NODE_OPTIONS, preload].filter(Boolean).join(' ')}
+  try {
+    const r = await timed(NODE, [BIN, ...args], {cwd, env: withRss, expect, cpu})
+    return {...r, nodeRssKiB: Number(readFileSync(file, 'utf8'))}
+  } finally {
+    rmSync(file, {force: true})
+  }
 }
+let rssFiles = 0
