@@ -39,6 +39,8 @@ export interface BackupConfigResult {
 
 const SCHEMAS = {'kamal-backup.schema.json': backupSchema, 'kamal-backup.local.schema.json': localSchema}
 const SECRET_PATHS = /^(restic\.password|restic\.rest\.password|databases\[\]\.password)$/
+/** Mappings whose secret-named keys (AWS_SECRET_ACCESS_KEY, …) hold secrets. */
+const SECRET_MAPS = /^restic\.env$/
 const PATTERN_HINTS: Record<string, string> = {
   app: 'use letters, digits, ".", "_" and "-" only (it becomes the restic tag app:<app>)',
   name: 'use letters, digits, ".", "_" and "-" only (it becomes the restic tag database:<name>)',
@@ -68,7 +70,7 @@ export function readYamlFile<T>(absolute: string, cwd: string, options: {optiona
     return {
       findings: [
         code === 'ENOENT'
-          ? finding('error', 'config/missing-file', top, '', `${file} does not exist`, options.what === 'backup' ? 'run `kamal-backup init` to create it from config/deploy.yml' : undefined)
+          ? finding('error', 'config/missing-file', top, '', `${file} does not exist`, options.what === 'backup' ? 'run `kamal-backup init` to create it from config/deploy.yml' : `create ${file}, or check the path`)
           : finding('error', 'config/unreadable-file', top, '', `${file} cannot be read (${code ?? String(error)})`, 'check the file permissions'),
       ],
     }
@@ -77,10 +79,10 @@ export function readYamlFile<T>(absolute: string, cwd: string, options: {optiona
     const parsed = parseYaml(text, file)
     const findings = parsed.diagnostics.map((d) => finding(d.severity, d.rule, d.position, d.path, d.message, d.suggestion))
     if (parsed.value === null || parsed.value === undefined) {
-      return {findings: [...findings, finding('error', 'config/empty-file', top, '', `${file} is empty`, options.what === 'backup' ? 'run `kamal-backup init --force` to write a starting point' : undefined)]}
+      return {findings: [...findings, finding('error', 'config/empty-file', top, '', `${file} is empty`, options.what === 'backup' ? 'run `kamal-backup init --force` to write a starting point' : 'add the settings (README "Configuration"), or delete the file')]}
     }
     if (typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
-      return {findings: [...findings, finding('error', 'config/not-a-mapping', top, '', `${file} must be a YAML mapping of keys to values`)]}
+      return {findings: [...findings, finding('error', 'config/not-a-mapping', top, '', `${file} must be a YAML mapping of keys to values`, 'write it as `key: value` lines starting at column 1, e.g. `app: myapp` (README "Configuration")')]}
     }
     return {parsed: {file, absolute, data: parsed.value as T, positions: parsed.positions}, findings}
   } catch (error) {
@@ -105,6 +107,7 @@ export function loadBackupConfig(absolute: string, cwd: string): BackupConfigRes
         rulePrefix: 'schema',
         patternHints: PATTERN_HINTS,
         secretPaths: SECRET_PATHS,
+        secretMaps: SECRET_MAPS,
       })
   findings.push(...schemaProblems)
   if (schemaProblems.some((f) => f.severity === 'error')) return {source: parsed, findings}
@@ -132,13 +135,13 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     const db: DatabaseConfig = {name: entry.name, adapter}
     if (adapter === 'sqlite') {
       if (entry.url !== undefined) add('error', 'config/adapter-fields', [...path, 'url'], `sqlite databases take "path", not "url"`, 'write path: /rails/storage/production.sqlite3')
-      if (entry.password !== undefined) add('error', 'config/adapter-fields', [...path, 'password'], 'sqlite databases have no password')
+      if (entry.password !== undefined) add('error', 'config/adapter-fields', [...path, 'password'], 'sqlite databases have no password', 'remove password: from this database')
       db.path = valueRef(entry.path!)
       if (db.path.kind === 'value' && !isAbsolute(db.path.value)) {
         add('error', 'config/relative-path', [...path, 'path'], `path "${db.path.value}" must be absolute (it is a path inside the accessory container)`, `e.g. /rails/${db.path.value.replace(/^\.?\//, '')}`)
       }
     } else {
-      if (entry.path !== undefined) add('error', 'config/adapter-fields', [...path, 'path'], `${adapter} databases take "url", not "path"`)
+      if (entry.path !== undefined) add('error', 'config/adapter-fields', [...path, 'path'], `${adapter} databases take "url", not "path"`, `remove path: and give the connection as url:, e.g. ${adapter === 'postgres' ? 'postgres://app@myapp-db:5432/myapp_production' : 'mysql://app@myapp-mysql:3306/myapp_production'}`)
       db.url = valueRef(entry.url!)
       if (db.url.kind === 'value') checkDatabaseUrl(db.url.value, adapter, [...path, 'url'], add)
       if (entry.password) db.password = passwordRef(entry.password)
@@ -164,7 +167,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     }
     const label = pathLabel(normal)
     if (labels.has(label)) {
-      add('error', 'config/duplicate-path', where, `path "${raw}" is listed twice`)
+      add('error', 'config/duplicate-path', where, `path "${raw}" is listed twice`, 'remove one of the two entries')
       continue
     }
     labels.set(label, normal)
@@ -176,7 +179,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     }
   }
   if (databases.length === 0 && paths.length === 0 && !findings.some((f) => f.severity === 'error')) {
-    add('error', 'config/nothing-to-back-up', [], 'no databases and no paths: nothing would be backed up', 'add a database under `databases:` or a directory under `paths:` (`kamal-backup init` infers both from config/deploy.yml)')
+    add('error', 'config/nothing-to-back-up', [], 'no databases and no paths: nothing would be backed up', 'add a database under `databases:` (e.g. - {name: primary, adapter: postgres, url: "postgres://app@myapp-db:5432/myapp_production", password: {secret: POSTGRES_PASSWORD}}) or a directory the app keeps data in under `paths:` (e.g. - /rails/storage)')
   }
 
   // ---- restic
@@ -194,7 +197,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     if (restic.repository.kind === 'value') checkRepository(restic.repository.value, ['restic', 'repository'], add)
   }
   if (r.repository_file !== undefined) restic.repositoryFile = r.repository_file
-  if (restic.repository && restic.repositoryFile) add('error', 'config/repository-twice', ['restic', 'repository_file'], 'set either restic.repository or restic.repository_file, not both')
+  if (restic.repository && restic.repositoryFile) add('error', 'config/repository-twice', ['restic', 'repository_file'], 'set either restic.repository or restic.repository_file, not both', 'remove one of them: repository_file only for a file inside the accessory that holds the repository')
   if (!restic.repository && !restic.repositoryFile) {
     add('error', 'config/no-repository', ['restic'], 'restic.repository is missing: kamal-backup needs to know where to store backups', 'e.g. repository: s3:https://s3.eu-central-1.amazonaws.com/myapp-backups, or {secret: RESTIC_REPOSITORY}')
   }
@@ -202,18 +205,18 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     restic.rest = {}
     if (r.rest.username !== undefined) restic.rest.username = valueRef(r.rest.username)
     if (r.rest.password !== undefined) restic.rest.password = valueRef(r.rest.password)
-    if (restic.rest.password && !restic.rest.username) add('error', 'config/rest-username', ['restic', 'rest'], 'restic.rest.password is set without restic.rest.username')
+    if (restic.rest.password && !restic.rest.username) add('error', 'config/rest-username', ['restic', 'rest'], 'restic.rest.password is set without restic.rest.username', 'add restic.rest.username: <user> (or {secret: RESTIC_REST_USERNAME})')
   }
   for (const [name, value] of Object.entries(r.env ?? {})) {
     const ref = valueRef(value)
-    if (ref.kind === 'value' && isSecretName(name)) {
+    if (ref.kind === 'value' && isSecretName(name) && !isCredentialsFilePath(name, ref.value)) {
       add('error', 'schema/literal-secret', ['restic', 'env', name], `restic.env.${name} is a literal secret; it would be committed to git and uploaded in clear text`, `write ${name}: {secret: ${name}}, put it in .kamal/secrets and list it under the accessory's env.secret`)
     }
     restic.env[name] = ref
   }
   if (r.check_read_data_subset !== undefined) {
     restic.checkReadDataSubset = r.check_read_data_subset
-    if (!restic.checkAfterBackup) add('warning', 'config/unused-setting', ['restic', 'check_read_data_subset'], 'check_read_data_subset has no effect unless check_after_backup is true (it still applies to `kamal-backup check`)')
+    if (!restic.checkAfterBackup) add('warning', 'config/unused-setting', ['restic', 'check_read_data_subset'], 'check_read_data_subset has no effect unless check_after_backup is true (it still applies to `kamal-backup check`)', 'set restic.check_after_backup: true, or remove check_read_data_subset')
   }
   if (r.retention) {
     const k = r.retention
@@ -281,6 +284,11 @@ export function passwordRef(value: {secret?: string; file?: string; command?: st
   return {kind: 'command', command: value.command!}
 }
 
+/** GOOGLE_APPLICATION_CREDENTIALS: /secrets/gcs.json names a file; the secret is its content, not the path. */
+function isCredentialsFilePath(name: string, value: string): boolean {
+  return /^\/\S*$/.test(value) && /(CREDENTIALS|_FILE|_PATH|_DIR|CERT)$/i.test(name)
+}
+
 type Add = (severity: 'error' | 'warning', rule: string, path: YamlPath, message: string, suggestion?: string) => void
 
 const SCHEMES: Record<string, string[]> = {postgres: ['postgres:', 'postgresql:'], mysql: ['mysql:', 'mysql2:', 'mariadb:', 'trilogy:']}
@@ -297,7 +305,7 @@ function checkDatabaseUrl(text: string, adapter: 'postgres' | 'mysql', path: Yam
     add('error', 'config/url-password', path, 'the database URL contains a password; it would be committed to git', 'remove the password from the URL and add `password: {secret: NAME}` to this database (or make the whole url a {secret: DATABASE_URL})')
   }
   if (!SCHEMES[adapter]!.includes(url.protocol)) {
-    add('error', 'config/database-url', path, `a ${adapter} URL must start with ${SCHEMES[adapter]!.map((s) => s + '//').join(' or ')}, not ${url.protocol}//`)
+    add('error', 'config/database-url', path, `a ${adapter} URL must start with ${SCHEMES[adapter]!.map((s) => s + '//').join(' or ')}, not ${url.protocol}//`, `write it as ${SCHEMES[adapter]![0]}//${url.host}${url.pathname}, or change the adapter`)
   }
   if (!url.pathname.replace(/^\//, '')) add('error', 'config/database-url', path, 'the database URL has no database name', `add it as the path, e.g. ${url.protocol}//${url.host}/myapp_production`)
   if (!url.hostname) add('error', 'config/database-url', path, 'the database URL has no host', 'use the accessory container name, e.g. myapp-db')
@@ -310,7 +318,7 @@ function checkRepository(text: string, path: YamlPath, add: Add): void {
     add('error', 'config/url-password', path, 'the repository contains a password; it would be committed to git', 'for a REST server use restic.rest.username and restic.rest.password: {secret: NAME}; otherwise write repository: {secret: RESTIC_REPOSITORY}')
   }
   if (!/^[a-z0-9]+:/i.test(text) && !isAbsolute(text)) {
-    add('error', 'config/relative-path', path, `repository "${text}" is neither a backend URL (s3:, rest:, sftp:, rclone:, b2:, azure:, gs:, swift:) nor an absolute path`)
+    add('error', 'config/relative-path', path, `repository "${text}" is neither a backend URL (s3:, rest:, sftp:, rclone:, b2:, azure:, gs:, swift:) nor an absolute path`, 'e.g. repository: s3:https://s3.eu-central-1.amazonaws.com/myapp-backups, or an absolute path inside the accessory')
   }
 }
 
@@ -343,7 +351,8 @@ export function loadLocalConfig(absolute: string, cwd: string): {config?: LocalC
         positions: parsed.positions,
         rulePrefix: 'schema',
         patternHints: PATTERN_HINTS,
-        secretPaths: /^(restic\.password|restic\.rest\.password|databases\[\]\.password)$/,
+        secretPaths: SECRET_PATHS,
+        secretMaps: SECRET_MAPS,
       }),
     )
     return {findings}

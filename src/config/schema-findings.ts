@@ -3,6 +3,7 @@
 // message when a literal secret sits where a `{secret: NAME}` belongs.
 import type {ErrorObject} from 'ajv'
 import type {PositionMap, YamlPath} from '../kamal/yaml.js'
+import {isSecretName} from '../redact.js'
 import {didYouMean, finding, formatPath, type Finding} from './findings.js'
 
 export interface SchemaContext {
@@ -15,8 +16,20 @@ export interface SchemaContext {
   rulePrefix: string
   /** Friendlier wording for `pattern` failures, keyed by the last key of the path. */
   patternHints?: Record<string, string>
-  /** Paths (as `formatPath` strings, with `[]` for any index) where a string would be a literal secret. */
+  /** Paths (as `formatPath` strings, with `[]` for any index) where a scalar would be a literal secret. */
   secretPaths?: RegExp
+  /** Mappings (as `formatPath` strings) whose secret-named keys (isSecretName) are secret paths too, e.g. restic.env. */
+  secretMaps?: RegExp
+  /** Filled with the paths (`formatPath` strings) that have a finding, and for an unknown key with a close match,
+   *  the key it probably means: later checks skip what depends on them instead of repeating the problem. */
+  invalid?: Set<string>
+}
+
+/** Whether the value at `path` belongs to a secret: never echoed, and a scalar there is a literal secret. */
+export function isSecretPath(path: YamlPath, context: Pick<SchemaContext, 'secretPaths' | 'secretMaps'>): boolean {
+  if (context.secretPaths?.test(anyIndex(formatPath(path)))) return true
+  const last = path.at(-1)
+  return typeof last === 'string' && isSecretName(last) && Boolean(context.secretMaps?.test(anyIndex(formatPath(path.slice(0, -1)))))
 }
 
 export function schemaFindings(errors: readonly ErrorObject[] | null | undefined, data: unknown, context: SchemaContext): Finding[] {
@@ -33,6 +46,7 @@ export function schemaFindings(errors: readonly ErrorObject[] | null | undefined
     const value = valueAt(data, path)
     const result = describe(error, path, value, context)
     if (!result) continue
+    context.invalid?.add(result.path)
     const key = `${result.path}|${result.message}`
     if (seen.has(key)) continue
     seen.add(key)
@@ -51,22 +65,31 @@ function describe(error: ErrorObject, path: YamlPath, value: unknown, context: S
       const allowed = allowedKeys(path, context)
       const guess = didYouMean(key, allowed)
       const where = path.length === 0 ? 'at the top level' : `in ${here}`
+      if (guess) context.invalid?.add(formatPath([...path, guess]))
       return finding(
         'error',
         `${rulePrefix}/unknown-key`,
         at([...path, key]),
         [...path, key],
         `unknown key "${key}" ${where}`,
-        guess ? `did you mean "${guess}"?` : allowed.length > 0 ? `allowed keys: ${allowed.join(', ')}` : undefined,
+        guess ? `did you mean "${guess}"?` : allowed.length > 0 ? `allowed keys: ${allowed.join(', ')}` : `remove "${key}"`,
       )
     }
     case 'required': {
       const missing = String((error.params as {missingProperty: string}).missingProperty)
-      return finding('error', `${rulePrefix}/required`, at(path), path, `${here === '(top level)' ? 'the file' : here} is missing the required key "${missing}"`, requiredHint(path, missing, value))
+      return finding(
+        'error',
+        `${rulePrefix}/required`,
+        at(path),
+        path,
+        `${here === '(top level)' ? 'the file' : here} is missing the required key "${missing}"`,
+        requiredHint(path, missing, value) ?? `add ${missing}: to ${here === '(top level)' ? 'the top level of the file' : here}`,
+      )
     }
     case 'type': {
       const expected = String((error.params as {type: string}).type)
-      if (typeof value === 'string' && context.secretPaths?.test(anyIndex(here))) {
+      const secret = isSecretPath(path, context)
+      if (secret && value !== null && value !== undefined && typeof value !== 'object') {
         return finding(
           'error',
           `${rulePrefix}/literal-secret`,
@@ -76,7 +99,8 @@ function describe(error: ErrorObject, path: YamlPath, value: unknown, context: S
           `write \`{secret: NAME}\` instead, put NAME in .kamal/secrets and list it under the backup accessory's env.secret in config/deploy.yml`,
         )
       }
-      return finding('error', `${rulePrefix}/type`, at(path), path, `${here} must be ${article(expected)}, not ${describeValue(value)}`)
+      // (describeValue shows only scalars, and a scalar at a secret path was handled above.)
+      return finding('error', `${rulePrefix}/type`, at(path), path, `${here} must be ${article(expected)}, not ${describeValue(value)}`, typeHint(expected, here))
     }
     case 'enum': {
       const allowed = ((error.params as {allowedValues: unknown[]}).allowedValues ?? []).map(String)
@@ -87,30 +111,45 @@ function describe(error: ErrorObject, path: YamlPath, value: unknown, context: S
         at(path),
         path,
         `${here} is ${JSON.stringify(value)}, which is not one of: ${allowed.join(', ')}`,
-        guess ? `did you mean "${guess}"?` : undefined,
+        guess ? `did you mean "${guess}"?` : `use one of: ${allowed.join(', ')}`,
       )
     }
     case 'pattern': {
       const last = [...path].reverse().find((p) => typeof p === 'string') as string | undefined
-      const hint = (last && context.patternHints?.[last]) ?? `must match ${(error.params as {pattern: string}).pattern}`
-      return finding('error', `${rulePrefix}/format`, at(path), path, `${here} ${JSON.stringify(value)}: ${hint}`)
+      const hint = last ? context.patternHints?.[last] : undefined
+      const shown = isSecretPath(path, context) ? '' : ` ${JSON.stringify(value)}`
+      return finding(
+        'error',
+        `${rulePrefix}/format`,
+        at(path),
+        path,
+        hint ? `${here}${shown}: ${hint}` : `${here}${shown} does not have the expected format`,
+        hint ?? `write it to match ${(error.params as {pattern: string}).pattern}`,
+      )
     }
     case 'propertyNames':
       return undefined // reported by the nested pattern error
     case 'minLength':
-      return finding('error', `${rulePrefix}/empty`, at(path), path, `${here} must not be empty`)
+      return finding('error', `${rulePrefix}/empty`, at(path), path, `${here} must not be empty`, `give ${here} a value, or remove the key`)
     case 'minProperties':
     case 'maxProperties': {
       const allowed = allowedKeys(path, context)
       if (allowed.length > 0 && allowed.length <= 3) {
-        return finding('error', `${rulePrefix}/one-of`, at(path), path, `${here} must have exactly one of: ${allowed.join(', ')}`)
+        return finding('error', `${rulePrefix}/one-of`, at(path), path, `${here} must have exactly one of: ${allowed.join(', ')}`, oneOfHint(path, allowed))
       }
-      return finding('error', `${rulePrefix}/empty`, at(path), path, `${here} must not be empty`)
+      if (error.keyword === 'maxProperties' && (error.params as {limit: number}).limit === 1) {
+        return finding('error', `${rulePrefix}/invalid`, at(path), path, `${here} must have a single key`, 'write each entry as its own list item (`- host: tag`)')
+      }
+      return finding('error', `${rulePrefix}/empty`, at(path), path, `${here} must not be empty`, `give ${here} a value, or remove the key`)
     }
     case 'minimum':
-      return finding('error', `${rulePrefix}/range`, at(path), path, `${here} must be ${(error.params as {limit: number}).limit} or more`)
+    case 'maximum': {
+      const limit = (error.params as {limit: number}).limit
+      const bound = error.keyword === 'minimum' ? `${limit} or more` : `${limit} or less`
+      return finding('error', `${rulePrefix}/range`, at(path), path, `${here} must be ${bound}${typeof value === 'number' ? `, not ${value}` : ''}`, `use a number that is ${bound}`)
+    }
     default:
-      return finding('error', `${rulePrefix}/invalid`, at(path), path, `${here} ${error.message ?? 'is invalid'}`)
+      return finding('error', `${rulePrefix}/invalid`, at(path), path, `${here} ${error.message ?? 'is invalid'}`, 'check this value against README "Configuration" (or the JSON Schema in schemas/)')
   }
 }
 
@@ -122,6 +161,28 @@ function requiredHint(path: YamlPath, missing: string, value: unknown): string |
   }
   if (missing === 'password' && path.at(-1) === 'restic') return 'restic needs the repository password: password: {secret: RESTIC_PASSWORD}'
   return undefined
+}
+
+function typeHint(expected: string, here: string): string {
+  const first = expected.split(',')[0]
+  switch (first) {
+    case 'object':
+      return `write ${here} as indented \`key: value\` lines (a mapping), or remove it`
+    case 'array':
+      return `write ${here} as a list: one \`- item\` per line, or [a, b]`
+    case 'boolean':
+      return 'use true or false, without quotes'
+    case 'integer':
+    case 'number':
+      return 'use a number, without quotes'
+    default:
+      return 'quote the value to make it text, e.g. "value"'
+  }
+}
+
+function oneOfHint(path: YamlPath, allowed: string[]): string {
+  if (path.at(-1) === 'password') return `keep one of them, e.g. password: {secret: ${path[0] === 'databases' ? 'POSTGRES_PASSWORD' : 'RESTIC_PASSWORD'}}`
+  return `keep exactly one of: ${allowed.join(', ')}`
 }
 
 /** The keys the schema allows in the mapping at `path` (an instance path), found by walking the schema along it.

@@ -162,6 +162,29 @@ describe('literal secrets where secrets belong', () => {
     })
   }
 
+  // A number or a boolean is a literal secret too, and is never echoed (the auditor's 123456789 / 98765432).
+  const scalars: [string, string, string, string, number][] = [
+    ['a numeric database password', '    path: /rails/storage/production.sqlite3\n', '    path: /rails/storage/production.sqlite3\n  - {name: pg, adapter: postgres, url: "postgres://app@shop-db/shop", password: 123456789}\n', '123456789', 6],
+    ['a numeric restic password', '  password: {secret: RESTIC_PASSWORD}\n', '  password: 8675309123\n', '8675309123', 10],
+    ['a boolean rest password', '  password: {secret: RESTIC_PASSWORD}\n', '  password: {secret: RESTIC_PASSWORD}\n  rest: {username: u, password: true}\n', 'true', 11],
+    ['a numeric secret-named restic.env value', '  check_after_backup: true\n', '  check_after_backup: true\n  env:\n    AWS_SECRET_ACCESS_KEY: 98765432\n', '98765432', 13],
+  ]
+  for (const [where, from, to, value, line] of scalars) {
+    test(where, () => {
+      const result = load(variant(from, to))
+      const f = only(result.findings, 'schema/literal-secret')
+      assertActionable(f, {line, suggestion: /\{secret: NAME\}/})
+      assert.ok(!JSON.stringify(result.findings).includes(value === 'true' ? 'boolean true' : value), `the value is never echoed: ${JSON.stringify(result.findings)}`)
+      assert.deepEqual(rules(result.findings), ['schema/literal-secret'])
+    })
+  }
+
+  test('a credentials file path in restic.env is not a literal secret', () => {
+    const text = variant('  check_after_backup: true\n', '  check_after_backup: true\n  env:\n    GOOGLE_APPLICATION_CREDENTIALS: /secrets/gcs.json\n')
+    assert.deepEqual(load(text).findings, [])
+    assert.deepEqual(rules(load(variant('  check_after_backup: true\n', '  check_after_backup: true\n  env:\n    GOOGLE_APPLICATION_CREDENTIALS: "{\\"private_key\\": 1}"\n')).findings), ['schema/literal-secret'])
+  })
+
   test('a non-secret restic.env value is fine', () => {
     assert.deepEqual(load(variant('  check_after_backup: true\n', '  check_after_backup: true\n  env:\n    AWS_DEFAULT_REGION: eu-central-1\n')).findings, [])
   })
@@ -237,7 +260,8 @@ describe('semantic checks of the file', () => {
   test('nothing to back up', () => {
     const text = 'app: shop\nrestic:\n  repository: /srv/r\n  password: {secret: P}\n  retention: {keep_last: 1}\n'
     const f = only(load(text).findings, 'config/nothing-to-back-up')
-    assertActionable(f, {suggestion: /kamal-backup init/})
+    assertActionable(f, {suggestion: /under `paths:` \(e\.g\. - \/rails\/storage\)/})
+    assert.doesNotMatch(f.suggestion!, /kamal-backup init/, 'not circular: init is what wrote an empty list')
   })
 
   test('database URL checks', () => {
