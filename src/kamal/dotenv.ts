@@ -2,8 +2,10 @@
 // (kamal-config.md 7.2): `KEY=value` lines, quotes, comments, `$VAR` / `${VAR}` from earlier keys then the
 // environment, and `$(command)` run through /bin/sh, whose output is inserted literally.
 //
-// One deliberate difference: Kamal silently uses an empty value when a command fails. We stop with an error that
-// names the file, the line and the command (never its output), because an empty password is worse than no run.
+// One deliberate difference: Kamal silently uses an empty value when a command fails. We use the empty value too,
+// but record the failure (file, line, the command as written, never its output) on that key and on every key built
+// from it with $VAR, so a caller that needs the value can stop with that error: an empty password is worse than
+// no run. A failure in a key nobody needs (RAILS_MASTER_KEY=$(cat config/master.key) in CI) blocks nothing.
 
 import {spawnSync} from 'node:child_process'
 import {accessSync, constants, statSync} from 'node:fs'
@@ -21,7 +23,12 @@ export interface DotenvEntry {
   value: string
   /** The line of the definition that won (the last one for a key defined twice). */
   line: number
+  /** Set when a `$(command)` of this value, or of a key it uses as $VAR, failed: the value is then empty. */
+  failure?: ConfigError
 }
+
+/** Errors that spoil one key only (its value becomes empty, as in Kamal); anything else spoils the file. */
+const PER_KEY_CODES = new Set(['secrets-command-failed', 'secrets-needs-kamal'])
 
 export interface DotenvResult {
   entries: DotenvEntry[]
@@ -253,17 +260,40 @@ function commandFailed(ctx: LineContext, written: string, status: number | null,
     // keep the rough guess
   }
   const suggestions: string[] = []
+  const name = program.replace(/^.*\//, '')
   if (status === 127) {
     suggestions.push(`Install ${program} and make sure it is on PATH (the command runs with /bin/sh -c)`)
-  } else {
-    suggestions.push(`If ${program} is a password manager CLI, sign in first (e.g. op signin, bw unlock, lpass login) and run kamal-backup again`)
+  } else if (SIGN_IN[name]) {
+    suggestions.push(`${name} may need a sign-in first (${SIGN_IN[name]}); then run kamal-backup again`)
+  } else if (name === 'cat' || name === 'head' || name === 'tail') {
+    suggestions.push('Check that the file exists here (a gitignored file, such as config/master.key, is missing in a fresh checkout or CI)')
   }
-  for (const {name, value} of used) {
-    if (value === '') suggestions.push(`${name} was empty when the command ran: set it in the environment or earlier in ${ctx.options.file}`)
+  for (const entry of new Map(used.map((u) => [u.name, u])).values()) {
+    if (entry.value === '') suggestions.push(`${entry.name} was empty when the command ran: set it in the environment or earlier in ${ctx.options.file}`)
   }
   suggestions.push(`Run it in a shell to see the full error: ${shown}`)
-  suggestions.push(`Or write ${ctx.key}=$${ctx.key} on that line and set ${ctx.key} in the environment`)
+  suggestions.push(readFromEnvironment(ctx.key))
   return new ConfigError(message, {code: 'secrets-command-failed', location: {file: ctx.options.file, line: ctx.line, key: ctx.key}, suggestions})
+}
+
+/** Password manager CLIs and how to sign in, for a failed command's suggestion. */
+const SIGN_IN: Record<string, string> = {
+  op: 'op signin',
+  bw: 'bw unlock, then export BW_SESSION',
+  bws: 'set BWS_ACCESS_TOKEN',
+  lpass: 'lpass login',
+  doppler: 'doppler login',
+  passbolt: 'passbolt configure',
+  'enpass-cli': 'unlock the vault',
+  aws: 'aws sso login, or set AWS_PROFILE',
+  gcloud: 'gcloud auth login',
+  vault: 'vault login',
+  gopass: 'gopass unlock',
+}
+
+/** Phrased without `NAME=value`, which the output redactor would (rightly) hide. */
+function readFromEnvironment(key: string): string {
+  return `Or set ${key} in the environment and make that line read it from there ($${key})`
 }
 
 /** `kamal secrets extract NAME SECRETS`: the value of NAME (or of a key ending in /NAME) in the JSON SECRETS. */
@@ -327,7 +357,7 @@ function runCommand(command: string, written: string, ctx: LineContext, used: {n
           location: {file: ctx.options.file, line: ctx.line},
           suggestions: [
             'Install Kamal (gem install kamal) so that kamal-backup can run it, then run kamal-backup again',
-            `Or write ${ctx.key}=$${ctx.key} on that line and set ${ctx.key} in the environment`,
+            readFromEnvironment(ctx.key),
           ],
         },
       )
@@ -365,7 +395,7 @@ function substituteCommands(value: string, raw: string, ctx: LineContext, used: 
   return out + value.slice(cursor)
 }
 
-function parseValue(rawValue: string, ctx: LineContext): string {
+function parseValue(rawValue: string, ctx: LineContext, used: {name: string; value: string}[]): string {
   let value = rubyStrip(rawValue)
   const quoted = /^(['"])([\s\S]*)\1$/.exec(value)
   const quote = quoted?.[1]
@@ -384,7 +414,6 @@ function parseValue(rawValue: string, ctx: LineContext): string {
       message: `\${${match[1]}${match[2]}} on line ${ctx.line} (${ctx.key}): shell-style defaults are not supported by Kamal's dotenv; ${ctx.key} gets the value of ${match[1]} followed by the literal text "${match[2]}}". Set ${match[1]} in the environment or earlier in the file instead`,
     })
   }
-  const used: {name: string; value: string}[] = []
   const raw = value
   value = substituteVariables(value, ctx, used)
   return substituteCommands(value, raw, ctx, used)
@@ -396,6 +425,7 @@ export function parseDotenv(text: string, options: DotenvOptions): DotenvResult 
   const starts = lineStarts(source)
   const values = new Map<string, string>()
   const lines = new Map<string, number>()
+  const failures = new Map<string, ConfigError>()
   const warnings: DotenvResult['warnings'] = []
   const run = options.run ?? shellRunner(options.cwd)
 
@@ -416,9 +446,26 @@ export function parseDotenv(text: string, options: DotenvOptions): DotenvResult 
       continue
     }
     const ctx: LineContext = {options, run, line, key, values, warnings}
-    values.set(key, parseValue(groups.value ?? '', ctx))
+    const used: {name: string; value: string}[] = []
+    let value: string
+    let failure: ConfigError | undefined
+    try {
+      value = parseValue(groups.value ?? '', ctx, used)
+    } catch (error) {
+      if (!(error instanceof ConfigError && PER_KEY_CODES.has(error.code))) throw error
+      value = ''
+      failure = error
+    }
+    // A key built from a failed one ($SECRETS after SECRETS=$(…) failed) fails with the first cause.
+    const inherited = used.map((u) => failures.get(u.name)).find((f) => f !== undefined)
+    failure = inherited ?? failure
+    if (failure) {
+      failures.set(key, failure)
+      value = ''
+    } else failures.delete(key)
+    values.set(key, value)
     lines.set(key, line)
   }
-  const entries = [...values].map(([name, value]) => ({name, value, line: lines.get(name)!}))
+  const entries = [...values].map(([name, value]): DotenvEntry => ({name, value, line: lines.get(name)!, ...(failures.has(name) && {failure: failures.get(name)!})}))
   return {entries, warnings}
 }

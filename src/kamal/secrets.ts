@@ -18,13 +18,19 @@ export interface SecretValue {
   /** The file it came from, as named in `files`. */
   file: string
   line: number
+  /** Its `$(command)` (or that of a $VAR it uses) failed: the value is empty, as in Kamal. */
+  failure?: ConfigError
 }
 
 export interface SecretsSource {
   /** The files that exist and are read, in order (paths as given: relative to cwd unless secretsPath is absolute). */
   readonly files: string[]
-  /** Lazily parses the files on first call. */
+  /** Lazily parses the files on first call. Throws the recorded error for a secret whose command failed. */
   get(name: string): SecretValue | undefined
+  /** Like `get`, but returns a failed secret (with `failure`) instead of throwing. */
+  lookup(name: string): SecretValue | undefined
+  /** Every secret whose command failed, with its error. */
+  failures(): {name: string; value: SecretValue & {failure: ConfigError}}[]
   has(name: string): boolean
   names(): string[]
   /** Warnings from parsing (e.g. an unsupported `${X:-default}`). Parses the files like `get`. */
@@ -54,7 +60,17 @@ function isFile(path: string): boolean {
   }
 }
 
+/** The environment Kamal evaluates ERB and secrets in: KAMAL_DESTINATION set with -d, removed without (Kamal sets
+ *  it process-wide before it reads anything). */
+export function kamalEnv(env: Readonly<Record<string, string | undefined>>, destination?: string): Record<string, string | undefined> {
+  const out = {...env}
+  if (destination) out.KAMAL_DESTINATION = destination
+  else delete out.KAMAL_DESTINATION
+  return out
+}
+
 export function kamalSecrets(options: KamalSecretsOptions): SecretsSource {
+  const env = kamalEnv(options.env, options.destination)
   const candidates = secretsFiles(options.secretsPath ?? DEFAULT_SECRETS_PATH, options.destination)
   let files: string[] | undefined
   let loaded: {values: Map<string, SecretValue>; warnings: {message: string; file: string; line: number}[]} | undefined
@@ -79,10 +95,10 @@ export function kamalSecrets(options: KamalSecretsOptions): SecretsSource {
             suggestions: [`Check the permissions of ${file}`],
           })
         }
-        const parsed = parseDotenv(text, {file, env: options.env, run: options.run, cwd: options.cwd})
+        const parsed = parseDotenv(text, {file, env, run: options.run, cwd: options.cwd})
         for (const entry of parsed.entries) {
           // A later file wins; Map.set keeps the first file's order for keys defined in both.
-          values.set(entry.name, {value: entry.value, file, line: entry.line})
+          values.set(entry.name, {value: entry.value, file, line: entry.line, ...(entry.failure && {failure: entry.failure})})
         }
         for (const warning of parsed.warnings) warnings.push({...warning, file})
       }
@@ -98,7 +114,16 @@ export function kamalSecrets(options: KamalSecretsOptions): SecretsSource {
     get files() {
       return [...existing()]
     },
-    get: (name) => load().values.get(name),
+    get: (name) => {
+      const found = load().values.get(name)
+      if (found?.failure) throw found.failure
+      return found
+    },
+    lookup: (name) => load().values.get(name),
+    failures: () =>
+      [...load().values]
+        .filter((entry): entry is [string, SecretValue & {failure: ConfigError}] => entry[1].failure !== undefined)
+        .map(([name, value]) => ({name, value})),
     has: (name) => load().values.has(name),
     names: () => [...load().values.keys()],
     warnings: () => [...load().warnings],

@@ -37,14 +37,20 @@ function values(text: string, options?: {env?: Record<string, string | undefined
   return Object.fromEntries(parse(text, options).entries.map((entry) => [entry.name, entry.value]))
 }
 
+/** The error of a file that cannot be parsed, or else the failure recorded on its first failed key (whose value is
+ *  then empty, as in Kamal). */
 function failure(text: string, options?: {env?: Record<string, string | undefined>; run?: CommandRunner}): ConfigError {
+  let result
   try {
-    parse(text, options)
+    result = parse(text, options)
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`)
     return error
   }
-  assert.fail(`expected ${JSON.stringify(text)} to fail`)
+  const failed = result.entries.find((e) => e.failure)
+  if (!failed) assert.fail(`expected ${JSON.stringify(text)} to fail`)
+  assert.equal(failed.value, '', 'a failed key is empty, as in Kamal')
+  return failed.failure!
 }
 
 describe('parseDotenv: lines and keys', () => {
@@ -213,12 +219,35 @@ describe('parseDotenv: commands', () => {
       'The command $(op read op://vault/$TOKEN/x) on line 2 of .kamal/secrets (for DB_PASSWORD) failed with exit status 1\nstderr:\n  line 1\n  [ERROR] not signed in: [REDACTED]',
     )
     assert.deepEqual(error.suggestions, [
-      'If op is a password manager CLI, sign in first (e.g. op signin, bw unlock, lpass login) and run kamal-backup again',
+      'op may need a sign-in first (op signin); then run kamal-backup again',
       'Run it in a shell to see the full error: op read op://vault/$TOKEN/x',
-      'Or write DB_PASSWORD=$DB_PASSWORD on that line and set DB_PASSWORD in the environment',
+      'Or set DB_PASSWORD in the environment and make that line read it from there ($DB_PASSWORD)',
     ])
     assert.equal(JSON.stringify(error.toJSON()).includes('s3cr3t-password-value'), false)
     assert.equal(JSON.stringify(error.toJSON()).includes('partial-output'), false)
+  })
+
+  test('a failure spoils only its key and the keys built from it; the rest of the file still reads', () => {
+    const run = fakeRunner({'cat config/master.key': {status: 1, stderr: 'cat: config/master.key: No such file or directory\n'}, 'echo ok': {stdout: 'ok\n'}})
+    const result = parse('RAILS_MASTER_KEY=$(cat config/master.key)\nCOPY=$RAILS_MASTER_KEY\nOK=$(echo ok)\nPLAIN=x\n', {run})
+    const byName = Object.fromEntries(result.entries.map((e) => [e.name, e]))
+    assert.equal(byName.RAILS_MASTER_KEY!.failure?.code, 'secrets-command-failed')
+    assert.equal(byName.COPY!.failure, byName.RAILS_MASTER_KEY!.failure, 'COPY fails with the first cause')
+    assert.equal(byName.COPY!.value, '')
+    assert.deepEqual([byName.OK!.value, byName.OK!.failure, byName.PLAIN!.value], ['ok', undefined, 'x'])
+    assert.ok(byName.RAILS_MASTER_KEY!.failure!.suggestions.some((t) => /gitignored file, such as config\/master\.key/.test(t)), 'plain cat gets file advice, not password-manager advice')
+    assert.ok(!byName.RAILS_MASTER_KEY!.failure!.suggestions.some((t) => /password manager|sign-in/.test(t)))
+  })
+
+  test('a later definition that succeeds clears the failure', () => {
+    const run = fakeRunner({boom: {status: 1}})
+    const result = parse('A=$(boom)\nA=fine\n', {run})
+    assert.deepEqual(result.entries, [{name: 'A', value: 'fine', line: 2}])
+  })
+
+  test('an empty variable is named once, however often the command uses it', () => {
+    const error = failure('A=$(op read $KAMAL_DESTINATION/$KAMAL_DESTINATION)\n', {run: fakeRunner({'op read /': {status: 1}}), env: {}})
+    assert.equal(error.suggestions.filter((t) => /KAMAL_DESTINATION was empty/.test(t)).length, 1)
   })
 
   test('only the last five lines of stderr are shown', () => {
@@ -311,7 +340,7 @@ describe('parseDotenv: kamal secrets', () => {
     assert.deepEqual(error.location, {file: FILE, line: 1})
     assert.deepEqual(error.suggestions, [
       'Install Kamal (gem install kamal) so that kamal-backup can run it, then run kamal-backup again',
-      'Or write SECRETS=$SECRETS on that line and set SECRETS in the environment',
+      'Or set SECRETS in the environment and make that line read it from there ($SECRETS)',
     ])
     assert.equal(run.calls.length, 0)
   })

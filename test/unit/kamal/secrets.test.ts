@@ -136,15 +136,28 @@ describe('kamalSecrets', () => {
     assert.equal(kamalSecrets({cwd, env: {PATH: process.env.PATH}}).get('CERT')?.value, 'PEM DATA')
   })
 
-  test('a failing command fails every lookup with the same error, and runs once', () => {
-    const cwd = app({'.kamal/secrets': 'OK=1\nPW=$(op read broken)\n'})
+  test('a failing command fails the lookups of its key (and keys built from it), not the others, and runs once', () => {
+    const cwd = app({'.kamal/secrets': 'OK=1\nPW=$(op read broken)\nPW2=${PW}x\n'})
     const run = counting()
     const secrets = kamalSecrets({cwd, env: {}, run})
-    const first = thrown(() => secrets.get('OK'))
+    assert.equal(secrets.get('OK')?.value, '1')
+    const first = thrown(() => secrets.get('PW'))
     assert.equal(first.code, 'secrets-command-failed')
     assert.deepEqual(first.location, {file: '.kamal/secrets', line: 2, key: 'PW'})
-    assert.equal(thrown(() => secrets.names()), first)
+    assert.equal(thrown(() => secrets.get('PW2')), first)
+    assert.equal(secrets.lookup('PW')?.failure, first)
+    assert.equal(secrets.lookup('PW')?.value, '')
+    assert.deepEqual(secrets.failures().map((f) => f.name), ['PW', 'PW2'])
+    assert.deepEqual(secrets.names(), ['OK', 'PW', 'PW2'])
     assert.deepEqual(run.calls, ['op read broken'])
+  })
+
+  test('KAMAL_DESTINATION is set while the files are evaluated (Kamal sets it process-wide), and removed without -d', () => {
+    const cwd = app({'.kamal/secrets.production': 'RESTIC_PASSWORD=$(echo pw-$KAMAL_DESTINATION)\nD=$KAMAL_DESTINATION\n', '.kamal/secrets': 'D=${KAMAL_DESTINATION}none\n'})
+    const production = kamalSecrets({cwd, env: {PATH: process.env.PATH}, destination: 'production'})
+    assert.equal(production.get('RESTIC_PASSWORD')?.value, 'pw-production')
+    assert.equal(production.get('D')?.value, 'production')
+    assert.equal(kamalSecrets({cwd, env: {KAMAL_DESTINATION: 'leaked'}}).get('D')?.value, 'none')
   })
 
   test('warnings carry their file', () => {
@@ -173,9 +186,10 @@ describe('kamalSecrets: Kamal integration app shapes (inline copies)', () => {
     assert.deepEqual(secrets.get('SECRET_TAG'), {value: 'TAGME', file: '.kamal/secrets-common', line: 2})
   })
 
-  test('kamal secrets fetch without kamal installed: the clear "needs kamal" error', () => {
+  test('kamal secrets fetch without kamal installed: the clear "needs kamal" error, for the secrets built from it', () => {
     const secrets = kamalSecrets({cwd: app({'.kamal/secrets-common': COMMON, '.kamal/secrets': FETCHING}), env: {PATH: '/nonexistent'}})
-    const error = thrown(() => secrets.get('SECRET_TOKEN'))
+    assert.equal(secrets.get('SECRET_TOKEN')?.value, '1234 with "中文"', 'secrets-common is unaffected')
+    const error = thrown(() => secrets.get('INTERPOLATED_SECRET2'))
     assert.equal(error.code, 'secrets-needs-kamal')
     assert.equal(error.message, 'Line 1 of .kamal/secrets (SECRETS) runs "kamal secrets fetch", which needs the kamal CLI, and kamal is not on PATH')
     assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1})
@@ -243,12 +257,13 @@ describe('corpus .kamal/secrets files', {skip: noCorpus}, () => {
   test('app: kamal secrets fetch --adapter test needs kamal', () => {
     const secrets = kamalSecrets({cwd: join(APPS, 'app'), env: {PATH: '/nonexistent'}})
     assert.deepEqual(secrets.files, ['.kamal/secrets-common', '.kamal/secrets'])
-    const error = thrown(() => secrets.get('SECRET_TAG'))
+    assert.equal(secrets.get('SECRET_TAG')?.value, 'TAGME')
+    const error = thrown(() => secrets.get('INTERPOLATED_SECRET1'))
     assert.equal(error.code, 'secrets-needs-kamal')
     assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1})
     assert.deepEqual(error.suggestions, [
       'Install Kamal (gem install kamal) so that kamal-backup can run it, then run kamal-backup again',
-      'Or write SECRETS=$SECRETS on that line and set SECRETS in the environment',
+      'Or set SECRETS in the environment and make that line read it from there ($SECRETS)',
     ])
   })
 
