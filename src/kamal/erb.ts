@@ -14,6 +14,13 @@ export interface ErbOptions {
 export interface ErbWarning {
   message: string
   position: Position
+  suggestion?: string
+}
+
+/** An output tag that rendered as nothing because the ENV variables it read are not set. */
+export interface ErbEmptyEnv {
+  names: string[]
+  position: Position
 }
 
 export interface ErbResult {
@@ -21,6 +28,8 @@ export interface ErbResult {
   /** The source line that a line of `output` came from (1-based in, 1-based out). */
   sourceLine(renderedLine: number): number
   warnings: ErbWarning[]
+  /** Output tags that rendered empty because an ENV variable is unset (YAML then reads null there). */
+  emptyEnv: ErbEmptyEnv[]
   /** Whether the text had any ERB tag (`<%%`, the escape for a literal `<%`, does not count). */
   usedErb: boolean
 }
@@ -414,22 +423,25 @@ class ExpressionParser {
 // ---------------------------------------------------------------------------------------------------------------
 // Evaluation.
 
-function evaluate(expr: Expr, env: ErbOptions['env']): RubyValue {
+function evaluate(expr: Expr, env: ErbOptions['env'], unset: string[] = []): RubyValue {
   switch (expr.kind) {
     case 'literal':
       return expr.value
     case 'string':
-      return expr.parts.map((part) => (typeof part === 'string' ? part : toS(evaluate(part, env)))).join('')
-    case 'env':
-      return env[envName(evaluate(expr.name, env))] ?? null
+      return expr.parts.map((part) => (typeof part === 'string' ? part : toS(evaluate(part, env, unset)))).join('')
+    case 'env': {
+      const name = envName(evaluate(expr.name, env, unset))
+      if (env[name] === undefined) unset.push(name)
+      return env[name] ?? null
+    }
     case 'has-key':
-      return env[envName(evaluate(expr.name, env))] !== undefined
+      return env[envName(evaluate(expr.name, env, unset))] !== undefined
     case 'fetch': {
-      const name = envName(evaluate(expr.name, env))
-      const fallback = expr.fallback ? evaluate(expr.fallback, env) : undefined // Ruby evaluates arguments first
+      const name = envName(evaluate(expr.name, env, unset))
+      const fallback = expr.fallback ? evaluate(expr.fallback, env, unset) : undefined // Ruby evaluates arguments first
       const value = env[name]
       if (value !== undefined) return value
-      if (expr.block) return evaluate(expr.block, env)
+      if (expr.block) return evaluate(expr.block, env, unset)
       if (fallback !== undefined) return fallback
       throw new RubyRaise(`${expr.source} failed: key not found: "${name}" (KeyError)`, 'erb-env-missing', [
         `Set ${name} in the environment before running kamal-backup (Kamal needs it too)`,
@@ -437,23 +449,23 @@ function evaluate(expr: Expr, env: ErbOptions['env']): RubyValue {
       ])
     }
     case 'or': {
-      const left = evaluate(expr.left, env)
-      return truthy(left) ? left : evaluate(expr.right, env)
+      const left = evaluate(expr.left, env, unset)
+      return truthy(left) ? left : evaluate(expr.right, env, unset)
     }
     case 'and': {
-      const left = evaluate(expr.left, env)
-      return truthy(left) ? evaluate(expr.right, env) : left
+      const left = evaluate(expr.left, env, unset)
+      return truthy(left) ? evaluate(expr.right, env, unset) : left
     }
     case 'eq':
-      return rubyEquals(evaluate(expr.left, env), evaluate(expr.right, env))
+      return rubyEquals(evaluate(expr.left, env, unset), evaluate(expr.right, env, unset))
     case 'ne':
-      return !rubyEquals(evaluate(expr.left, env), evaluate(expr.right, env))
+      return !rubyEquals(evaluate(expr.left, env, unset), evaluate(expr.right, env, unset))
     case 'not':
-      return !truthy(evaluate(expr.operand, env))
+      return !truthy(evaluate(expr.operand, env, unset))
     case 'ternary':
-      return truthy(evaluate(expr.condition, env)) ? evaluate(expr.then, env) : evaluate(expr.otherwise, env)
+      return truthy(evaluate(expr.condition, env, unset)) ? evaluate(expr.then, env, unset) : evaluate(expr.otherwise, env, unset)
     case 'call': {
-      const receiver = evaluate(expr.receiver, env)
+      const receiver = evaluate(expr.receiver, env, unset)
       if (receiver === null && expr.safe) return null
       return callMethod(receiver, expr.method)
     }
@@ -598,6 +610,7 @@ function isInertCode(code: string): boolean {
 export function renderErb(text: string, options: ErbOptions): ErbResult {
   const lines = new LineIndex(text)
   const warnings: ErbWarning[] = []
+  const emptyEnv: ErbEmptyEnv[] = []
   // lineOrigins[i] = source line of rendered line i + 1.
   const lineOrigins: number[] = [1]
   let output = ''
@@ -641,21 +654,31 @@ export function renderErb(text: string, options: ErbOptions): ErbResult {
         throw new Unsupported('<% … %> code (if/else, assignments, require, …) is not supported; only <%= … %> expressions are')
       }
       // `<%= %>` is Ruby's `().to_s`: nothing.
-      const value = tag.code.trim() === '' ? null : evaluate(new ExpressionParser(tag.code).parseAll(), options.env)
-      appendGenerated(toS(value), at.line)
+      const unset: string[] = []
+      const value = tag.code.trim() === '' ? null : evaluate(new ExpressionParser(tag.code).parseAll(), options.env, unset)
+      const text = toS(value)
+      if (text === '' && unset.length > 0) emptyEnv.push({names: [...new Set(unset)], position})
+      appendGenerated(text, at.line)
     } catch (error) {
       if (!(error instanceof Unsupported || error instanceof RubyRaise)) throw error
       const tagText = shorten(tag.source, 100)
       const inComment = endsInYamlComment(output.slice(output.lastIndexOf('\n') + 1))
-      if (inComment) {
+      // Ruby code we do not run, inside a comment: Kamal would run it and throw the output away. But ERB runs
+      // before YAML, so an error Ruby raises (a missing ENV.fetch) stops Kamal even there: that stays an error.
+      if (inComment && error instanceof Unsupported) {
         warnings.push({
-          message:
-            error instanceof Unsupported
-              ? `Skipped ERB tag ${tagText} in a YAML comment: ${error.reason}. Kamal would evaluate it but discard the output`
-              : `Skipped ERB tag ${tagText} in a YAML comment: ${error.message}. Kamal itself would stop with this error`,
+          message: `Skipped ERB tag ${tagText} in a YAML comment: ${error.reason}. Kamal would evaluate it but discard the output`,
           position,
+          suggestion: 'Nothing to do if Kamal runs it fine; to silence this, delete the tag from the comment or write it as <%%= … %> (a literal)',
         })
         continue
+      }
+      if (inComment) {
+        throw new ConfigError(`ERB tag ${tagText} raised an error: ${error.message}. It is inside a YAML comment, but Kamal renders ERB before it reads YAML, so Kamal stops here too`, {
+          code: (error as RubyRaise).code,
+          location: position,
+          suggestions: [...(error as RubyRaise).suggestions, 'Or delete the tag from the comment (or write it as <%%= … %>, a literal)'],
+        })
       }
       if (error instanceof Unsupported) {
         throw new ConfigError(`Cannot evaluate ERB tag ${tagText}: ${error.reason}`, {
@@ -680,5 +703,5 @@ export function renderErb(text: string, options: ErbOptions): ErbResult {
     const last = lineOrigins[lineOrigins.length - 1] ?? 1
     return Math.min(last + (renderedLine - lineOrigins.length), lines.lines)
   }
-  return {output, sourceLine, warnings, usedErb}
+  return {output, sourceLine, warnings, emptyEnv, usedErb}
 }

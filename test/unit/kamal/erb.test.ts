@@ -238,14 +238,20 @@ describe('renderErb: unsupported Ruby', () => {
     assert.equal(result.warnings[0]!.position.file, FILE)
   })
 
-  test('in a YAML comment line, a failing ENV.fetch renders empty with a warning saying Kamal would stop', () => {
-    const result = render('a: 1\n# user: <%= ENV.fetch("NOPE") %>\n')
-    assert.equal(result.output, 'a: 1\n# user: \n')
-    assert.deepEqual(result.warnings, [
-      {
-        message: 'Skipped ERB tag <%= ENV.fetch("NOPE") %> in a YAML comment: ENV.fetch("NOPE") failed: key not found: "NOPE" (KeyError). Kamal itself would stop with this error',
-        position: {file: FILE, line: 2, column: 9},
-      },
+  test('in a YAML comment line, a failing ENV.fetch is still an error: ERB runs before YAML, so Kamal stops too', () => {
+    const error = failure('a: 1\n# user: <%= ENV.fetch("NOPE") %>\n')
+    assert.equal(error.code, 'erb-env-missing')
+    assert.deepEqual([error.location?.line, error.location?.column], [2, 9])
+    assert.match(error.message, /key not found: "NOPE" \(KeyError\)\. It is inside a YAML comment, but Kamal renders ERB before it reads YAML/)
+    assert.ok(error.suggestions.some((s) => /Set NOPE in the environment/.test(s)))
+    assert.ok(error.suggestions.some((s) => /delete the tag from the comment/.test(s)))
+  })
+
+  test('an output tag reading an unset ENV variable is recorded (it renders empty, which YAML reads as null)', () => {
+    const result = render('a: <%= ENV["BACKUP_HOST"] %>\nb: <%= ENV["SET"] %>\nc: <%= ENV["X"] || ENV["Y"] %>\nd: <%= ENV["Z"] || "z" %>\n', {SET: 'yes'})
+    assert.deepEqual(result.emptyEnv, [
+      {names: ['BACKUP_HOST'], position: {file: FILE, line: 1, column: 4}},
+      {names: ['X', 'Y'], position: {file: FILE, line: 3, column: 4}},
     ])
   })
 
