@@ -10,7 +10,8 @@ import deploySchema from '../../schemas/kamal-deploy.schema.json' with {type: 'j
 import {displayPath} from '../config/backup-config.js'
 import {finding, joinSuggestions, type Finding} from '../config/findings.js'
 import {schemaFindings} from '../config/schema-findings.js'
-import {renderErb} from './erb.js'
+import {renderErb, type ErbEmptyEnv} from './erb.js'
+import {kamalEnv} from './secrets.js'
 import {parseYaml, PositionMap, type YamlPath} from './yaml.js'
 
 export const DEFAULT_DEPLOY_FILE = 'config/deploy.yml'
@@ -37,6 +38,29 @@ export interface DeploySource {
   positions: PositionMap
   /** Set when the hosts of accessories selected by these keys cannot be known (`kamal config` prints no role map). */
   hostsUnknown?: {selectors: string[]; reason: string}
+  /** Key paths (`formatPath` strings) that already have a schema finding: checks built on them stay quiet. */
+  invalid: Set<string>
+  /** ERB output tags that rendered empty because an ENV variable was unset, to explain findings on those lines. */
+  emptyEnv: ErbEmptyEnv[]
+}
+
+/**
+ * `host: <%= ENV["BACKUP_HOST"] %>` with BACKUP_HOST unset renders `host:` (null), and the findings on that line
+ * would blame the value. Say which variable is unset instead, and how to fix that.
+ */
+export function explainEmptyEnv(findings: Finding[], emptyEnv: readonly ErbEmptyEnv[]): Finding[] {
+  if (emptyEnv.length === 0) return findings
+  return findings.map((f) => {
+    const tag = emptyEnv.find((e) => e.position.file === f.file && e.position.line === f.line)
+    if (!tag || f.severity !== 'error') return f
+    const names = tag.names
+    const list = names.map((n) => `ENV["${n}"]`).join(' and ')
+    return {
+      ...f,
+      message: `${f.message} (${list} ${names.length > 1 ? 'are' : 'is'} not set, so the ERB tag on this line rendered as nothing)`,
+      suggestion: `set ${names.join(' and ')} in the environment before running kamal-backup (Kamal needs ${names.length > 1 ? 'them' : 'it'} too), or write ENV.fetch("${names[0]}") so that a missing value stops with a clear error`,
+    }
+  })
 }
 
 /** `config/deploy.yml` + `-d staging` → `config/deploy.staging.yml` (Kamal always uses .yml for the overlay). */
@@ -52,9 +76,8 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
   const files = [base]
   if (options.destination) files.push(destinationFile(base, options.destination))
   // Kamal sets KAMAL_DESTINATION (or removes it) before rendering ERB.
-  const env = {...options.env}
-  if (options.destination) env.KAMAL_DESTINATION = options.destination
-  else delete env.KAMAL_DESTINATION
+  const env = kamalEnv(options.env, options.destination)
+  const emptyEnv: ErbEmptyEnv[] = []
 
   let merged: Record<string, unknown> | undefined
   const positions = new PositionMap()
@@ -82,17 +105,18 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
     let value: unknown
     try {
       const rendered = renderErb(text, {file, env})
-      for (const warning of rendered.warnings) findings.push(finding('warning', 'erb/comment-skipped', warning.position, '', warning.message))
+      for (const warning of rendered.warnings) findings.push(finding('warning', 'erb/comment-skipped', warning.position, '', warning.message, warning.suggestion))
+      emptyEnv.push(...rendered.emptyEnv)
       const parsed = parseYaml(rendered.output, file, {sourceLine: rendered.sourceLine})
       for (const d of parsed.diagnostics) findings.push(finding(d.severity, d.rule, d.position, d.path, d.message, d.suggestion))
       value = parsed.value
       if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
-        findings.push(finding('error', 'deploy/not-a-mapping', top, '', `${file} must be a YAML mapping`))
+        findings.push(finding('error', 'deploy/not-a-mapping', top, '', `${file} must be a YAML mapping`, 'write it as `key: value` lines starting at column 1, e.g. `service: myapp` (as `kamal init` does)'))
         return {findings}
       }
       if (value === null || value === undefined) {
         // Kamal crashes on an empty destination file; say what is wrong instead.
-        findings.push(finding('error', 'deploy/empty-file', top, '', `${file} is empty`, index === 0 ? undefined : 'delete it or add the keys that differ for this destination'))
+        findings.push(finding('error', 'deploy/empty-file', top, '', `${file} is empty`, index === 0 ? 'add the Kamal configuration (`kamal init` writes one), or pass -c with the right file' : 'delete it or add the keys that differ for this destination'))
         return {findings}
       }
       if (index === 0) {
@@ -111,6 +135,7 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
     }
   }
   const data = merged!
+  const invalid = new Set<string>()
   if (!(validateDeployFile(data) as boolean)) {
     findings.push(
       ...schemaFindings((validateDeployFile as unknown as {errors: never}).errors, data, {
@@ -119,6 +144,7 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
         positions,
         rulePrefix: 'deploy',
         patternHints: {service: 'Kamal service names use lowercase letters, digits, "_" and "-"'},
+        invalid,
       }),
     )
   }
@@ -127,13 +153,15 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
     findings.push(finding('error', 'deploy/require-destination', positions.nearest(['require_destination']), ['require_destination'], `${configFile} sets require_destination: true, so a destination is required`, 'pass -d <destination>, e.g. -d production'))
   }
   return {
-    findings,
+    findings: explainEmptyEnv(findings, emptyEnv),
     source: {
       files: files.map((f) => displayPath(f, options.cwd)),
       configFile,
       ...(options.destination !== undefined && {destination: options.destination}),
       data,
       positions,
+      invalid,
+      emptyEnv,
     },
   }
 }
@@ -238,6 +266,8 @@ export function readKamalConfigOutput(options: DeployOptions): {source?: DeployS
       data,
       // Kamal's output has no source positions: findings point at the top of the config file.
       positions: new PositionMap(configFile),
+      invalid: new Set(),
+      emptyEnv: [],
       hostsUnknown:
         roleNames.length > 1
           ? {selectors: ['role', 'roles', 'tag', 'tags'], reason: `\`kamal config\` lists the roles (${roleNames.join(', ')}) but not their hosts`}

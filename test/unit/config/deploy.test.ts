@@ -111,6 +111,20 @@ retain_containers: <%= 3 -%>
     assert.match(errors[0]!.message, /NOPE/)
   })
 
+  test('ENV.fetch of a missing variable inside a YAML comment is an error too (Kamal renders ERB first)', () => {
+    const r = read({'config/deploy.yml': 'service: a\n# b: <%= ENV.fetch("MISSING_X") %>\n'})
+    const f = only(r.findings, 'erb/env-missing')
+    assertActionable(f, {line: 2, suggestion: /Set MISSING_X in the environment/})
+    assert.equal(f.severity, 'error')
+  })
+
+  test('a value that renders empty because an ENV variable is unset: the finding names the variable', () => {
+    const r = read({'config/deploy.yml': 'service: a\nimage: <%= ENV["APP_IMAGE"] %>\n'})
+    const f = only(r.findings, 'deploy/type')
+    assert.match(f.message, /ENV\["APP_IMAGE"\] is not set, so the ERB tag on this line rendered as nothing/)
+    assert.match(f.suggestion!, /^set APP_IMAGE in the environment/)
+  })
+
   test('unsupported Ruby: file:line:column, the tag text, and the --kamal-config suggestion', () => {
     const r = read({'config/deploy.yml': 'service: a\nbuilder:\n  arch: <%= Kamal::Utils.docker_arch %>\n'})
     const f = only(r.findings, 'erb/unsupported')
@@ -198,6 +212,25 @@ describe('strict keys, as Kamal validates them', () => {
       ['deploy/unknown-key', 3, 'did you mean "user"?'],
       ['deploy/unknown-key', 7, 'did you mean "cmd"?'],
     ])
+  })
+
+  test('accessory env: once clear or secret is there, only those keys (the auditor\'s `secrets:`), with a guess', () => {
+    const r = read({'config/deploy.yml': 'service: a\naccessories:\n  backup:\n    image: x\n    host: h\n    env:\n      clear: {A: b}\n      secrets: [RESTIC_PASSWORD]\n'})
+    const f = only(r.findings, 'deploy/unknown-key')
+    assert.deepEqual([f.line, f.path, f.suggestion], [8, 'accessories.backup.env.secrets', 'did you mean "secret"?'])
+    assert.deepEqual(rules(r.findings), ['deploy/unknown-key'], 'no "must match then schema" noise')
+    // The simple form stays free-form, but its values must be scalars, as in Kamal.
+    assert.deepEqual(rules(read({'config/deploy.yml': 'service: a\naccessories:\n  b:\n    host: h\n    env:\n      A: "1"\n      B: 2\n'}).findings), [])
+    assertActionable(only(read({'config/deploy.yml': 'service: a\naccessories:\n  b:\n    host: h\n    env:\n      A: [1]\n'}).findings, 'deploy/type'), {line: 6})
+  })
+
+  test('ports out of range: ssh.port: 22:22 (base-60, 80520) is an error as well as a warning', () => {
+    const r = read({'config/deploy.yml': 'service: a\nssh:\n  port: 22:22\n'})
+    assert.deepEqual(rules(r.findings).sort(), ['deploy/range', 'yaml/sexagesimal'])
+    assertActionable(only(r.findings, 'deploy/range'), {line: 3, path: 'ssh.port'})
+    assert.match(only(r.findings, 'deploy/range').message, /65535 or less, not 80520/)
+    assert.deepEqual(rules(read({'config/deploy.yml': 'service: a\nssh:\n  port: "2222"\n'}).findings), [])
+    only(read({'config/deploy.yml': 'service: a\nssh:\n  port: "22a"\n'}).findings, 'deploy/format')
   })
 
   test('service name pattern', () => {

@@ -70,18 +70,47 @@ describe('hosts', () => {
     assert.deepEqual(built.model!.accessory.hosts, ['10.0.0.2'])
     assert.equal(only(built.findings, 'kamal/tag-skipped').severity, 'warning')
   })
-  test('tag: matched as a substring (Kamal quirk), with a warning', () => {
-    const built = hostsOf('    tag: back\n')
-    assert.deepEqual(built.model!.accessory.hosts, ['10.0.0.2'])
+  // Kamal: `host.values.first.include?(tag)`. The HOST's tag value decides: a string is searched for a substring,
+  // a list for an exact element; `tag:` and `tags:` on the accessory behave the same.
+  const tagged = 'servers:\n  web:\n    - 10.0.0.1\n    - 10.0.0.4: writer\n    - 10.0.0.5: [writer]\n'
+  test('tag: a host tag written as text matches as a substring (Kamal quirk), with a warning', () => {
+    const built = hostsOf('    tag: write\n', tagged)
+    assert.deepEqual(built.model!.accessory.hosts, ['10.0.0.4'], 'the list-form tag [writer] does not match "write"')
+    const f = only(built.findings, 'kamal/tag-substring')
+    assert.match(f.message, /matches host 10\.0\.0\.4 only as part of its tag "writer"/)
+    assert.match(f.suggestion!, /10\.0\.0\.4: \[writer\]/)
+  })
+  test('tags: the same substring rule applies (it is the host value that decides, not tag vs tags)', () => {
+    const built = hostsOf('    tags: [write]\n', tagged)
+    assert.deepEqual(built.model!.accessory.hosts, ['10.0.0.4'])
     only(built.findings, 'kamal/tag-substring')
+  })
+  test('tag: the full tag name matches both forms, without a warning', () => {
+    const built = hostsOf('    tag: writer\n', tagged)
+    assert.deepEqual(built.model!.accessory.hosts, ['10.0.0.4', '10.0.0.5'])
+    assert.deepEqual(rules(built.findings), [])
+  })
+  test('tag: a list-form host tag needs the exact name: no hosts, an error', () => {
+    const built = hostsOf('    tag: back\n')
+    assert.deepEqual(built.model!.accessory.hosts, [])
+    assert.deepEqual(rules(built.findings).sort(), ['kamal/no-hosts', 'kamal/tag-skipped'], '10.0.0.3: backup (text) would match, but its role uses hosts:')
   })
   test('tags with list-form servers give no hosts: an error that says why', () => {
     const f = only(hostsOf('    tags: [backup]\n', 'servers:\n  - 10.0.0.1\n  - 10.0.0.2: backup\n').findings, 'kamal/no-hosts')
     assert.match(f.message, /map of roles/)
   })
-  test('exactly one selector', () => {
-    assert.match(only(hostsOf('    host: a\n    roles: [web]\n').findings, 'kamal/host-selector').message, /host and roles/)
-    assert.match(only(hostsOf('    cmd: x\n').findings, 'kamal/host-selector').message, /has no host/)
+  test('exactly one selector: one finding with the fix, no repeated no-hosts', () => {
+    const two = hostsOf('    host: a\n    roles: [web]\n').findings
+    assert.deepEqual(rules(two), ['kamal/host-selector'])
+    assert.match(two[0]!.message, /host and roles/)
+    assert.match(two[0]!.suggestion!, /keep one of host, roles and remove the other/)
+    const none = hostsOf('    cmd: x\n').findings
+    assert.deepEqual(rules(none), ['kamal/host-selector'])
+    assert.match(none[0]!.message, /has no host/)
+  })
+  test('a tagged entry in an accessory\'s hosts: warning (Kamal does not unwrap it)', () => {
+    const built = hostsOf('    hosts:\n      - 10.0.0.8: backup\n')
+    assert.equal(only(built.findings, 'kamal/tagged-accessory-host').line, 13)
   })
 })
 
@@ -266,4 +295,46 @@ describe('corpus: Kamal integration apps', {skip: noCorpus}, () => {
       assert.match(f.message, /<%= Kamal::Utils\.docker_arch %>/)
     })
   }
+})
+
+describe('wrong shapes are located findings, never crashes (each said once)', () => {
+  const all = (files: Record<string, string>, destination?: string) => {
+    const cwd = makeApp(files)
+    const read = readDeployConfig({cwd, env: {}, ...(destination && {destination})})
+    const built = read.source ? buildDeployModel(read.source) : {findings: []}
+    return [...read.findings, ...built.findings]
+  }
+  const backup = (body: string) => `service: shop\nservers: [10.0.0.1]\naccessories:\n  backup:\n    image: ghcr.io/kamal-backup/kamal-backup\n${body}`
+
+  test('hosts: as a string (the auditor\'s "list.flatMap is not a function")', () => {
+    const findings = all({'config/deploy.yml': backup('    hosts: h1\n')})
+    assert.deepEqual(rules(findings), ['deploy/type'])
+    assert.deepEqual([findings[0]!.path, findings[0]!.line], ['accessories.backup.hosts', 6])
+    assert.ok(findings[0]!.suggestion)
+  })
+
+  test('an empty accessory (db:), and db: ~ in a destination file', () => {
+    const base = backup('    host: 10.0.0.1\n') + '  db:\n'
+    const empty = all({'config/deploy.yml': base})
+    assert.deepEqual(rules(empty), ['deploy/type'])
+    assert.equal(empty[0]!.path, 'accessories.db')
+    const overlay = all({'config/deploy.yml': backup('    host: 10.0.0.1\n') + '  db:\n    image: postgres\n    host: 10.0.0.1\n', 'config/deploy.staging.yml': 'accessories:\n  db: ~\n'}, 'staging')
+    assert.deepEqual(rules(overlay), ['deploy/type'])
+    assert.equal(overlay[0]!.file, 'config/deploy.staging.yml')
+  })
+
+  test('the backup accessory itself empty: one error at it, no model', () => {
+    const findings = all({'config/deploy.yml': 'service: shop\naccessories:\n  backup:\n'})
+    assert.deepEqual(rules(findings), ['deploy/type'])
+    assert.equal(findings[0]!.line, 3)
+  })
+
+  test('without the schema (a source built elsewhere), the model reports the shape itself', () => {
+    const cwd = makeApp({'config/deploy.yml': backup('    hosts: h1\n    volumes: data:/data\n')})
+    const source = readDeployConfig({cwd, env: {}}).source!
+    source.invalid.clear()
+    const built = buildDeployModel(source)
+    assert.deepEqual(rules(built.findings), ['deploy/type', 'deploy/type'])
+    assert.deepEqual(built.model!.accessory.invalidKeys.sort(), ['hosts', 'volumes'])
+  })
 })
