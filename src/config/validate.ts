@@ -3,9 +3,10 @@ import {existsSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {kamalSecrets, type SecretsSource} from '../kamal/secrets.js'
 import {buildDeployModel, type BackupAccessory, type DeployModel, type SshSection} from '../kamal/model.js'
-import {DEFAULT_DEPLOY_FILE, readDeployConfig} from '../kamal/deploy.js'
+import {DEFAULT_DEPLOY_FILE, explainEmptyEnv, readDeployConfig} from '../kamal/deploy.js'
+import {isSecretName, locationCredentials, REDACTED} from '../redact.js'
 import {checkRestoreTargets, loadBackupConfig, loadLocalConfig} from './backup-config.js'
-import {crossCheck} from './cross-checks.js'
+import {crossCheck, secretRefs} from './cross-checks.js'
 import {hasErrors, sortFindings, type Finding} from './findings.js'
 import type {BackupConfig} from './types.js'
 
@@ -65,6 +66,8 @@ export interface CheckoutState {
   config?: BackupConfig
   model?: DeployModel
   secrets?: SecretsSource
+  /** The NAMEs of every {secret: NAME} in kamal-backup.yml (their env.clear values are never shown). */
+  referenced: string[]
 }
 
 /** Reads and checks everything in the checkout. Never throws for bad input: problems are findings. */
@@ -82,7 +85,7 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
 
   if (backup.config && local.config && local.source) findings.push(...checkRestoreTargets(backup.config, local.config, local.source.positions))
 
-  const state: CheckoutState = {findings, files}
+  const state: CheckoutState = {findings, files, referenced: backup.source ? secretRefs(backup.source.data).map((r) => r.name) : []}
   if (backup.config) state.config = backup.config
   if (!isAppCheckout(options)) return state
 
@@ -101,7 +104,7 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
     deploy.source,
     typeof requested === 'string' && backup.source ? {name: requested, position: backup.source.positions.nearest(['accessory'])} : undefined,
   )
-  findings.push(...built.findings)
+  findings.push(...explainEmptyEnv(built.findings, deploy.source.emptyEnv))
   if (!built.model) return state
   state.model = built.model
   const secrets = options.skipSecrets
@@ -115,15 +118,18 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
   if (secrets) state.secrets = secrets
   if (backup.config && backup.source) {
     findings.push(
-      ...crossCheck({
-        cwd: options.cwd,
-        config: backup.config,
-        positions: backup.source.positions,
-        raw: backup.source.data,
-        configAbsolute,
-        model: built.model,
-        secrets,
-      }),
+      ...explainEmptyEnv(
+        crossCheck({
+          cwd: options.cwd,
+          config: backup.config,
+          positions: backup.source.positions,
+          raw: backup.source.data,
+          configAbsolute,
+          model: built.model,
+          secrets,
+        }),
+        deploy.source.emptyEnv,
+      ),
     )
     if (secrets) for (const file of secrets.files) if (!files.includes(file)) files.push(file)
   }
@@ -132,7 +138,7 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
 
 export function validateCheckout(options: CheckoutOptions & {strict?: boolean}): ValidateReport {
   const state = inspectCheckout(options)
-  const findings = sortFindings(state.findings)
+  const findings = sortFindings(dedupe(state.findings))
   const errors = findings.filter((f) => f.severity === 'error').length
   const warnings = findings.length - errors
   return {
@@ -142,11 +148,37 @@ export function validateCheckout(options: CheckoutOptions & {strict?: boolean}):
     files: state.files,
     destination: options.destination ?? null,
     findings,
-    accessory: state.model ? accessoryReport(state.model) : null,
+    accessory: state.model ? accessoryReport(state.model, {referenced: state.referenced, secretValues: state.secrets?.loadedValues() ?? []}) : null,
   }
 }
 
-export function accessoryReport(model: DeployModel): AccessoryReport {
+/** The same problem reached twice (e.g. by two references to one failing secret) is said once. */
+function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>()
+  return findings.filter((f) => {
+    const key = `${f.severity}|${f.rule}|${f.file}|${f.line}|${f.column}|${f.path}|${f.message}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+/**
+ * env.clear values in the report: hidden when the name looks secret, when kamal-backup.yml reads it as a
+ * {secret:}, or when the value carries credentials or a secret value from .kamal/secrets. They are committed in
+ * deploy.yml, but the report goes to CI logs and artifacts, which reach more people.
+ */
+function reportedClearEnv(clear: Record<string, string>, hide: {referenced: readonly string[]; secretValues: readonly string[]}): Record<string, string> {
+  const secrets = hide.secretValues.filter((v) => v.trim().length >= 4)
+  return Object.fromEntries(
+    Object.entries(clear).map(([name, value]) => {
+      const secret = isSecretName(name) || hide.referenced.includes(name) || locationCredentials(value).length > 0 || secrets.some((s) => value.includes(s))
+      return [name, secret && value !== '' ? REDACTED : value]
+    }),
+  )
+}
+
+export function accessoryReport(model: DeployModel, hide: {referenced: readonly string[]; secretValues: readonly string[]} = {referenced: [], secretValues: []}): AccessoryReport {
   const a = model.accessory
   return {
     name: a.name,
@@ -157,7 +189,7 @@ export function accessoryReport(model: DeployModel): AccessoryReport {
     files: a.files,
     directories: a.directories,
     volumes: a.volumes,
-    env: {clear: a.env.clear, secret: a.env.secret.map((s) => (s.name === s.secret ? s.name : `${s.name}:${s.secret}`))},
+    env: {clear: reportedClearEnv(a.env.clear, hide), secret: a.env.secret.map((s) => (s.name === s.secret ? s.name : `${s.name}:${s.secret}`))},
     ssh: {user: 'root', port: 22, ...model.ssh, ...(model.ssh.key_data ? {key_data: model.ssh.key_data.map(() => '[REDACTED]')} : {})},
   }
 }

@@ -31,6 +31,8 @@ export interface SecretsSource {
   lookup(name: string): SecretValue | undefined
   /** Every secret whose command failed, with its error. */
   failures(): {name: string; value: SecretValue & {failure: ConfigError}}[]
+  /** The values read so far, for redaction; never reads or runs anything itself. */
+  loadedValues(): string[]
   has(name: string): boolean
   names(): string[]
   /** Warnings from parsing (e.g. an unsupported `${X:-default}`). Parses the files like `get`. */
@@ -120,6 +122,7 @@ export function kamalSecrets(options: KamalSecretsOptions): SecretsSource {
       return found
     },
     lookup: (name) => load().values.get(name),
+    loadedValues: () => (loaded ? [...loaded.values.values()].map((v) => v.value).filter((v) => v !== '') : []),
     failures: () =>
       [...load().values]
         .filter((entry): entry is [string, SecretValue & {failure: ConfigError}] => entry[1].failure !== undefined)

@@ -61,14 +61,30 @@ describe('2. everything backed up lies on a mount of the accessory', () => {
   })
 
   test('a path under a directories: entry counts as mounted', () => {
-    const deploy = edit(DEPLOY, '    volumes:\n', '    directories:\n      - data:/data\n    volumes:\n')
+    const deploy = edit(DEPLOY, '    volumes:\n', '    directories:\n      - /srv/data:/data\n    volumes:\n')
     assert.deepEqual(rules(inspect({'config/deploy.yml': deploy, 'config/kamal-backup.yml': edit(BACKUP, 'paths:\n  - /rails/storage\n', 'paths:\n  - /rails/storage\n  - /data/uploads\n')}).findings), [])
   })
 
-  test('a SQLite database on a read-only mount: warning', () => {
-    const f = only(inspect({'config/deploy.yml': edit(DEPLOY, '"shop_storage:/rails/storage"\n      - "shop_backup_state', '"shop_storage:/rails/storage:ro"\n      - "shop_backup_state')}).findings, 'kamal/read-only-mount')
-    assert.equal(f.severity, 'warning')
-    assert.match(f.suggestion!, /remove ":ro"/)
+  test('a mount that cannot hold the app\'s data: a volume name the app does not use, an anonymous volume, a relative directory', () => {
+    // Docker creates a new, empty volume for an unknown name: the silent-empty-backup case.
+    const typo = only(inspect({'config/deploy.yml': edit(DEPLOY, '      - "shop_storage:/rails/storage"\n      - "shop_backup_state', '      - "shpo_storage:/rails/storage"\n      - "shop_backup_state')}).findings, 'kamal/volume-mismatch')
+    assertActionable(typo, {file: 'config/deploy.yml', line: 21, suggestion: /"shop_storage:\/rails\/storage" \(did you mean "shop_storage"\?\)/})
+    assert.match(typo.message, /mounts "shpo_storage" at \/rails\/storage, but the app mounts "shop_storage" there/)
+    const anonymous = only(inspect({'config/deploy.yml': edit(DEPLOY, '      - "shop_storage:/rails/storage"\n      - "shop_backup_state', '      - "/rails/storage"\n      - "shop_backup_state')}).findings, 'kamal/volume-mismatch')
+    assert.match(anonymous.message, /anonymous volume/)
+    const relative = edit(DEPLOY, '      - "shop_storage:/rails/storage"\n      - "shop_backup_state', '      - "shop_backup_state').replace('    volumes:\n', '    directories:\n      - storage:/rails/storage\n    volumes:\n')
+    const dir = only(inspect({'config/deploy.yml': relative}).findings, 'kamal/volume-mismatch')
+    assert.match(dir.message, /creates fresh under the accessory's own folder/)
+    assert.match(dir.suggestion!, /shop_storage:\/rails\/storage/)
+  })
+
+  test('a SQLite database or a path on a read-only mount: warnings (restores cannot write it)', () => {
+    const findings = inspect({'config/deploy.yml': edit(DEPLOY, '"shop_storage:/rails/storage"\n      - "shop_backup_state', '"shop_storage:/rails/storage:ro"\n      - "shop_backup_state')}).findings
+    assert.deepEqual(findings.map((f) => [f.rule, f.severity, f.path]), [
+      ['kamal/read-only-mount', 'warning', 'paths[0]'],
+      ['kamal/read-only-mount', 'warning', 'databases[0].path'],
+    ])
+    for (const f of findings) assert.match(f.suggestion!, /remove ":ro" from the volume mounted at \/rails\/storage/)
   })
 
   test('the state directory off a volume: warning (evidence would vanish on reboot)', () => {
@@ -108,9 +124,26 @@ describe('3. every {secret: NAME} reaches the accessory and has a value', () => 
     assert.deepEqual(rules(inspect({'config/deploy.yml': deploy}).findings), ['kamal/secret-missing'])
   })
 
-  test('a clear env variable satisfies a {secret:} reference', () => {
-    const deploy = edit(DEPLOY, '    env:\n      secret:\n        - RESTIC_REPOSITORY\n', '    env:\n      clear:\n        RESTIC_REPOSITORY: /srv/restic\n      secret:\n')
-    assert.deepEqual(rules(inspect({'config/deploy.yml': deploy, '.kamal/secrets': 'RESTIC_PASSWORD=x\n'}).findings), [])
+  // Decision: a {secret:} reference satisfied only by env.clear means the value is committed in deploy.yml. In a
+  // password slot (any password, a secret-named restic.env key) or when the value carries credentials, that is an
+  // error; a location without credentials (a local repository path) is only a warning.
+  test('a password given in env.clear: error at the env.clear line, not "not declared"', () => {
+    const deploy = edit(DEPLOY, '    env:\n      secret:\n        - RESTIC_REPOSITORY\n        - RESTIC_PASSWORD\n', '    env:\n      clear:\n        RESTIC_PASSWORD: hunter2hunter2\n      secret:\n        - RESTIC_REPOSITORY\n')
+    const state = inspect({'config/deploy.yml': deploy})
+    const f = only(state.findings, 'kamal/secret-in-clear')
+    assertActionable(f, {file: 'config/deploy.yml', line: 25, path: 'accessories.backup.env.clear.RESTIC_PASSWORD', suggestion: /move RESTIC_PASSWORD from env\.clear to accessories\.backup\.env\.secret/})
+    assert.equal(f.severity, 'error')
+    assert.deepEqual(rules(state.findings), ['kamal/secret-in-clear'])
+    assert.ok(!JSON.stringify(state.findings).includes('hunter2hunter2'))
+  })
+
+  test('a repository with credentials in env.clear is an error; one without is a warning', () => {
+    const withClear = (value: string) => edit(DEPLOY, '    env:\n      secret:\n        - RESTIC_REPOSITORY\n', `    env:\n      clear:\n        RESTIC_REPOSITORY: "${value}"\n      secret:\n`)
+    const credentials = only(inspect({'config/deploy.yml': withClear('rest:https://u:pw1234@rest.example.com/shop')}).findings, 'kamal/secret-in-clear')
+    assert.equal(credentials.severity, 'error')
+    const plain = only(inspect({'config/deploy.yml': withClear('/srv/restic')}).findings, 'kamal/secret-in-clear')
+    assert.equal(plain.severity, 'warning')
+    assert.match(plain.suggestion!, /write the value directly in config\/kamal-backup\.yml/)
   })
 
   test('secrets-common, then the destination file; --skip-secrets checks declarations only', () => {
@@ -127,8 +160,91 @@ describe('3. every {secret: NAME} reaches the accessory and has a value', () => 
     assert.equal(f.file, '.kamal/secrets')
     assert.equal(f.line, 2)
     assert.equal(f.path, 'RESTIC_PASSWORD')
-    assert.match(f.suggestion!, /run kamal-backup again\. Run it in a shell/, 'suggestions read as sentences')
+    assert.match(f.suggestion!, /Run it in a shell to see the full error: exit 3\. Or set RESTIC_PASSWORD/, 'suggestions read as sentences')
     assert.doesNotMatch(JSON.stringify(state.findings), /s3\.example\.com/)
+  })
+})
+
+describe('3. secrets: a failing $(command) matters only for what the accessory needs', () => {
+  const common = 'RESTIC_REPOSITORY=s3:https://s3.example.com/shop\nRESTIC_PASSWORD=correct-horse\n'
+
+  test('the Rails default RAILS_MASTER_KEY=$(cat config/master.key) without the key (every CI checkout): a warning naming the key', () => {
+    const state = inspect({'.kamal/secrets': `RAILS_MASTER_KEY=$(cat config/master.key)\n${common}`}, {env: {PATH: process.env.PATH!}})
+    const f = only(state.findings, 'secrets/unused-failed')
+    assert.equal(f.severity, 'warning')
+    assertActionable(f, {file: '.kamal/secrets', line: 1, path: 'RAILS_MASTER_KEY'})
+    assert.match(f.message, /does not use RAILS_MASTER_KEY, so backups are not affected/)
+    assert.deepEqual(rules(state.findings), ['secrets/unused-failed'])
+  })
+
+  test('a failure behind a needed secret through $VAR: an error at the failing line', () => {
+    const state = inspect({'.kamal/secrets': 'PW=$(exit 4)\nRESTIC_REPOSITORY=s3:https://s3.example.com/shop\nRESTIC_PASSWORD=${PW}\n'}, {env: {PATH: process.env.PATH!}})
+    const f = only(state.findings, 'secrets/command-failed')
+    assertActionable(f, {file: '.kamal/secrets', line: 1, path: 'PW'})
+    assert.match(f.message, /needed for RESTIC_PASSWORD; RESTIC_PASSWORD is built from it/)
+    assert.deepEqual(rules(state.findings), ['secrets/command-failed'])
+  })
+
+  test('a failed secret the accessory gets through env.secret but kamal-backup.yml does not reference: an error', () => {
+    const deploy = edit(DEPLOY, '        - RESTIC_PASSWORD\n', '        - RESTIC_PASSWORD\n        - AWS_SECRET_ACCESS_KEY\n')
+    const state = inspect({'config/deploy.yml': deploy, '.kamal/secrets': `${common}AWS_SECRET_ACCESS_KEY=$(exit 5)\n`}, {env: {PATH: process.env.PATH!}})
+    const f = only(state.findings, 'secrets/command-failed')
+    assert.match(f.message, /accessory "backup" gets AWS_SECRET_ACCESS_KEY through env\.secret/)
+  })
+
+  test('kamal secrets without kamal: its own rule id', () => {
+    const state = inspect({'.kamal/secrets': 'SECRETS=$(kamal secrets fetch --adapter op --account a RESTIC_PASSWORD)\nRESTIC_REPOSITORY=/srv/r\nRESTIC_PASSWORD=$(kamal secrets extract RESTIC_PASSWORD $SECRETS)\n'}, {env: {PATH: '/nonexistent'}})
+    assert.deepEqual(rules(state.findings), ['secrets/needs-kamal'])
+  })
+
+  test('-d production: KAMAL_DESTINATION is set while the secrets file is evaluated', () => {
+    const overrides = {'config/deploy.production.yml': 'servers:\n  web:\n    - 10.0.0.1\n', '.kamal/secrets.production': 'RESTIC_REPOSITORY=/srv/r\nRESTIC_PASSWORD=$(echo pw-$KAMAL_DESTINATION)\n'}
+    assert.deepEqual(rules(inspect(overrides, {destination: 'production', env: {PATH: process.env.PATH!}}).findings), [])
+    const empty = {...overrides, '.kamal/secrets.production': 'RESTIC_REPOSITORY=/srv/r\nRESTIC_PASSWORD=$(test -n "$KAMAL_DESTINATION" && echo pw)\n'}
+    assert.deepEqual(rules(inspect(empty, {destination: 'production', env: {PATH: process.env.PATH!}}).findings), [])
+  })
+
+  test('no "did you mean" between different secrets (RESTIC_PASSWORD vs RESTIC_REST_PASSWORD)', () => {
+    const deploy = edit(DEPLOY, '        - RESTIC_PASSWORD\n', '        - RESTIC_REST_PASSWORD\n')
+    const f = only(inspect({'config/deploy.yml': deploy}).findings, 'kamal/secret-not-declared')
+    assert.doesNotMatch(f.suggestion!, /did you mean/)
+  })
+})
+
+describe('under -d: findings point at the file that defines the value, and name its secrets file', () => {
+  const staging = {
+    'config/deploy.staging.yml': 'accessories:\n  backup:\n    files:\n      - config/other.yml:/app/config/other.yml\n    volumes:\n      - "shop_storage:/rails/storage"\n',
+    '.kamal/secrets.staging': 'RESTIC_REPOSITORY=/srv/r\n',
+  }
+  test('config-not-mounted and state-not-mounted: at config/deploy.staging.yml', () => {
+    const findings = inspect(staging, {destination: 'staging'}).findings
+    const config = only(findings, 'kamal/config-not-mounted')
+    assertActionable(config, {file: 'config/deploy.staging.yml', line: 3, suggestion: /in config\/deploy\.staging\.yml/})
+    const state = only(findings, 'kamal/state-not-mounted')
+    assertActionable(state, {file: 'config/deploy.staging.yml', line: 5, suggestion: /in config\/deploy\.staging\.yml/})
+  })
+  test('secret-not-declared names .kamal/secrets.staging', () => {
+    const deploy = edit(DEPLOY, '        - RESTIC_PASSWORD\n', '')
+    const f = only(inspect({'config/deploy.yml': deploy, 'config/deploy.staging.yml': 'servers:\n  web: [10.0.0.1]\n', '.kamal/secrets.staging': SECRETS}, {destination: 'staging'}).findings, 'kamal/secret-not-declared')
+    assert.match(f.suggestion!, /\.kamal\/secrets\.staging/)
+  })
+})
+
+describe('one clear error instead of a cascade', () => {
+  test('a volume: typo: the unknown key only, no path-not-mounted or state-not-mounted', () => {
+    const findings = inspect({'config/deploy.yml': edit(DEPLOY, '    volumes:\n', '    volume:\n')}).findings
+    assert.deepEqual(rules(findings), ['deploy/unknown-key'])
+  })
+  test('files: as a string: the type error only', () => {
+    const findings = inspect({'config/deploy.yml': edit(DEPLOY, '    files:\n      - config/kamal-backup.yml:/app/config/kamal-backup.yml:ro\n', '    files: config/kamal-backup.yml:/app/config/kamal-backup.yml:ro\n')}).findings
+    assert.deepEqual(rules(findings), ['deploy/type'])
+    assertActionable(findings[0]!, {line: 18, path: 'accessories.backup.files'})
+  })
+  test('host: from an unset ENV variable: one error that names the variable, no "add host:"', () => {
+    const findings = inspect({'config/deploy.yml': edit(DEPLOY, '    host: 10.0.0.1\n', '    host: <%= ENV["BACKUP_HOST"] %>\n')}).findings
+    assert.deepEqual(rules(findings), ['deploy/type'])
+    assert.match(findings[0]!.message, /ENV\["BACKUP_HOST"\] is not set/)
+    assert.match(findings[0]!.suggestion!, /set BACKUP_HOST in the environment/)
   })
 })
 
@@ -143,6 +259,21 @@ describe('5. a database host that looks like an accessory container names one', 
   test('shop-dbb does not: error with the accessory it probably means', () => {
     const f = only(inspect({'config/deploy.yml': deploy, 'config/kamal-backup.yml': withDb('postgres://app@shop-dbb:5432/shop')}).findings, 'kamal/database-host-unknown')
     assertActionable(f, {file: 'config/kamal-backup.yml', line: 6, suggestion: /did you mean "shop-db" \(accessory "db"\)\?/})
+  })
+
+  test('an accessory container on another host than the backup accessory: error (names resolve only on one Docker host)', () => {
+    const away = DEPLOY + '  db:\n    image: postgres:16\n    host: 10.0.0.5\n'
+    const f = only(inspect({'config/deploy.yml': away, 'config/kamal-backup.yml': withDb('postgres://app@shop-db:5432/shop')}).findings, 'kamal/database-host-elsewhere')
+    assertActionable(f, {file: 'config/kamal-backup.yml', line: 6, suggestion: /run the backup accessory on 10\.0\.0\.5 .*port: "<private-ip>:5432:5432"/})
+    assert.match(f.message, /runs on 10\.0\.0\.5, but the backup accessory runs on 10\.0\.0\.1/)
+  })
+
+  test('{secret: DATABASE_URL}: the same checks on the value when it resolves, without showing it', () => {
+    const backup = edit(BACKUP, 'paths:', '  - {name: pg, adapter: postgres, url: {secret: DATABASE_URL}}\npaths:')
+    const deployWith = deploy.replace('        - RESTIC_PASSWORD\n', '        - RESTIC_PASSWORD\n        - DATABASE_URL\n')
+    const f = only(inspect({'config/deploy.yml': deployWith, 'config/kamal-backup.yml': backup, '.kamal/secrets': `${SECRETS}DATABASE_URL=postgres://app:sup3rsecret@shop-dbb:5432/shop\n`}).findings, 'kamal/database-host-unknown')
+    assert.match(f.message, /the database URL in secret DATABASE_URL names host "shop-dbb"/)
+    assert.ok(!JSON.stringify(f).includes('sup3rsecret'))
   })
 
   test('an external host is not second-guessed', () => {
