@@ -1,11 +1,11 @@
 // `kamal-backup init`: writes config/kamal-backup.yml inferred from the checkout and prints the accessory block
 // to add to config/deploy.yml. Never edits deploy.yml or .kamal/secrets; never overwrites without --force.
-import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, posix, resolve} from 'node:path'
 import {ConfigError, UsageError} from '../errors.js'
 import {renderErb} from '../kamal/erb.js'
 import {readDeployConfig} from '../kamal/deploy.js'
-import {containerName, roles} from '../kamal/model.js'
+import {accessoryHostsOf, containerName, roles} from '../kamal/model.js'
 import {parseYaml} from '../kamal/yaml.js'
 import {displayPath} from './backup-config.js'
 import {throwOnErrors} from './findings.js'
@@ -56,9 +56,7 @@ export interface InitResult {
 export function initCheckout(options: InitOptions): InitResult {
   const target = resolve(options.cwd, options.backupConfigFile)
   const file = displayPath(target, options.cwd)
-  if (existsSync(target) && !options.force) {
-    throw new UsageError(`${file} already exists`, {code: 'init/exists', suggestions: ['run `kamal-backup init --force` to overwrite it', 'or run `kamal-backup validate` to check it']})
-  }
+  if (existsSync(target) && !options.force) throw exists(file)
   const deploy = readDeployConfig({
     cwd: options.cwd,
     env: options.env,
@@ -67,36 +65,70 @@ export function initCheckout(options: InitOptions): InitResult {
     ...(options.kamalConfig && {kamalConfig: true}),
   })
   throwOnErrors(deploy.findings)
-  const data = deploy.source!.data
+  const source = deploy.source!
+  const data = source.data
   const service = String(data.service)
-  const accessories = (data.accessories ?? {}) as Record<string, Record<string, unknown>>
+  const accessories = Object.fromEntries(
+    Object.entries(isRecord(data.accessories) ? data.accessories : {}).filter((entry): entry is [string, Record<string, unknown>] => isRecord(entry[1])),
+  )
   const notes: string[] = []
 
-  // Databases: database accessories first, then the production entries of config/database.yml.
-  const databases: InferredDatabase[] = []
+  // Database accessories, then the production entries of config/database.yml.
+  const found: {name: string; adapter: 'postgres' | 'mysql'; user: string; db: string; password: {passwordSecret?: string}; accessory: Record<string, unknown>; image: string}[] = []
   for (const [name, accessory] of Object.entries(accessories)) {
     const image = String(accessory.image ?? '')
     const env = accessoryEnv(accessory)
-    const host = containerName(service, name, accessory)
     if (/(^|\/)(postgres|postgis)|timescale/.test(image)) {
-      const user = env.clear.POSTGRES_USER ?? 'postgres'
-      const db = env.clear.POSTGRES_DB ?? `${service}_production`
-      databases.push({name, adapter: 'postgres', url: `postgres://${user}@${host}:5432/${db}`, ...passwordSecret(env.secret, ['POSTGRES_PASSWORD']), from: `accessory "${name}" (${image})`})
+      found.push({name, adapter: 'postgres', user: env.clear.POSTGRES_USER ?? 'postgres', db: env.clear.POSTGRES_DB ?? `${service}_production`, password: passwordSecret(env.secret, ['POSTGRES_PASSWORD']), accessory, image})
     } else if (/(^|\/)(mysql|mariadb|percona)/.test(image)) {
       const user = env.clear.MYSQL_USER ?? env.clear.MARIADB_USER ?? 'root'
-      const db = env.clear.MYSQL_DATABASE ?? env.clear.MARIADB_DATABASE ?? `${service}_production`
       const wanted = user === 'root' ? ['MYSQL_ROOT_PASSWORD', 'MARIADB_ROOT_PASSWORD'] : ['MYSQL_PASSWORD', 'MARIADB_PASSWORD']
-      databases.push({name, adapter: 'mysql', url: `mysql://${user}@${host}:3306/${db}`, ...passwordSecret(env.secret, wanted), from: `accessory "${name}" (${image})`})
+      found.push({name, adapter: 'mysql', user, db: env.clear.MYSQL_DATABASE ?? env.clear.MARIADB_DATABASE ?? `${service}_production`, password: passwordSecret(env.secret, wanted), accessory, image})
     }
   }
-  for (const db of railsProductionDatabases(options.cwd, options.env, notes)) {
-    if (db.adapter === 'sqlite' || databases.length === 0) databases.push(db)
-  }
+  const rails = railsProductionDatabases(options.cwd, options.env, notes).filter((db) => db.adapter === 'sqlite' || found.length === 0)
 
   // Paths: the app's volumes that hold storage (Active Storage's Disk service lives in /rails/storage).
   const appVolumes = volumeMounts(data.volumes)
   const storage = appVolumes.filter((v) => /storage/.test(v.target))
   const paths = storage.map((v) => v.target)
+
+  // Where the backup accessory runs. App files and SQLite databases are on the app host's volumes, so then it
+  // must run there; otherwise next to the (first) database accessory. A database accessory elsewhere is reached
+  // through its host's address and a published port: container names resolve only on one Docker host.
+  const appHost = firstAppHost(data.servers)
+  const hostsOf = accessoryHostsOf(source)
+  const needsAppHost = paths.length > 0 || rails.some((d) => d.adapter === 'sqlite')
+  const backupHost = needsAppHost ? appHost : (found.map((f) => hostsOf[f.name]?.[0]).find(Boolean) ?? appHost)
+  const databases: InferredDatabase[] = []
+  for (const f of found) {
+    const port = f.adapter === 'postgres' ? '5432' : '3306'
+    const dbHosts = hostsOf[f.name] ?? []
+    let address = containerName(service, f.name, f.accessory)
+    let hostPort = port
+    if (backupHost && dbHosts.length > 0 && !dbHosts.includes(backupHost)) {
+      const published = publishedPort(f.accessory.port, port)
+      address = published?.address ?? dbHosts[0]!
+      hostPort = published?.port ?? port
+      notes.push(
+        published
+          ? `Database "${f.name}" runs on ${dbHosts[0]}, the backup accessory on ${backupHost} (${needsAppHost ? "it needs the app's volumes" : 'the first database host'}), so the URL uses ${address}:${hostPort}, the port accessory "${f.name}" publishes. Make sure only your private network can reach that port.`
+          : `Database "${f.name}" runs on ${dbHosts[0]} and publishes no port the backup accessory on ${backupHost} can reach (${needsAppHost ? "it must run on the host with the app's volumes" : 'it runs on the first database host'}). Add port: "<private address of ${dbHosts[0]}>:${port}:${port}" to accessories.${f.name} (a private interface, never a public one), and use that address in the URL of databases "${f.name}".`,
+      )
+    }
+    databases.push({name: f.name, adapter: f.adapter, url: `${f.adapter}://${f.user}@${address}:${hostPort}/${f.db}`, ...f.password, from: `accessory "${f.name}" (${f.image})`})
+  }
+  databases.push(...rails)
+  if (databases.length === 0 && paths.length === 0) {
+    // A config with nothing in it would only fail `validate`: say what was looked for instead.
+    throw new ConfigError('kamal-backup init found nothing to back up: no postgres or mysql accessory in config/deploy.yml, no production database in config/database.yml, and no storage volume in config/deploy.yml', {
+      code: 'init/nothing-found',
+      suggestions: [
+        'Add the database accessory or the storage volume to config/deploy.yml and run `kamal-backup init` again',
+        'Or write config/kamal-backup.yml by hand: README "Configuration" shows every key',
+      ],
+    })
+  }
   if (paths.length === 0) notes.push('No storage volume found in config/deploy.yml, so no file paths are backed up. If Active Storage uses the Disk service, add its directory under `paths:`.')
 
   // Secrets every {secret:} reference needs.
@@ -118,20 +150,54 @@ export function initCheckout(options: InitOptions): InitResult {
   if (!existing) {
     const sqliteDirs = databases.filter((d) => d.adapter === 'sqlite').map((d) => posix.dirname(d.path!))
     const mounts = appVolumes.filter((v) => paths.includes(v.target) || sqliteDirs.some((dir) => dir === v.target || dir.startsWith(v.target + '/')))
-    const host = firstAppHost(data.servers)
-    accessoryBlock = renderAccessory({service, name: accessoryName, host, mounts: mounts.map((m) => `${m.source}:${m.target}`), secrets, version: options.version})
-    if (databases.some((d) => d.adapter === 'sqlite') || paths.length > 0) {
-      notes.push(`The backup accessory must run on the host that has the app's volumes (${host ?? 'your app host'}).`)
+    accessoryBlock = renderAccessory({service, name: accessoryName, host: backupHost, mounts: mounts.map((m) => `${m.source}:${m.target}`), secrets, version: options.version})
+    if (needsAppHost) {
+      notes.push(`The backup accessory must run on the host that has the app's volumes (${backupHost ?? 'your app host'}).`)
     }
   } else {
     notes.push(`Accessory "${accessoryName}" already exists in config/deploy.yml; run \`kamal-backup validate\` to check it against the new file.`)
   }
 
   mkdirSync(dirname(target), {recursive: true})
-  const temporary = `${target}.tmp-${process.pid}`
-  writeFileSync(temporary, content)
-  renameSync(temporary, target)
+  if (options.force) {
+    // Replace in one step: a reader never sees half a file.
+    const temporary = `${target}.tmp-${process.pid}`
+    try {
+      writeFileSync(temporary, content)
+      renameSync(temporary, target)
+    } catch (error) {
+      rmSync(temporary, {force: true})
+      throw error
+    }
+  } else {
+    try {
+      // O_EXCL: a file created since the check above is never overwritten.
+      writeFileSync(target, content, {flag: 'wx'})
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw exists(file)
+      throw error
+    }
+  }
   return {file, written: true, content, databases, paths, secrets, accessoryName, accessoryBlock, notes}
+}
+
+function exists(file: string): UsageError {
+  return new UsageError(`${file} already exists`, {code: 'init/exists', suggestions: ['run `kamal-backup init --force` to overwrite it', 'or run `kamal-backup validate` to check it']})
+}
+
+/** The host side of an accessory's `port:` for `containerPort` ("5432", 5432, "5433:5432", "10.0.0.5:5432:5432"),
+ *  unless it is published only on loopback (unreachable from another host). */
+function publishedPort(value: unknown, containerPort: string): {address?: string; port: string} | undefined {
+  if (value === undefined || value === null || typeof value === 'object') return undefined
+  const parts = String(value).replace(/\/(tcp|udp)$/, '').split(':')
+  const [address, hostPort, inner] = parts.length === 1 ? [undefined, parts[0], parts[0]] : parts.length === 2 ? [undefined, parts[0], parts[1]] : [parts.slice(0, -2).join(':'), parts.at(-2), parts.at(-1)]
+  if (inner !== containerPort || !hostPort) return undefined
+  if (address && /^(127\.|localhost$|\[?::1\]?$)/.test(address)) return undefined
+  return {...(address && address !== '0.0.0.0' && {address}), port: hostPort}
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function passwordSecret(secrets: string[], preferred: string[]): {passwordSecret?: string} {
@@ -140,9 +206,10 @@ function passwordSecret(secrets: string[], preferred: string[]): {passwordSecret
 }
 
 function accessoryEnv(accessory: Record<string, unknown>): {clear: Record<string, string>; secret: string[]} {
-  const env = (accessory.env ?? {}) as Record<string, unknown>
+  const env = isRecord(accessory.env) ? accessory.env : {}
   const complex = 'clear' in env || 'secret' in env
-  const clear = (complex ? (env.clear ?? {}) : env) as Record<string, unknown>
+  const clearSource = complex ? env.clear : env
+  const clear = isRecord(clearSource) ? clearSource : {}
   const secret = complex && Array.isArray(env.secret) ? env.secret.map((s) => String(s).split(':')[0]!) : []
   return {clear: Object.fromEntries(Object.entries(clear).map(([k, v]) => [k, String(v)])), secret}
 }
@@ -215,8 +282,6 @@ function renderConfig(input: {service: string; databases: InferredDatabase[]; pa
       if (db.urlSecret) lines.push(`    url: {secret: ${db.urlSecret}}`)
       if (db.passwordSecret) lines.push(`    password: {secret: ${db.passwordSecret}}`)
     }
-  } else {
-    lines.push('databases: []  # none found: add your database here')
   }
   lines.push('')
   if (input.paths.length > 0) {

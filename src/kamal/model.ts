@@ -388,6 +388,12 @@ function resolveHosts(
   }
 }
 
+/** Every accessory's hosts (undefined where they cannot be resolved), without findings: for `init`. */
+export function accessoryHostsOf(source: DeploySource): Record<string, string[] | undefined> {
+  const accessories = isObject(source.data.accessories) ? source.data.accessories : {}
+  return Object.fromEntries(Object.keys(accessories).map((n) => [n, quietHosts(n, accessories[n], source.data, source)]))
+}
+
 /** Another accessory's hosts, for cross-checks: its own findings are not ours to report. */
 function quietHosts(name: string, raw: unknown, data: Record<string, unknown>, source: DeploySource): string[] | undefined {
   if (!isObject(raw)) return undefined

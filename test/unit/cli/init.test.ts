@@ -71,18 +71,51 @@ function addAccessory(dir: string, stdout: string): void {
 }
 
 describe('inference', () => {
-  test('a postgres accessory: the URL host is its container, the password a secret; paths from the storage volume', async () => {
+  test('a postgres accessory on its own host, app files on the web host: the backup runs on the web host and reaches the database by its host address, with a note about the port', async () => {
     const dir = makeApp({'config/deploy.yml': BASE + POSTGRES})
     const r = await kb(['init'], {cwd: dir})
     assert.equal(r.code, 0, r.stderr)
     const text = readFileSync(join(dir, 'config/kamal-backup.yml'), 'utf8')
     assert.match(text.split('\n')[0]!, /^# yaml-language-server: \$schema=https:\/\/unpkg\.com\/kamal-backup\/schemas\/kamal-backup\.schema\.json$/)
     assert.match(text, /^app: shop$/m)
-    assert.match(text, /- name: db\n {4}adapter: postgres\n {4}url: "?postgres:\/\/shop@shop-db:5432\/shop_production"?\n {4}password: \{secret: POSTGRES_PASSWORD\}/)
+    // shop-db would resolve only on 10.0.0.3's Docker network, not from 10.0.0.1.
+    assert.match(text, /- name: db\n {4}adapter: postgres\n {4}url: "?postgres:\/\/shop@10\.0\.0\.3:5432\/shop_production"?\n {4}password: \{secret: POSTGRES_PASSWORD\}/)
     assert.match(text, /^paths:\n {2}- \/rails\/storage$/m)
     assert.match(text, /password: \{secret: RESTIC_PASSWORD\}/)
     assert.match(r.stdout, /Define these secrets in \.kamal\/secrets \(or your password manager\): RESTIC_REPOSITORY, RESTIC_PASSWORD, POSTGRES_PASSWORD/)
     assert.match(r.stdout, /^ {2}backup:\n {4}image: ghcr\.io\/kamal-backup\/kamal-backup:\d+\.\d+\n {4}host: 10\.0\.0\.1\n/m, 'on the web host, which has the volumes')
+    assert.match(r.stdout, /Database "db" runs on 10\.0\.0\.3 and publishes no port the backup accessory on 10\.0\.0\.1 can reach .*port: "<private address of 10\.0\.0\.3>:5432:5432"/)
+  })
+
+  test('a published port is used: host address and host port', async () => {
+    const dir = makeApp({'config/deploy.yml': BASE + POSTGRES.replace('    host: 10.0.0.3\n', '    host: 10.0.0.3\n    port: "10.1.0.3:5433:5432"\n')})
+    const r = await kb(['init', '--json'], {cwd: dir})
+    assert.equal(r.code, 0, r.stderr)
+    const result = JSON.parse(r.stdout)
+    // (--json output goes through the redactor, which hides URL userinfo.)
+    assert.match(result.databases[0].url, /^postgres:\/\/.*@10\.1\.0\.3:5433\/shop_production$/)
+    assert.ok(result.notes.some((n: string) => /uses 10\.1\.0\.3:5433, the port accessory "db" publishes/.test(n)))
+    // Published on loopback only: not reachable from another host.
+    const loopback = makeApp({'config/deploy.yml': BASE + POSTGRES.replace('    host: 10.0.0.3\n', '    host: 10.0.0.3\n    port: "127.0.0.1:5432:5432"\n')})
+    assert.match(JSON.parse((await kb(['init', '--json'], {cwd: loopback})).stdout).notes.join('\n'), /publishes no port the backup accessory on 10\.0\.0\.1 can reach/)
+  })
+
+  test('no app files to back up: the backup accessory runs next to the database, which it reaches by container name', async () => {
+    const dir = makeApp({'config/deploy.yml': BASE.replace('volumes:\n  - "shop_storage:/rails/storage"\n', '') + POSTGRES})
+    const r = await kb(['init', '--json'], {cwd: dir})
+    assert.equal(r.code, 0, r.stderr)
+    const result = JSON.parse(r.stdout)
+    assert.match(result.databases[0].url, /^postgres:\/\/.*@shop-db:5432\/shop_production$/)
+    assert.match(result.accessoryBlock, /^ {4}host: 10\.0\.0\.3$/m)
+  })
+
+  test('nothing to back up found: exit 1 with what was looked for, and no file written', async () => {
+    const dir = makeApp({'config/deploy.yml': BASE.replace('volumes:\n  - "shop_storage:/rails/storage"\n', '')})
+    const r = await kb(['init'], {cwd: dir})
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stderr, /found nothing to back up: no postgres or mysql accessory in config\/deploy\.yml, no production database in config\/database\.yml, and no storage volume/)
+    assert.match(r.stderr, /README "Configuration"/)
+    assert.throws(() => readFileSync(join(dir, 'config/kamal-backup.yml')), /ENOENT/)
   })
 
   test('a mysql accessory: root with MYSQL_ROOT_PASSWORD', async () => {
@@ -90,7 +123,7 @@ describe('inference', () => {
     const r = await kb(['init'], {cwd: dir})
     assert.equal(r.code, 0, r.stderr)
     const text = readFileSync(join(dir, 'config/kamal-backup.yml'), 'utf8')
-    assert.match(text, /adapter: mysql\n {4}url: "?mysql:\/\/root@shop-mysql:3306\/shop_production"?\n {4}password: \{secret: MYSQL_ROOT_PASSWORD\}/)
+    assert.match(text, /adapter: mysql\n {4}url: "?mysql:\/\/root@10\.0\.0\.3:3306\/shop_production"?\n {4}password: \{secret: MYSQL_ROOT_PASSWORD\}/)
   })
 
   test('SQLite from the production entries of config/database.yml, skipping the cache database', async () => {
@@ -109,6 +142,7 @@ describe('what it writes passes validate', () => {
     ['postgres', {'config/deploy.yml': BASE + POSTGRES}],
     ['mysql', {'config/deploy.yml': BASE + MYSQL}],
     ['sqlite', {'config/deploy.yml': BASE, 'config/database.yml': SQLITE_DATABASE_YML}],
+    ['postgres only, co-located', {'config/deploy.yml': BASE.replace('volumes:\n  - "shop_storage:/rails/storage"\n', '') + POSTGRES}],
   ] as const) {
     test(what, async () => {
       const dir = makeApp({...files, '.kamal/secrets': 'RESTIC_REPOSITORY=/srv/restic\nRESTIC_PASSWORD=p\nPOSTGRES_PASSWORD=p\nMYSQL_ROOT_PASSWORD=p\n'})
@@ -120,7 +154,7 @@ describe('what it writes passes validate', () => {
       addAccessory(dir, init.stdout)
       const after = await kb(['validate', '--strict'], {cwd: dir})
       assert.equal(after.code, 0, after.stdout)
-      assert.match(after.stdout, /✔ valid: accessory "backup", container shop-backup on 10\.0\.0\.1/)
+      assert.match(after.stdout, new RegExp(`✔ valid: accessory "backup", container shop-backup on 10\\.0\\.0\\.${what.includes('co-located') ? 3 : 1}`))
     })
   }
 })
