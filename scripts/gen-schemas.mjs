@@ -2,7 +2,7 @@
 // schemas/*.json are the single source of truth for the config files. This script derives from them:
 //   src/generated/validators.ts  ajv validators compiled ahead of time (no ajv compile at start-up)
 //   src/generated/schema-types.ts TypeScript types of the raw files
-// `--check` exits 1 when the committed files are stale (a test runs it).
+// `--check` exits 1 when the committed files are stale (test/unit/config/generated.test.ts runs it).
 import {readFileSync, writeFileSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
