@@ -31,7 +31,8 @@ export function finding(
     file: position.file,
     line: position.line,
     column: position.column,
-    path: typeof path === 'string' ? path : formatPath(path),
+    // A finding about a whole file has the path "(top level)", like formatPath([]).
+    path: typeof path === 'string' ? path || '(top level)' : formatPath(path),
     message,
     ...(suggestion ? {suggestion} : {}),
   }

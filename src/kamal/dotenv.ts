@@ -299,7 +299,7 @@ function readFromEnvironment(key: string): string {
 /** `kamal secrets extract NAME SECRETS`: the value of NAME (or of a key ending in /NAME) in the JSON SECRETS. */
 function extractSecret(args: string[], ctx: LineContext): string {
   const [name, json] = args
-  const location = {file: ctx.options.file, line: ctx.line}
+  const location = {file: ctx.options.file, line: ctx.line, key: ctx.key}
   if (name === undefined || json === undefined) {
     throw new ConfigError(`kamal secrets extract on line ${ctx.line} of ${ctx.options.file} needs a secret name and the output of kamal secrets fetch`, {
       code: 'secrets-command-failed',
@@ -343,7 +343,7 @@ function runCommand(command: string, written: string, ctx: LineContext, used: {n
     } catch (error) {
       throw new ConfigError(`Cannot split the kamal secrets command on line ${ctx.line} of ${ctx.options.file}: ${(error as Error).message}`, {
         code: 'secrets-command-failed',
-        location: {file: ctx.options.file, line: ctx.line},
+        location: {file: ctx.options.file, line: ctx.line, key: ctx.key},
         suggestions: ['Check the quotes in the command'],
       })
     }
@@ -354,7 +354,7 @@ function runCommand(command: string, written: string, ctx: LineContext, used: {n
         `Line ${ctx.line} of ${ctx.options.file} (${ctx.key}) runs "kamal secrets ${subcommand}", which needs the kamal CLI, and kamal is not on PATH`,
         {
           code: 'secrets-needs-kamal',
-          location: {file: ctx.options.file, line: ctx.line},
+          location: {file: ctx.options.file, line: ctx.line, key: ctx.key},
           suggestions: [
             'Install Kamal (gem install kamal) so that kamal-backup can run it, then run kamal-backup again',
             readFromEnvironment(ctx.key),
@@ -439,7 +439,7 @@ export function parseDotenv(text: string, options: DotenvOptions): DotenvResult 
       if (!values.has(key)) {
         throw new ConfigError(`Line ${line} of ${options.file} exports ${key}, which has no value: "${match[0].trim()}"`, {
           code: 'secrets-format',
-          location: {file: options.file, line},
+          location: {file: options.file, line, key},
           suggestions: [`Write export ${key}=value, or define ${key} on an earlier line`],
         })
       }

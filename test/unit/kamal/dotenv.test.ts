@@ -79,7 +79,7 @@ describe('parseDotenv: lines and keys', () => {
     const error = failure('B=1\nexport A\n')
     assert.equal(error.code, 'secrets-format')
     assert.equal(error.message, 'Line 2 of .kamal/secrets exports A, which has no value: "export A"')
-    assert.deepEqual(error.location, {file: FILE, line: 2})
+    assert.deepEqual(error.location, {file: FILE, line: 2, key: 'A'})
   })
 
   test('duplicate keys: the last wins, first position kept in the order, last line reported', () => {
@@ -323,7 +323,7 @@ describe('parseDotenv: kamal secrets', () => {
     const error = failure(`S='${JSON_SECRETS}'\nX=$(kamal secrets extract NOPE '$S')\n`)
     assert.equal(error.code, 'secrets-command-failed')
     assert.equal(error.message, 'Could not find secret NOPE (kamal secrets extract on line 2 of .kamal/secrets)')
-    assert.deepEqual(error.location, {file: FILE, line: 2})
+    assert.deepEqual(error.location, {file: FILE, line: 2, key: 'X'})
     assert.equal(error.message.includes('dbpw'), false)
   })
 
@@ -337,7 +337,7 @@ describe('parseDotenv: kamal secrets', () => {
     const error = failure('SECRETS=$(kamal secrets fetch --adapter 1password --account acme DB)\n', {run, env: {PATH: '/nonexistent'}})
     assert.equal(error.code, 'secrets-needs-kamal')
     assert.equal(error.message, 'Line 1 of .kamal/secrets (SECRETS) runs "kamal secrets fetch", which needs the kamal CLI, and kamal is not on PATH')
-    assert.deepEqual(error.location, {file: FILE, line: 1})
+    assert.deepEqual(error.location, {file: FILE, line: 1, key: 'SECRETS'})
     assert.deepEqual(error.suggestions, [
       'Install Kamal (gem install kamal) so that kamal-backup can run it, then run kamal-backup again',
       'Or set SECRETS in the environment and make that line read it from there ($SECRETS)',

@@ -192,7 +192,7 @@ describe('kamalSecrets: Kamal integration app shapes (inline copies)', () => {
     const error = thrown(() => secrets.get('INTERPOLATED_SECRET2'))
     assert.equal(error.code, 'secrets-needs-kamal')
     assert.equal(error.message, 'Line 1 of .kamal/secrets (SECRETS) runs "kamal secrets fetch", which needs the kamal CLI, and kamal is not on PATH')
-    assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1})
+    assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1, key: 'SECRETS'})
   })
 
   test('with a kamal on PATH that behaves like the test adapter, fetch + extract resolve end to end', () => {
@@ -260,7 +260,7 @@ describe('corpus .kamal/secrets files', {skip: noCorpus}, () => {
     assert.equal(secrets.get('SECRET_TAG')?.value, 'TAGME')
     const error = thrown(() => secrets.get('INTERPOLATED_SECRET1'))
     assert.equal(error.code, 'secrets-needs-kamal')
-    assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1})
+    assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1, key: 'SECRETS'})
     assert.deepEqual(error.suggestions, [
       'Install Kamal (gem install kamal) so that kamal-backup can run it, then run kamal-backup again',
       'Or set SECRETS in the environment and make that line read it from there ($SECRETS)',
