@@ -94,6 +94,19 @@ describe('output formats', () => {
     assert.deepEqual(JSON.parse(same.stdout).findings, report.findings)
   })
 
+  test('--json: env.clear values that are secrets are redacted (secret-looking names, {secret:} references, values holding a secret)', async () => {
+    const deploy = DEPLOY.replace(
+      '    env:\n      secret:\n        - RESTIC_REPOSITORY\n        - RESTIC_PASSWORD\n',
+      '    env:\n      clear:\n        RESTIC_PASSWORD: hunter2hunter2\n        AWS_SECRET_ACCESS_KEY: abcd1234wxyz\n        NOTE: "key correct-horse"\n        AWS_DEFAULT_REGION: eu-central-1\n      secret:\n        - RESTIC_REPOSITORY\n',
+    )
+    const r = await kb(['validate', '--json'], {cwd: makeCheckout({'config/deploy.yml': deploy})})
+    assert.equal(r.code, 1, 'a password in env.clear is an error')
+    const report = JSON.parse(r.stdout)
+    assert.deepEqual(report.findings.map((f: {rule: string}) => f.rule), ['kamal/secret-in-clear'])
+    assert.deepEqual(report.accessory.env.clear, {RESTIC_PASSWORD: '[REDACTED]', AWS_SECRET_ACCESS_KEY: '[REDACTED]', NOTE: '[REDACTED]', AWS_DEFAULT_REGION: 'eu-central-1'})
+    for (const value of ['hunter2hunter2', 'abcd1234wxyz', 'correct-horse']) assert.ok(!r.stdout.includes(value), `${value} is not printed`)
+  })
+
   test('--json: ssh.key_data is redacted', async () => {
     const deploy = DEPLOY + 'ssh:\n  key_data:\n    - "-----BEGIN OPENSSH PRIVATE KEY-----\\nAAAAsecretkeymaterial\\n-----END OPENSSH PRIVATE KEY-----"\n'
     const r = await kb(['validate', '--json'], {cwd: makeCheckout({'config/deploy.yml': deploy})})
