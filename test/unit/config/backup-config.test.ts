@@ -2,7 +2,7 @@
 // types, enums), normalisation, and the file-level checks. Every finding must carry file:line and a way out.
 import {after, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {chmodSync} from 'node:fs'
+import {chmodSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {checkRestoreTargets, loadBackupConfig, loadLocalConfig} from '../../../src/config/backup-config.js'
 import {BACKUP, assertActionable, cleanupApps, makeApp, only, rules} from './support.js'
@@ -333,4 +333,23 @@ test('a cron schedule that never fires is an error now, not in production', () =
   const f = only(load(variant('  schedule: 1d\n', '  schedule: "0 0 31 2 *"\n')).findings, 'config/schedule')
   assert.match(f.message, /never fires/)
   assert.equal(f.line, 15)
+})
+
+describe('README "Configuration" examples', () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+  const block = (after: string) => {
+    const start = readme.indexOf(after)
+    assert.ok(start >= 0, `README has ${JSON.stringify(after)}`)
+    return /```yaml\n([\s\S]*?)```/.exec(readme.slice(start))![1]!
+  }
+
+  test('the config/kamal-backup.yml reference passes the schema and the file checks', () => {
+    const result = load(block('`config/kamal-backup.yml` (uploaded into the accessory'))
+    assert.deepEqual(result.findings.filter((f) => f.severity === 'error'), [])
+  })
+
+  test('the config/kamal-backup.local.yml example passes its schema', () => {
+    const dir = makeApp({'config/kamal-backup.local.yml': block('`config/kamal-backup.local.yml` (workstation only')})
+    assert.deepEqual(loadLocalConfig(join(dir, 'config/kamal-backup.local.yml'), dir).findings, [])
+  })
 })

@@ -3,7 +3,7 @@
 // mapping (and each key renamed), and whatever comes out must be findings of that complete shape.
 import {after, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {rmSync, writeFileSync, mkdirSync} from 'node:fs'
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {isMap, isPair, isScalar, isSeq, parseDocument, type Node as YamlNode} from 'yaml'
 import {validateCheckout, type CheckoutOptions} from '../../../src/config/validate.js'
@@ -12,8 +12,12 @@ import {BACKUP, DEPLOY, SECRETS, cleanupApps, makeApp, makeCheckout} from './sup
 
 after(cleanupApps)
 
+/** Every rule id seen below: each must be documented in README "Validation rules". */
+const seenRules = new Set<string>()
+
 function assertComplete(findings: readonly Finding[], context: string): void {
   for (const f of findings) {
+    seenRules.add(f.rule)
     const where = `${context}: ${JSON.stringify(f)}`
     assert.ok(f.rule && /^[a-z]+\/[a-z0-9-]+$/.test(f.rule), `a rule id: ${where}`)
     assert.ok(f.file, `a file: ${where}`)
@@ -193,4 +197,12 @@ describe('every finding of a broad set of broken inputs has a suggestion, a file
     assertComplete(report.findings, 'unreadable')
     rmSync(join(cwd, 'config/kamal-backup.yml'), {recursive: true})
   })
+})
+
+test('every rule id produced above is documented in README "Validation rules"', () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('## Validation rules'), readme.indexOf('## Exit codes'))
+  assert.ok(seenRules.size > 60, `many rules were exercised (${seenRules.size})`)
+  const missing = [...seenRules].filter((rule) => !section.includes(`\`${rule}\``)).sort()
+  assert.deepEqual(missing, [], 'add these to the README table')
 })
