@@ -38,6 +38,11 @@ export function parseSchedule(input: string | number): Schedule {
     return {kind: 'interval', text: `${input}s`, seconds: input}
   }
   const text = input.trim()
+  // "1M" reads as months to many people (it would be one minute): ask instead of guessing.
+  const capitalM = /^(\d+)\s*M$/.exec(text)
+  if (capitalM) {
+    throw new ScheduleError(`"${text}": M is ambiguous (minutes or months?). Write ${capitalM[1]}m for minutes; for a monthly backup use cron, e.g. "0 3 1 * *"`)
+  }
   const interval = /^(\d+)\s*([smhdw]?)$/i.exec(text)
   if (interval) {
     const seconds = Number(interval[1]) * UNITS[(interval[2] || 's').toLowerCase()]!

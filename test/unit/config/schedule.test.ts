@@ -7,6 +7,10 @@ describe('intervals', () => {
   for (const [text, seconds] of [['30m', 1800], ['6h', 21600], ['1d', 86400], ['1w', 604800], ['90s', 90], ['2D', 172800]] as const) {
     test(text, () => assert.deepEqual(parseSchedule(text), {kind: 'interval', text, seconds}))
   }
+  test('1M is ambiguous (minutes or months?): rejected with both readings spelled out', () => {
+    assert.throws(() => parseSchedule('1M'), /M is ambiguous \(minutes or months\?\)\. Write 1m for minutes; for a monthly backup use cron, e.g\. "0 3 1 \* \*"/)
+    assert.deepEqual(parseSchedule('10m'), {kind: 'interval', text: '10m', seconds: 600})
+  })
   test('a bare number is seconds', () => assert.deepEqual(parseSchedule(3600), {kind: 'interval', text: '3600s', seconds: 3600}))
   test('too short', () => {
     assert.throws(() => parseSchedule('30s'), /too short/)
