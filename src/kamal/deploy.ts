@@ -8,9 +8,9 @@ import {ConfigError} from '../errors.js'
 import {validateDeployFile} from '../generated/validators.js'
 import deploySchema from '../../schemas/kamal-deploy.schema.json' with {type: 'json'}
 import {displayPath} from '../config/backup-config.js'
-import {finding, joinSuggestions, type Finding} from '../config/findings.js'
+import {finding, formatPath, joinSuggestions, type Finding} from '../config/findings.js'
 import {schemaFindings} from '../config/schema-findings.js'
-import {renderErb, type ErbEmptyEnv} from './erb.js'
+import {renderErb, type ErbDeferred, type ErbEmptyEnv} from './erb.js'
 import {kamalEnv} from './secrets.js'
 import {parseYaml, PositionMap, type YamlPath} from './yaml.js'
 
@@ -78,6 +78,7 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
   // Kamal sets KAMAL_DESTINATION (or removes it) before rendering ERB.
   const env = kamalEnv(options.env, options.destination)
   const emptyEnv: ErbEmptyEnv[] = []
+  const unread: {file: string; line: number}[] = []
 
   let merged: Record<string, unknown> | undefined
   const positions = new PositionMap()
@@ -103,11 +104,22 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
       return {findings}
     }
     let value: unknown
+    let deferred: ErbDeferred[] = []
     try {
-      const rendered = renderErb(text, {file, env})
+      const rendered = renderErb(text, {file, env, deferUnsupportedOutput: true})
       for (const warning of rendered.warnings) findings.push(finding('warning', 'erb/comment-skipped', warning.position, '', warning.message, warning.suggestion))
       emptyEnv.push(...rendered.emptyEnv)
+      deferred = rendered.deferred
       const parsed = parseYaml(rendered.output, file, {sourceLine: rendered.sourceLine})
+      // Ruby we do not run, in a key kamal-backup never reads (builder.arch: <%= Kamal::Utils.docker_arch %>):
+      // a warning, and that line's value is left out of the checks. Anywhere else: the located error.
+      for (const tag of deferred) {
+        const path = pathAtLine(parsed.positions, tag.position.line)
+        const top = path?.[0]
+        if (typeof top !== 'string' || READ_SECTIONS.has(top) || top.startsWith('x-')) throw erbUnsupported(tag)
+        findings.push(finding('warning', 'erb/unsupported-unread', tag.position, path!, `${tag.message}; it is in ${formatPath(path!)}, which kamal-backup does not read, so it is left out`, `nothing to do for kamal-backup; run with --kamal-config to check the value Kamal sees`))
+        unread.push({file, line: tag.position.line})
+      }
       for (const d of parsed.diagnostics) findings.push(finding(d.severity, d.rule, d.position, d.path, d.message, d.suggestion))
       value = parsed.value
       if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
@@ -125,7 +137,9 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
       } else {
         merged = deepMerge(merged!, value as Record<string, unknown>, [], positions, parsed.positions)
       }
-    } catch (error) {
+    } catch (caught) {
+      // A YAML error after leaving out an unevaluated tag is most likely that tag's doing: report the tag.
+      const error = caught instanceof ConfigError && caught.code === 'yaml-syntax' && deferred[0] ? erbUnsupported(deferred[0]) : caught
       if (error instanceof ConfigError) {
         const loc = error.location
         findings.push(finding('error', error.code === 'config' ? 'deploy/invalid' : error.code.replace(/-/, '/'), {file: loc?.file ?? file, line: loc?.line ?? 1, column: loc?.column ?? 1}, '', error.message, joinSuggestions(error.suggestions)))
@@ -145,7 +159,7 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
         rulePrefix: 'deploy',
         patternHints: {service: 'Kamal service names use lowercase letters, digits, "_" and "-"'},
         invalid,
-      }),
+      }).filter((f) => !unread.some((u) => u.file === f.file && u.line === f.line)),
     )
   }
   const configFile = displayPath(base, options.cwd)
@@ -164,6 +178,23 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
       emptyEnv,
     },
   }
+}
+
+/** The top-level keys kamal-backup reads (the model, init, the remote side). ERB elsewhere cannot change what it does. */
+const READ_SECTIONS = new Set(['service', 'servers', 'accessories', 'ssh', 'secrets_path', 'volumes', 'require_destination'])
+
+function erbUnsupported(tag: ErbDeferred): ConfigError {
+  return new ConfigError(tag.message, {code: 'erb-unsupported', location: tag.position, suggestions: tag.suggestions})
+}
+
+/** The deepest key or item written on `line`. */
+function pathAtLine(positions: PositionMap, line: number): YamlPath | undefined {
+  let best: YamlPath | undefined
+  for (const path of positions.paths()) {
+    if (path.length === 0 || positions.get(path)?.line !== line) continue
+    if (!best || path.length > best.length) best = path
+  }
+  return best
 }
 
 /** ActiveSupport's deep_merge: mappings merge key by key, everything else (lists, scalars, null) is replaced. */

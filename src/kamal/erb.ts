@@ -9,6 +9,16 @@ import type {Position} from './yaml.js'
 export interface ErbOptions {
   file: string
   env: Readonly<Record<string, string | undefined>>
+  /** Render an output tag with Ruby we do not run as nothing and record it in `deferred`, instead of failing: the
+   *  caller decides once it knows which key the tag is in (deploy.yml's builder.arch is never read by us). */
+  deferUnsupportedOutput?: boolean
+}
+
+/** An output tag rendered as nothing because it is Ruby we do not run (with deferUnsupportedOutput). */
+export interface ErbDeferred {
+  message: string
+  position: Position
+  suggestions: string[]
 }
 
 export interface ErbWarning {
@@ -30,6 +40,8 @@ export interface ErbResult {
   warnings: ErbWarning[]
   /** Output tags that rendered empty because an ENV variable is unset (YAML then reads null there). */
   emptyEnv: ErbEmptyEnv[]
+  /** With deferUnsupportedOutput: the output tags that were not evaluated (rendered as nothing). */
+  deferred: ErbDeferred[]
   /** Whether the text had any ERB tag (`<%%`, the escape for a literal `<%`, does not count). */
   usedErb: boolean
 }
@@ -611,6 +623,7 @@ export function renderErb(text: string, options: ErbOptions): ErbResult {
   const lines = new LineIndex(text)
   const warnings: ErbWarning[] = []
   const emptyEnv: ErbEmptyEnv[] = []
+  const deferred: ErbDeferred[] = []
   // lineOrigins[i] = source line of rendered line i + 1.
   const lineOrigins: number[] = [1]
   let output = ''
@@ -680,6 +693,10 @@ export function renderErb(text: string, options: ErbOptions): ErbResult {
           suggestions: [...(error as RubyRaise).suggestions, 'Or delete the tag from the comment (or write it as <%%= … %>, a literal)'],
         })
       }
+      if (error instanceof Unsupported && tag.type === 'output' && options.deferUnsupportedOutput) {
+        deferred.push({message: `Cannot evaluate ERB tag ${tagText}: ${error.reason}`, position, suggestions: FALLBACK_SUGGESTIONS})
+        continue
+      }
       if (error instanceof Unsupported) {
         throw new ConfigError(`Cannot evaluate ERB tag ${tagText}: ${error.reason}`, {
           code: 'erb-unsupported',
@@ -703,5 +720,5 @@ export function renderErb(text: string, options: ErbOptions): ErbResult {
     const last = lineOrigins[lineOrigins.length - 1] ?? 1
     return Math.min(last + (renderedLine - lineOrigins.length), lines.lines)
   }
-  return {output, sourceLine, warnings, emptyEnv, usedErb}
+  return {output, sourceLine, warnings, emptyEnv, deferred, usedErb}
 }

@@ -61,7 +61,7 @@ describe('bad input: one located error, exit 1, no stack trace', () => {
     ['malformed YAML', {'config/kamal-backup.yml': 'app: shop\ndatabases:\n  - name: [unclosed\n'}, [], /^config\/kamal-backup\.yml:\d+:\d+ {2}error .* yaml\/syntax$/m],
     ['an unknown key', {'config/kamal-backup.yml': BACKUP.replace('  schedule: 1d\n', '  schedul: 1d\n')}, [], /^config\/kamal-backup\.yml:15:3 {2}error .*schema\/unknown-key\n {4}→ did you mean "schedule"\?$/m],
     ['a literal secret', {'config/kamal-backup.yml': BACKUP.replace('  password: {secret: RESTIC_PASSWORD}\n', '  password: hunter2-literal\n')}, [], /^config\/kamal-backup\.yml:10:\d+ {2}error .*schema\/literal-secret\n {4}→ .*\{secret: /m],
-    ['unsupported ERB', {'config/deploy.yml': DEPLOY.replace('image: acme/shop', 'image: <%= `whoami` %>')}, [], /^config\/deploy\.yml:2:\d+ {2}error .*erb\/unsupported\n {4}→ .*--kamal-config/m],
+    ['unsupported ERB', {'config/deploy.yml': DEPLOY.replace('    host: 10.0.0.1', '    host: <%= `whoami` %>')}, [], /^config\/deploy\.yml:17:\d+ {2}error .*erb\/unsupported\n {4}→ .*--kamal-config/m],
     ['a missing destination file', {}, ['-d', 'staging'], /^config\/deploy\.staging\.yml:1:1 {2}error /m],
     ['a missing kamal-backup.yml', {'config/kamal-backup.yml': ''}, ['--backup-config', 'config/nope.yml'], /config\/nope\.yml.* does not exist.*\n {4}→ .*kamal-backup init/m],
   ]

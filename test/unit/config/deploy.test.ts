@@ -125,17 +125,33 @@ retain_containers: <%= 3 -%>
     assert.match(f.suggestion!, /^set APP_IMAGE in the environment/)
   })
 
-  test('unsupported Ruby: file:line:column, the tag text, and the --kamal-config suggestion', () => {
-    const r = read({'config/deploy.yml': 'service: a\nbuilder:\n  arch: <%= Kamal::Utils.docker_arch %>\n'})
+  test('unsupported Ruby in a key kamal-backup reads: file:line:column, the tag text, and the --kamal-config suggestion', () => {
+    const r = read({'config/deploy.yml': 'service: a\naccessories:\n  backup:\n    host: <%= Kamal::Utils.docker_arch %>\n'})
     const f = only(r.findings, 'erb/unsupported')
-    assert.deepEqual([f.file, f.line, f.column], ['config/deploy.yml', 3, 9])
+    assert.deepEqual([f.file, f.line, f.column], ['config/deploy.yml', 4, 11])
     assert.match(f.message, /<%= Kamal::Utils\.docker_arch %>/)
     assert.match(f.suggestion!, /--kamal-config/)
     assert.equal(r.source, undefined)
   })
 
+  test('unsupported Ruby in a key kamal-backup never reads (builder.arch): a located warning, and the rest is read', () => {
+    const r = read({'config/deploy.yml': 'service: a\nbuilder:\n  arch: <%= Kamal::Utils.docker_arch %>\n  args:\n    COMMIT_SHA: <%= `git rev-parse HEAD` %>\nretain_containers: <%= `echo 3` %>\n'})
+    assert.deepEqual(r.findings.map((f) => [f.rule, f.severity, f.line, f.column, f.path]), [
+      ['erb/unsupported-unread', 'warning', 3, 9, 'builder.arch'],
+      ['erb/unsupported-unread', 'warning', 5, 17, 'builder.args.COMMIT_SHA'],
+      ['erb/unsupported-unread', 'warning', 6, 20, 'retain_containers'],
+    ], 'retain_containers renders empty, and its type error is left out with it')
+    assert.match(r.findings[0]!.message, /<%= Kamal::Utils\.docker_arch %>.*it is in builder\.arch, which kamal-backup does not read/)
+    assert.equal(r.source!.data.service, 'a')
+  })
+
+  test('an unevaluated tag that breaks the YAML around it is reported as the tag', () => {
+    const r = read({'config/deploy.yml': 'service: a\nbuilder: <%= `x` %>: b\n'})
+    assert.deepEqual(rules(r.findings), ['erb/unsupported'])
+  })
+
   test('an error in the destination file points at the destination file', () => {
-    const r = read({'config/deploy.yml': 'service: a\n', 'config/deploy.eu.yml': 'image: ok\nbuilder:\n  arch: <%= `uname -m` %>\n'}, {destination: 'eu'})
+    const r = read({'config/deploy.yml': 'service: a\n', 'config/deploy.eu.yml': 'image: ok\nservers:\n  - <%= `uname -m` %>\n'}, {destination: 'eu'})
     const f = r.findings.find((x) => x.severity === 'error')!
     assert.deepEqual([f.file, f.line], ['config/deploy.eu.yml', 3])
   })
