@@ -193,7 +193,8 @@ export function buildDeployModel(source: DeploySource, requested?: {name: string
     }
     return result
   }
-  const hosts = resolveHosts(name!, raw, data, at, findings, shapes, invalidKeys)
+  const allRoles = roles(data.servers)
+  const hosts = resolveHosts(name!, raw, data, allRoles, at, findings, shapes, invalidKeys)
   const env = part('env', (value, path) => accessoryEnv(value, path, shapes), {clear: {}, secret: []})
   const files = part('files', (value, path) => mounts(value, path, shapes), [] as Mount[])
   const directories = part('directories', (value, path) => mounts(value, path, shapes), [] as Mount[])
@@ -224,7 +225,7 @@ export function buildDeployModel(source: DeploySource, requested?: {name: string
     },
     ssh: sshSection(data.ssh, shapes),
     positions: source.positions,
-    accessoryHosts: Object.fromEntries(names.map((n) => [n, n === name ? hosts.hosts : quietHosts(n, accessories[n], data, source)])),
+    accessoryHosts: otherHosts(source, allRoles, name!, hosts.hosts),
     appVolumes: appVolumes(data.volumes),
   }
   if (source.hostsUnknown?.selectors.some((k) => raw[k] !== undefined && raw[k] !== null)) {
@@ -295,6 +296,7 @@ function resolveHosts(
   name: string,
   raw: Record<string, unknown>,
   data: Record<string, unknown>,
+  allRoles: RoleHosts[],
   at: At,
   findings: Finding[],
   shapes: Shapes,
@@ -334,7 +336,6 @@ function resolveHosts(
     return none()
   }
   const list = single ? [String(value)] : (value as unknown[]).filter(isScalar).map(String)
-  const allRoles = roles(data.servers)
   switch (key) {
     case 'host':
       return {hosts: list, from: 'host', explained: false}
@@ -390,18 +391,32 @@ function resolveHosts(
 
 /** Every accessory's hosts (undefined where they cannot be resolved), without findings: for `init`. */
 export function accessoryHostsOf(source: DeploySource): Record<string, string[] | undefined> {
-  const accessories = isObject(source.data.accessories) ? source.data.accessories : {}
-  return Object.fromEntries(Object.keys(accessories).map((n) => [n, quietHosts(n, accessories[n], source.data, source)]))
+  return otherHosts(source, roles(source.data.servers))
 }
 
-/** Another accessory's hosts, for cross-checks: its own findings are not ours to report. */
-function quietHosts(name: string, raw: unknown, data: Record<string, unknown>, source: DeploySource): string[] | undefined {
-  if (!isObject(raw)) return undefined
-  if (source.hostsUnknown?.selectors.some((k) => Object.hasOwn(raw, k))) return undefined
+/** The hosts of the accessories (other than `known`, already resolved), without findings: theirs are not ours to
+ *  report. Undefined for one whose hosts cannot be resolved. */
+function otherHosts(source: DeploySource, allRoles: RoleHosts[], known?: string, knownHosts: string[] = []): Record<string, string[] | undefined> {
+  const accessories = isObject(source.data.accessories) ? source.data.accessories : {}
   const sink: Finding[] = []
   const quiet = {...source, invalid: new Set(source.invalid)}
-  const result = resolveHosts(name, raw, data, quiet.positions.nearest.bind(quiet.positions), sink, new Shapes(quiet, sink), new Set())
-  return sink.some((f) => f.severity === 'error') ? undefined : result.hosts
+  const shapes = new Shapes(quiet, sink)
+  const at: At = (path) => source.positions.nearest(path)
+  const out: Record<string, string[] | undefined> = {}
+  for (const [name, raw] of Object.entries(accessories)) {
+    if (name === known) {
+      out[name] = knownHosts
+      continue
+    }
+    if (!isObject(raw) || source.hostsUnknown?.selectors.some((k) => Object.hasOwn(raw, k))) {
+      out[name] = undefined
+      continue
+    }
+    sink.length = 0
+    const result = resolveHosts(name, raw, source.data, allRoles, at, sink, shapes, new Set())
+    out[name] = sink.some((f) => f.severity === 'error') ? undefined : result.hosts
+  }
+  return out
 }
 
 function appVolumes(value: unknown): Volume[] {
