@@ -46,12 +46,15 @@ export function writeLargeApp(dir, scale, {anchors = true} = {}) {
     '  port: "127.0.0.1::5432"',
     'accessories:',
   ]
+  // The databases that are backed up run next to the backup accessory (servers[0]): their URLs name the
+  // containers, which resolve only on the same host's Docker network (validate checks it).
+  const backedUpCount = Math.min(50, scale)
   dbAccessories.forEach((name, i) => {
     lines.push(
       `  ${name}:`,
       anchors ? '    <<: *accessory_defaults' : '    port: "127.0.0.1::5432"',
       `    image: postgres:${15 + (i % 3)}`,
-      `    host: ${servers[i % servers.length]}`,
+      `    host: ${i < backedUpCount ? servers[0] : servers[i % servers.length]}`,
       '    env:',
       '      clear:',
       `        POSTGRES_DB: big_${name}`,
@@ -64,7 +67,7 @@ export function writeLargeApp(dir, scale, {anchors = true} = {}) {
       `      - data-${name}:/var/lib/postgresql/data`,
     )
   })
-  const backedUp = dbAccessories.slice(0, Math.min(50, scale))
+  const backedUp = dbAccessories.slice(0, backedUpCount)
   lines.push(
     '  backup:',
     '    image: ghcr.io/kamal-backup/kamal-backup:0.1',
