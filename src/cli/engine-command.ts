@@ -12,9 +12,10 @@ import {createEngine, type Engine, type EngineOptions} from '../engine/context.j
 import {workstationSecrets} from '../engine/resolve.js'
 import {DEFAULT_SECRETS_PATH, kamalSecrets} from '../kamal/secrets.js'
 import {listrProgress, plainProgress, silentProgress, type Progress} from '../engine/progress.js'
-import {InterruptedError} from '../errors.js'
+import {InterruptedError, UsageError} from '../errors.js'
+import type {RestoreSelection} from '../engine/restore.js'
 import {BaseCommand} from './base.js'
-import {checkoutFlags, remoteFlags} from './flags.js'
+import {checkoutFlags, parseAt, remoteFlags} from './flags.js'
 
 export interface CheckoutFlagValues {
   'config-file'?: string | undefined
@@ -23,6 +24,25 @@ export interface CheckoutFlagValues {
   local?: boolean | undefined
   host?: string | undefined
   'strict-host-key'?: boolean | undefined
+}
+
+/** The run and parts a restore or drill was asked for: [SNAPSHOT] or --at (not both: a snapshot named next to
+ *  --at would be silently ignored), --database and --files/--no-files. */
+export function restoreSelection(
+  args: {snapshot?: string | undefined},
+  flags: {at?: string | undefined; database?: string[] | undefined; files?: boolean | undefined},
+  raw: readonly {type: string}[],
+): RestoreSelection {
+  const named = raw.some((token) => token.type === 'arg')
+  if (named && flags.at !== undefined) {
+    throw new UsageError(`give either a SNAPSHOT (${args.snapshot}) or --at ${flags.at}, not both`, {suggestions: ['--at picks the latest complete run at or before that time; a run or snapshot id names one run']})
+  }
+  return {
+    snapshot: args.snapshot ?? 'latest',
+    ...(flags.at !== undefined && {at: parseAt(flags.at)!}),
+    ...(flags.database && {databases: flags.database}),
+    ...(flags.files !== undefined && {files: flags.files}),
+  }
 }
 
 export const IN_ACCESSORY_ENV = 'KAMAL_BACKUP_IN_ACCESSORY'
@@ -45,6 +65,11 @@ export abstract class EngineCommand extends BaseCommand {
       const {acceptRemoteClient} = await import('../remote/accessory-side.js')
       await acceptRemoteClient({version: this.config.version})
     }
+  }
+
+  /** Running on a workstation with --local (not in the accessory, not for a workstation over SSH). */
+  protected ranWithLocalFlag(flags: CheckoutFlagValues): boolean {
+    return Boolean(flags.local) && process.env[IN_ACCESSORY_ENV] !== '1' && !process.env[REMOTE_CLIENT_ENV]
   }
 
   /** Should this invocation run inside the accessory? */

@@ -59,8 +59,43 @@ export function mysqlDumpSpec(db: ResolvedDatabase, tools: MysqlTools): CommandS
 
 // ---- restore ------------------------------------------------------------------------------------------------
 
-export function mysqlClientSpec(db: ResolvedDatabase, tools: MysqlTools, database: string, label: string, extra: string[] = []): CommandSpec {
-  return {argv: [tools.client, '--no-defaults', ...mysqlConnectionArgs(db), '--default-character-set=utf8mb4', ...extra, '--', database], env: mysqlEnv(db), label}
+/** The client a restore needs (KAMAL_BACKUP_MYSQL_CLIENT, else mariadb, else mysql), if installed. */
+export function mysqlClient(env: NodeJS.ProcessEnv): string | undefined {
+  return env.KAMAL_BACKUP_MYSQL_CLIENT ?? findExecutable('mariadb', env.PATH) ?? findExecutable('mysql', env.PATH)
+}
+
+export function mysqlClientSpec(db: ResolvedDatabase, client: string, database: string, label: string, extra: string[] = []): CommandSpec {
+  return {argv: [client, '--no-defaults', ...mysqlConnectionArgs(db), '--default-character-set=utf8mb4', ...extra, '--', database], env: mysqlEnv(db), label}
+}
+
+/** read_only / super_read_only (MySQL only; SHOW works on both servers). */
+export const MYSQL_READ_ONLY_SQL = `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('read_only', 'super_read_only');`
+
+/** The variable that makes the server read-only, from MYSQL_READ_ONLY_SQL's output. */
+export function mysqlReadOnly(output: string): string | undefined {
+  for (const line of output.split('\n')) {
+    const [name, value] = line.trim().split('\t')
+    if (name && /^(ON|1)$/i.test(value ?? '')) return name.toLowerCase()
+  }
+  return undefined
+}
+
+function inventoryObjects(inventory: string): {type: string; name: string}[] {
+  return inventory
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .filter((parts): parts is [string, string] => parts.length === 2 && DROP_ORDER.includes(parts[0]!))
+    .map(([type, hex]) => ({type, name: Buffer.from(hex, 'hex').toString('utf8')}))
+}
+
+const quoteName = (name: string) => '`' + name.replace(/`/g, '``') + '`'
+
+/** LOCK TABLES on every base table, then UNLOCK: waits (at most lock_wait_timeout) for the app's open
+ *  transactions, and fails before anything was dropped when they do not end. Undefined without tables. */
+export function mysqlLockProbe(inventory: string): string | undefined {
+  const tables = inventoryObjects(inventory).filter((o) => o.type === 'TABLE')
+  if (tables.length === 0) return undefined
+  return `LOCK TABLES ${tables.map((t) => `${quoteName(t.name)} WRITE`).join(', ')};\nUNLOCK TABLES;\n`
 }
 
 /** Everything in the target database, names hex-encoded so any character survives the round trip. */
@@ -73,14 +108,9 @@ const DROP_ORDER = ['VIEW', 'TABLE', 'SEQUENCE', 'PROCEDURE', 'FUNCTION', 'EVENT
 
 /** DROP statements for the inventory (views first; foreign keys off), so the dump lands in an empty database. */
 export function mysqlDropStatements(inventory: string): string {
-  const objects = inventory
-    .split('\n')
-    .map((line) => line.split('\t'))
-    .filter((parts): parts is [string, string] => parts.length === 2 && DROP_ORDER.includes(parts[0]!))
-    .map(([type, hex]) => ({type, name: Buffer.from(hex, 'hex').toString('utf8')}))
+  const objects = inventoryObjects(inventory)
   objects.sort((a, b) => DROP_ORDER.indexOf(a.type) - DROP_ORDER.indexOf(b.type))
-  const quote = (name: string) => '`' + name.replace(/`/g, '``') + '`'
-  return ['SET FOREIGN_KEY_CHECKS=0;', ...objects.map((o) => `DROP ${o.type} IF EXISTS ${quote(o.name)};`), 'SET FOREIGN_KEY_CHECKS=1;'].join('\n') + '\n'
+  return ['SET FOREIGN_KEY_CHECKS=0;', ...objects.map((o) => `DROP ${o.type} IF EXISTS ${quoteName(o.name)};`), 'SET FOREIGN_KEY_CHECKS=1;'].join('\n') + '\n'
 }
 
 export const MYSQL_TABLES_SQL = `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1;`

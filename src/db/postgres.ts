@@ -99,21 +99,59 @@ export function psqlSpec(db: ResolvedDatabase, tools: PostgresTools, database: s
   return {argv: [tools.psql, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'], env: postgresEnv(db, database), label}
 }
 
-/** One transaction, stop at the first error, and --verbose so we learn which tables the dump had. */
-export function pgRestoreSpec(db: ResolvedDatabase, tools: PostgresTools, database: string): CommandSpec {
+/** One transaction, stop at the first error, and --verbose so we learn which tables the dump had. The session
+ *  waits at most `lockTimeoutSeconds` for a lock, and no role-level statement_timeout can cut a long restore. */
+export function pgRestoreSpec(db: ResolvedDatabase, tools: PostgresTools, database: string, lockTimeoutSeconds = 30): CommandSpec {
   return {
     argv: [tools.pg_restore, '--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error', '--verbose', `--dbname=${database}`],
-    env: postgresEnv(db, database),
+    env: {...postgresEnv(db, database), PGOPTIONS: `-c lock_timeout=${lockTimeoutSeconds * 1000} -c statement_timeout=0`},
     label: `pg_restore ${database}`,
   }
 }
 
+/** The dump's header and table of contents, read from stdin: pg_restore stops before the data. */
+export function pgRestoreListSpec(tools: PostgresTools): CommandSpec {
+  return {argv: [tools.pg_restore, '--list'], label: 'pg_restore --list'}
+}
+
+/** 1 for a `TABLE` entry of `pg_restore --list` (`215; 1259 16386 TABLE public users owner`), else 0. */
+export function tocTableCount(line: string): number {
+  return /^\d+; \d+ \d+ TABLE (?!DATA )/.test(line) ? 1 : 0
+}
+
 export const POSTGRES_TABLES_SQL = `SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;`
 
-/** Tables pg_restore reported creating (`creating TABLE "public.users"`). */
+/** Can this session reset the database? Recovery (a standby), read-only sessions, the right to create schemas,
+ *  and the schemas it cannot drop (it must own them, or be a superuser). One line, `|`-separated. */
+export const POSTGRES_STATE_SQL = `SELECT pg_is_in_recovery(), current_setting('transaction_read_only'),
+  (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+  has_database_privilege(current_database(), 'CREATE'),
+  coalesce((SELECT string_agg(quote_ident(nspname), ', ' ORDER BY nspname) FROM pg_namespace
+    WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' AND NOT pg_has_role(current_user, nspowner, 'USAGE')), '');`
+
+/** What keeps POSTGRES_STATE_SQL's session from resetting the database, or undefined. */
+export function parsePostgresState(output: string): string | undefined {
+  const [recovery, readOnly, superuser, create, foreign] = output.trim().split('|')
+  if (recovery === 't') return 'the server is a read-only standby (pg_is_in_recovery)'
+  if (readOnly === 'on') return 'its sessions are read-only (default_transaction_read_only is on)'
+  if (superuser === 't') return undefined
+  if (create === 'f') return 'this user may not create schemas in it (no CREATE privilege on the database)'
+  if (foreign) return `this user does not own the schema(s) ${foreign}, so it cannot drop them to reset the database`
+  return undefined
+}
+
+/** The table a `pg_restore --verbose` stderr line says it creates (`creating TABLE "public.users"`). */
+export function tableFromPgRestoreLine(line: string): string | undefined {
+  return /creating TABLE "([^"]+)"/.exec(line)?.[1]
+}
+
+/** Tables pg_restore reported creating, from its whole stderr. */
 export function tablesFromPgRestore(stderr: string): string[] {
   const out = new Set<string>()
-  for (const match of stderr.matchAll(/creating TABLE "([^"]+)"/g)) out.add(match[1]!)
+  for (const line of stderr.split('\n')) {
+    const table = tableFromPgRestoreLine(line)
+    if (table) out.add(table)
+  }
   return [...out].sort()
 }
 

@@ -29,3 +29,9 @@ export function sqliteIntegritySpec(database: string, bin = 'sqlite3'): CommandS
 export function sqliteTablesSpec(database: string, bin = 'sqlite3'): CommandSpec {
   return {argv: [bin, '-bail', '-readonly', database, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY 1;"], label: `sqlite3 tables ${database}`}
 }
+
+/** Takes and releases SQLite's write lock (waiting up to 2 s for a writer to finish): fails with "database is
+ *  locked" while another connection writes, and "readonly" when the file cannot be written. Changes nothing. */
+export function sqliteLockProbeSpec(database: string, bin = 'sqlite3'): CommandSpec {
+  return {argv: [bin, '-bail', '-cmd', '.timeout 2000', database, 'BEGIN IMMEDIATE; ROLLBACK;'], label: `sqlite3 write-lock probe ${database}`}
+}

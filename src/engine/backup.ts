@@ -133,7 +133,8 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   const stored = engine.redactor.redactValue(record)
   state.write(STATE_FILES.lastBackup, stored)
   state.append(STATE_FILES.runs, stored)
-  if (ok) state.write(STATE_FILES.lastSuccessfulBackup, stored)
+  // A safety backup before a restore is not a scheduled backup: it must not postpone the next one.
+  if (ok && record.trigger !== 'pre-restore') state.write(STATE_FILES.lastSuccessfulBackup, stored)
   return record
 }
 
@@ -375,6 +376,8 @@ async function backupSqlite(engine: Engine, restic: Restic, db: ResolvedDatabase
  *  snapshot; a file copy of a live database, or its -wal/-shm/-journal, would be torn). */
 export function fileExcludes(engine: Pick<Engine, 'config'>, databases: readonly ResolvedDatabase[]): string[] {
   const out = engine.config.paths.flatMap((p) => p.exclude)
+  // A restore's staging directories and write probes (left behind only if it was killed) are never backed up.
+  out.push('*.kamal-backup-restore-*', '.kamal-backup-write-test-*')
   for (const db of databases) {
     if (db.adapter !== 'sqlite' || !db.path) continue
     if (!engine.config.paths.some((p) => db.path!.startsWith(p.path + '/'))) continue

@@ -1,16 +1,17 @@
 // A restore drill: restore a run into scratch targets, verify it, run the operator's check, and leave a record
 // for a security review — including when it fails. The latest record is last_restore_drill.json in the state
 // directory, every record is appended to drills.jsonl, and `evidence` reports both.
+import {dirname} from 'node:path'
 import {hostname, userInfo} from 'node:os'
 import type {LocalConfig} from '../config/backup-config.js'
-import {errorMessage, KamalBackupError} from '../errors.js'
+import {errorMessage, ExitCode, isKamalBackupError, KamalBackupError} from '../errors.js'
 import {lastLines, runProcess} from '../exec/local.js'
 import {describeDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {openRepository, type Engine} from './context.js'
 import {loadRuns} from './list.js'
-import {emptyRestoreReport, planRun, restoreRun, type DatabaseTarget, type FileTarget, type RestoreReport, type RestoreSelection} from './restore.js'
+import {emptyRestoreReport, planRun, restoreRun, selectParts, type DatabaseReport, type FileTarget, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
 import {STATE_FILES} from './state.js'
-import {assertNotProductionEnvironment, localTargets, scratchTargets, type ScratchOptions} from './targets.js'
+import {assertNotProductionEnvironment, localTargets, scratchTargets, type ScratchOptions, type Targets} from './targets.js'
 
 export interface CheckResult {
   command: string
@@ -29,15 +30,18 @@ export interface DrillRecord extends RestoreReport {
   host: string
   requested: {snapshot: string; at: string | null; databases: string[] | null; files: boolean | null}
   targets: {databases: {name: string; target: string}[]; files: {from: string; to: string}[]}
+  /** The parts of the run this drill did not restore, and why: a drill that skipped the files says so. */
+  skipped: string[]
   started_at: string
   finished_at: string
   /** The measured restore time: from the start of the restore to the end of the check. */
   duration_ms: number
   verification: {passed: boolean; problems: string[]; check: CheckResult | null}
   error: string | null
+  suggestions: string[]
 }
 
-/** The human behind a drill: passed from the workstation for remote drills. */
+/** The human behind a drill or restore: passed from the workstation for remote runs. */
 export function drillOperator(env: NodeJS.ProcessEnv): string {
   if (env.KAMAL_BACKUP_OPERATOR) return env.KAMAL_BACKUP_OPERATOR
   try {
@@ -52,32 +56,37 @@ export interface DrillOptions {
   check?: string
 }
 
-export async function drillProduction(engine: Engine, options: DrillOptions & ScratchOptions): Promise<DrillRecord> {
-  return drill(engine, 'production', options, () => ({...scratchTargets(engine, options), preserve: []}), 'scratch')
+export interface DrillOutcome {
+  record: DrillRecord
+  /** 0 ok, 1 failed, 130 interrupted. */
+  exitCode: number
 }
 
-export async function drillLocal(engine: Engine, local: LocalConfig | undefined, cwd: string, options: DrillOptions): Promise<DrillRecord> {
-  return drill(
-    engine,
-    'local',
-    options,
-    () => {
-      assertNotProductionEnvironment(engine.env)
-      const targets = localTargets(engine, local, cwd)
-      for (const path of targets.unmappedPaths) engine.ui.warn(`files from ${path} are not part of this drill: no local target in config/kamal-backup.local.yml`)
-      return targets
-    },
-    'replace',
-  )
+/** What a drill leaves out, in words for the record. */
+function skippedParts(engine: Engine, parts: RestoreParts, selection: RestoreSelection, unmappedPaths: string[] = []): string[] {
+  const out = engine.config.databases.filter((d) => !parts.databases.includes(d.name)).map((d) => `database ${d.name}: not selected`)
+  if (engine.config.paths.length > 0 && !parts.files) out.push(`files (${engine.config.paths.map((p) => p.path).join(', ')}): ${selection.files === false ? '--no-files' : 'not selected'}`)
+  for (const path of unmappedPaths) out.push(`files ${path}: no local target in config/kamal-backup.local.yml`)
+  return out
 }
 
-async function drill(
-  engine: Engine,
-  scope: DrillRecord['scope'],
-  options: DrillOptions,
-  targetsFor: () => {databases: DatabaseTarget[]; files: FileTarget[]; preserve: string[]},
-  filesMode: 'replace' | 'scratch',
-): Promise<DrillRecord> {
+export async function drillProduction(engine: Engine, options: DrillOptions & ScratchOptions, cwd: string = process.cwd()): Promise<DrillOutcome> {
+  const parts = selectParts(options.selection, engine.config.databases.map((d) => d.name), engine.config.paths.length > 0)
+  const targets = {...scratchTargets(engine, options, parts, cwd), preserve: []}
+  return drill(engine, 'production', options, parts, targets, skippedParts(engine, parts, options.selection), 'scratch')
+}
+
+export async function drillLocal(engine: Engine, local: LocalConfig | undefined, cwd: string, options: DrillOptions): Promise<DrillOutcome> {
+  assertNotProductionEnvironment(engine.env)
+  const parts = selectParts(options.selection, engine.config.databases.map((d) => d.name), engine.config.paths.length > 0)
+  const targets = localTargets(engine, local, cwd, parts, {filesRequested: options.selection.files === true})
+  for (const path of targets.unmappedPaths) engine.ui.warn(`files from ${path} are not part of this drill: no local target in config/kamal-backup.local.yml`)
+  return drill(engine, 'local', options, parts, targets, skippedParts(engine, parts, options.selection, targets.unmappedPaths), 'replace')
+}
+
+/** Wrong targets are a usage error, refused by the callers before this runs: a drill that never started is not a
+ *  failed drill, and leaves no record. */
+async function drill(engine: Engine, scope: DrillRecord['scope'], options: DrillOptions, parts: RestoreParts, targets: Targets, skipped: string[], filesMode: 'replace' | 'scratch'): Promise<DrillOutcome> {
   const started = engine.now()
   const record: DrillRecord = {
     schema_version: 1,
@@ -88,44 +97,41 @@ async function drill(
     operator: drillOperator(engine.env),
     host: hostname(),
     requested: {snapshot: options.selection.snapshot ?? 'latest', at: options.selection.at?.toISOString() ?? null, databases: options.selection.databases ?? null, files: options.selection.files ?? null},
-    targets: {databases: [], files: []},
+    targets: {
+      databases: targets.databases.map((d) => ({name: d.name, target: engine.redactor.redact(describeDatabase(d.target))})),
+      files: targets.files.map((f) => ({from: f.from, to: f.to})),
+    },
+    skipped,
     started_at: started.toISOString(),
     finished_at: started.toISOString(),
     duration_ms: 0,
     verification: {passed: false, problems: [], check: null},
     error: null,
+    suggestions: [],
     ...emptyRestoreReport(),
   }
-  // Wrong targets are a usage error, refused before anything is locked or recorded: a drill that never started is
-  // not a failed drill.
-  const targets = targetsFor()
   engine.state.ensureWritable()
   const lock = engine.state.lock('drill')
+  let exitCode: number = ExitCode.failed
   try {
-    record.targets = {
-      databases: targets.databases.map((d) => ({name: d.name, target: engine.redactor.redact(describeDatabase(d.target))})),
-      files: targets.files.map((f) => ({from: f.from, to: f.to})),
-    }
     const restic = await openRepository(engine)
     const {runs} = await loadRuns(engine, restic)
-    const plan = planRun(runs, options.selection, engine.config.databases.map((d) => d.name), targets.files.length > 0)
-    await restoreRun(engine, restic, plan.run, {...targets, selection: options.selection, filesMode, databaseNames: plan.databases, filesSnapshot: plan.files}, record)
-    // Verification: every table of every dump is there (integrity for SQLite is checked during the restore,
-    // file counts and bytes are checked against the snapshot before anything is moved into place).
-    for (const db of record.databases) {
-      if (db.missing_tables.length > 0) record.verification.problems.push(`database ${db.name} is missing tables: ${db.missing_tables.join(', ')}`)
-      if (db.adapter === 'sqlite' && db.integrity !== 'ok') record.verification.problems.push(`database ${db.name} failed its integrity check`)
-    }
+    const plan = planRun(runs, options.selection, parts)
+    await restoreRun(engine, restic, {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode, preserve: targets.preserve}, record)
+    record.verification.problems.push(...verificationProblems(record.databases))
     if (options.check) {
-      record.verification.check = await engine.progress.task(`check: ${options.check}`, () => runCheckCommand(engine, options.check!, targets.databases.filter((d) => plan.databases.includes(d.name)).map((d) => d.target), targets.files))
+      record.verification.check = await engine.progress.task(`check: ${options.check}`, () => runCheckCommand(engine, options.check!, targets.databases.map((d) => ({name: d.name, db: d.target})), targets.files))
       if (record.verification.check.exit_code !== 0) record.verification.problems.push(`the check command exited with ${record.verification.check.exit_code}`)
     }
     record.verification.passed = record.verification.problems.length === 0
     record.status = record.verification.passed ? 'ok' : 'failed'
-    if (!record.verification.passed) record.error = record.verification.problems.join('; ')
+    if (record.verification.passed) exitCode = ExitCode.ok
+    else record.error = record.verification.problems.join('; ')
   } catch (error) {
     record.error = engine.redactor.redact(errorMessage(error))
+    record.suggestions = isKamalBackupError(error) ? error.suggestions.map((s) => engine.redactor.redact(s)) : []
     record.verification.problems.push(record.error)
+    if (isKamalBackupError(error) && error.exitCode === ExitCode.interrupted) exitCode = ExitCode.interrupted
   } finally {
     lock.release()
     const finished = engine.now()
@@ -135,20 +141,47 @@ async function drill(
     engine.state.write(STATE_FILES.lastDrill, stored)
     engine.state.append(STATE_FILES.drills, stored)
   }
-  return engine.redactor.redactValue(record)
+  return {record: engine.redactor.redactValue(record), exitCode}
 }
 
-/** The operator's own check, with the scratch targets in its environment (DATABASE_URL for a single database). */
-async function runCheckCommand(engine: Engine, command: string, databases: ResolvedDatabase[], files: FileTarget[]): Promise<CheckResult> {
-  const env: Record<string, string | undefined> = {}
+/** Every table of every dump is there; a dump whose table list came back empty (or short of its table of
+ *  contents) cannot vouch for anything. (SQLite integrity and file counts are checked during the restore.) */
+export function verificationProblems(databases: readonly DatabaseReport[]): string[] {
+  const problems: string[] = []
   for (const db of databases) {
-    const url = connectionUrl(db)
-    env[`KAMAL_BACKUP_DRILL_${db.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_URL`] = url
-    if (databases.length === 1) env.DATABASE_URL = url
+    if (db.missing_tables.length > 0) problems.push(`database ${db.name} is missing tables: ${db.missing_tables.join(', ')}`)
+    if (db.adapter === 'sqlite' && db.integrity !== 'ok') problems.push(`database ${db.name} failed its integrity check`)
+    const toc = db.tables_in_toc ?? 0
+    if (toc > db.tables_in_dump.length) problems.push(`database ${db.name}: the dump's table of contents lists ${toc} tables, but only ${db.tables_in_dump.length} could be checked`)
+    else if (db.tables_in_dump.length === 0 && db.tables_restored.length > 0) problems.push(`database ${db.name}: the dump's table list is empty, but ${db.tables_restored.length} tables were restored: the tables cannot be verified`)
   }
-  if (files[0]) env.KAMAL_BACKUP_DRILL_FILES = files[0].to
+  return problems
+}
+
+/** The variables the check gets: DATABASE_URL and <NAME>_DATABASE_URL (Rails' names) and
+ *  KAMAL_BACKUP_DRILL_<NAME>_URL for each restored database, KAMAL_BACKUP_DRILL_FILES for the files. Every
+ *  inherited *DATABASE_URL is removed first: a check must never reach production by accident. DATABASE_URL is set
+ *  for the only database, or for the one named `primary`; otherwise it stays unset. */
+export function checkEnvironment(databases: readonly {name: string; db: ResolvedDatabase}[], files: readonly FileTarget[], inherited: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {}
+  for (const name of Object.keys(inherited)) if (/^([A-Za-z0-9_]+_)?DATABASE_URL$/.test(name)) env[name] = undefined
+  const key = (name: string) => name.toUpperCase().replace(/[^A-Z0-9]/g, '_')
+  for (const {name, db} of databases) {
+    const url = connectionUrl(db)
+    env[`KAMAL_BACKUP_DRILL_${key(name)}_URL`] = url
+    env[`${key(name)}_DATABASE_URL`] = url
+  }
+  const primary = databases.length === 1 ? databases[0] : databases.find((d) => d.name === 'primary')
+  if (primary) env.DATABASE_URL = connectionUrl(primary.db)
+  if (files.length === 1) env.KAMAL_BACKUP_DRILL_FILES = files[0]!.to
+  else if (files.length > 1) env.KAMAL_BACKUP_DRILL_FILES = dirname(files[0]!.to)
+  return env
+}
+
+async function runCheckCommand(engine: Engine, command: string, databases: {name: string; db: ResolvedDatabase}[], files: FileTarget[]): Promise<CheckResult> {
+  const env = checkEnvironment(databases, files, process.env)
   const result = await runProcess({argv: ['sh', '-c', command], env, label: 'drill check'}, {signal: engine.signal, timeoutMs: 3_600_000})
-  if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
+  if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: ExitCode.interrupted})
   const output = lastLines([result.stdout, result.stderr].filter(Boolean).join('\n'), 40)
   return {command: engine.redactor.redact(command), exit_code: result.exitCode, duration_ms: result.durationMs, output: engine.redactor.redact(output)}
 }

@@ -113,25 +113,46 @@ function runTime(run: Run): number {
   return runIdTime(run.id)?.getTime() ?? new Date(run.time).getTime()
 }
 
-/** `latest`, a run id, a snapshot id (meaning its run), or --at <time>: always a complete run. */
+/** How a run is named in suggestions: its id and time, and whether it is a safety backup. */
+export function describeRun(run: Pick<Run, 'id' | 'time' | 'preRestore'>): string {
+  return `${run.id} (${run.time})${run.preRestore ? ' [pre-restore]' : ''}`
+}
+
+/** `latest`, a run id, a snapshot id (meaning its run), or --at <time>: always a complete run. `latest` and --at
+ *  never pick a safety backup (a `type:pre-restore` run holds the data a restore replaced: restoring it again by
+ *  accident undoes the restore); name one by its run or snapshot id to restore it. */
 export function selectRun(runs: readonly Run[], selector: {snapshot?: string; at?: Date}): Run {
   const complete = runs.filter((r) => r.complete)
+  const regular = complete.filter((r) => !r.preRestore)
   // The complete runs closest in time to what was asked for (the newest when there is no time to go by).
   const nearest = (reference?: Date) => {
     const byDistance = reference ? [...complete].sort((a, b) => Math.abs(runTime(a) - reference.getTime()) - Math.abs(runTime(b) - reference.getTime())) : complete
-    const list = byDistance.slice(0, 5).map((r) => `${r.id} (${r.time})`)
+    const list = byDistance.slice(0, 5).map(describeRun)
     return list.length > 0 ? [`complete runs: ${list.join(', ')}`] : ['there is no complete run yet: run `kamal-backup backup`']
   }
+  const onlySafety = (what: string, reference?: Date) =>
+    new KamalBackupError(`${what}: the only complete runs there are safety backups taken before restores (type:pre-restore)`, {
+      code: 'no-run',
+      suggestions: [...nearest(reference), 'to restore a safety backup, name it by its run id'],
+    })
   if (selector.at) {
     const at = selector.at.getTime()
-    const run = complete.find((r) => new Date(r.time).getTime() <= at)
-    if (!run) throw new KamalBackupError(`no complete run at or before ${selector.at.toISOString()}`, {code: 'no-run', suggestions: nearest(selector.at)})
+    const before = (r: Run) => new Date(r.time).getTime() <= at
+    const run = regular.find(before)
+    if (!run) {
+      const what = `no complete run at or before ${selector.at.toISOString()}`
+      if (complete.some(before)) throw onlySafety(what, selector.at)
+      throw new KamalBackupError(what, {code: 'no-run', suggestions: nearest(selector.at)})
+    }
     return run
   }
   const wanted = selector.snapshot ?? 'latest'
   if (wanted === 'latest') {
-    const run = complete[0]
-    if (!run) throw new KamalBackupError('there is no complete backup run yet', {code: 'no-run', suggestions: nearest()})
+    const run = regular[0]
+    if (!run) {
+      if (complete.length > 0) throw onlySafety('no complete backup run')
+      throw new KamalBackupError('there is no complete backup run yet', {code: 'no-run', suggestions: nearest()})
+    }
     return run
   }
   const run = runs.find((r) => r.id === wanted) ?? runs.find((r) => r.snapshots.some((s) => s.id === wanted || s.shortId === wanted || (wanted.length >= 8 && s.id.startsWith(wanted))))

@@ -1,5 +1,5 @@
 // The state directory (KAMAL_BACKUP_STATE_DIR, default /var/lib/kamal-backup): run records, the last check,
-// prune and drill results, restic's cache, and the lock that keeps two runs from overlapping. Writes are atomic
+// prune, restore and drill results, restic's cache, and the lock that keeps two runs from overlapping. Writes are atomic
 // (temp file + rename) so a crash never leaves a half-written record.
 import {appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync} from 'node:fs'
 import {hostname} from 'node:os'
@@ -15,10 +15,13 @@ export const STATE_FILES = {
   lastUnlock: 'last_unlock.json',
   lastDrill: 'last_restore_drill.json',
   drills: 'drills.jsonl',
+  /** The latest restore, rewritten as each step finishes: after a dropped connection it shows how far it got. */
+  lastRestore: 'last_restore.json',
+  restores: 'restores.jsonl',
   lock: 'kamal-backup.lock',
 } as const
 
-/** runs.jsonl and drills.jsonl keep this many records. */
+/** runs.jsonl, drills.jsonl and restores.jsonl keep this many records. */
 const HISTORY_LIMIT = 1000
 
 export class StateDir {

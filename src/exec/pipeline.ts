@@ -19,6 +19,9 @@ export interface StreamOptions {
   signal?: AbortSignal
   /** A scanner that sees a copy of the stream; its stdout is captured. */
   tap?: CommandSpec
+  /** Every line the consumer writes, as it comes (the kept stdout and stderr are bounded tails). */
+  onConsumerStdoutLine?: (line: string) => void
+  onConsumerStderrLine?: (line: string) => void
 }
 
 const STDERR_TAIL = 64 * 1024
@@ -27,11 +30,12 @@ function empty(): ProcessResult {
   return {exitCode: null, signal: null, stdout: '', stderr: '', durationMs: 0, timedOut: false, interrupted: false}
 }
 
-function launch(spec: CommandSpec, stdio: Parameters<typeof spawn>[2]['stdio'], result: ProcessResult, failures: Error[]): ChildProcess {
+function launch(spec: CommandSpec, stdio: Parameters<typeof spawn>[2]['stdio'], result: ProcessResult, failures: Error[], onStderrLine?: (line: string) => void): ChildProcess {
   const child = spawn(spec.argv[0], spec.argv.slice(1), {cwd: spec.cwd, env: childEnvironment(spec), stdio, shell: false})
   child.on('error', (error) => failures.push((error as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(spec) : error))
   if (child.stderr) {
     lines(child.stderr, (line) => {
+      onStderrLine?.(line)
       result.stderr += line + '\n'
       if (result.stderr.length > STDERR_TAIL * 2) result.stderr = result.stderr.slice(-STDERR_TAIL)
     })
@@ -46,8 +50,9 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
     const failures: Error[] = []
     const results: StreamResult = {producer: empty(), consumer: empty()}
     const children: ChildProcess[] = []
-    const consumer = launch(consumerSpec, ['pipe', 'pipe', 'pipe'], results.consumer, failures)
+    const consumer = launch(consumerSpec, ['pipe', 'pipe', 'pipe'], results.consumer, failures, options.onConsumerStderrLine)
     lines(consumer.stdout!, (line) => {
+      options.onConsumerStdoutLine?.(line)
       if (results.consumer.stdout.length < 1024 * 1024) results.consumer.stdout += line + '\n'
     })
     children.push(consumer)

@@ -19,6 +19,9 @@ export function renderRestore(result: RestoreResult, s: Style): string {
       : `${s.red('✖')} restore ${result.run_id ? `of run ${result.run_id} ` : ''}failed: ${result.error}`,
     ...parts(result),
   ]
+  if (result.status !== 'ok') {
+    for (const c of result.changes) lines.push(`  ${c.state === 'restored' ? 'restored ' : c.state === 'partial' ? s.red('PARTIAL  ') : 'unchanged'} ${c.part} → ${c.target}${c.note ? ` (${c.note})` : ''}`)
+  }
   if (result.safety_backup?.undo_command) lines.push(`  safety backup: run ${result.safety_backup.run_id}; to undo: ${s.bold(result.safety_backup.undo_command)}`)
   for (const p of result.skipped_paths) lines.push(s.dim(`  not restored: ${p} (no local target)`))
   return lines.join('\n')
@@ -32,6 +35,7 @@ export function renderDrill(record: DrillRecord, s: Style): string {
     ...parts(record),
   ]
   if (record.verification.check) lines.push(`  check    ${record.verification.check.command}: exit ${record.verification.check.exit_code}`)
+  for (const skipped of record.skipped) lines.push(`  skipped  ${skipped}`)
   for (const step of record.steps) lines.push(s.dim(`  ${step.status.padEnd(7)} ${step.name} ${step.duration_ms !== null ? seconds(step.duration_ms) : ''}`))
   return lines.join('\n')
 }

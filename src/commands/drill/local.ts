@@ -1,14 +1,13 @@
 import * as Flags from '@oclif/core/flags'
 import {confirmYesNo} from '../../cli/confirm.js'
-import {EngineCommand} from '../../cli/engine-command.js'
-import {parseAt, selectionFlags, snapshotArg} from '../../cli/flags.js'
+import {EngineCommand, restoreSelection} from '../../cli/engine-command.js'
+import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderDrill} from '../../cli/render/restore.js'
 import {drillLocal, type DrillRecord} from '../../engine/drill.js'
-import {ExitCode} from '../../errors.js'
 
 export default class DrillLocal extends EngineCommand {
   static override summary = 'Restore a backup run onto this machine, verify it, and record the result'
-  static override description = `The same restore as \`restore local\` (development database or config/kamal-backup.local.yml targets), followed by the drill's verification (every table of every dump restored, SQLite integrity, file counts and bytes, and the optional --check command with DATABASE_URL pointing at the restored database). The record goes to this machine's state directory (tmp/kamal-backup, or state.path in config/kamal-backup.local.yml). Exits 1 if the drill failed.
+  static override description = `The same restore as \`restore local\` (development database or config/kamal-backup.local.yml targets, and the same rules for --database/--files/--no-files), followed by the drill's verification (every table of every dump restored, SQLite integrity, file counts and bytes, and the optional --check command; it gets the variables \`drill production\` describes, pointing at the local targets). What it skips (unselected parts, paths without a local target) is recorded. The record goes to this machine's state directory (tmp/kamal-backup, or state.path in config/kamal-backup.local.yml). Exits 1 if the drill failed, 130 if interrupted.
 
 Always runs on this machine.`
 
@@ -20,27 +19,20 @@ Always runs on this machine.`
   static override args = snapshotArg
   static override flags = {
     ...selectionFlags,
-    database: Flags.string({summary: 'Drill only this database (repeatable).', multiple: true}),
-    files: Flags.boolean({summary: 'Include the files (--no-files skips them).', allowNo: true}),
+    database: Flags.string({summary: 'Drill only this database (repeatable); no files unless --files is given too.', multiple: true}),
+    files: Flags.boolean({summary: 'Include the files (alone: only the files). --no-files skips them.', allowNo: true}),
     check: Flags.string({summary: 'A shell command that must exit 0 against the restored data.'}),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation (it overwrites local data).'}),
   }
 
   async run(): Promise<DrillRecord> {
-    const {args, flags} = await this.parse(DrillLocal)
+    const {args, flags, raw} = await this.parse(DrillLocal)
+    const selection = restoreSelection(args, flags, raw)
     const {engine, local} = await this.workstationEngine(flags)
     await confirmYesNo(`Run a local drill of ${args.snapshot}? It overwrites the local targets.`, flags.yes)
-    const record = await drillLocal(engine, local, process.cwd(), {
-      selection: {
-        snapshot: args.snapshot,
-        ...(flags.at !== undefined && {at: parseAt(flags.at)!}),
-        ...(flags.database && {databases: flags.database}),
-        ...(flags.files !== undefined && {files: flags.files}),
-      },
-      ...(flags.check !== undefined && {check: flags.check}),
-    })
+    const {record, exitCode} = await drillLocal(engine, local, process.cwd(), {selection, ...(flags.check !== undefined && {check: flags.check})})
     this.out(renderDrill(record, this.ui.style))
-    if (record.status !== 'ok') process.exitCode = ExitCode.failed
+    if (exitCode !== 0) process.exitCode = exitCode
     return record
   }
 }

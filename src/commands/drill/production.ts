@@ -1,22 +1,23 @@
 import * as Flags from '@oclif/core/flags'
 import {confirmYesNo} from '../../cli/confirm.js'
-import {EngineCommand, WHERE_IT_RUNS} from '../../cli/engine-command.js'
-import {parseAt, selectionFlags, snapshotArg} from '../../cli/flags.js'
+import {EngineCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
+import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderDrill} from '../../cli/render/restore.js'
 import {drillOperator, drillProduction, type DrillRecord} from '../../engine/drill.js'
-import {ExitCode} from '../../errors.js'
 
 export default class DrillProduction extends EngineCommand {
   static override summary = 'Restore into scratch targets on production infrastructure, verify, and record the result'
-  static override description = `Never touches the live databases or files: the scratch database must differ from every configured source and must not look like production (with several databases, --database is a prefix: <prefix>_<name>); it is created if missing. The scratch file directory is emptied first, so stale files can never make a drill pass.
+  static override description = `Never touches the live databases or files: the scratch database must differ from every configured source and must not look like production (with several databases, --database is a prefix: <prefix>_<name>); it is created if missing. When the app backs up files, --files <dir> (a scratch directory) or --no-files is required.
 
-Verification: every restore succeeded, SQLite integrity checks passed, each restored database has every table its dump had, restored files match the snapshot's count and bytes, and the optional --check command (sh -c, with DATABASE_URL pointing at the scratch database) exits 0. The record — status, operator, the run restored, targets, timings per step and the measured restore time, verification, error — is kept in the state directory (last_restore_drill.json, drills.jsonl) and shown by \`evidence\`. A failed drill exits 1 but is still recorded.
+The scratch directory is emptied first, so stale files can never make a drill pass — which is why it must be new, empty, or one an earlier drill created (the drill marks it with a .kamal-backup-drill file), and may not be, contain or lie inside a backed-up path, a SQLite database's directory, the state directory, the restic repository or cache, HOME, the current directory, the app checkout or a system directory. The scratch SQLite file must not be a configured database or lie in such a place.
+
+Verification: every restore succeeded, SQLite integrity checks passed, each restored database has every table its dump had, restored files match the snapshot's count and bytes, and the optional --check command exits 0. The check runs with sh -c; inherited *DATABASE_URL variables are removed, then it gets KAMAL_BACKUP_DRILL_<NAME>_URL and <NAME>_DATABASE_URL for each scratch database, DATABASE_URL for the only one (or the one named primary), and KAMAL_BACKUP_DRILL_FILES. The record — status, operator, the run restored, targets, what was skipped, timings per step and the measured restore time, verification, error — is kept in the state directory (last_restore_drill.json, drills.jsonl) and shown by \`evidence\`. A failed drill exits 1 but is still recorded; an interrupted one exits 130.
 
 ${WHERE_IT_RUNS}`
 
   static override examples = [
     {description: 'Drill the latest run into scratch targets', command: '<%= config.bin %> <%= command.id %> --database drill --files /var/lib/kamal-backup/drill-files'},
-    {description: 'SQLite app, with an application-level check', command: `<%= config.bin %> <%= command.id %> --sqlite-path /var/lib/kamal-backup/drill.sqlite3 --check 'test "$(sqlite3 "\${DATABASE_URL#sqlite3:}" "select count(*) from users")" -gt 0'`},
+    {description: 'SQLite app, without its files, with an application-level check', command: `<%= config.bin %> <%= command.id %> --sqlite-path /var/lib/kamal-backup/drill.sqlite3 --no-files --check 'test "$(sqlite3 "\${DATABASE_URL#sqlite3:}" "select count(*) from users")" -gt 0'`},
   ]
 
   static override args = snapshotArg
@@ -24,15 +25,18 @@ ${WHERE_IT_RUNS}`
     ...selectionFlags,
     database: Flags.string({summary: 'The scratch database (a prefix with several databases). Required for PostgreSQL/MySQL.'}),
     'sqlite-path': Flags.string({summary: 'The scratch SQLite file (a directory with several SQLite databases).'}),
-    files: Flags.string({summary: 'The scratch directory for the files (emptied first).'}),
-    'only-database': Flags.string({summary: 'Drill only this database (repeatable).', multiple: true}),
-    'skip-files': Flags.boolean({summary: 'Do not restore the files.'}),
+    files: Flags.string({summary: 'The scratch directory for the files (new or empty; emptied before each drill). Required when files are backed up, unless --no-files.'}),
+    'only-database': Flags.string({summary: 'Drill only this database (repeatable); the files only with --files.', multiple: true}),
+    'skip-files': Flags.boolean({summary: 'Do not restore the files (recorded as skipped).', aliases: ['no-files']}),
     check: Flags.string({summary: 'A shell command that must exit 0 against the restored data.'}),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
   }
 
   async run(): Promise<DrillRecord | void> {
-    const {args, flags} = await this.parse(DrillProduction)
+    const {args, flags, raw} = await this.parse(DrillProduction)
+    // --only-database limits the databases; the files come along only when --files names their scratch directory.
+    const files = flags['skip-files'] ? false : flags['only-database'] && flags.files !== undefined ? true : undefined
+    const selection = restoreSelection(args, {at: flags.at, database: flags['only-database'], files}, raw)
     if (this.runsRemotely(flags)) {
       await confirmYesNo('Run a production drill? It restores into scratch targets on production infrastructure.', flags.yes)
       const argv = flags.yes ? this.argv : [...this.argv, '--yes']
@@ -41,20 +45,15 @@ ${WHERE_IT_RUNS}`
     }
     const engine = await this.engine(flags)
     await confirmYesNo('Run a production drill? It restores into scratch targets on production infrastructure.', flags.yes)
-    const record = await drillProduction(engine, {
-      selection: {
-        snapshot: args.snapshot,
-        ...(flags.at !== undefined && {at: parseAt(flags.at)!}),
-        ...(flags['only-database'] && {databases: flags['only-database']}),
-        ...(flags['skip-files'] && {files: false}),
-      },
+    const {record, exitCode} = await drillProduction(engine, {
+      selection,
       ...(flags.database !== undefined && {database: flags.database}),
       ...(flags['sqlite-path'] !== undefined && {sqlitePath: flags['sqlite-path']}),
       ...(flags.files !== undefined && {files: flags.files}),
       ...(flags.check !== undefined && {check: flags.check}),
     })
     this.out(renderDrill(record, this.ui.style))
-    if (record.status !== 'ok') process.exitCode = ExitCode.failed
+    if (exitCode !== 0) process.exitCode = exitCode
     return record
   }
 }

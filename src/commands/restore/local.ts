@@ -1,46 +1,46 @@
 import * as Flags from '@oclif/core/flags'
 import {asKamalBackupError} from '../../cli/base.js'
 import {ExitCode} from '../../errors.js'
-import {confirmYesNo} from '../../cli/confirm.js'
-import {EngineCommand} from '../../cli/engine-command.js'
-import {parseAt, selectionFlags, snapshotArg} from '../../cli/flags.js'
+import {assertCanConfirm, confirmYesNo} from '../../cli/confirm.js'
+import {EngineCommand, restoreSelection} from '../../cli/engine-command.js'
+import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderRestore} from '../../cli/render/restore.js'
-import {describeDatabase} from '../../db/connection.js'
-import {restoreLocal, type RestoreResult} from '../../engine/restore-flows.js'
-import {assertNotProductionEnvironment, localTargets} from '../../engine/targets.js'
+import {describePlan, restoreLocal, type RestoreResult} from '../../engine/restore-flows.js'
+import {assertNotProductionEnvironment} from '../../engine/targets.js'
+
+const QUESTION = 'Restore into the local targets? This overwrites local data.'
 
 export default class RestoreLocal extends EngineCommand {
   static override summary = 'Restore a production backup run onto this machine (development database, local paths)'
-  static override description = `Reads the repository from this machine (restic needed locally; secrets from the environment or .kamal/secrets, with -d for a destination) and restores into the development database of config/database.yml, or the targets in config/kamal-backup.local.yml. Files go only into local paths configured there (never guessed). Refuses when RAILS_ENV/RACK_ENV is production and refuses targets that look like production. Asks [y/N] unless --yes; without a terminal and without --yes it refuses.
+  static override description = `Reads the repository from this machine (restic needed locally; secrets from the environment or .kamal/secrets, with -d for a destination) and restores into the development database of config/database.yml, or the targets in config/kamal-backup.local.yml. Files go only into local paths configured there (never guessed; a relative "to" is relative to the app). Refuses when RAILS_ENV/RACK_ENV is production, refuses targets that look like production (judged by the target's own name: the database name, or the path below the app), and refuses a files target that is the app itself or above it, HOME, the state directory or a system directory. Asks [y/N] (showing the run it restores) unless --yes; without a terminal and without --yes it refuses.
+
+What is restored: without --database/--files, everything in the run. With --database NAME (repeatable) and/or --files, only what is named (--database primary needs a local target for primary only). --no-files restores every database but not the files. --files with a path that has no local target is refused.
 
 Always runs on this machine.`
 
   static override examples = [
     {description: 'Pull the latest production backup into development', command: '<%= config.bin %> <%= command.id %> -d production'},
     {description: 'A given run, without asking', command: '<%= config.bin %> <%= command.id %> 20261120T030000Z --yes'},
+    {description: 'Only the primary database', command: '<%= config.bin %> <%= command.id %> --database primary --yes'},
   ]
 
   static override args = snapshotArg
   static override flags = {
     ...selectionFlags,
-    database: Flags.string({summary: 'Restore only this database (repeatable).', multiple: true}),
-    files: Flags.boolean({summary: 'Restore the files (--no-files skips them).', allowNo: true}),
+    database: Flags.string({summary: 'Restore only this database (repeatable); no files unless --files is given too.', multiple: true}),
+    files: Flags.boolean({summary: 'Restore the files (alone: only the files). --no-files: everything but the files.', allowNo: true}),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
   }
 
   async run(): Promise<RestoreResult> {
-    const {args, flags} = await this.parse(RestoreLocal)
+    const {args, flags, raw} = await this.parse(RestoreLocal)
+    const selection = restoreSelection(args, flags, raw)
     const cwd = process.cwd()
     const {engine, local} = await this.workstationEngine(flags)
     assertNotProductionEnvironment(process.env)
-    const targets = localTargets(engine, local, cwd)
-    const into = [...targets.databases.map((d) => engine.redactor.redact(describeDatabase(d.target))), ...targets.files.map((f) => f.to)].join(', ')
-    await confirmYesNo(`Restore ${args.snapshot} into ${into}? This overwrites local data.`, flags.yes)
-    const {result, error} = await restoreLocal(engine, local, cwd, {
-      snapshot: args.snapshot,
-      ...(flags.at !== undefined && {at: parseAt(flags.at)!}),
-      ...(flags.database && {databases: flags.database}),
-      ...(flags.files !== undefined && {files: flags.files}),
+    assertCanConfirm(QUESTION, flags.yes)
+    const {result, error} = await restoreLocal(engine, local, cwd, selection, {
+      confirm: (plan) => confirmYesNo(`Restore ${describePlan(plan)}? This overwrites local data.`, flags.yes),
     })
     this.out(renderRestore(result, this.ui.style))
     // Under --json a failed restore still prints its result (what was restored so far), with the failure's exit code.

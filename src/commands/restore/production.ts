@@ -2,20 +2,25 @@ import * as Flags from '@oclif/core/flags'
 import {asKamalBackupError} from '../../cli/base.js'
 import {ExitCode} from '../../errors.js'
 import {resolve} from 'node:path'
-import {confirmProductionRestore} from '../../cli/confirm.js'
-import {EngineCommand, WHERE_IT_RUNS} from '../../cli/engine-command.js'
-import {parseAt, selectionFlags, snapshotArg} from '../../cli/flags.js'
+import {askProductionConfirmation, checkProductionConfirmation} from '../../cli/confirm.js'
+import {EngineCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
+import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderRestore} from '../../cli/render/restore.js'
 import {loadBackupConfig} from '../../config/backup-config.js'
 import {throwOnErrors} from '../../config/findings.js'
 import {backupConfigPath} from '../../config/validate.js'
-import {restoreProduction, type RestoreResult} from '../../engine/restore-flows.js'
+import {drillOperator} from '../../engine/drill.js'
+import {describePlan, restoreProduction, type RestoreResult} from '../../engine/restore-flows.js'
 
 export default class RestoreProduction extends EngineCommand {
   static override summary = 'Restore a backup run into the production databases and paths'
-  static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused). Before anything is overwritten it takes a safety backup of the current production data (a normal run, tagged type:pre-restore) and prints the exact command that undoes the restore.
+  static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused, also next to --confirm). The run it restores (id and time) is shown before the confirmation. \`latest\` and --at never pick a safety backup (a type:pre-restore run); name one by its run id to restore it.
 
-Files are restored first (staged on the target's filesystem, verified, then the directory's contents replaced, so volume mount points stay), then each database: PostgreSQL is reset and restored with pg_restore in one transaction; MySQL/MariaDB objects are dropped and the dump streamed in; SQLite is staged, checked and applied with SQLite's backup API (refused, unchanged, while another connection writes).
+What is restored: without --database/--files, everything in the run. With --database NAME (repeatable) and/or --files, only what is named: --database primary restores that database and no files, --files alone restores only the files. --no-files restores every database but not the files.
+
+Before anything changes, every target is checked: the tools are installed, directories writable, databases reachable and writable (not a standby, not read-only, schemas this user may drop), no SQLite writer holding the lock, enough free space, and pg_restore able to read the dump. Then it takes a safety backup of the current production data (a normal run, tagged type:pre-restore) and prints the exact command that undoes the restore.
+
+Files are restored first (every path staged on the target's filesystem and verified before any is replaced; then each directory's contents are replaced, so volume mount points stay), then each database: PostgreSQL is reset and restored with pg_restore in one transaction; MySQL/MariaDB objects are dropped and the dump streamed in; SQLite is staged, checked and applied with SQLite's backup API. A reset waits at most 30 s for the app's locks (KAMAL_BACKUP_RESTORE_LOCK_TIMEOUT), then stops with nothing dropped. If anything fails after a change, the error says which parts were restored, which are unchanged and which are partly restored, and prints the undo command. Progress is recorded in last_restore.json and restores.jsonl in the state directory.
 
 ${WHERE_IT_RUNS} The confirmation is always asked on this machine.
 
@@ -28,39 +33,43 @@ EXIT CODES
   static override examples = [
     {description: 'Restore the latest complete run (asks for the typed confirmation)', command: '<%= config.bin %> <%= command.id %> -d production'},
     {description: 'From a script: a specific run, confirmed by app name', command: '<%= config.bin %> <%= command.id %> 20261120T030000Z --confirm myapp -d production'},
-    {description: 'Only the primary database, as it was yesterday at 03:00 UTC', command: '<%= config.bin %> <%= command.id %> --at 2026-11-21T03:00:00Z --database primary --no-files'},
+    {description: 'Only the primary database (no files), as it was yesterday at 03:00 UTC', command: '<%= config.bin %> <%= command.id %> --at 2026-11-21T03:00:00Z --database primary'},
   ]
 
   static override args = snapshotArg
   static override flags = {
     ...selectionFlags,
-    database: Flags.string({summary: 'Restore only this database (repeatable).', multiple: true}),
-    files: Flags.boolean({summary: 'Restore the files (--no-files skips them).', allowNo: true}),
+    database: Flags.string({summary: 'Restore only this database (repeatable); no files unless --files is given too.', multiple: true}),
+    files: Flags.boolean({summary: 'Restore the files (alone: only the files). --no-files: everything but the files.', allowNo: true}),
     confirm: Flags.string({summary: 'The app name: confirms a restore without a terminal.'}),
     yes: Flags.boolean({char: 'y', summary: 'Refused: a production restore needs --confirm <app>.', hidden: true}),
     'safety-backup': Flags.boolean({summary: 'Take a safety backup first (--no-safety-backup skips it, with a warning).', allowNo: true, default: true}),
   }
 
   async run(): Promise<RestoreResult | void> {
-    const {args, flags} = await this.parse(RestoreProduction)
+    const {args, flags, raw} = await this.parse(RestoreProduction)
+    const selection = restoreSelection(args, flags, raw)
     const what = flags.at ? `the latest complete run at or before ${flags.at}` : args.snapshot === 'latest' ? 'the latest complete backup run' : `run ${args.snapshot}`
     if (this.runsRemotely(flags)) {
       const cwd = process.cwd()
       const config = loadBackupConfig(backupConfigPath({cwd, env: process.env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})}), cwd)
       throwOnErrors(config.findings)
       const app = config.config!.app
-      await confirmProductionRestore(app, {confirm: flags.confirm, yes: flags.yes, what})
-      const argv = this.argv.filter((a) => a !== '--yes' && a !== '-y')
-      process.exitCode = await this.runRemote(flags, flags.confirm === undefined ? [...argv, '--confirm', app] : argv)
+      // The repository is read in the accessory: the run it resolves is printed there before anything changes.
+      if (checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask') await askProductionConfirmation(app, what)
+      process.exitCode = await this.runRemote(flags, flags.confirm === undefined ? [...this.argv, '--confirm', app] : this.argv, {operator: drillOperator(process.env)})
       return
     }
     const engine = await this.engine(flags)
-    await confirmProductionRestore(engine.config.app, {confirm: flags.confirm, yes: flags.yes, what})
-    const {result, error} = await restoreProduction(
-      engine,
-      {snapshot: args.snapshot, ...(flags.at !== undefined && {at: parseAt(flags.at)!}), ...(flags.database && {databases: flags.database}), ...(flags.files !== undefined && {files: flags.files})},
-      {safetyBackup: flags['safety-backup']},
-    )
+    const app = engine.config.app
+    const ask = checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask'
+    const {result, error} = await restoreProduction(engine, selection, {
+      safetyBackup: flags['safety-backup'],
+      undo: {local: this.ranWithLocalFlag(flags), ...(flags['backup-config'] !== undefined && {backupConfig: flags['backup-config']})},
+      confirm: async (plan) => {
+        if (ask) await askProductionConfirmation(app, describePlan(plan))
+      },
+    })
     this.out(renderRestore(result, this.ui.style))
     // Under --json a failed restore still prints its result (what was restored so far), with the failure's exit code.
     if (error && (!this.jsonEnabled() || asKamalBackupError(error).exitCode !== ExitCode.failed)) throw error

@@ -37,7 +37,9 @@ describe('drill production', {concurrency: false}, () => {
     mkdirSync(join(filesDir, 'blobs'), {recursive: true})
     writeFileSync(join(filesDir, 'blobs', 'one.bin'), Buffer.alloc(12_345, 1))
     writeFileSync(join(filesDir, 'two.txt'), 'two\n')
-    sqlitePath = join(dir, 'queue.sqlite3')
+    // The live SQLite database in a directory of its own: a scratch directory may not be inside it.
+    mkdirSync(join(dir, 'db'))
+    sqlitePath = join(dir, 'db', 'queue.sqlite3')
     sqlite(sqlitePath, 'CREATE TABLE jobs(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO jobs(name) VALUES (\'a\'), (\'b\');')
     state = join(dir, 'state')
     config = join(dir, 'kamal-backup.yml')
@@ -66,8 +68,10 @@ describe('drill production', {concurrency: false}, () => {
   })
 
   test('restores into scratch targets, verifies, runs the check, and records the drill', async () => {
+    // The scratch directory of an earlier drill (it carries the drill's marker), with a stale file left in it.
     const scratchFiles = join(dir, 'drill-files')
     mkdirSync(scratchFiles, {recursive: true})
+    writeFileSync(join(scratchFiles, '.kamal-backup-drill'), 'created by kamal-backup drill production\n')
     writeFileSync(join(scratchFiles, 'stale.txt'), 'a stale file must never make a drill pass\n')
     const check = `${lab().bins.psql} "$KAMAL_BACKUP_DRILL_MAIN_URL" -Atc 'SELECT count(*) FROM users'; echo "files in $KAMAL_BACKUP_DRILL_FILES"; echo "pw=$RESTIC_PASSWORD"`
     const result = await cli(['drill', 'production', '--database', scratch, '--sqlite-path', join(dir, 'drill.sqlite3'), '--files', scratchFiles, '--check', check, '--yes', '--json'])
@@ -90,7 +94,7 @@ describe('drill production', {concurrency: false}, () => {
     assert.equal(await psql(scratch, 'SELECT count(*) FROM users', {as: 'app'}), '500')
     assert.equal(await psql(pg.name, 'SELECT count(*) FROM users', {as: 'app'}), '500', 'the source is untouched')
     assert.equal(sqlite(join(dir, 'drill.sqlite3'), 'SELECT count(*) FROM jobs'), '2')
-    assert.deepEqual(readdirSync(scratchFiles).sort(), ['blobs', 'two.txt'], 'the stale file is gone')
+    assert.deepEqual(readdirSync(scratchFiles).sort(), ['.kamal-backup-drill', 'blobs', 'two.txt'], 'the stale file is gone, the marker stays')
 
     const stored = JSON.parse(readFileSync(join(state, 'last_restore_drill.json'), 'utf8'))
     assertMatchesSchema('drill.schema.json', stored)
@@ -122,7 +126,7 @@ describe('drill production', {concurrency: false}, () => {
       [['--database', pg.name, '--sqlite-path', join(dir, 'x.sqlite3')], /is a configured source database/],
       [['--database', 'prod_copy', '--sqlite-path', join(dir, 'x.sqlite3')], /looks like a production database/],
       [['--database', scratch, '--sqlite-path', sqlitePath], /is a configured source database/],
-      [['--database', scratch, '--sqlite-path', join(dir, 'x.sqlite3'), '--files', join(filesDir, 'blobs')], /overlaps the backed-up path/],
+      [['--database', scratch, '--sqlite-path', join(dir, 'x.sqlite3'), '--files', join(filesDir, 'blobs')], /is inside the backed-up path/],
       [['--sqlite-path', join(dir, 'x.sqlite3')], /needs a scratch database/],
     ]
     for (const [args, message] of cases) {

@@ -187,7 +187,8 @@ describe('restore production: exact round trips', {concurrency: false}, () => {
     const json = JSON.parse(result.stdout)
     const safety = json.safety_backup.run_id as string
     assert.equal(json.safety_backup.status, 'ok')
-    assert.match(json.safety_backup.undo_command, new RegExp(`^kamal-backup restore production ${safety} --confirm ${app.app}$`))
+    // Run with --local from here, so the undo runs with --local and the same config (and restores everything).
+    assert.equal(json.safety_backup.undo_command, `kamal-backup restore production ${safety} --confirm ${app.app} --local --backup-config ${app.config}`)
     assert.deepEqual(await pgChecksums(pg.name), original.pg)
     const list = await kbJson(['list', '--local', '--backup-config', app.config], {cwd: app.dir, env: app.env})
     const safetyRun = list.json.find((r: {id: string}) => r.id === safety)

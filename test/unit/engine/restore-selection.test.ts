@@ -3,7 +3,7 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {groupRuns, selectRun, type Run} from '../../../src/engine/runs.ts'
-import {planRun} from '../../../src/engine/restore.ts'
+import {planRun, selectParts} from '../../../src/engine/restore.ts'
 import {KamalBackupError} from '../../../src/errors.ts'
 import type {Snapshot} from '../../../src/restic/client.ts'
 
@@ -87,18 +87,67 @@ describe('selectRun', () => {
   })
 })
 
+describe('safety backups (type:pre-restore runs)', () => {
+  // The newest complete run is the safety backup a restore took at 03:10: `latest` must not pick it.
+  const withSafety = groupRuns([...snapshots, ...complete('20261121T031000Z', ['type:pre-restore'])], GROUPS)
+
+  test('latest and --at skip them; naming one by run or snapshot id selects it', () => {
+    const safety = withSafety.find((r) => r.id === '20261121T031000Z')!
+    assert.equal(safety.preRestore, true)
+    assert.equal(selectRun(withSafety, {snapshot: 'latest'}).id, '20261120T030000Z')
+    assert.equal(selectRun(withSafety, {at: new Date('2026-11-21T04:00:00Z')}).id, '20261120T030000Z')
+    assert.equal(selectRun(withSafety, {snapshot: '20261121T031000Z'}).id, '20261121T031000Z')
+    assert.equal(selectRun(withSafety, {snapshot: safety.snapshots[0]!.shortId}).id, '20261121T031000Z')
+  })
+
+  test('the nearest-runs suggestions mark them [pre-restore]', () => {
+    const error = errorOf(() => selectRun(withSafety, {snapshot: '20261121T031500Z'}))
+    assert.match(error.suggestions[0]!, /20261121T031000Z \([^)]*\) \[pre-restore\]/)
+    assert.doesNotMatch(error.suggestions[0]!, /20261120T030000Z \([^)]*\) \[pre-restore\]/)
+  })
+
+  test('when only safety backups are complete, latest is an error that says so and how to pick one', () => {
+    const only = groupRuns(complete('20261121T031000Z', ['type:pre-restore']), GROUPS)
+    const error = errorOf(() => selectRun(only, {}))
+    assert.match(error.message, /only complete runs there are safety backups/)
+    assert.match(error.suggestions.join('\n'), /\[pre-restore\][\s\S]*name it by its run id/)
+    assert.match(errorOf(() => selectRun(only, {at: new Date('2026-11-22T00:00:00Z')})).message, /no complete run at or before .*safety backups/)
+  })
+})
+
+describe('selectParts: what --database, --files and --no-files restore', () => {
+  const names = ['primary', 'queue']
+  test('nothing given: every database and the files', () => {
+    assert.deepEqual(selectParts({}, names, true), {databases: names, files: true})
+    assert.deepEqual(selectParts({}, names, false), {databases: names, files: false}, 'no paths configured: no files')
+  })
+  test('--database: only those databases, no files', () => {
+    assert.deepEqual(selectParts({databases: ['queue']}, names, true), {databases: ['queue'], files: false})
+  })
+  test('--files alone: only the files; with --database: both', () => {
+    assert.deepEqual(selectParts({files: true}, names, true), {databases: [], files: true})
+    assert.deepEqual(selectParts({files: true, databases: ['primary']}, names, true), {databases: ['primary'], files: true})
+  })
+  test('--no-files: every database, no files', () => {
+    assert.deepEqual(selectParts({files: false}, names, true), {databases: names, files: false})
+  })
+  test('an unknown --database, or --files without configured paths, is a usage error', () => {
+    const unknown = errorOf(() => selectParts({databases: ['nope']}, names, true))
+    assert.equal(unknown.exitCode, 2)
+    assert.match(unknown.suggestions.join(), /primary, queue/)
+    const noPaths = errorOf(() => selectParts({files: true}, names, false))
+    assert.equal(noPaths.exitCode, 2)
+    assert.match(noPaths.message, /backs up no paths/)
+  })
+})
+
 describe('planRun', () => {
   test('restricting to the parts an incomplete run has is allowed; asking for a part it lacks is not', () => {
-    const plan = planRun(runs, {snapshot: '20261121T030000Z', databases: ['primary'], files: false}, ['primary', 'queue'], true)
+    const selection = {snapshot: '20261121T030000Z', databases: ['primary'], files: false}
+    const plan = planRun(runs, selection, selectParts(selection, ['primary', 'queue'], true))
     assert.equal(plan.run.id, '20261121T030000Z')
     assert.deepEqual(plan.databases, ['primary'])
     assert.equal(plan.files, undefined)
-    assert.throws(() => planRun(runs, {snapshot: '20261121T030000Z', files: true}, ['primary', 'queue'], true), /has no file snapshot/)
-  })
-
-  test('an unknown --database is a usage error naming the configured ones', () => {
-    const error = errorOf(() => planRun(runs, {databases: ['nope']}, ['primary', 'queue'], true))
-    assert.equal(error.exitCode, 2)
-    assert.match(error.suggestions.join(), /primary, queue/)
+    assert.throws(() => planRun(runs, {snapshot: '20261121T030000Z', files: true}, {databases: [], files: true}), /has no file snapshot/)
   })
 })

@@ -1,0 +1,82 @@
+// Shared by the restore and drill tests: an app config in a temporary directory, the built CLI run against it
+// with --local, and small readers for the repository and the state directory.
+import {execFileSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {kb, kbJson, type CliResult} from '../../support/cli.ts'
+import {lab, resticBin, tempDir, uniqueName} from '../../support/lab.ts'
+
+export interface App {
+  dir: string
+  config: string
+  state: string
+  env: Record<string, string>
+  app: string
+  repo: string
+}
+
+export function writeApp(options: {databases: string[]; paths: string[]; repo: string; version?: '0.14' | '0.18'; extra?: string; dir?: string; repository?: string}): App {
+  const dir = options.dir ?? tempDir('restore')
+  const app = uniqueName('rt')
+  const state = join(dir, 'state')
+  const config = join(dir, 'kamal-backup.yml')
+  writeFileSync(
+    config,
+    [
+      `app: ${app}`,
+      ...(options.databases.length > 0 ? ['databases:', ...options.databases] : []),
+      ...(options.paths.length > 0 ? ['paths:', ...options.paths.map((p) => `  - ${p}`)] : []),
+      'restic:',
+      `  repository: ${options.repository ?? options.repo}`,
+      '  password: {secret: RESTIC_PASSWORD}',
+      '  retention: {keep_last: 20}',
+      `state: {path: ${state}}`,
+      options.extra ?? '',
+    ].join('\n') + '\n',
+  )
+  const env = {
+    RESTIC_PASSWORD: lab().resticPassword,
+    PG_PW: lab().postgres.appPassword,
+    MY_PW: lab().mariadb.password,
+    KAMAL_BACKUP_RESTIC: resticBin(options.version ?? '0.18'),
+  }
+  return {dir, config, state, env, app, repo: options.repo}
+}
+
+export const cli = (app: App, args: string[], extra: {env?: Record<string, string | undefined>; input?: string; timeoutMs?: number} = {}): Promise<CliResult> =>
+  kb([...args, '--local', '--backup-config', app.config], {cwd: app.dir, env: {...app.env, ...extra.env}, ...(extra.input !== undefined && {input: extra.input}), ...(extra.timeoutMs !== undefined && {timeoutMs: extra.timeoutMs})})
+
+export async function runs(app: App): Promise<{id: string; complete: boolean; pre_restore: boolean}[]> {
+  return (await kbJson(['list', '--local', '--backup-config', app.config], {cwd: app.dir, env: app.env})).json
+}
+
+export async function backup(app: App): Promise<string> {
+  const result = await cli(app, ['backup', '--force'])
+  if (result.code !== 0) throw new Error(`backup failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`)
+  const match = /backup run (\d{8}T\d{6}Z) ok/.exec(result.stdout)
+  if (match) return match[1]!
+  return (await runs(app))[0]!.id
+}
+
+export function sqlite(path: string, sql: string): string {
+  return execFileSync(lab().bins.sqlite3, [path, sql], {encoding: 'utf8'}).trim()
+}
+
+/** A checksum of every row of a SQLite table, in rowid order, each value as SQLite itself quotes it. */
+export function sqliteRowsChecksum(path: string, table: string): string {
+  const rows = execFileSync(lab().bins.sqlite3, ['-batch', '-cmd', '.mode quote', path, `SELECT * FROM "${table}" ORDER BY rowid;`], {encoding: 'utf8'})
+  return `${rows.split('\n').filter(Boolean).length}:${createHash('sha256').update(rows).digest('hex')}`
+}
+
+export function readJson<T = any>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T
+}
+
+export function historyLines(path: string): any[] {
+  try {
+    return readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  } catch {
+    return []
+  }
+}
