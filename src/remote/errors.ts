@@ -26,6 +26,10 @@ export interface AuthAttempt {
   tried: string[]
   /** Key files that could not be used, with why (`~/.ssh/id_rsa: encrypted, add it to ssh-agent`). */
   skipped: string[]
+  /** keys_only / IdentitiesOnly: the agent signs only for the listed keys. */
+  keysOnly?: boolean
+  /** Whether an agent socket is configured at all (SSH_AUTH_SOCK / IdentityAgent). */
+  agent?: boolean
 }
 
 /** Maps an ssh2 client error (or a socket error) to a KamalBackupError. `stage` says which connection: the target,
@@ -62,7 +66,7 @@ export function connectionError(error: unknown, target: Target, context: {auth?:
       'ssh-auth',
       [
         ...skipped.map((s) => `not used: ${s}`),
-        `check ssh.user (now ${target.user}) and ssh.keys in config/deploy.yml, or load the key into ssh-agent (ssh-add)`,
+        `check ssh.user (now ${target.user}) and ssh.keys in config/deploy.yml, ${agentAdvice(context.auth)}`,
         `the public key must be in ~${target.user}/.ssh/authorized_keys on ${target.host}`,
       ],
       error,
@@ -74,6 +78,12 @@ export function connectionError(error: unknown, target: Target, context: {auth?:
     ], error)
   }
   return unreachable(`SSH connection to ${what}${via} failed: ${message}`, 'ssh-failed', [], error)
+}
+
+function agentAdvice(auth: AuthAttempt | undefined): string {
+  if (auth?.agent === false) return 'or start an ssh-agent (eval "$(ssh-agent)") and load the key into it (ssh-add)'
+  if (auth?.keysOnly) return 'or load the key into ssh-agent (ssh-add): with keys_only the agent is used only for the keys listed in ssh.keys (matched by their .pub)'
+  return 'or load the key into ssh-agent (ssh-add)'
 }
 
 export function hostKeyChangedError(info: {names: string[]; keyType: string; offered: string; known: string[]; file: string; line: number; revoked?: boolean; displayFile?: string}): KamalBackupError {
@@ -162,18 +172,57 @@ export function versionMismatchError(info: {local: string; remote: string; acces
   )
 }
 
-export function connectionLostError(info: {command: string[]; target: Target; afterGo: boolean; accessory: string; destination?: string; reason?: string}): KamalBackupError {
+export interface ConnectionLostInfo {
+  command: string[]
+  target: Target
+  afterGo: boolean
+  accessory: string
+  destination?: string
+  reason?: string
+  /** The accessory was told to finish the command when the connection drops (restore/drill production). */
+  continues?: boolean
+  /** The accessory's state directory (state.path, KAMAL_BACKUP_STATE_DIR, or the default). */
+  stateDir?: string
+  /** The safety backup the accessory announced before restoring, when its line arrived. */
+  safetyBackup?: {runId: string; undo?: string}
+  /** --no-safety-backup was given. */
+  noSafetyBackup?: boolean
+  /** Bytes of --json output dropped, so that stdout holds only the error document. */
+  discardedStdout?: number
+}
+
+export function connectionLostError(info: ConnectionLostInfo): KamalBackupError {
   const d = info.destination ? ` -d ${info.destination}` : ''
   const cmd = info.command.join(' ')
+  const state = info.stateDir ?? '/var/lib/kamal-backup'
   const base = `the SSH connection to ${describeTarget(info.target)} was lost while \`kamal-backup ${cmd}\` was running${info.reason ? ` (${info.reason})` : ''}`
   const suggestions: string[] = []
+  const exec = (what: string) => `kamal accessory exec ${info.accessory} --reuse${d} ${shellQuote(what)}`
   if (!info.afterGo) {
     suggestions.push('it was lost before the command started: nothing was run; try again')
-  } else if (cmd === 'restore production') {
+  } else if (cmd === 'restore production' && info.continues) {
     suggestions.push(
-      'the restore may be half done: files are restored first, then each database in turn; the output above shows the steps that finished. The accessory stops the restore when it sees the connection close (restic removes its lock)',
-      `see what happened: kamal accessory logs ${info.accessory}${d}, and kamal-backup list${d} (the safety backup taken just before is the newest run tagged pre-restore)`,
-      `then finish it by running the same restore again, or undo it by restoring the safety backup run (kamal-backup restore production <safety run>${d})`,
+      'the restore goes on in the accessory: a lost connection does not stop it (only Ctrl-C does). It may still be running, or have finished; files are restored first, then each database in turn',
+      `see how it ended: kamal-backup evidence${d}, or its record in the accessory's state directory: ${exec(`cat ${state}/last_restore.json`)} (every restore is also a line of ${state}/restores.jsonl)`,
+      'do not start it again before that record shows it ended',
+    )
+    if (info.safetyBackup) {
+      suggestions.push(`the safety backup taken before it is run ${info.safetyBackup.runId}${info.safetyBackup.undo ? `; to undo the restore: ${info.safetyBackup.undo}` : ''}`)
+    } else if (info.noSafetyBackup) {
+      suggestions.push('no safety backup was taken (--no-safety-backup)')
+    } else {
+      suggestions.push(`if the restore got as far as its safety backup (the newest run tagged type:pre-restore in kamal-backup list${d}), the record above names it and the command that undoes the restore`)
+    }
+  } else if (cmd === 'restore production') {
+    // An accessory that does not know KAMAL_BACKUP_REMOTE_ON_HANGUP (an older patch release) stops instead.
+    suggestions.push(
+      'the restore may be half done: files are restored first, then each database in turn; the output above shows the steps that finished',
+      `see how it ended: kamal-backup evidence${d}, or ${exec(`cat ${state}/last_restore.json`)}`,
+    )
+  } else if (cmd === 'drill production' && info.continues) {
+    suggestions.push(
+      'the drill goes on in the accessory: a lost connection does not stop it (only Ctrl-C does); it records its result when it ends',
+      `see the result: kamal-backup evidence${d}, or ${exec(`cat ${state}/last_restore_drill.json`)}`,
     )
   } else if (cmd === 'backup' || cmd === 'drill production' || cmd === 'prune') {
     suggestions.push(
@@ -183,6 +232,7 @@ export function connectionLostError(info: {command: string[]; target: Target; af
   } else {
     suggestions.push('nothing is left half done by this command; run it again')
   }
+  if (info.discardedStdout) suggestions.push(`the ${info.discardedStdout} bytes of output that had arrived were dropped, so stdout holds only this error`)
   return unreachable(base, 'ssh-connection-lost', suggestions)
 }
 

@@ -12,12 +12,16 @@
 //   anywhere gets `root@` prepended - NOT ssh.user (Kamal quirk, kept). A comma list is several hops: the first is
 //   connected to, the rest go to `ssh -J` verbatim. A ssh_config ProxyJump hop without a user uses that hop's own
 //   `User`, else the local user (OpenSSH rules). The hop port is explicit, else the hop's ssh_config `Port`, else 22.
+// - The first hop is a host of its own, as for the `ssh -W` net-ssh spawns: its ssh_config HostName (where to
+//   connect, and the known_hosts name, as OpenSSH records it), IdentityFile (tried before the deploy.yml keys),
+//   IdentitiesOnly, IdentityAgent, UserKnownHostsFile, StrictHostKeyChecking and ConnectTimeout apply (`jump`).
 // - ssh.proxy_command gets %h (HostName) %p %r %% expanded, like net-ssh.
 // - Keys: ssh.keys, else IdentityFile, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa (only when there is no key_data
 //   either). Files that don't exist are dropped, as net-ssh and OpenSSH do; explicit ones are listed in
 //   missingIdentityFiles so the caller can warn.
-// - keys_only (or IdentitiesOnly) turns the agent off entirely (simpler than net-ssh, which still lets the agent sign
-//   for the listed keys). IdentityAgent: `none` disables, `SSH_AUTH_SOCK` / `$VAR` read the environment.
+// - keys_only (or IdentitiesOnly) limits the agent to the listed keys, as net-ssh does: the agent may sign only for
+//   an identity whose public key is one of theirs (the session matches them; an encrypted key in the agent then
+//   works). IdentityAgent: `none` disables, `SSH_AUTH_SOCK` / `$VAR` read the environment.
 // - forwardAgent is true unless ssh.forward_agent is false (Kamal's default); whether to honour it is the caller's call.
 // - Host keys: lookups in UserKnownHostsFile (default ~/.ssh/known_hosts, ~/.ssh/known_hosts2) then
 //   GlobalKnownHostsFile (default /etc/ssh/ssh_known_hosts, /etc/ssh/ssh_known_hosts2); new keys go to the first user
@@ -32,7 +36,7 @@ import {existsSync} from 'node:fs'
 import {userInfo} from 'node:os'
 import {isAbsolute, join, resolve} from 'node:path'
 import {ConfigError} from '../errors.js'
-import {expandTilde, expandTokens, readSshConfig} from './ssh-config.js'
+import {expandTilde, expandTokens, readSshConfig, type SshConfigHost} from './ssh-config.js'
 
 export interface KamalSshSection {
   user?: string
@@ -52,6 +56,24 @@ export type EffectiveProxy =
   | {kind: 'jump'; user: string; host: string; port: number; next: string[]}
   | {kind: 'command'; command: string}
 
+/** How to reach and authenticate to the first jump host (ssh.proxy / ProxyJump), from its own ssh_config. */
+export interface JumpSettings {
+  /** Where to connect (its HostName, else the host as written). */
+  hostName: string
+  port: number
+  user: string
+  identityFiles: string[]
+  missingIdentityFiles: string[]
+  keysOnly: boolean
+  useAgent: boolean
+  agentSocket?: string
+  knownHostsFiles: string[]
+  knownHostsAppendFile?: string
+  hashKnownHosts: boolean
+  strictHostKey: 'yes' | 'accept-new' | 'no'
+  connectTimeoutMs: number
+}
+
 export interface EffectiveSsh {
   /** The host as configured in deploy.yml (without any user@ or :port). */
   host: string
@@ -64,11 +86,14 @@ export interface EffectiveSsh {
   /** Explicitly configured key files (ssh.keys / IdentityFile) that don't exist. */
   missingIdentityFiles: string[]
   keyData: string[]
+  /** keys_only / IdentitiesOnly: the agent may sign only for the identity files' keys. */
   keysOnly: boolean
   useAgent: boolean
   agentSocket?: string
   forwardAgent: boolean
   proxy?: EffectiveProxy
+  /** With a `jump` proxy: the first hop's own settings. */
+  jump?: JumpSettings
   /** Lookup order: user files, then global files. */
   knownHostsFiles: string[]
   /** Where accept-new records new keys; absent with `UserKnownHostsFile none`. */
@@ -129,15 +154,9 @@ export function effectiveSsh(host: string, section: KamalSshSection, options: Ef
     }
   }
 
-  // Agent
-  let agentSocket: string | undefined
-  const agentSetting = cfg.identityAgent
-  if (agentSetting === undefined || agentSetting === 'SSH_AUTH_SOCK') agentSocket = nonEmpty(env.SSH_AUTH_SOCK)
-  else if (agentSetting !== 'none') {
-    if (agentSetting.includes('${')) notes.push(`IdentityAgent ${agentSetting}: unresolved variable; no agent`)
-    else agentSocket = agentSetting
-  }
-  const useAgent = !keysOnly && agentSocket !== undefined
+  // Agent (with keys_only, filtered by the session to the listed keys)
+  const agentSocket = agentFrom(cfg.identityAgent, env, notes)
+  const useAgent = agentSocket !== undefined && !(keysOnly && identityFiles.length === 0 && keyData.length === 0)
 
   const result: EffectiveSsh = {
     host: target.host,
@@ -166,44 +185,90 @@ export function effectiveSsh(host: string, section: KamalSshSection, options: Ef
     notes.push('ssh.config lists several files; a spawned ssh (proxy) reads only its default config files')
   }
 
+  // Host keys
+  Object.assign(result, hostKeySettings(cfg, options, notes))
+
   // Proxy
   const jumpHop = (spec: string, defaultUser: string | undefined) => {
     const hops = spec.split(',').map((s) => s.trim()).filter((s) => s !== '')
     const first = parseHostSpec((hops[0] ?? '').replace(/^ssh:\/\//, ''))
     if (first.host === '') throw new ConfigError(`SSH proxy ${JSON.stringify(spec)} has no host`, {code: 'ssh-proxy'})
-    const hopCfg = readSshConfig(candidates, first.host, readOptions)
-    return {
+    const hopUser = first.user ?? defaultUser
+    const hopCfg = readSshConfig(candidates, first.host, {...readOptions, ...(hopUser !== undefined && {user: hopUser}), ...(first.port !== undefined && {port: first.port})})
+    for (const n of hopCfg.notes ?? []) if (!notes.includes(n)) notes.push(n)
+    const proxy = {
       kind: 'jump' as const,
-      user: first.user ?? defaultUser ?? hopCfg.user ?? localUser,
+      user: hopUser ?? hopCfg.user ?? localUser,
       host: first.host,
       port: first.port ?? hopCfg.port ?? 22,
       next: hops.slice(1),
     }
+    // The hop's own keys first, then the deploy.yml ones (which reach a bastion that shares the deploy key).
+    const hopFiles: string[] = []
+    const hopMissing: string[] = []
+    for (const file of hopCfg.identityFiles) (existsSync(file) ? hopFiles : hopMissing).push(file)
+    const hopKeysOnly = hopCfg.identitiesOnly ?? keysOnly
+    const hopAgent = hopCfg.identityAgent === undefined ? agentSocket : agentFrom(hopCfg.identityAgent, env, notes)
+    const identityFilesForHop = [...new Set([...hopFiles, ...identityFiles])]
+    const jump: JumpSettings = {
+      hostName: hopCfg.hostName ?? first.host,
+      port: proxy.port,
+      user: proxy.user,
+      identityFiles: identityFilesForHop,
+      missingIdentityFiles: hopMissing,
+      keysOnly: hopKeysOnly,
+      useAgent: hopAgent !== undefined && !(hopKeysOnly && identityFilesForHop.length === 0 && keyData.length === 0),
+      ...(hopAgent !== undefined && {agentSocket: hopAgent}),
+      ...hostKeySettings(hopCfg, options, notes),
+      connectTimeoutMs: hopCfg.connectTimeout && hopCfg.connectTimeout > 0 ? hopCfg.connectTimeout * 1000 : result.connectTimeoutMs,
+    }
+    return {proxy, jump}
   }
   const proxy = nonEmpty(section.proxy)
   const proxyCommand = nonEmpty(section.proxy_command)
+  let hop: ReturnType<typeof jumpHop> | undefined
   if (proxy !== undefined) {
-    result.proxy = jumpHop(proxy, proxy.includes('@') ? undefined : 'root')
+    hop = jumpHop(proxy, proxy.includes('@') ? undefined : 'root')
   } else if (proxyCommand !== undefined) {
     result.proxy = {kind: 'command', command: expandTokens(proxyCommand, {'%': '%', h: hostName, p: String(port), r: user})}
   } else if (cfg.proxyCommand !== undefined && cfg.proxyCommand.trim().toLowerCase() !== 'none') {
     result.proxy = {kind: 'command', command: cfg.proxyCommand}
   } else if (cfg.proxyJump !== undefined && cfg.proxyJump.toLowerCase() !== 'none') {
-    result.proxy = jumpHop(cfg.proxyJump, undefined)
+    hop = jumpHop(cfg.proxyJump, undefined)
   }
-
-  // Host keys
-  const userFiles = cfg.userKnownHostsFiles ?? [join(homeDir, '.ssh', 'known_hosts'), join(homeDir, '.ssh', 'known_hosts2')]
-  const globalFiles = cfg.globalKnownHostsFiles ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']
-  result.knownHostsFiles = [...userFiles, ...globalFiles].map((f) => absolutePath(f, cwd, homeDir))
-  if (userFiles[0] !== undefined) result.knownHostsAppendFile = absolutePath(userFiles[0], cwd, homeDir)
-  if (options.strictHostKey) result.strictHostKey = 'yes'
-  else if (cfg.strictHostKeyChecking === 'yes' || cfg.strictHostKeyChecking === 'ask') result.strictHostKey = 'yes'
-  else if (cfg.strictHostKeyChecking === 'no') result.strictHostKey = 'no'
-  if (cfg.strictHostKeyChecking === 'ask' && !options.strictHostKey) {
-    notes.push('StrictHostKeyChecking ask: kamal-backup cannot ask, so unknown host keys are refused (as with yes)')
+  if (hop) {
+    result.proxy = hop.proxy
+    result.jump = hop.jump
   }
   return result
+
+  function hostKeySettings(c: SshConfigHost, o: EffectiveSshOptions, n: string[]): Pick<JumpSettings, 'knownHostsFiles' | 'knownHostsAppendFile' | 'hashKnownHosts' | 'strictHostKey'> {
+    const userFiles = c.userKnownHostsFiles ?? [join(homeDir, '.ssh', 'known_hosts'), join(homeDir, '.ssh', 'known_hosts2')]
+    const globalFiles = c.globalKnownHostsFiles ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']
+    const out: ReturnType<typeof hostKeySettings> = {
+      knownHostsFiles: [...userFiles, ...globalFiles].map((f) => absolutePath(f, cwd, homeDir)),
+      hashKnownHosts: c.hashKnownHosts ?? false,
+      strictHostKey: 'accept-new',
+    }
+    if (userFiles[0] !== undefined) out.knownHostsAppendFile = absolutePath(userFiles[0], cwd, homeDir)
+    if (o.strictHostKey) out.strictHostKey = 'yes'
+    else if (c.strictHostKeyChecking === 'yes' || c.strictHostKeyChecking === 'ask') out.strictHostKey = 'yes'
+    else if (c.strictHostKeyChecking === 'no') out.strictHostKey = 'no'
+    const askNote = 'StrictHostKeyChecking ask: kamal-backup cannot ask, so unknown host keys are refused (as with yes)'
+    if (c.strictHostKeyChecking === 'ask' && !o.strictHostKey && !n.includes(askNote)) n.push(askNote)
+    return out
+  }
+}
+
+/** The agent socket for an IdentityAgent value (undefined: none). */
+function agentFrom(setting: string | undefined, env: Record<string, string | undefined>, notes: string[]): string | undefined {
+  if (setting === undefined || setting === 'SSH_AUTH_SOCK') return nonEmpty(env.SSH_AUTH_SOCK)
+  if (setting === 'none') return undefined
+  if (setting.includes('${')) {
+    notes.push(`IdentityAgent ${setting}: unresolved variable; no agent`)
+    return undefined
+  }
+  return setting
 }
 
 /** `[user@]host[:port]`, `[user@][v6addr]:port`; a bare IPv6 address is a host. */

@@ -150,7 +150,17 @@ test('default identity files: id_ed25519, id_ecdsa, id_rsa that exist; none when
   assert.deepEqual(kd.keyData, ['-----BEGIN OPENSSH PRIVATE KEY-----'])
 })
 
-test('agent: keys_only or IdentitiesOnly turn it off; IdentityAgent none/path/SSH_AUTH_SOCK; no socket, no agent', () => {
+test('keys_only with listed keys keeps the agent (the session limits it to those keys, as net-ssh does)', () => {
+  const s = sandbox()
+  const key = s.write(join(s.root, 'keys', 'deploy_ed25519'), 'x')
+  const e = effectiveSsh('h', {config: false, keys: [key], keys_only: true}, s.options)
+  assert.equal(e.keysOnly, true)
+  assert.equal(e.useAgent, true)
+  assert.equal(e.agentSocket, '/tmp/agent.sock')
+  assert.deepEqual(e.identityFiles, [key])
+})
+
+test('agent: keys_only or IdentitiesOnly without any key turn it off; IdentityAgent none/path/SSH_AUTH_SOCK; no socket, no agent', () => {
   assert.equal(withConfig('', 'h', {keys_only: true}).e.useAgent, false)
   const io = withConfig('IdentitiesOnly yes\n', 'h').e
   assert.equal(io.keysOnly, true)
@@ -193,6 +203,37 @@ test('ssh.proxy: a bare host gets root@ (not ssh.user); user@host:port; several 
 test('jump hop port comes from the hop\'s own ssh_config Port when not given', () => {
   const e = withConfig('Host bastion\n  Port 2022\n  User bastionuser\n', 'h', {proxy: 'bastion'}).e
   assert.deepEqual(e.proxy, {kind: 'jump', user: 'root', host: 'bastion', port: 2022, next: []})
+})
+
+test('a jump host alias (ssh.proxy or ProxyJump) is resolved through its own ssh_config: HostName, IdentityFile, IdentitiesOnly, known hosts', () => {
+  const s = sandbox()
+  const hopKey = s.write(join(s.root, 'keys', 'bastion_key'), 'x')
+  const known = join(s.root, 'bastion_known_hosts')
+  const file = s.write(
+    join(s.root, 'ssh_config'),
+    `Host web\n  HostName 10.0.0.9\n  ProxyJump bastion\nHost bastion\n  HostName 192.0.2.10\n  Port 2022\n  User jumper\n  IdentityFile ${hopKey}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${known}\n  StrictHostKeyChecking yes\n  ConnectTimeout 7\n`,
+  )
+  const e = effectiveSsh('web', {config: file}, s.options)
+  assert.deepEqual(e.proxy, {kind: 'jump', user: 'jumper', host: 'bastion', port: 2022, next: []}, 'the alias stays the proxy host (ssh -J resolves it itself)')
+  assert.equal(e.jump?.hostName, '192.0.2.10', 'where to connect, and the known_hosts name')
+  assert.equal(e.jump?.port, 2022)
+  assert.equal(e.jump?.user, 'jumper')
+  assert.deepEqual(e.jump?.identityFiles, [hopKey])
+  assert.equal(e.jump?.keysOnly, true)
+  assert.equal(e.jump?.useAgent, true, 'the agent, limited to the hop key')
+  assert.deepEqual(e.jump?.knownHostsFiles.slice(0, 1), [known])
+  assert.equal(e.jump?.knownHostsAppendFile, known)
+  assert.equal(e.jump?.strictHostKey, 'yes')
+  assert.equal(e.jump?.connectTimeoutMs, 7000)
+  assert.equal(e.strictHostKey, 'accept-new', 'the target keeps its own host key policy')
+
+  const viaProxy = effectiveSsh('web', {config: file, proxy: 'ops@bastion'}, s.options)
+  assert.equal(viaProxy.jump?.hostName, '192.0.2.10')
+  assert.equal(viaProxy.jump?.user, 'ops', 'user@ in ssh.proxy wins over the hop\'s User')
+  assert.equal(viaProxy.jump?.port, 2022)
+  const bare = effectiveSsh('h', {config: false, proxy: 'jump.example'}, s.options)
+  assert.equal(bare.jump?.hostName, 'jump.example', 'no config: the host as written')
+  assert.equal(withConfig('', 'h', {proxy_command: 'nc %h %p'}).e.jump, undefined)
 })
 
 test('ssh.proxy_command: %h (HostName) %p %r %% expanded; ssh.proxy wins over it', () => {
