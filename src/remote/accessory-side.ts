@@ -1,7 +1,8 @@
 // The accessory's half of the remote protocol (see protocol.ts): announce the version, wait for `go`, then treat a
-// 0x03 byte or end of stdin as an interrupt. Loaded only when KAMAL_BACKUP_REMOTE_CLIENT is set.
+// 0x03 byte as an interrupt, and end of stdin too unless the workstation asked the command to outlive a dropped
+// connection (KAMAL_BACKUP_REMOTE_ON_HANGUP=continue). Loaded only when KAMAL_BACKUP_REMOTE_CLIENT is set.
 import {ExitCode} from '../errors.js'
-import {formatHandshake, GO, INTERRUPT_BYTE, PROTOCOL_VERSION} from './protocol.js'
+import {formatHandshake, GO, INTERRUPT_BYTE, ON_HANGUP_ENV, PROTOCOL_VERSION} from './protocol.js'
 
 export interface AccessorySideOptions {
   version: string
@@ -12,6 +13,9 @@ export interface AccessorySideOptions {
   interrupt?: () => void
   /** What a refusal does (default: exit 4 at once). */
   refuse?: () => void
+  /** What end of stdin after `go` means (default: from KAMAL_BACKUP_REMOTE_ON_HANGUP; `interrupt` unless it says
+   *  `continue`). */
+  onHangup?: 'interrupt' | 'continue'
 }
 
 /** Resolves once the workstation said `go`. Never resolves when it refused (the process exits). */
@@ -20,6 +24,7 @@ export function acceptRemoteClient(options: AccessorySideOptions): Promise<void>
   const stderr = options.stderr ?? process.stderr
   const interrupt = options.interrupt ?? (() => process.kill(process.pid, 'SIGINT'))
   const refuse = options.refuse ?? (() => process.exit(ExitCode.versionMismatch))
+  const onHangup = options.onHangup ?? (process.env[ON_HANGUP_ENV] === 'continue' ? 'continue' : 'interrupt')
   if (!options.stdin) {
     // The workstation may vanish: writes then fail with EPIPE, which must not crash the cleanup that follows.
     for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
@@ -58,8 +63,11 @@ export function acceptRemoteClient(options: AccessorySideOptions): Promise<void>
       resolve()
     }
     const onEnd = () => {
-      if (started) fire()
-      else refuse()
+      // A dropped connection: the output has nowhere to go (writes fail quietly, see above), but with `continue`
+      // the command carries on to its end and records how it went.
+      if (started) {
+        if (onHangup === 'interrupt') fire()
+      } else refuse()
     }
     stdin.on('data', onData)
     stdin.on('end', onEnd)

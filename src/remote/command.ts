@@ -2,7 +2,7 @@
 // every word POSIX-quoted by shellJoin (src/exec/quote.ts). No secret is ever part of it: the accessory has its
 // secrets in its own environment.
 import {shellJoin} from '../exec/quote.js'
-import {OPERATOR_ENV, REMOTE_CLIENT_ENV} from './protocol.js'
+import {CONFIG_FILE_ENV, DESTINATION_ENV, ON_HANGUP_ENV, OPERATOR_ENV, REMOTE_CLIENT_ENV} from './protocol.js'
 
 /** Flags that only mean something on the workstation (which checkout, which host, how to SSH), with whether they
  *  take a value. They are removed before the argv goes to the accessory. */
@@ -59,6 +59,12 @@ export interface AccessoryCommand {
   /** The workstation's kamal-backup version (turns on the handshake). */
   clientVersion: string
   operator?: string
+  /** The workstation's -d, for commands the accessory prints (the undo command of a restore). */
+  destination?: string
+  /** The workstation's -c, as typed, for the same reason. */
+  configFile?: string
+  /** Let the command finish when the connection drops (only the interrupt byte stops it). */
+  continueOnHangup?: boolean
   /** The executable inside the container. */
   executable?: string
 }
@@ -67,6 +73,9 @@ export interface AccessoryCommand {
 export function dockerExecArgv(spec: AccessoryCommand): string[] {
   const env = [`${REMOTE_CLIENT_ENV}=${spec.clientVersion}`]
   if (spec.operator !== undefined) env.push(`${OPERATOR_ENV}=${spec.operator}`)
+  if (spec.destination !== undefined) env.push(`${DESTINATION_ENV}=${spec.destination}`)
+  if (spec.configFile !== undefined) env.push(`${CONFIG_FILE_ENV}=${spec.configFile}`)
+  if (spec.continueOnHangup) env.push(`${ON_HANGUP_ENV}=continue`)
   return ['docker', 'exec', '-i', ...env.flatMap((e) => ['-e', e]), spec.container, spec.executable ?? 'kamal-backup', ...spec.command, ...spec.argv]
 }
 

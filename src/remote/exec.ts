@@ -1,6 +1,12 @@
 // Runs the accessory command on an open connection: one exec channel, the handshake (protocol.ts) read off stderr,
-// stdout and stderr streamed through redaction as they arrive (with backpressure, so output of any size flows in
-// constant memory), interrupts sent on stdin, and the remote exit status returned.
+// stdout and stderr streamed as they arrive (with backpressure, so output of any size flows in constant memory),
+// interrupts sent on stdin, and the remote exit status returned.
+//
+// Decision: what the accessory writes after the handshake passes through byte for byte, on both streams. The
+// accessory redacts its own output (it holds the secrets; this machine's environment says nothing about them),
+// and a second pass here could only corrupt it: a local variable's value replaced inside a number or a word, or a
+// redaction pattern matching the accessory's own `[REDACTED]` and swallowing the quote after it. What the host
+// says outside the accessory (docker's errors, login-shell noise, before the handshake) is redacted here.
 import {constants} from 'node:os'
 import {StringDecoder} from 'node:string_decoder'
 import type {Client, ClientChannel} from 'ssh2'
@@ -10,6 +16,7 @@ import {GO, INTERRUPT_BYTE, parseHandshake, type Handshake} from './protocol.js'
 export type HandshakeDecision = 'go' | 'stop'
 
 export interface ExecOptions {
+  /** For what the host says before the handshake (never the accessory's own output). */
   redactor: Redactor
   stdout: NodeJS.WritableStream
   stderr: NodeJS.WritableStream
@@ -19,6 +26,11 @@ export interface ExecOptions {
   signal?: AbortSignal
   /** Capture stdout instead of writing it (small outputs only: `version`). */
   captureStdout?: boolean
+  /** Hold up to this many bytes of stdout until the exit status arrives (--json): a connection lost halfway then
+   *  leaves nothing on stdout rather than half a document. Past the limit, stdout streams on. */
+  holdStdout?: number
+  /** Sees each chunk the accessory writes on stderr after the handshake (to notice a line). */
+  onStderr?: (chunk: Buffer) => void
 }
 
 export interface ExecResult {
@@ -35,6 +47,8 @@ export interface ExecResult {
   /** Why the connection ended without an exit status. */
   lostReason?: string
   captured?: string
+  /** Bytes of held stdout dropped because no exit status arrived. */
+  discardedStdout?: number
 }
 
 /** Splits a byte stream into lines, redacts each, and writes them in batches. Returns a function for each chunk
@@ -85,22 +99,18 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
       const result: ExecResult = {exitCode: null, started: false, preamble: '', interrupted: false}
       let handshakeDone = false
       let stderrPending = Buffer.alloc(0)
-      let captured = ''
+      const captured: Buffer[] = []
       let connectionEnded = false
+      let closed = false
+      let held: Buffer[] | undefined = options.holdStdout !== undefined && !options.captureStdout ? [] : undefined
+      let heldBytes = 0
 
       let outputClosed = false
-      const out = redactingWriter(options.redactor, (text) => {
-        if (outputClosed) return true
-        if (options.captureStdout) {
-          captured += text
-          return true
-        }
-        return options.stdout.write(text)
-      })
-      const err = redactingWriter(options.redactor, (text) => (outputClosed ? true : options.stderr.write(text)))
+      // Host output (before the handshake): redacted here, always to stderr, so it can never pollute --json.
+      const host = redactingWriter(options.redactor, (text) => (outputClosed ? true : options.stderr.write(text)))
       // The reader of our stdout went away (EPIPE): stop the command, as a SIGPIPE would, and drop the rest.
       const onStdoutError = () => {
-        if (outputClosed) return
+        if (outputClosed || closed) return
         outputClosed = true
         result.outputClosed = true
         if (result.started) channel.write(Buffer.from([INTERRUPT_BYTE]))
@@ -116,10 +126,35 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
         stream.once('drain', () => source.resume())
       }
 
-      channel.on('data', (chunk: Buffer) => flowControl(options.stdout, out.push(chunk), channel))
+      channel.on('data', (chunk: Buffer) => {
+        // The accessory writes nothing on stdout before it has our `go`: this is the host (a login shell's rc file).
+        if (!handshakeDone) return flowControl(options.stderr, host.push(chunk), channel)
+        if (outputClosed) return
+        if (options.captureStdout) {
+          captured.push(chunk)
+          return
+        }
+        if (held) {
+          held.push(chunk)
+          heldBytes += chunk.length
+          if (heldBytes <= options.holdStdout!) return
+          // Too big to hold: stream on (a reader of that much JSON will see a truncation for itself).
+          const ok = options.stdout.write(Buffer.concat(held))
+          held = undefined
+          return flowControl(options.stdout, ok, channel)
+        }
+        flowControl(options.stdout, options.stdout.write(chunk), channel)
+      })
+
+      const accessoryStderr = (chunk: Buffer) => {
+        if (chunk.length === 0) return
+        options.onStderr?.(chunk)
+        if (outputClosed) return
+        flowControl(options.stderr, options.stderr.write(chunk), channel.stderr)
+      }
 
       const onStderr = (chunk: Buffer) => {
-        if (handshakeDone) return flowControl(options.stderr, err.push(chunk), channel.stderr)
+        if (handshakeDone) return accessoryStderr(chunk)
         stderrPending = Buffer.concat([stderrPending, chunk])
         if (stderrPending.length > 65_536) {
           // No line end in sight: not a handshake. Keep it as the preamble.
@@ -135,7 +170,7 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
             // Held back: if kamal-backup never starts, this is docker's explanation, shown as part of our error.
             result.preamble += line
             if (result.preamble.length > 16_384) {
-              err.push(Buffer.from(result.preamble))
+              host.push(Buffer.from(result.preamble))
               result.preamble = ''
             }
             continue
@@ -143,9 +178,10 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
           handshakeDone = true
           result.handshake = handshake
           if (result.preamble !== '') {
-            err.push(Buffer.from(result.preamble))
+            host.push(Buffer.from(result.preamble))
             result.preamble = ''
           }
+          host.flush()
           const decision = options.signal?.aborted ? 'stop' : options.onHandshake(handshake)
           if (decision === 'go') {
             result.started = true
@@ -154,7 +190,7 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
             channel.end()
           }
           if (stderrPending.length > 0) {
-            err.push(stderrPending)
+            accessoryStderr(stderrPending)
             stderrPending = Buffer.alloc(0)
           }
         }
@@ -184,16 +220,25 @@ export function execInAccessory(client: Client, commandLine: string, options: Ex
       client.on('end', endListener)
       client.on('error', errorListener)
       channel.on('close', () => {
+        closed = true
         options.signal?.removeEventListener('abort', onAbort)
-        options.stdout.off('error', onStdoutError)
         client.off('end', endListener)
         client.off('error', errorListener)
-        out.flush()
-        if (!handshakeDone) result.preamble += stderrPending.toString('utf8')
-        else err.flush()
-        if (options.captureStdout) result.captured = captured
+        if (!handshakeDone) {
+          result.preamble += stderrPending.toString('utf8')
+          host.flush()
+        }
+        if (options.captureStdout) result.captured = Buffer.concat(captured).toString('utf8')
         if (result.exitCode !== null) delete result.lostReason
         else if (!connectionEnded) result.lostReason ??= 'the channel closed without an exit status'
+        if (held && heldBytes > 0) {
+          // A finished command's output is written whole; a lost one's is dropped (never half a document).
+          if (result.exitCode !== null && !outputClosed) options.stdout.write(Buffer.concat(held))
+          else if (result.exitCode === null) result.discardedStdout = heldBytes
+          held = undefined
+        } else {
+          options.stdout.off('error', onStdoutError)
+        }
         resolve(result)
       })
     })

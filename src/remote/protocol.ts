@@ -6,14 +6,24 @@
 //    and then waits for a line on stdin.
 // 3. The workstation strips that line, compares versions, and writes `go\n` (compatible) or closes stdin
 //    (incompatible: the accessory exits 4 without having done anything).
-// 4. After `go`, stdin stays open as the control channel: a 0x03 byte, or end of file (the workstation went away,
-//    the connection dropped), interrupts the command as SIGINT would (restic gets SIGINT and removes its lock).
+// 4. After `go`, stdin stays open as the control channel: a 0x03 byte interrupts the command as SIGINT would
+//    (restic gets SIGINT and removes its lock). End of file (the workstation went away, the connection dropped)
+//    interrupts it too, unless the workstation passed KAMAL_BACKUP_REMOTE_ON_HANGUP=continue: then the command
+//    runs to its end (`restore production`, `drill production`: stopping those halfway leaves more damage than
+//    finishing them; their records in the state directory say how they ended).
+//
+// Other -e variables, never secrets: KAMAL_BACKUP_OPERATOR (the human running a drill), KAMAL_BACKUP_DESTINATION
+// and KAMAL_BACKUP_CONFIG_FILE (the workstation's -d and -c, for commands the accessory prints, like an undo).
 //
 // Why not SSH signals: OpenSSH's sshd ignores "signal" channel requests in common setups and cannot deliver them
 // through `docker exec` anyway; stdin is the one thing that reaches the process inside the container.
 
 export const REMOTE_CLIENT_ENV = 'KAMAL_BACKUP_REMOTE_CLIENT'
 export const OPERATOR_ENV = 'KAMAL_BACKUP_OPERATOR'
+export const DESTINATION_ENV = 'KAMAL_BACKUP_DESTINATION'
+export const CONFIG_FILE_ENV = 'KAMAL_BACKUP_CONFIG_FILE'
+/** `continue`: end of stdin (the connection dropped) does not interrupt the command; only 0x03 does. */
+export const ON_HANGUP_ENV = 'KAMAL_BACKUP_REMOTE_ON_HANGUP'
 export const HANDSHAKE_PREFIX = '@kamal-backup-handshake '
 export const PROTOCOL_VERSION = 1
 export const GO = 'go\n'
@@ -44,6 +54,12 @@ export function parseHandshake(line: string): Handshake | undefined {
 }
 
 export type Compatibility = 'same' | 'patch' | 'incompatible'
+
+/** Whether the accessory speaks our protocol. A handshake without a number (0) predates numbering: refused, like
+ *  any other number, since the meaning of `go`, 0x03 and EOF could differ. */
+export function protocolCompatible(handshake: Handshake): boolean {
+  return handshake.protocol === PROTOCOL_VERSION
+}
 
 interface SemVer {
   major: number

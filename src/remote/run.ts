@@ -12,10 +12,11 @@ import {backupConfigPath} from '../config/validate.js'
 import {ExitCode, KamalBackupError, UsageError} from '../errors.js'
 import {readDeployConfig} from '../kamal/deploy.js'
 import {buildDeployModel, type DeployModel} from '../kamal/model.js'
+import {DEFAULT_STATE_DIR} from '../config/types.js'
 import {accessoryArgv, remoteCommandLine} from './command.js'
 import {connectionLostError, dockerExecError, versionMismatchError} from './errors.js'
 import {execInAccessory, type ExecResult} from './exec.js'
-import {compareVersions, type Handshake} from './protocol.js'
+import {compareVersions, PROTOCOL_VERSION, protocolCompatible, type Handshake} from './protocol.js'
 import {effectiveSsh, parseHostSpec} from './ssh-settings.js'
 
 export interface RemoteRunOptions {
@@ -34,8 +35,20 @@ export interface RemoteRunOptions {
   operator?: string
 }
 
+/** Commands whose accessory side finishes even when the connection drops: stopping them halfway leaves more
+ *  damage (a production half restored) than finishing, and their records say how they ended. */
+const FINISH_ON_HANGUP = new Set(['restore production', 'drill production'])
+
+/** Larger --json documents stream on instead of waiting for the exit status. */
+const JSON_HOLD_BYTES = 16 * 1024 * 1024
+
 /** The deploy.yml model, with the backup accessory named by config/kamal-backup.yml `accessory:` when set. */
 export function loadModel(options: Pick<RemoteRunOptions, 'cwd' | 'env' | 'flags'>): DeployModel {
+  return loadTarget(options).model
+}
+
+/** The model, and the accessory's state directory as far as this checkout tells (for messages). */
+export function loadTarget(options: Pick<RemoteRunOptions, 'cwd' | 'env' | 'flags'>): {model: DeployModel; stateDir: string} {
   const {cwd, env, flags} = options
   const deploy = readDeployConfig({
     cwd,
@@ -46,14 +59,18 @@ export function loadModel(options: Pick<RemoteRunOptions, 'cwd' | 'env' | 'flags
   throwOnErrors(deploy.findings)
   const configFile = backupConfigPath({cwd, env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})})
   let requested: {name: string; position: {file: string; line: number; column: number}} | undefined
+  let statePath: string | undefined
   if (existsSync(configFile)) {
     const backup = loadBackupConfig(configFile, cwd)
     const name = backup.source?.data.accessory
     if (typeof name === 'string' && backup.source) requested = {name, position: backup.source.positions.nearest(['accessory'])}
+    statePath = backup.config?.statePath
   }
   const built = buildDeployModel(deploy.source!, requested)
   throwOnErrors(built.findings)
-  return built.model!
+  const model = built.model!
+  // The same precedence as the accessory's: state.path, then its KAMAL_BACKUP_STATE_DIR, then the default.
+  return {model, stateDir: statePath ?? model.accessory.env.clear.KAMAL_BACKUP_STATE_DIR ?? DEFAULT_STATE_DIR}
 }
 
 /** The host to use: the first of the accessory's hosts, or the one --host names. */
@@ -80,9 +97,22 @@ export function pickHost(model: DeployModel, wanted: string | undefined): string
 
 export async function runInAccessory(options: RemoteRunOptions): Promise<number> {
   const {ui, flags} = options
-  const model = loadModel(options)
+  const commandId = options.command.join(' ')
+  const {model, stateDir} = loadTarget(options)
   const accessory = model.accessory
+  if (commandId === 'schedule') {
+    // The accessory already runs the scheduler (its CMD); a second one from a laptop would back up on its own
+    // timer for as long as the laptop stays connected.
+    throw new UsageError('schedule is what the backup accessory itself runs; it is not started from a workstation', {
+      code: 'schedule-remote',
+      suggestions: [
+        `follow the accessory's scheduler: kamal accessory logs ${accessory.name} -f${flags.destination ? ` -d ${flags.destination}` : ''}`,
+        `back up now: kamal-backup backup --force${flags.destination ? ` -d ${flags.destination}` : ''}; run a scheduler on this machine: kamal-backup schedule --local`,
+      ],
+    })
+  }
   const host = pickHost(model, flags.host)
+  if (accessory.hosts.length > 1) ui.info(`the backup accessory runs on ${accessory.hosts.length} hosts (${accessory.hosts.join(', ')}); using ${host}${flags.host === undefined ? ' (--host picks another)' : ''}`)
   const settings = effectiveSsh(host, model.ssh, {
     cwd: options.cwd,
     homeDir: options.env.HOME || homedir(),
@@ -93,19 +123,32 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
   const destination = flags.destination ?? model.destination
   const isVersion = options.command.length === 1 && options.command[0] === 'version'
   const argv = isVersion ? ['--json'] : accessoryArgv(options.argv)
+  const continues = FINISH_ON_HANGUP.has(commandId)
   const commandLine = remoteCommandLine({
     container: accessory.container,
     command: options.command,
     argv,
     clientVersion: options.version,
     ...(options.operator !== undefined && {operator: options.operator}),
+    ...(flags.destination !== undefined && {destination: flags.destination}),
+    ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
+    ...(continues && {continueOnHangup: true}),
   })
   ui.debug(`ssh ${settings.user}@${settings.hostName}:${settings.port}: ${commandLine}`)
 
   const {connect} = await import('./session.js')
-  const connection = await connect(settings, {ui, signal: options.signal})
+  let connection: Awaited<ReturnType<typeof connect>>
+  try {
+    connection = await connect(settings, {ui, signal: options.signal})
+  } catch (error) {
+    // `version` still answers for this machine when the accessory cannot be reached.
+    if (isVersion && !options.signal.aborted) return versionUnreachable(options, error)
+    throw error
+  }
   let result: ExecResult
   let compatibility: ReturnType<typeof compareVersions> | undefined
+  let protocolMismatch = false
+  const safety = commandId === 'restore production' ? safetyBackupWatcher() : undefined
   try {
     result = await execInAccessory(connection.client, commandLine, {
       redactor: ui.redactor,
@@ -113,9 +156,12 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
       stderr: ui.stream,
       signal: options.signal,
       captureStdout: isVersion,
+      ...(options.json && !isVersion && {holdStdout: JSON_HOLD_BYTES}),
+      ...(safety && {onStderr: safety.push}),
       onHandshake: (handshake: Handshake) => {
         compatibility = compareVersions(options.version, handshake.version)
-        if (compatibility === 'incompatible') return 'stop'
+        if (compatibility !== 'incompatible' && !protocolCompatible(handshake)) protocolMismatch = true
+        if (compatibility === 'incompatible' || protocolMismatch) return 'stop'
         if (compatibility === 'patch' && !isVersion) {
           ui.warn(`the accessory runs kamal-backup ${handshake.version}, this machine ${options.version} (compatible; upgrading both to the same release is best)`)
         }
@@ -127,10 +173,17 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
   }
 
   const context = {container: accessory.container, accessory: accessory.name, host: settings.hostName, ...(destination !== undefined && {destination})}
-  if (result.handshake && compatibility === 'incompatible') {
+  if (result.handshake && (compatibility === 'incompatible' || protocolMismatch)) {
     if (isVersion) {
       printVersions(options, result.handshake, undefined, context, false)
       if (options.json) return ExitCode.versionMismatch
+    }
+    if (protocolMismatch) {
+      throw new KamalBackupError(`the accessory's kamal-backup ${result.handshake.version} speaks remote protocol ${result.handshake.protocol}, this machine's ${options.version} speaks ${PROTOCOL_VERSION}; nothing was run`, {
+        code: 'version-mismatch',
+        exitCode: ExitCode.versionMismatch,
+        suggestions: [`run the same kamal-backup release on both sides (the accessory: kamal accessory reboot ${accessory.name}${destination ? ` -d ${destination}` : ''} after updating its image)`],
+      })
     }
     throw versionMismatchError({local: options.version, remote: result.handshake.version, accessory: accessory.name, ...(accessory.image !== undefined && {image: accessory.image}), ...(destination !== undefined && {destination})})
   }
@@ -139,7 +192,20 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
   if (result.exitCode === null) {
     if (result.outputClosed) return 141
     if (result.interrupted) return ExitCode.interrupted
-    throw connectionLostError({command: options.command, target: connection.target, afterGo: result.started, accessory: accessory.name, ...(destination !== undefined && {destination}), ...(result.lostReason !== undefined && {reason: result.lostReason})})
+    safety?.flush()
+    throw connectionLostError({
+      command: options.command,
+      target: connection.target,
+      afterGo: result.started,
+      accessory: accessory.name,
+      stateDir,
+      continues,
+      ...(destination !== undefined && {destination}),
+      ...(result.lostReason !== undefined && {reason: result.lostReason}),
+      ...(safety?.found && {safetyBackup: safety.found}),
+      ...(options.argv.includes('--no-safety-backup') && {noSafetyBackup: true}),
+      ...(result.discardedStdout !== undefined && {discardedStdout: result.discardedStdout}),
+    })
   }
   if (!result.handshake) {
     const known = dockerExecError(result.exitCode, result.preamble, context)
@@ -167,6 +233,45 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
     printVersions(options, result.handshake, remote, context, true)
   }
   return result.exitCode
+}
+
+/** Notices the line the accessory prints once its safety backup is done (`safety backup: run <id>. To undo this
+ *  restore: <command>`), so a lost connection can name it. */
+function safetyBackupWatcher(): {push(chunk: Buffer): void; flush(): void; found?: {runId: string; undo?: string}} {
+  let pending = ''
+  const watcher: ReturnType<typeof safetyBackupWatcher> = {
+    push(chunk) {
+      if (watcher.found) return
+      pending = (pending + chunk.toString('utf8')).slice(-65_536)
+      let newline: number
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        check(pending.slice(0, newline))
+        pending = pending.slice(newline + 1)
+      }
+    },
+    flush() {
+      if (pending !== '') check(pending)
+      pending = ''
+    },
+  }
+  const check = (line: string) => {
+    // eslint-disable-next-line no-control-regex
+    const match = /safety backup: run (\S+?)\.(?: To undo this restore: (.+?))?\s*$/.exec(line.replace(/\x1b\[[0-9;]*m/g, ''))
+    if (match && !watcher.found) watcher.found = {runId: match[1]!, ...(match[2] !== undefined && {undo: match[2]})}
+  }
+  return watcher
+}
+
+/** `version` with the accessory out of reach: this machine's version, then the error (exit 3). */
+function versionUnreachable(options: RemoteRunOptions, error: unknown): number {
+  const failure = error instanceof KamalBackupError ? error : new KamalBackupError(String((error as Error)?.message ?? error), {code: 'ssh-failed', exitCode: ExitCode.unreachable})
+  if (options.json) {
+    const doc = {version: options.version, node: process.version, accessory: null, error: options.ui.redactor.redactValue(failure.toJSON())}
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
+    return failure.exitCode
+  }
+  process.stdout.write(`${options.version} (this machine)\n`)
+  throw failure
 }
 
 function printVersions(

@@ -4,11 +4,11 @@
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
 import {kb} from '../../support/cli.ts'
 import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, resticBin, tempDir, type TestDatabase} from '../../support/lab.ts'
-import {cli, container, makeImage, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
+import {cli, cliRaw, container, makeImage, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
 
 const HANDSHAKE = /@kamal-backup-handshake/
 
@@ -77,21 +77,28 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
     assert.match(result.stdout, /database:primary/)
     assert.match(result.stderr, /database notes \(postgres\)/, 'the accessory\'s progress lines arrive on stderr')
     assert.doesNotMatch(result.stderr + result.stdout, HANDSHAKE)
+    for (const secret of [lab().postgres.appPassword, lab().resticPassword]) assert.ok(!(result.stdout + result.stderr).includes(secret), 'the accessory redacts its own output')
     // The repository really has the snapshots (read locally, outside the CLI).
     const snapshots = JSON.parse(execFileSync(resticBin('0.18'), ['-r', repo, 'snapshots', '--json', '--no-cache'], {env: {...process.env, RESTIC_PASSWORD: lab().resticPassword}, encoding: 'utf8'}))
     assert.equal(snapshots.length, 3)
   })
 
-  test('list --json arrives byte for byte: the same document as running it inside the accessory', async () => {
-    const remote = await cli(app, ['list', '--json'])
+  test('list --json arrives byte for byte: the same document as running it inside the accessory, whatever secret-looking variables the laptop has', async () => {
+    const local = await kb(['list', '--json'], {cwd: data, env: {...containerEnv, PATH: process.env.PATH, KAMAL_BACKUP_IN_ACCESSORY: '1', HOME: process.env.HOME}})
+    assert.equal(local.code, 0, local.stderr)
+    // Values that occur in the document, as secret-looking variables on the laptop: the accessory's output must
+    // not be touched by them (it redacts itself, with its own secrets).
+    const number = /\b\d{4,}\b/.exec(local.stdout.replace(/"[^"]*"/g, '""'))?.[0]
+    assert.ok(number, `a number of 4+ digits in ${local.stdout}`)
+    const dirty = {POSTGRES_PASSWORD: 'files', DB_PASSWORD: number, SOME_FLAG_KEY: 'true', APP_SECRET: 'false', AWS_SECRET_ACCESS_KEY: 'null', PRIMARY_KEY: 'database:primary'}
+    for (const value of Object.values(dirty)) assert.ok(local.stdout.includes(value), `${value} occurs in the document:\n${local.stdout}`)
+    const remote = await cliRaw(app, ['list', '--json'], {env: dirty})
     assert.equal(remote.code, 0, remote.stderr)
-    const runs = JSON.parse(remote.stdout)
+    assert.ok(remote.stdout.equals(Buffer.from(local.stdout)), `byte for byte:\n${remote.stdout}\n---\n${local.stdout}`)
+    const runs = JSON.parse(remote.stdout.toString('utf8'))
     assert.equal(runs.length, 1)
     assert.equal(runs[0].complete, true)
     runId = runs[0].id
-    const local = await kb(['list', '--json'], {cwd: data, env: {...containerEnv, PATH: process.env.PATH, KAMAL_BACKUP_IN_ACCESSORY: '1', HOME: process.env.HOME}})
-    assert.equal(local.code, 0, local.stderr)
-    assert.equal(remote.stdout, local.stdout)
   })
 
   test('evidence is produced remotely and names the latest run', async () => {
@@ -145,6 +152,51 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
     assert.equal(sqlite(db, 'SELECT count(*) FROM items'), '3')
     assert.equal(await psql(pg.name, 'SELECT count(*) FROM notes;', {as: 'app'}), '200')
     assert.equal(readFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'utf8'), 'hello\n')
+  })
+
+  test('restore production, connection lost halfway: the accessory finishes the restore; the error says how to check', async () => {
+    const db = join(data, 'storage', 'production.sqlite3')
+    sqlite(db, "DELETE FROM items WHERE name <> 'one';")
+    await psql(pg.name, 'DELETE FROM notes WHERE id > 10;', {as: 'app'})
+    writeFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'changed again\n')
+    // A big file makes the safety backup take long enough to drop the connection during it.
+    const big = join(data, 'storage', 'big.bin')
+    execFileSync('sh', ['-c', `head -c 300000000 /dev/urandom > ${big} && chmod 666 ${big}`])
+    const runsBefore = (JSON.parse((await cli(app, ['list', '--json'])).stdout) as unknown[]).length
+    const pidFile = join(data, 'sshd-restore.pid')
+    box.write({...containerEnv, KB_FAKE_PPID_FILE: pidFile})
+    const restoring = () => execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'}).split('\n').some((line) => line.includes(join(dirname(image), 'bin', 'run.js')) && line.includes('restore production'))
+    try {
+      let killed = false
+      const result = await cliRaw(app, ['restore', 'production', runId, '--confirm', app.app], {
+        env: {KAMAL_BACKUP_IN_ACCESSORY: ''},
+        onStderr: (soFar) => {
+          if (!killed && /taking a safety backup/.test(soFar) && existsSync(pidFile)) {
+            killed = true
+            execFileSync('kill', ['-KILL', readFileSync(pidFile, 'utf8').trim()])
+          }
+        },
+      })
+      assert.ok(killed, result.stderr)
+      assert.equal(result.code, 3, result.stderr)
+      assert.match(result.stderr, /was lost while `kamal-backup restore production` was running/)
+      assert.match(result.stderr, /goes on in the accessory/)
+      assert.ok(result.stderr.includes(`cat ${join(data, 'state')}/last_restore.json`), 'points at the record in the configured state directory')
+      // The accessory carried on: safety backup, then the restore itself, to the end.
+      const deadline = Date.now() + 180_000
+      while (restoring() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250))
+      assert.equal(restoring(), false, 'the accessory side finished')
+      assert.equal(sqlite(db, 'SELECT count(*) FROM items'), '3')
+      assert.equal(await psql(pg.name, 'SELECT count(*) FROM notes;', {as: 'app'}), '200')
+      assert.equal(readFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'utf8'), 'hello\n')
+      assert.equal(existsSync(big), false, 'the files were replaced by the run\'s')
+      const runs = JSON.parse((await cli(app, ['list', '--json'])).stdout) as unknown[]
+      assert.equal(runs.length, runsBefore + 1, 'the safety backup was taken before restoring')
+      assert.deepEqual(readdirSync(join(repo, 'locks')), [], 'no restic lock left')
+    } finally {
+      box.write(containerEnv)
+      execFileSync('rm', ['-f', big])
+    }
   })
 
   test('version shows both sides', async () => {

@@ -1,10 +1,22 @@
 #!/usr/bin/env node
 // A tiny `kamal-backup` for the remote tests' "argv" container: it speaks the handshake of src/remote/protocol.ts
 // like the real CLI, then reports exactly what it received and behaves as the test asks through its environment
-// (set in the container's env file): FAKE_VERSION, FAKE_EXIT (exit code), FAKE_MEGABYTES (stdout volume),
-// FAKE_SLEEP_S (run that long; an interrupt byte or EOF on stdin makes it exit 130).
+// (set in the container's env file): FAKE_VERSION, FAKE_PROTOCOL, FAKE_EXIT (exit code), FAKE_MEGABYTES (stdout
+// volume), FAKE_STDOUT_FILE / FAKE_STDERR_FILE (print exactly these bytes instead of the report), FAKE_RC_NOISE (text
+// on stdout before the handshake, as a login shell's rc file would), FAKE_SLEEP_S (run that long; an interrupt byte
+// makes it exit 130, and so does EOF on stdin unless KAMAL_BACKUP_REMOTE_ON_HANGUP=continue, like the real CLI;
+// FAKE_DONE_FILE is written when it finishes its sleep; FAKE_SAY is a line for stderr before it). Like the real accessory it redacts its own output: the
+// secret-looking line on stderr is written already redacted.
+import {readFileSync, writeFileSync} from 'node:fs'
 const version = process.env.FAKE_VERSION ?? '0.1.0'
-process.stderr.write(`@kamal-backup-handshake ${JSON.stringify({protocol: 1, version, node: process.version})}\n`)
+const handshake = () => process.stderr.write(`@kamal-backup-handshake ${JSON.stringify({protocol: Number(process.env.FAKE_PROTOCOL ?? 1), version, node: process.version})}\n`)
+// rc-file noise comes from the shell before docker exec starts: give it time to arrive before the handshake.
+if (process.env.FAKE_RC_NOISE) {
+  process.stdout.write(process.env.FAKE_RC_NOISE + '\n')
+  setTimeout(handshake, 300)
+} else handshake()
+process.stdout.on('error', () => {})
+process.stderr.on('error', () => {})
 let buffered = ''
 let started = false
 process.stdin.on('data', (chunk) => {
@@ -18,7 +30,10 @@ process.stdin.on('data', (chunk) => {
   started = true
   main()
 })
-process.stdin.on('end', () => (started ? finish(130, 'stdin closed') : process.exit(4)))
+process.stdin.on('end', () => {
+  if (!started) process.exit(4)
+  if (process.env.KAMAL_BACKUP_REMOTE_ON_HANGUP !== 'continue') finish(130, 'stdin closed')
+})
 
 function finish(code, why) {
   process.stderr.write(`fake kamal-backup: ${why}\n`)
@@ -26,7 +41,23 @@ function finish(code, why) {
 }
 
 function main() {
-  const report = {argv: process.argv.slice(2), operator: process.env.KAMAL_BACKUP_OPERATOR ?? null, client: process.env.KAMAL_BACKUP_REMOTE_CLIENT ?? null, inAccessory: process.env.KAMAL_BACKUP_IN_ACCESSORY ?? null}
+  const report = {
+    argv: process.argv.slice(2),
+    operator: process.env.KAMAL_BACKUP_OPERATOR ?? null,
+    client: process.env.KAMAL_BACKUP_REMOTE_CLIENT ?? null,
+    inAccessory: process.env.KAMAL_BACKUP_IN_ACCESSORY ?? null,
+    destination: process.env.KAMAL_BACKUP_DESTINATION ?? null,
+    configFile: process.env.KAMAL_BACKUP_CONFIG_FILE ?? null,
+    onHangup: process.env.KAMAL_BACKUP_REMOTE_ON_HANGUP ?? null,
+  }
+  if (process.env.FAKE_STDOUT_FILE || process.env.FAKE_STDERR_FILE) {
+    if (process.env.FAKE_STDERR_FILE) process.stderr.write(readFileSync(process.env.FAKE_STDERR_FILE))
+    if (process.env.FAKE_STDOUT_FILE) process.stdout.write(readFileSync(process.env.FAKE_STDOUT_FILE))
+    process.exitCode = Number(process.env.FAKE_EXIT ?? 0)
+    process.stdin.unref?.()
+    process.stdin.pause()
+    return
+  }
   const megabytes = Number(process.env.FAKE_MEGABYTES ?? 0)
   if (megabytes > 0) {
     // 100-byte lines, each numbered, so the receiver can check nothing was lost or reordered.
@@ -44,11 +75,15 @@ function main() {
     return
   }
   process.stdout.write(JSON.stringify(report) + '\n')
-  process.stderr.write('fake kamal-backup: stderr line with PGPASSWORD=hunter2-secret\n')
+  process.stderr.write('fake kamal-backup: stderr line with PGPASSWORD=[REDACTED]\n')
   const sleep = Number(process.env.FAKE_SLEEP_S ?? 0)
   if (sleep > 0) {
+    if (process.env.FAKE_SAY) process.stderr.write(process.env.FAKE_SAY + '\n')
     process.stderr.write('fake kamal-backup: sleeping\n')
-    setTimeout(() => process.exit(Number(process.env.FAKE_EXIT ?? 0)), sleep * 1000)
+    setTimeout(() => {
+      if (process.env.FAKE_DONE_FILE) writeFileSync(process.env.FAKE_DONE_FILE, 'finished\n')
+      process.exit(Number(process.env.FAKE_EXIT ?? 0))
+    }, sleep * 1000)
     return
   }
   process.exitCode = Number(process.env.FAKE_EXIT ?? 0)

@@ -8,7 +8,7 @@
  * as a jump host), the built CLI inside the "container" (an "image" is a snapshot of dist/, so a test can give it
  * another version), restic and the databases.
  */
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import {chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {kb, ROOT, type CliOptions, type CliResult} from '../../support/cli.ts'
@@ -148,3 +148,33 @@ export function cli(app: RemoteApp, args: readonly string[], options: CliOptions
 }
 
 export {ROOT}
+
+export interface RawResult {
+  code: number | null
+  /** stdout exactly as received, bytes. */
+  stdout: Buffer
+  stderr: string
+}
+
+/** Like cli(), but stdout is kept as bytes (for byte-for-byte comparisons), and `onStderr` sees stderr as it
+ *  arrives (to act mid-command: kill a connection, send SIGINT). */
+export function cliRaw(app: RemoteApp, args: readonly string[], options: {env?: Record<string, string | undefined>; onStderr?: (soFar: string, child: import('node:child_process').ChildProcess) => void; timeoutMs?: number} = {}): Promise<RawResult> {
+  const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', HOME: app.home, SSH_AUTH_SOCK: undefined, KAMAL_BACKUP_CONFIG: undefined, KAMAL_BACKUP_IN_ACCESSORY: undefined, KAMAL_BACKUP_REMOTE_CLIENT: undefined, RESTIC_PASSWORD: undefined, ...options.env}
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {cwd: app.dir, env, stdio: ['ignore', 'pipe', 'pipe']})
+    const out: Buffer[] = []
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => out.push(d))
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d
+      options.onStderr?.(stderr, child)
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({code, stdout: Buffer.concat(out), stderr})
+    })
+  })
+}

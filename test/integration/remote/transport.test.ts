@@ -10,13 +10,19 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import ssh2 from 'ssh2'
 import {lab, tempDir} from '../../support/lab.ts'
-import {cli, container, fakeImage, makeImage, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
+import {cli, cliRaw, container, fakeImage, makeImage, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
 
 function fakeEnv(image: string, extra: Record<string, string> = {}): Record<string, string> {
   return {PATH: `${image}:/usr/local/bin:/usr/bin:/bin`, ...extra}
 }
 
-function parseReport(stdout: string): {argv: string[]; operator: string | null; client: string | null; inAccessory: string | null} {
+const LOCAL_VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string
+
+/** Secret-looking variables on the workstation whose values occur in ordinary output: none of them may change a
+ *  byte of what the accessory prints. */
+const DIRTY_LAPTOP = {POSTGRES_PASSWORD: 'postgres', DB_PASSWORD: '1000', SOME_FLAG_KEY: 'true', GITHUB_TOKEN: 'complete', AWS_SECRET_ACCESS_KEY: 'null'}
+
+function parseReport(stdout: string): {argv: string[]; operator: string | null; client: string | null; inAccessory: string | null; destination: string | null; configFile: string | null; onHangup: string | null} {
   const line = stdout.trim().split('\n').at(-1) ?? ''
   return JSON.parse(line)
 }
@@ -59,14 +65,58 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     assert.equal(report.operator, "Zoë O'Brien")
     assert.equal(report.client, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version)
     assert.equal(report.inAccessory, '1')
+    assert.equal(report.destination, 'staging', 'the workstation\'s -d, for the accessory\'s messages')
+    assert.equal(report.configFile, null, 'no -c given')
+    assert.equal(report.onHangup, 'continue', 'a production drill finishes even when the connection drops')
     assert.equal(existsSync(marker), false, 'nothing was executed by a shell')
   })
 
-  test('stderr is redacted line by line and the handshake line never shows', async () => {
-    const result = await cli(app, ['list'])
-    assert.equal(result.code, 0, result.stderr)
-    assert.match(result.stderr, /PGPASSWORD=\[REDACTED\]/)
-    assert.doesNotMatch(result.stderr, /hunter2|@kamal-backup-handshake/)
+  test('-c and -d reach the accessory as KAMAL_BACKUP_CONFIG_FILE / KAMAL_BACKUP_DESTINATION; other commands still stop on a hangup', async () => {
+    const restore = await cli(app, ['restore', 'production', '--confirm', app.app, '-c', 'config/deploy.yml', '-d', 'staging'])
+    assert.equal(restore.code, 0, restore.stderr)
+    const r = parseReport(restore.stdout)
+    assert.equal(r.configFile, 'config/deploy.yml')
+    assert.equal(r.destination, 'staging')
+    assert.equal(r.onHangup, 'continue')
+    assert.deepEqual(r.argv, ['restore', 'production', '--confirm', app.app])
+    const list = parseReport((await cli(app, ['list'])).stdout)
+    assert.equal(list.destination, null)
+    assert.equal(list.configFile, null)
+    assert.equal(list.onHangup, null)
+  })
+
+  test('--json output and stderr arrive byte for byte as the accessory wrote them, whatever secret-looking variables this machine has', async () => {
+    const dir = tempDir('bytes')
+    // What a real accessory prints: its own redaction already applied ([REDACTED] right before a closing quote),
+    // numbers, booleans, words that equal the laptop's variable values, non-ASCII.
+    const doc = JSON.stringify([{id: '20261120T030000Z', adapter: 'postgres', files: 1000, complete: true, size: null, note: 'ünïcødé ✓ 日本語', check: {command: 'X_TOKEN=[REDACTED]', output: 'PGPASSWORD=[REDACTED]'}}], null, 2) + '\n'
+    const log = 'database notes (postgres): 1000 rows, complete true, X_TOKEN=[REDACTED]" null\n'
+    writeFileSync(join(dir, 'out.json'), doc)
+    writeFileSync(join(dir, 'err.txt'), log)
+    box.write(fakeEnv(image, {FAKE_VERSION: LOCAL_VERSION, FAKE_STDOUT_FILE: join(dir, 'out.json'), FAKE_STDERR_FILE: join(dir, 'err.txt')}))
+    try {
+      const result = await cliRaw(app, ['list', '--json'], {env: DIRTY_LAPTOP})
+      assert.equal(result.code, 0, result.stderr)
+      assert.ok(result.stdout.equals(Buffer.from(doc)), `stdout differs from the accessory's:\n${result.stdout}`)
+      assert.deepEqual(JSON.parse(result.stdout.toString('utf8')), JSON.parse(doc))
+      assert.equal(result.stderr, log, 'stderr too, and the handshake line never shows')
+    } finally {
+      box.write(fakeEnv(image))
+    }
+  })
+
+  test('output on stdout before the handshake (a login shell\'s rc file) goes to stderr: --json stays one document', async () => {
+    box.write(fakeEnv(image, {FAKE_RC_NOISE: 'Welcome to prod-1! Last login: yesterday'}))
+    try {
+      const result = await cli(app, ['list', '--json'])
+      assert.equal(result.code, 0, result.stderr)
+      assert.deepEqual(parseReport(result.stdout).argv, ['list', '--json'])
+      assert.equal(result.stdout.trim().split('\n').length, 1, result.stdout)
+      assert.match(result.stderr, /Welcome to prod-1!/)
+      assert.doesNotMatch(result.stderr, /@kamal-backup-handshake/)
+    } finally {
+      box.write(fakeEnv(image))
+    }
   })
 
   for (const code of [0, 1, 2]) {
@@ -105,7 +155,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     }
   })
 
-  test('50 MB of output streams through without the local process growing', async () => {
+  test('50 MB and 200 MB of output stream through in the same memory', async () => {
     const measure = async (megabytes: number) => {
       box.write(fakeEnv(image, {FAKE_MEGABYTES: String(megabytes)}))
       const child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'list'], {cwd: app.dir, env: {...process.env, HOME: app.home, NO_COLOR: '1', SSH_AUTH_SOCK: ''}, stdio: ['ignore', 'pipe', 'pipe']})
@@ -140,13 +190,19 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       return {bytes, lines, ordered, peakRss}
     }
     try {
-      const small = await measure(1)
-      const big = await measure(50)
-      assert.equal(big.bytes, 50_000_000)
-      assert.equal(big.lines, 500_000)
-      assert.ok(big.ordered, 'every line arrived, in order')
-      const growth = big.peakRss - small.peakRss
-      assert.ok(growth < 40 * 1024 * 1024, `peak RSS grew by ${(growth / 1048576).toFixed(1)} MB (1 MB run ${(small.peakRss / 1048576).toFixed(0)} MB, 50 MB run ${(big.peakRss / 1048576).toFixed(0)} MB)`)
+      // Twice each, alternating, keeping the lower peak: RSS between identical runs varies by a few MB.
+      const runs = [await measure(50), await measure(200), await measure(50), await measure(200)]
+      for (const [i, run] of runs.entries()) {
+        const megabytes = i % 2 === 0 ? 50 : 200
+        assert.equal(run.bytes, megabytes * 1_000_000)
+        assert.equal(run.lines, megabytes * 10_000)
+        assert.ok(run.ordered, 'every line arrived, in order')
+      }
+      const small = Math.min(runs[0]!.peakRss, runs[2]!.peakRss)
+      const big = Math.min(runs[1]!.peakRss, runs[3]!.peakRss)
+      // 150 MB more output, (almost) the same memory: anything that kept even a tenth of the stream would show.
+      const growth = big - small
+      assert.ok(growth < 16 * 1024 * 1024, `peak RSS grew by ${(growth / 1048576).toFixed(1)} MB from 50 MB to 200 MB of output (${(small / 1048576).toFixed(0)} MB, ${(big / 1048576).toFixed(0)} MB)`)
     } finally {
       box.write(fakeEnv(image))
     }
@@ -222,6 +278,82 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     }
   })
 
+  test('ProxyJump to an ssh_config alias (the lab\'s kblab-via-jump): the hop\'s HostName, Port, User and IdentityFile are used', async () => {
+    const l = lab()
+    const aliased = remoteApp({host: l.ssh.viaJumpAlias})
+    const deploy = join(aliased.dir, 'config', 'deploy.yml')
+    writeFileSync(deploy, readFileSync(deploy, 'utf8').replace('  config: false', `  config: ${l.ssh.config}`))
+    const c = container(aliased.containerName, fakeEnv(image))
+    try {
+      const log = join(l.logs, 'sshd-jump.log')
+      const before = readFileSync(log, 'utf8').length
+      const result = await cli(aliased, ['list'])
+      assert.equal(result.code, 0, result.stderr)
+      assert.deepEqual(parseReport(result.stdout).argv, ['list'])
+      assert.match(readFileSync(log, 'utf8').slice(before), /Accepted publickey for kbdeploy/, 'it came through the jump host')
+
+      // ssh.proxy naming the alias works the same way.
+      writeFileSync(deploy, readFileSync(deploy, 'utf8').replace(`  config: ${l.ssh.config}`, `  config: ${l.ssh.config}\n  proxy: kbdeploy@${l.jump.alias}`))
+      const viaProxy = await cli(aliased, ['list'])
+      assert.equal(viaProxy.code, 0, viaProxy.stderr)
+    } finally {
+      c.remove()
+    }
+  })
+
+  test('a jump host alias: its host key is checked and recorded under its HostName, as OpenSSH does, not under the alias', async () => {
+    const l = lab()
+    const jumped = remoteApp({host: 'box-via-bastion', knownHosts: ''})
+    const sshConfig = join(jumped.dir, 'ssh_config')
+    writeFileSync(sshConfig, `Host box-via-bastion\n  HostName 127.0.0.1\n  ProxyJump bastion\nHost bastion\n  HostName 127.0.0.1\n  Port ${l.jump.port}\n  User kbdeploy\n  IdentityFile ${l.ssh.privateKey}\n  IdentitiesOnly yes\n`)
+    const deploy = join(jumped.dir, 'config', 'deploy.yml')
+    writeFileSync(deploy, readFileSync(deploy, 'utf8').replace('  config: false', `  config: ${sshConfig}`))
+    const c = container(jumped.containerName, fakeEnv(image))
+    try {
+      const result = await cli(jumped, ['list'])
+      assert.equal(result.code, 0, result.stderr)
+      const known = readFileSync(join(jumped.home, '.ssh', 'known_hosts'), 'utf8')
+      assert.ok(known.includes(`[127.0.0.1]:${l.jump.port} ${l.jump.hostPublicKey}`), known)
+      assert.ok(known.includes(`[127.0.0.1]:${l.ssh.port} ${l.ssh.hostPublicKey}`), known)
+      assert.doesNotMatch(known, /bastion/)
+      // A changed key for the jump host, under its HostName, is refused.
+      const other = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ')[1]!
+      writeFileSync(join(jumped.home, '.ssh', 'known_hosts'), `[127.0.0.1]:${l.jump.port} ssh-ed25519 ${other}\n`)
+      const changed = await cli(jumped, ['list'])
+      assert.equal(changed.code, 3, changed.stderr)
+      assert.match(changed.stderr, new RegExp(`host key of \\[127\\.0\\.0\\.1\\]:${l.jump.port} has CHANGED`))
+    } finally {
+      c.remove()
+    }
+  })
+
+  test('several accessory hosts: the first by default, --host picks another; which one is said on stderr', async () => {
+    const l = lab()
+    // The jump sshd is the same machine, user and stand-in docker on another port: a second "host".
+    const two = remoteApp({hostLines: ['hosts:', '  - 127.0.0.1', `  - 127.0.0.1:${l.jump.port}`], knownHosts: `[127.0.0.1]:${l.ssh.port} ${l.ssh.hostPublicKey}\n[127.0.0.1]:${l.jump.port} ${l.jump.hostPublicKey}\n`})
+    const c = container(two.containerName, fakeEnv(image))
+    const jumpLog = join(l.logs, 'sshd-jump.log')
+    const mainLog = join(l.logs, 'sshd.log')
+    try {
+      const sizes = () => [readFileSync(mainLog, 'utf8').length, readFileSync(jumpLog, 'utf8').length] as const
+      const [m0, j0] = sizes()
+      const first = await cli(two, ['list'])
+      assert.equal(first.code, 0, first.stderr)
+      assert.match(first.stderr, new RegExp(`runs on 2 hosts \\(127\\.0\\.0\\.1, 127\\.0\\.0\\.1:${l.jump.port}\\); using 127\\.0\\.0\\.1 \\(--host picks another\\)`))
+      assert.match(readFileSync(mainLog, 'utf8').slice(m0), /Accepted publickey for kbdeploy/)
+      assert.doesNotMatch(readFileSync(jumpLog, 'utf8').slice(j0), /Accepted publickey/, 'the second host was not used')
+
+      const [, j1] = sizes()
+      const second = await cli(two, ['list', '--host', `127.0.0.1:${l.jump.port}`])
+      assert.equal(second.code, 0, second.stderr)
+      assert.match(second.stderr, new RegExp(`using 127\\.0\\.0\\.1:${l.jump.port}\\n`))
+      assert.match(readFileSync(jumpLog, 'utf8').slice(j1), /Accepted publickey for kbdeploy/, '--host reached the second host')
+      assert.deepEqual(parseReport(second.stdout).argv, ['list'], '--host is not passed on')
+    } finally {
+      c.remove()
+    }
+  })
+
   test('ssh.config: a host alias from an ssh_config file resolves to its HostName', async () => {
     const aliased = remoteApp({host: 'accessory-box'})
     const sshConfig = join(aliased.dir, 'ssh_config')
@@ -255,29 +387,69 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     }
   })
 
-  test('the connection dropping mid-command gives the clear error (restore: what state it may have left)', async () => {
-    const pidFile = join(tempDir('drop'), 'sshd.pid')
-    box.write(fakeEnv(image, {FAKE_SLEEP_S: '60', KB_FAKE_PPID_FILE: pidFile}))
+  /** Runs `args`, kills the sshd session serving it once the fake accessory says "sleeping". */
+  async function dropMidCommand(args: string[], extra: Record<string, string> = {}) {
+    const dir = tempDir('drop')
+    const pidFile = join(dir, 'sshd.pid')
+    const doneFile = join(dir, 'done')
+    box.write(fakeEnv(image, {FAKE_VERSION: LOCAL_VERSION, FAKE_SLEEP_S: '4', KB_FAKE_PPID_FILE: pidFile, FAKE_DONE_FILE: doneFile, ...extra}))
+    let killed = false
     try {
-      const child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'restore', 'production', '--confirm', app.app], {cwd: app.dir, env: {...process.env, HOME: app.home, NO_COLOR: '1', SSH_AUTH_SOCK: ''}, stdio: ['ignore', 'pipe', 'pipe']})
-      let stderr = ''
-      child.stdout.resume()
-      child.stderr.on('data', (d) => {
-        stderr += d
-        if (/sleeping/.test(stderr) && existsSync(pidFile)) {
-          // Kill the sshd process serving this session: the TCP connection goes away under the client.
-          const pid = Number(readFileSync(pidFile, 'utf8').trim())
-          if (pid > 1) execFileSync('kill', ['-KILL', String(pid)])
-        }
+      const result = await cliRaw(app, args, {
+        onStderr: (soFar) => {
+          if (!killed && /sleeping/.test(soFar) && existsSync(pidFile)) {
+            killed = true
+            // Kill the sshd process serving this session: the TCP connection goes away under the client.
+            const pid = Number(readFileSync(pidFile, 'utf8').trim())
+            if (pid > 1) execFileSync('kill', ['-KILL', String(pid)])
+          }
+        },
       })
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-      assert.equal(code, 3, stderr)
-      assert.match(stderr, /connection to kbdeploy@127\.0\.0\.1:2222 was lost while `kamal-backup restore production` was running/)
-      assert.match(stderr, /half done/)
-      assert.match(stderr, /pre-restore/)
+      assert.ok(killed, result.stderr)
+      // Whether the accessory carried on: its sleep ends and it writes the done file.
+      const deadline = Date.now() + 10_000
+      while (!existsSync(doneFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+      return {...result, stdoutText: result.stdout.toString('utf8'), finished: existsSync(doneFile)}
     } finally {
       box.write(fakeEnv(image))
     }
+  }
+
+  test('the connection dropping mid-restore: the accessory finishes the restore; the error says it may still be running and how to check', async () => {
+    const result = await dropMidCommand(['restore', 'production', '--confirm', app.app, '-d', 'staging'])
+    assert.equal(result.code, 3, result.stderr)
+    assert.match(result.stderr, /connection to kbdeploy@127\.0\.0\.1:2222 was lost while `kamal-backup restore production` was running/)
+    assert.match(result.stderr, /goes on in the accessory/)
+    assert.match(result.stderr, /kamal accessory exec backup --reuse -d staging 'cat \/var\/lib\/kamal-backup\/last_restore\.json'/)
+    assert.doesNotMatch(result.stderr, /accessory logs/)
+    assert.equal(result.finished, true, 'the accessory side was not interrupted by the dropped connection')
+
+    // The accessory announced its safety backup before the connection went: the error names it and its undo.
+    const undo = `kamal-backup restore production 20261120T030000Z --confirm ${app.app} -d staging`
+    const said = await dropMidCommand(['restore', 'production', '--confirm', app.app, '-d', 'staging'], {FAKE_SAY: `2026-11-20T03:00:09.123Z INFO  safety backup: run 20261120T030000Z. To undo this restore: ${undo}`})
+    assert.equal(said.code, 3, said.stderr)
+    assert.ok(said.stderr.includes(`the safety backup taken before it is run 20261120T030000Z; to undo the restore: ${undo}`), said.stderr)
+
+    const none = await dropMidCommand(['restore', 'production', '--confirm', app.app, '--no-safety-backup'])
+    assert.equal(none.code, 3, none.stderr)
+    assert.match(none.stderr, /no safety backup was taken/)
+    assert.doesNotMatch(none.stderr, /pre-restore/)
+  })
+
+  test('the connection dropping mid-backup still interrupts the accessory (unchanged), with the clear error', async () => {
+    const result = await dropMidCommand(['backup', '--force'])
+    assert.equal(result.code, 3, result.stderr)
+    assert.match(result.stderr, /was lost while `kamal-backup backup` was running/)
+    assert.match(result.stderr, /kamal-backup unlock/)
+    assert.equal(result.finished, false, 'the accessory stopped when its stdin closed')
+  })
+
+  test('a connection lost during a --json command leaves exactly one JSON document on stdout: the error', async () => {
+    const result = await dropMidCommand(['list', '--json'])
+    assert.equal(result.code, 3, result.stderr)
+    const doc = JSON.parse(result.stdoutText)
+    assert.equal(doc.error.code, 'ssh-connection-lost')
+    assert.ok(doc.error.suggestions.some((s: string) => /bytes of output that had arrived were dropped/.test(s)), JSON.stringify(doc))
   })
 
   test('the container does not exist, is stopped, or runs the wrong image: each says what to do', async () => {
@@ -384,6 +556,86 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     } finally {
       for (const s of sockets) s.destroy()
       silent.close()
+    }
+  })
+
+  test('restore production on a terminal: the typed confirmation is asked here, then --confirm <app> goes to the accessory', async () => {
+    const l = lab()
+    const confirmApp = remoteApp({backupConfig: 'paths:\n  - /srv/storage\nrestic:\n  repository: /srv/repo\n  password: {secret: RESTIC_PASSWORD}\n'})
+    const dir = tempDir('tty-confirm')
+    const ran = join(dir, 'ran')
+    const c = container(confirmApp.containerName, fakeEnv(image, {KB_FAKE_PPID_FILE: ran}))
+    // `script` gives the CLI a real pseudo-terminal; /bin/sh and env -u as in the tty tests (no CI, no BASH_ENV).
+    const env = Object.fromEntries(Object.entries({...process.env, HOME: confirmApp.home, SSH_AUTH_SOCK: undefined, CI: undefined, NO_COLOR: '1', BASH_ENV: undefined, ENV: undefined, TERM: 'xterm', SHELL: '/bin/sh', KAMAL_BACKUP_IN_ACCESSORY: undefined}).filter(([, v]) => v !== undefined)) as Record<string, string>
+    const inTty = (answers: string[]) =>
+      new Promise<{code: number | null; screen: string}>((resolve) => {
+        const child = spawn('script', ['-qec', `exec env -u CI ${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'bin', 'run.js'))} restore production`, '/dev/null'], {cwd: confirmApp.dir, env, stdio: ['pipe', 'pipe', 'pipe']})
+        let screen = ''
+        const pending = [...answers]
+        const prompts = [/Type the app name \([^)]*\) to continue: /, /Type RESTORE PRODUCTION to continue: /]
+        child.stdout.on('data', (d) => {
+          screen += d
+          // Answer each prompt only once it is shown: the terminal must not hold both lines for the first read.
+          if (pending.length > 0 && prompts[answers.length - pending.length]?.test(screen)) child.stdin.write(pending.shift() + '\r')
+        })
+        child.stderr.on('data', (d) => (screen += d))
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+        child.on('close', (code) => {
+          clearTimeout(timer)
+          resolve({code, screen})
+        })
+      })
+    try {
+      const wrong = await inTty([confirmApp.app, 'restore production'])
+      assert.ok(wrong.code !== 0 && wrong.code !== null, wrong.screen)
+      assert.match(wrong.screen, /This restores the latest complete backup run into PRODUCTION/)
+      assert.match(wrong.screen, /nothing was changed/)
+      assert.equal(existsSync(ran), false, 'nothing ran in the accessory')
+
+      const ok = await inTty([confirmApp.app, 'RESTORE PRODUCTION'])
+      assert.equal(ok.code, 0, ok.screen)
+      const report = JSON.parse(/\{"argv".*\}/.exec(ok.screen)![0])
+      assert.deepEqual(report.argv, ['restore', 'production', '--confirm', confirmApp.app])
+      assert.equal(existsSync(ran), true)
+      assert.ok(l.ssh.port > 0)
+    } finally {
+      c.remove()
+    }
+  })
+
+  test('schedule is refused from a workstation, pointing at the accessory\'s own scheduler log', async () => {
+    const result = await cli(app, ['schedule', '-d', 'staging'])
+    assert.equal(result.code, 2, result.stderr)
+    assert.match(result.stderr, /schedule is what the backup accessory itself runs/)
+    assert.match(result.stderr, /kamal accessory logs backup -f -d staging/)
+  })
+
+  test('version with the accessory out of reach: this machine\'s version, then the error, exit 3', async () => {
+    const down = remoteApp()
+    const deploy = join(down.dir, 'config', 'deploy.yml')
+    writeFileSync(deploy, readFileSync(deploy, 'utf8').replace(`port: ${lab().ssh.port}`, 'port: 1'))
+    const text = await cli(down, ['version'])
+    assert.equal(text.code, 3, text.stderr)
+    assert.equal(text.stdout, `${LOCAL_VERSION} (this machine)\n`)
+    assert.match(text.stderr, /refused/)
+    const json = await cli(down, ['version', '--json'])
+    assert.equal(json.code, 3, json.stderr)
+    const doc = JSON.parse(json.stdout)
+    assert.equal(doc.version, LOCAL_VERSION)
+    assert.equal(doc.accessory, null)
+    assert.equal(doc.error.code, 'ssh-refused')
+  })
+
+  test('an accessory speaking another protocol number is refused before anything runs', async () => {
+    const dir = tempDir('protocol')
+    box.write(fakeEnv(image, {FAKE_VERSION: LOCAL_VERSION, FAKE_PROTOCOL: '2', KB_FAKE_PPID_FILE: join(dir, 'exec')}))
+    try {
+      const result = await cli(app, ['list'])
+      assert.equal(result.code, 4, result.stderr)
+      assert.match(result.stderr, /speaks remote protocol 2, this machine's .* speaks 1; nothing was run/)
+      assert.equal(result.stdout, '')
+    } finally {
+      box.write(fakeEnv(image))
     }
   })
 

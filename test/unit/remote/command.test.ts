@@ -22,6 +22,13 @@ test('the docker exec argv carries the client version and the operator as -e, ne
   assert.deepEqual(dockerExecArgv({container: 'c', command: ['list'], argv: [], clientVersion: '1.2.3'}), ['docker', 'exec', '-i', '-e', 'KAMAL_BACKUP_REMOTE_CLIENT=1.2.3', 'c', 'kamal-backup', 'list'])
 })
 
+test('the workstation\'s -d and -c, and finish-on-hangup, travel as -e variables (for the undo command the accessory prints)', () => {
+  assert.deepEqual(dockerExecArgv({container: 'c', command: ['restore', 'production'], argv: ['--confirm', 'app'], clientVersion: '0.1.0', destination: 'production', configFile: 'config/deploy.other.yml', continueOnHangup: true}), [
+    'docker', 'exec', '-i', '-e', 'KAMAL_BACKUP_REMOTE_CLIENT=0.1.0', '-e', 'KAMAL_BACKUP_DESTINATION=production', '-e', 'KAMAL_BACKUP_CONFIG_FILE=config/deploy.other.yml', '-e', 'KAMAL_BACKUP_REMOTE_ON_HANGUP=continue',
+    'c', 'kamal-backup', 'restore', 'production', '--confirm', 'app',
+  ])
+})
+
 test('the remote command line reads back, through a real POSIX shell, as exactly the argv', () => {
   const nasty = ["it's", '"double"', '$(id)', '`id`', 'a\nb', 'ünï ✓ 日本', '', ' ', '*', '~', '\\', "'", ';|&<>', '-e', '$HOME', '!event']
   const line = remoteCommandLine({container: 'app backup', command: ['list'], argv: nasty, clientVersion: '0.1.0', operator: "O'Brien $USER"})
