@@ -1,4 +1,4 @@
-import {EngineCommand} from '../cli/engine-command.js'
+import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
 import {toolVersions} from '../engine/evidence.js'
 
 export interface VersionResult {
@@ -9,9 +9,20 @@ export interface VersionResult {
 
 export default class Version extends EngineCommand {
   static override summary = 'Show the kamal-backup version (and, in an app checkout, the accessory\'s)'
-  static override description = `Prints the CLI version. With --json it also reports restic and the database tools found here. From an app checkout it also asks the backup accessory for its version and says whether the two are compatible (same major.minor).`
+  static override description = `Prints the CLI version. With --json it also reports restic and the database tools found here. From an app checkout it also asks the backup accessory for its version and says whether the two are compatible (same major.minor): other remote commands refuse to run across a major.minor difference. When the accessory cannot be reached it still prints this machine's version, then the error (exit 3).
 
-  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json --local']
+${WHERE_IT_RUNS} The accessory image sets KAMAL_BACKUP_IN_ACCESSORY=1.
+
+EXIT CODES
+  0    printed (the two sides are compatible)
+  3    the accessory could not be reached (this machine's version is still printed)
+  4    the accessory runs an incompatible version`
+
+  static override examples = [
+    {description: 'This CLI and, from an app checkout, the accessory\'s', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'The accessory of the production destination, as JSON', command: '<%= config.bin %> <%= command.id %> --json -d production'},
+    {description: 'Only this machine, with the tools found here', command: '<%= config.bin %> <%= command.id %> --json --local'},
+  ]
 
   async run(): Promise<VersionResult | void> {
     const {flags} = await this.parse(Version)
