@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Remote `kamal-backup list --json` from an app checkout (our CLI: ssh2, version handshake, redacted streaming)
+// Remote `kamal-backup list --json` from an app checkout (our CLI: ssh2, version handshake, output passed through)
 // against the baseline a human would type: `ssh -p 2222 -i key kbdeploy@127.0.0.1 docker exec <container>
 // kamal-backup list --json` through OpenSSH's client. Both reach the lab's sshd (bash test/lab/up.sh) and the same
 // "container" (the lab's stand-in docker, test/lab/fake-docker) running a snapshot of the built CLI against a
