@@ -37,6 +37,31 @@ export function isSecretName(name: string): boolean {
   return upper === 'RESTIC_REPOSITORY' || upper === 'DATABASE_URL'
 }
 
+/** Variables that hold a repository location (RESTIC_REPOSITORY): the location is shown (evidence, run
+ *  records), only the credentials inside it are secret. */
+export function isRepositoryName(name: string): boolean {
+  return /(^|_)(REPOSITORY|REPO)$/i.test(name)
+}
+
+/** The secret parts of a location: the password of a URL's userinfo, and secret query parameters. */
+export function locationCredentials(value: string): string[] {
+  const out: string[] = []
+  const match = /^(?:[a-z0-9]+:)?[a-z][a-z0-9+.-]*:\/\/([^/\s]*)@/i.exec(value.trim())
+  if (match) {
+    const userinfo = match[1]!
+    const colon = userinfo.indexOf(':')
+    if (colon >= 0) {
+      const password = userinfo.slice(colon + 1)
+      out.push(password)
+      try {
+        out.push(decodeURIComponent(password))
+      } catch {}
+    }
+  }
+  for (const m of value.matchAll(new RegExp(QUERY_SECRETS.source, 'gi'))) out.push(m[0].slice(m[1]!.length))
+  return out
+}
+
 // user:password@ or :password@ inside a URL: everything between :// and the last @ before the host.
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^\s/@]*(?:@[^\s/@]*)*)@/gi
 const QUERY_SECRETS = /([?&](?:password|passwd|pass|token|secret|key|api_key|apikey|access_key_id|secret_access_key|sig|signature)=)[^&\s#"']+/gi
@@ -62,9 +87,23 @@ export class Redactor {
     return this
   }
 
-  /** Registers every secret-looking variable of an environment. */
+  /** Registers every secret-looking variable of an environment; of a repository location only its credentials. */
   addEnvironment(env: Record<string, string | undefined>): this {
-    for (const [name, value] of Object.entries(env)) if (value && isSecretName(name)) this.add(value)
+    for (const [name, value] of Object.entries(env)) {
+      if (!value) continue
+      if (isRepositoryName(name)) for (const c of locationCredentials(value)) this.add(c)
+      else if (isSecretName(name)) this.add(value)
+    }
+    return this
+  }
+
+  /** A value used as the repository location: shown with its credentials redacted, even if it was registered
+   *  whole before (it came from a variable with a secret-looking name). */
+  addRepository(value: string): this {
+    const trimmed = value.trim()
+    if (this.#values.delete(trimmed) || this.#values.delete(encodeURIComponent(trimmed))) this.#sorted = undefined
+    this.#values.delete(encodeURIComponent(trimmed))
+    for (const c of locationCredentials(value)) this.add(c)
     return this
   }
 
