@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# The kamal-backup accessory image: Node 20, restic, PostgreSQL clients for every supported server major, the
+# The kamal-backup accessory image: Node 24 (LTS), restic, PostgreSQL clients for every supported server major, the
 # MariaDB client, sqlite3, rclone, an SSH client, tini as PID 1, and the packed kamal-backup CLI. Its default
 # command is `kamal-backup schedule`, the foreground scheduler.
 #
@@ -20,7 +20,10 @@
 # /var/lib/kamal-backup (run records, check and drill results, restic's cache). Secrets arrive as environment
 # variables (Kamal `env.secret`), never as files in the image.
 
-ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+# Node 24 is an LTS line (security fixes until April 2028); Node 20 reached end of life in April 2026. Debian 13
+# (trixie) slim, Debian's current stable. Pin by digest too when publishing (node:24.11.1-trixie-slim@sha256:...):
+# the digest is not recorded here because it cannot be checked without a registry.
+ARG NODE_IMAGE=node:24.11.1-trixie-slim
 
 # ---- the CLI, packed as npm would publish it -------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS cli
@@ -33,7 +36,7 @@ RUN npm run build && npm pack --ignore-scripts --pack-destination /tmp && mv /tm
 # ---- restic, pinned and verified ---------------------------------------------------------------------------------
 # Debian trixie's restic package, fetched by exact version and checked against the SHA-256 that Debian's signed
 # Packages index lists for it; only the static binary is kept.
-FROM debian:bookworm-slim AS restic
+FROM debian:trixie-slim AS restic
 ARG RESTIC_DEB_VERSION=0.18.0-1+b4
 ARG RESTIC_DEB_SHA256=4888fb20b272a28b84ac39171b7d7f0d9a58c2aeae51ec28e54684648d66e12c
 ARG DEBIAN_MIRROR=https://deb.debian.org/debian
@@ -48,7 +51,9 @@ RUN apt-get update \
 
 # ---- the accessory ------------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}
-ARG POSTGRES_CLIENT_MAJORS="13 14 15 16 17"
+# 18 servers need the 18 client ("newer than every client"). 13 is end of life (November 2025) and PGDG moves
+# end-of-life majors out of its repository: a 13 server is dumped by the 14 client (pg_dump reads older servers).
+ARG POSTGRES_CLIENT_MAJORS="14 15 16 17 18"
 # PostgreSQL clients from the PGDG repository, set up by Debian's own postgresql-common script (its signing keyring
 # ships in that package, so apt verifies every client package); one client per supported server major under /usr/lib/postgresql/<major>/bin, where
 # kamal-backup picks the oldest client that is not older than the server (pg_dump refuses newer servers).

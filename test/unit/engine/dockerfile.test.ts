@@ -59,12 +59,19 @@ function env(): Record<string, string> {
 }
 
 describe('Dockerfile of the accessory image', () => {
-  test('bases are pinned: Node 20 on Debian slim, no floating tags', () => {
+  test('bases are pinned: a Node LTS line that is not end-of-life, an exact version, on Debian slim; no floating tags', () => {
     for (const from of stages) {
       const image = expand(from.args.split(' ')[0]!)
       assert.doesNotMatch(image, /:latest$|^[^:]+$/, `FROM ${image} (line ${from.line}) is pinned`)
     }
-    assert.match(expand(stages.at(-1)!.args), /^node:20\.\d+\.\d+-(bookworm|trixie)-slim\b/)
+    const node = /^node:(\d+)\.\d+\.\d+-(bookworm|trixie)-slim\b/.exec(expand(stages.at(-1)!.args))
+    assert.ok(node, `the final stage is node:<major>.<minor>.<patch>-<debian>-slim: ${expand(stages.at(-1)!.args)}`)
+    const major = Number(node[1])
+    assert.equal(major % 2, 0, `Node ${major} is an LTS line (even major)`)
+    // End of life of each LTS line (nodejs.org release schedule); a newer line than this table knows is fine.
+    const endOfLife: Record<number, string> = {18: '2025-04-30', 20: '2026-04-30', 22: '2027-04-30', 24: '2028-04-30', 26: '2029-04-30'}
+    if (endOfLife[major]) assert.ok(new Date(endOfLife[major]!) > new Date(), `Node ${major} reached end of life on ${endOfLife[major]}: move the image to a current LTS line`)
+    assert.ok(major >= 22, `Node ${major} is older than every line this table keeps alive`)
   })
 
   test('restic >= 0.18, pinned by version, downloaded and checked with sha256sum in one step', () => {
@@ -90,9 +97,12 @@ describe('Dockerfile of the accessory image', () => {
     assert.equal(createHash('sha256').update(readFileSync(deb)).digest('hex'), args.RESTIC_DEB_SHA256)
   })
 
-  test('PostgreSQL clients for every supported major, under the root the engine reads', () => {
-    const majors = (args.POSTGRES_CLIENT_MAJORS ?? '').replace(/"/g, '').split(' ').map(Number)
-    for (const m of [13, 14, 15, 16, 17]) assert.ok(majors.includes(m), `PostgreSQL ${m} client`)
+  test('PostgreSQL clients for a run of consecutive majors up to 18 at least, under the root the engine reads', () => {
+    const majors = (args.POSTGRES_CLIENT_MAJORS ?? '').replace(/"/g, '').split(' ').filter(Boolean).map(Number)
+    assert.ok(majors.length >= 4, `clients for at least four majors: ${majors.join(' ')}`)
+    majors.forEach((m, i) => assert.ok(Number.isInteger(m) && (i === 0 || m === majors[i - 1]! + 1), `consecutive majors, oldest first: ${majors.join(' ')}`))
+    // pg_dump refuses servers newer than itself: the newest client decides which servers can be backed up at all.
+    assert.ok(majors.at(-1)! >= 18, `a PostgreSQL 18 server needs an 18 client: ${majors.join(' ')}`)
     const install = inFinal('RUN').find((r) => r.args.includes('postgresql-client-$m'))
     assert.ok(install, 'postgresql-client-<major> for each major')
     assert.ok(install.args.includes('apt.postgresql.org.sh'), 'from the PGDG repository, set up by postgresql-common')
