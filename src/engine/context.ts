@@ -1,15 +1,16 @@
 // Everything an engine command needs, built once per invocation: the validated config, where secrets come from,
 // the redactor, progress output, the state directory, a clock and an abort signal (SIGINT/SIGTERM).
+import {accessSync, constants, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {connect} from 'node:net'
 import type {Ui} from '../cli/ui.js'
 import {loadBackupConfig} from '../config/backup-config.js'
 import {throwOnErrors} from '../config/findings.js'
 import {DEFAULT_STATE_DIR, type BackupConfig, type ResticConfig} from '../config/types.js'
-import {KamalBackupError} from '../errors.js'
+import {ConfigError, KamalBackupError} from '../errors.js'
 import {Secret, type Redactor} from '../redact.js'
 import type {ResticTarget} from '../restic/argv.js'
-import {detectRestic, Restic, type ResticVersion} from '../restic/client.js'
+import {DEFAULT_OPEN_TIMEOUT_MS, detectRestic, Restic, type ResticVersion} from '../restic/client.js'
 import type {Progress} from './progress.js'
 import {environmentSecrets, resolvePassword, resolveValue, type SecretSource} from './resolve.js'
 import {StateDir} from './state.js'
@@ -75,8 +76,13 @@ export function resticTarget(restic: ResticConfig, version: ResticVersion | unde
     RESTIC_PASSWORD_FILE: undefined,
     RESTIC_PASSWORD_COMMAND: undefined,
     RESTIC_CACHE_DIR: engine.env.RESTIC_CACHE_DIR ?? engine.state.file('cache'),
+    // Snapshot times in one zone (string comparisons, `--time`), whatever the container's.
+    TZ: 'UTC',
   }
   let repository = restic.repository ? resolveValue(restic.repository, 'restic.repository', secrets, redactor, 'credentials') : undefined
+  // The location is shown in evidence and run records: only its credentials are secret, even when the variable
+  // holding it has a secret-looking name (RESTIC_REPOSITORY).
+  if (repository !== undefined) redactor.addRepository(repository)
   if (restic.rest?.username || restic.rest?.password) {
     const user = restic.rest.username ? resolveValue(restic.rest.username, 'restic.rest.username', secrets, redactor) : ''
     const password = restic.rest.password ? resolveValue(restic.rest.password, 'restic.rest.password', secrets, redactor) : ''
@@ -92,7 +98,7 @@ export function resticTarget(restic: ResticConfig, version: ResticVersion | unde
   if (restic.repositoryFile) env.RESTIC_REPOSITORY_FILE = restic.repositoryFile
   const password = restic.password
   if (password.kind === 'secret') env.RESTIC_PASSWORD = resolvePassword(password, 'restic.password', secrets, redactor)
-  else if (password.kind === 'file') env.RESTIC_PASSWORD_FILE = password.path
+  else if (password.kind === 'file') env.RESTIC_PASSWORD_FILE = checkPasswordFile(password.path)
   else env.RESTIC_PASSWORD_COMMAND = password.command
   for (const [name, ref] of Object.entries(restic.env)) {
     const value = resolveValue(ref, `restic.env.${name}`, secrets, redactor)
@@ -101,13 +107,45 @@ export function resticTarget(restic: ResticConfig, version: ResticVersion | unde
   return {bin: engine.resticBin, env, options: restic.options}
 }
 
+/** restic.password {file: ...}: readable and not empty, checked before anything runs (restic would only say
+ *  "Fatal: ..." after a dump had started). */
+export function checkPasswordFile(path: string): string {
+  const fail = (why: string) =>
+    new ConfigError(`the restic password file ${path} (restic.password) ${why}`, {
+      code: 'password-file',
+      suggestions: ['mount the password file into the accessory (accessories.<name>.files) readable by the kamal-backup process, or use password: {secret: RESTIC_PASSWORD}'],
+    })
+  try {
+    accessSync(path, constants.R_OK)
+    const stat = statSync(path)
+    if (!stat.isFile()) throw fail('is not a file')
+    if (stat.size === 0) throw fail('is empty')
+  } catch (error) {
+    if (error instanceof ConfigError) throw error
+    throw fail(`cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`)
+  }
+  return path
+}
+
+/** The deadline for restic's first call to show the repository opened (KAMAL_BACKUP_REPOSITORY_TIMEOUT, seconds). */
+export function openTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.KAMAL_BACKUP_REPOSITORY_TIMEOUT
+  if (raw === undefined || raw.trim() === '') return DEFAULT_OPEN_TIMEOUT_MS
+  const seconds = Number(raw)
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new ConfigError(`KAMAL_BACKUP_REPOSITORY_TIMEOUT=${raw} is not a number of seconds`, {code: 'config', suggestions: ['set it to the seconds restic may take to open the repository (default 60; 0 turns the deadline off)']})
+  }
+  return seconds * 1000
+}
+
 /** The repository, ready to use: restic found and recent enough, the backend reachable. */
 export async function openRepository(engine: Engine, restic: ResticConfig = engine.config.restic): Promise<Restic> {
   const version = await detectRestic(engine.resticBin, engine.redactor)
   const target = resticTarget(restic, version, engine)
   const repository = target.env.RESTIC_REPOSITORY
   if (repository instanceof Secret) await probeBackend(repository.reveal(), engine.redactor)
-  return new Restic(target, version, engine.redactor, engine.signal)
+  const backend = repository instanceof Secret ? engine.redactor.redact(repository.reveal()) : restic.repositoryFile ? `in ${restic.repositoryFile}` : undefined
+  return new Restic(target, version, engine.redactor, engine.signal, {openTimeoutMs: openTimeoutMs(engine.env), ...(backend !== undefined && {backend})})
 }
 
 /** restic ≥ 0.17 retries an unreachable backend for 15 minutes; a TCP connect tells us in seconds. */
@@ -143,7 +181,8 @@ export function repositoryDisplay(engine: Pick<Engine, 'config' | 'secrets' | 'r
   if (r.repositoryFile) return `file ${r.repositoryFile}`
   if (!r.repository) return '(not set)'
   try {
-    return engine.redactor.redact(resolveValue(r.repository, 'restic.repository', engine.secrets, engine.redactor, 'credentials'))
+    const value = resolveValue(r.repository, 'restic.repository', engine.secrets, engine.redactor, 'credentials')
+    return engine.redactor.addRepository(value).redact(value)
   } catch {
     return r.repository.kind === 'secret' ? `{secret: ${r.repository.name}} (not set here)` : '(unknown)'
   }

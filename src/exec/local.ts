@@ -20,7 +20,18 @@ export interface RunOptions {
   signal?: AbortSignal
   /** Kill after this many milliseconds. */
   timeoutMs?: number
+  /** Kill unless a stdout line that `opened` accepts (default: any line) arrives within `ms`: for restic's first
+   *  call, which retries a backend that answers garbage for 15 minutes before it says anything. */
+  openDeadline?: OpenDeadline
+  /** Start the child in its own process group and signal the whole group on abort: a dump tool's own children
+   *  (a wrapper script's pg_dump, restic's --stdin-from-command) stop with it. */
+  processGroup?: boolean
   redactor?: Redactor
+}
+
+export interface OpenDeadline {
+  ms: number
+  opened?: (line: string) => boolean
 }
 
 export interface ProcessResult {
@@ -31,6 +42,8 @@ export interface ProcessResult {
   stderr: string
   durationMs: number
   timedOut: boolean
+  /** The open deadline passed without a sign of life (timedOut is set too). */
+  openTimedOut?: boolean
   interrupted: boolean
 }
 
@@ -49,6 +62,7 @@ export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise
         env: childEnvironment(spec),
         stdio: [stdinFd ?? (options.stdin ? 'pipe' : 'ignore'), 'pipe', 'pipe'],
         shell: false,
+        detached: options.processGroup ?? false,
       })
     } finally {
       if (stdinFd !== undefined) closeSync(stdinFd)
@@ -59,23 +73,54 @@ export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise
     child.on('error', (error) => {
       spawnError = error
     })
-    if (options.stdin && 'text' in options.stdin) child.stdin!.end(options.stdin.text)
-    lines(child.stdout!, (line) => {
-      options.onStdoutLine?.(line)
-      if (!options.onStdoutLine || options.keepStdout) {
-        result.stdout += line + '\n'
-        if (result.stdout.length > maxStdout) {
-          child.kill('SIGTERM')
+    if (options.stdin && 'text' in options.stdin) {
+      child.stdin!.on('error', () => {}) // a child that exits without reading its input
+      child.stdin!.end(options.stdin.text)
+    }
+    const stop = stopper(child, {group: options.processGroup ?? false})
+    let opening = options.openDeadline
+      ? setTimeout(() => {
+          result.timedOut = true
+          result.openTimedOut = true
+          stop()
+        }, options.openDeadline.ms)
+      : undefined
+    const signOfLife = (line: string) => {
+      if (opening && (options.openDeadline!.opened ?? (() => true))(line)) {
+        clearTimeout(opening)
+        opening = undefined
+      }
+    }
+    // The raw output, as it came: a JSON document is one line that can be far longer than any line limit.
+    const chunks: string[] = []
+    let kept = 0
+    const keep = (text: string) => {
+      kept += text.length
+      if (kept > maxStdout) {
+        if (!spawnError) {
+          stop()
           spawnError = new Error(`${spec.label ?? spec.argv[0]} printed more than ${maxStdout} bytes`)
         }
+        return
       }
-    })
+      chunks.push(text)
+    }
+    if (options.onStdoutLine || options.openDeadline) {
+      lines(child.stdout!, (line) => {
+        signOfLife(line)
+        options.onStdoutLine?.(line)
+        if (options.onStdoutLine && options.keepStdout) keep(line + '\n')
+      })
+    }
+    if (!options.onStdoutLine) {
+      child.stdout!.setEncoding('utf8')
+      child.stdout!.on('data', (chunk: string) => keep(chunk))
+    }
     lines(child.stderr!, (line) => {
       options.onStderrLine?.(line)
       result.stderr += line + '\n'
       if (result.stderr.length > STDERR_TAIL * 2) result.stderr = result.stderr.slice(-STDERR_TAIL)
     })
-    const stop = stopper(child)
     const onAbort = () => {
       result.interrupted = true
       stop()
@@ -90,7 +135,9 @@ export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise
       : undefined
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer)
+      if (opening) clearTimeout(opening)
       options.signal?.removeEventListener('abort', onAbort)
+      result.stdout = chunks.join('')
       result.exitCode = code
       result.signal = signal
       result.durationMs = Date.now() - started
@@ -136,18 +183,37 @@ export function commandNotFound(spec: CommandSpec): KamalBackupError {
   })
 }
 
-/** SIGINT, then SIGTERM after 5 s, then SIGKILL after 10 s: restic cleans up its lock on the first. */
-export function stopper(child: ChildProcess): () => void {
+/** SIGINT, then SIGTERM after 5 s, then SIGKILL after 10 s: restic cleans up its lock on the first. With `group`
+ *  (a child started with processGroup) every process of its group gets the signals, and the escalation goes on
+ *  while any of them is left: a grandchild holding a pipe open would otherwise keep the run from ending. */
+export function stopper(child: ChildProcess, options: {group?: boolean} = {}): () => void {
   let stopping = false
+  const group = options.group === true && child.pid !== undefined
+  const signal = (sig: NodeJS.Signals): void => {
+    if (group) {
+      try {
+        process.kill(-child.pid!, sig)
+      } catch {}
+    } else if (child.exitCode === null && child.signalCode === null) child.kill(sig)
+  }
+  const alive = (): boolean => {
+    if (!group) return child.exitCode === null && child.signalCode === null
+    try {
+      process.kill(-child.pid!, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
   return () => {
-    if (stopping || child.exitCode !== null) return
+    if (stopping || !alive()) return
     stopping = true
-    child.kill('SIGINT')
-    const term = setTimeout(() => child.exitCode === null && child.kill('SIGTERM'), 5000)
-    const kill = setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 10_000)
+    signal('SIGINT')
+    const term = setTimeout(() => alive() && signal('SIGTERM'), 5000)
+    const kill = setTimeout(() => alive() && signal('SIGKILL'), 10_000)
     term.unref()
     kill.unref()
-    child.once('exit', () => {
+    child.once('close', () => {
       clearTimeout(term)
       clearTimeout(kill)
     })
@@ -216,33 +282,52 @@ export interface PipeOptions {
    *  snapshot on restic versions without --stdin-from-command. */
   commitOnProducerSuccess?: boolean
   onConsumerStdoutLine?: (line: string) => void
+  /** See RunOptions.openDeadline; applies to the consumer (restic). */
+  consumerOpenDeadline?: OpenDeadline
   redactor?: Redactor
 }
 
 export interface PipeResult {
   producer: ProcessResult
   consumer: ProcessResult
+  /** The consumer was stopped by us because the producer failed (otherwise a failed consumer failed on its own,
+   *  and the producer's broken pipe is a consequence). */
+  consumerStopped: boolean
 }
 
 export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, options: PipeOptions = {}): Promise<PipeResult> {
   return new Promise((resolvePromise, reject) => {
     const started = Date.now()
     const empty = (): ProcessResult => ({exitCode: null, signal: null, stdout: '', stderr: '', durationMs: 0, timedOut: false, interrupted: false})
-    const results = {producer: empty(), consumer: empty()}
+    const results: PipeResult = {producer: empty(), consumer: empty(), consumerStopped: false}
     const consumer = spawn(consumerSpec.argv[0], consumerSpec.argv.slice(1), {cwd: consumerSpec.cwd, env: childEnvironment(consumerSpec), stdio: ['pipe', 'pipe', 'pipe']})
     let failure: Error | undefined
     consumer.on('error', (error) => {
       failure ??= (error as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(consumerSpec) : error
     })
     // The producer's stdout is a duplicate of the consumer's stdin pipe.
-    const producer = spawn(producerSpec.argv[0], producerSpec.argv.slice(1), {cwd: producerSpec.cwd, env: childEnvironment(producerSpec), stdio: ['ignore', consumer.stdin!, 'pipe']})
+    // Its own process group: a dump tool's children stop with it.
+    const producer = spawn(producerSpec.argv[0], producerSpec.argv.slice(1), {cwd: producerSpec.cwd, env: childEnvironment(producerSpec), stdio: ['ignore', consumer.stdin!, 'pipe'], detached: true})
     producer.on('error', (error) => {
       failure ??= (error as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(producerSpec) : error
     })
     // Without commit-on-success our copy of the write end is closed at once, so EOF follows the producer's exit.
     if (!options.commitOnProducerSuccess) consumer.stdin!.destroy()
     consumer.stdin!.on('error', () => {})
+    const stopProducer = stopper(producer, {group: true})
+    const stopConsumer = stopper(consumer)
+    let opening = options.consumerOpenDeadline
+      ? setTimeout(() => {
+          results.consumer.timedOut = true
+          results.consumer.openTimedOut = true
+          stopConsumer()
+        }, options.consumerOpenDeadline.ms)
+      : undefined
     lines(consumer.stdout!, (line) => {
+      if (opening && (options.consumerOpenDeadline!.opened ?? (() => true))(line)) {
+        clearTimeout(opening)
+        opening = undefined
+      }
       options.onConsumerStdoutLine?.(line)
       if (results.consumer.stdout.length < 1024 * 1024) results.consumer.stdout += line + '\n'
     })
@@ -252,8 +337,6 @@ export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, op
     }
     lines(consumer.stderr!, tail(results.consumer))
     lines(producer.stderr!, tail(results.producer))
-    const stopProducer = stopper(producer)
-    const stopConsumer = stopper(consumer)
     const onAbort = () => {
       results.producer.interrupted = true
       results.consumer.interrupted = true
@@ -265,6 +348,7 @@ export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, op
     let open = 2
     const finish = () => {
       if (--open > 0) return
+      if (opening) clearTimeout(opening)
       options.signal?.removeEventListener('abort', onAbort)
       results.producer.durationMs = results.consumer.durationMs = Date.now() - started
       if (failure) return reject(failure)
@@ -275,7 +359,10 @@ export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, op
       results.producer.signal = signal
       if (options.commitOnProducerSuccess) {
         if (code === 0 && !results.producer.interrupted) consumer.stdin!.end()
-        else stopConsumer()
+        else {
+          if (consumer.exitCode === null && consumer.signalCode === null) results.consumerStopped = true
+          stopConsumer()
+        }
       }
       finish()
     })

@@ -15,7 +15,17 @@ export interface SnapshotTags {
   /** Written as repeated --tag flags. */
   tags: readonly string[]
   host: string
+  /** The run's start (`--time`, UTC: restic's environment has TZ=UTC): every snapshot of a run gets the same time,
+   *  so retention buckets (keep_daily...) never split a run that straddles midnight. */
+  time?: Date
 }
+
+/** `--time` wants "2006-01-02 15:04:05" in restic's local time zone, which resticTarget sets to UTC. */
+export function resticTime(date: Date): string {
+  return date.toISOString().slice(0, 19).replace('T', ' ')
+}
+
+const snapshotArgs = (snapshot: SnapshotTags) => ['--host', snapshot.host, ...(snapshot.time ? ['--time', resticTime(snapshot.time)] : []), ...tagArgs(snapshot.tags)]
 
 function spec(target: ResticTarget, args: string[], label: string, extraEnv?: Record<string, string | Secret | undefined>): CommandSpec {
   const options = target.options.flatMap((o) => ['-o', o])
@@ -34,19 +44,19 @@ export const resticArgv = {
 
   /** A database dump read from stdin (restic < 0.17, and SQLite copies). */
   backupStdin: (target: ResticTarget, filename: string, snapshot: SnapshotTags): CommandSpec =>
-    spec(target, ['backup', '--json', '--stdin', '--stdin-filename', filename, '--host', snapshot.host, ...tagArgs(snapshot.tags)], `restic backup ${filename}`),
+    spec(target, ['backup', '--json', '--stdin', '--stdin-filename', filename, ...snapshotArgs(snapshot)], `restic backup ${filename}`),
 
   /** restic ≥ 0.17 runs the dump itself and saves no snapshot if it exits non-zero. */
   backupFromCommand: (target: ResticTarget, filename: string, snapshot: SnapshotTags, producer: CommandSpec): CommandSpec =>
     spec(
       target,
-      ['backup', '--json', '--stdin-filename', filename, '--host', snapshot.host, ...tagArgs(snapshot.tags), '--stdin-from-command', '--', ...producer.argv],
+      ['backup', '--json', '--stdin-filename', filename, ...snapshotArgs(snapshot), '--stdin-from-command', '--', ...producer.argv],
       `restic backup ${filename}`,
       producer.env,
     ),
 
   backupPaths: (target: ResticTarget, paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags): CommandSpec =>
-    spec(target, ['backup', '--json', '--host', snapshot.host, ...tagArgs(snapshot.tags), ...excludes.flatMap((e) => ['--exclude', e]), '--', ...paths], 'restic backup files'),
+    spec(target, ['backup', '--json', ...snapshotArgs(snapshot), ...excludes.flatMap((e) => ['--exclude', e]), '--', ...paths], 'restic backup files'),
 
   /** One --tag with commas means AND in restic. */
   snapshots: (target: ResticTarget, allTags: readonly string[]): CommandSpec => spec(target, ['snapshots', '--json', '--tag', allTags.join(',')], 'restic snapshots'),

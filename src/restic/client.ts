@@ -1,7 +1,7 @@
 // Runs restic and turns what it prints into typed results and actionable errors. Knows the differences between
 // restic 0.14 (Debian 12) and 0.17+ (exit codes 10/11/12, --stdin-from-command, REST credentials in env).
 import {KamalBackupError} from '../errors.js'
-import {CommandFailedError, lastLines, runChecked, runPipe, runProcess, type ProcessResult, type RunOptions} from '../exec/local.js'
+import {CommandFailedError, lastLines, runChecked, runPipe, runProcess, type OpenDeadline, type ProcessResult, type RunOptions} from '../exec/local.js'
 import type {CommandSpec} from '../exec/spec.js'
 import type {Redactor} from '../redact.js'
 import type {RetentionPolicy} from '../config/types.js'
@@ -76,21 +76,84 @@ export async function detectRestic(bin: string, redactor?: Redactor): Promise<Re
   return version
 }
 
+/** How long restic's first call may go without a sign that the repository opened (default 60 s). */
+export const DEFAULT_OPEN_TIMEOUT_MS = 60_000
+
+/** Lines restic prints on stdout before the repository is open (check, prune): not a sign of life. */
+const PRE_OPEN_LINE = /^(using temporary cache|create (exclusive )?lock|repo already locked|\{"message_type":"exit_error")/
+
+export interface ResticOptions {
+  /** The deadline for the first repository-opening call; 0 disables it. */
+  openTimeoutMs?: number
+  /** The backend, as shown in errors (credentials already redacted). */
+  backend?: string
+}
+
+/** A failed step whose snapshot restic saved anyway and that could not be forgotten: the run must remember it, so
+ *  it is never counted (see failedSnapshotIds) and is forgotten later. */
+export class LeftoverSnapshotError extends KamalBackupError {
+  constructor(
+    message: string,
+    readonly snapshotId: string,
+    suggestions: readonly string[],
+    cause?: KamalBackupError,
+  ) {
+    super(message, {
+      code: 'restic/leftover-snapshot',
+      exitCode: cause?.exitCode ?? 1,
+      suggestions: [`it is kept out of \`list\`, evidence and restores, and the next successful backup forgets it; or remove it now with \`restic forget ${snapshotId.slice(0, 8)}\``, ...suggestions],
+      ...(cause && {cause}),
+    })
+    this.name = 'LeftoverSnapshotError'
+  }
+}
+
 export class Restic {
   readonly caps: ReturnType<typeof capabilities>
+  readonly openTimeoutMs: number
+  #opened = false
   constructor(
     readonly target: ResticTarget,
     readonly version: ResticVersion,
     readonly redactor: Redactor,
     readonly signal?: AbortSignal,
+    readonly options: ResticOptions = {},
   ) {
     this.caps = capabilities(version)
+    this.openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS
+  }
+
+  /** restic ≥ 0.17 retries a backend that accepts connections but answers garbage for 15 minutes, silently: until
+   *  one call has shown the repository opens, each call must show a sign of life within the deadline. */
+  protected openDeadline(): OpenDeadline | undefined {
+    if (this.#opened || this.openTimeoutMs <= 0) return undefined
+    return {ms: this.openTimeoutMs, opened: (line) => line.trim() !== '' && !PRE_OPEN_LINE.test(line)}
+  }
+
+  /** After a call: a timeout becomes the "not answering" error; anything restic answered proves it can talk. */
+  protected settle(result: ProcessResult): void {
+    if (result.openTimedOut) throw this.notAnswering()
+    if (result.exitCode === 0 || result.stdout.length > 0) this.#opened = true
+  }
+
+  notAnswering(): KamalBackupError {
+    const backend = this.options.backend ?? 'the restic repository'
+    const seconds = Math.round(this.openTimeoutMs / 1000)
+    return new KamalBackupError(this.redactor.redact(`the repository ${backend} cannot be reached or is not answering: restic could not open it within ${seconds} s`), {
+      code: 'restic/unreachable',
+      suggestions: [
+        'check restic.repository (scheme, host, port and path) and that the server behind it is a restic backend (REST server, S3, SFTP) that is up',
+        'a slow but working backend: raise the deadline with KAMAL_BACKUP_REPOSITORY_TIMEOUT=<seconds> in the accessory environment',
+      ],
+    })
   }
 
   /** Runs a repository command; failures become classified errors. */
   async run(spec: CommandSpec, options: RunOptions = {}): Promise<ProcessResult> {
-    const result = await runProcess(spec, {redactor: this.redactor, ...(this.signal && {signal: this.signal}), ...options})
+    const deadline = this.openDeadline()
+    const result = await runProcess(spec, {redactor: this.redactor, ...(this.signal && {signal: this.signal}), ...(deadline && {openDeadline: deadline}), ...options})
     if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
+    this.settle(result)
     if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
     return result
   }
@@ -120,14 +183,20 @@ export class Restic {
   async backupFromCommand(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
     const spec = resticArgv.backupFromCommand(this.target, filename, snapshot, producer)
     let summary: BackupSummary | undefined
+    const deadline = this.openDeadline()
     const result = await runProcess(spec, {
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
+      ...(deadline && {openDeadline: deadline}),
+      // restic runs the dump as its child: signals reach the dump tool and its own children too.
+      processGroup: true,
       onStdoutLine: (line) => {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
     if (result.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    if (result.openTimedOut) throw this.notAnswering()
+    this.settle(result)
     if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, producer))
     return requireSummary(summary, spec)
   }
@@ -144,12 +213,12 @@ export class Restic {
       if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
       return new KamalBackupError(`${error.message}\n(the snapshot ${summary.snapshotId.slice(0, 8)} restic saved anyway was removed)`, {code: error.code, exitCode: error.exitCode, suggestions: error.suggestions, cause: error})
     } catch (forgetError) {
-      return new KamalBackupError(`${error.message}\nrestic saved snapshot ${summary.snapshotId.slice(0, 8)} anyway, and it could not be removed: ${this.redactor.redact(forgetError instanceof Error ? forgetError.message : String(forgetError))}`, {
-        code: 'restic/leftover-snapshot',
-        exitCode: error.exitCode,
-        suggestions: [`remove it with \`restic forget ${summary.snapshotId.slice(0, 8)}\` before relying on this run`, ...error.suggestions],
-        cause: error,
-      })
+      return new LeftoverSnapshotError(
+        `${error.message}\nrestic saved snapshot ${summary.snapshotId.slice(0, 8)} anyway, and it could not be removed: ${this.redactor.redact(forgetError instanceof Error ? forgetError.message : String(forgetError))}`,
+        summary.snapshotId,
+        error.suggestions,
+        error,
+      )
     }
   }
 
@@ -157,15 +226,26 @@ export class Restic {
   async backupPiped(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
     const consumer = resticArgv.backupStdin(this.target, filename, snapshot)
     let summary: BackupSummary | undefined
-    const {producer: p, consumer: c} = await runPipe(producer, consumer, {
+    const deadline = this.openDeadline()
+    const piped = await runPipe(producer, consumer, {
       commitOnProducerSuccess: true,
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
+      ...(deadline && {consumerOpenDeadline: deadline}),
       onConsumerStdoutLine: (line) => {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
+    const {producer: p, consumer: c} = piped
     if (p.interrupted || c.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    if (c.openTimedOut) throw this.notAnswering()
+    this.settle(c)
+    // restic failing on its own (no repository, wrong password, a lock) closes the pipe: the dump then dies of
+    // EPIPE/SIGPIPE/ECONNRESET, and that is a consequence, not the error to report. Only a restic that we stopped
+    // because the dump had failed is the dump's fault.
+    // (restic cannot see end-of-file before the dump succeeded, so a restic that exited without being stopped
+    // failed by itself.)
+    if (c.exitCode !== 0 && (!piped.consumerStopped || brokenPipe(p))) throw await this.discard(summary, resticError(consumer, c, this.redactor))
     if (p.exitCode !== 0) throw await this.discard(summary, dumpFailed(producer, p, this.redactor))
     if (c.exitCode !== 0) throw await this.discard(summary, resticError(consumer, c, this.redactor))
     return requireSummary(summary, consumer)
@@ -174,15 +254,18 @@ export class Restic {
   async backupFile(filename: string, snapshot: SnapshotTags, file: string, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
     const spec = resticArgv.backupStdin(this.target, filename, snapshot)
     let summary: BackupSummary | undefined
+    const deadline = this.openDeadline()
     const result = await runProcess(spec, {
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
+      ...(deadline && {openDeadline: deadline}),
       stdin: {file},
       onStdoutLine: (line) => {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
     if (result.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    this.settle(result)
     if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor))
     return requireSummary(summary, spec)
   }
@@ -190,14 +273,17 @@ export class Restic {
   async backupPaths(paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
     const spec = resticArgv.backupPaths(this.target, paths, excludes, snapshot)
     let summary: BackupSummary | undefined
+    const deadline = this.openDeadline()
     const result = await runProcess(spec, {
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
+      ...(deadline && {openDeadline: deadline}),
       onStdoutLine: (line) => {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
     if (result.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    this.settle(result)
     // Exit 3: some files could not be read. The snapshot restic saved is incomplete: that is a failure here, and
     // the snapshot is removed so the run can never look complete.
     if (result.exitCode === 3) {
@@ -280,6 +366,11 @@ function parseJson<T>(text: string, what: string): T {
   } catch {
     throw new KamalBackupError(`${what} printed something that is not JSON: ${text.slice(0, 200)}`, {code: 'restic/bad-output'})
   }
+}
+
+/** The dump died because its reader went away. */
+function brokenPipe(result: ProcessResult): boolean {
+  return result.signal === 'SIGPIPE' || /EPIPE|Broken pipe|ECONNRESET|Connection reset|Errcode: 32|could not write to output file/i.test(result.stderr)
 }
 
 function dumpFailed(producer: CommandSpec, result: ProcessResult, redactor: Redactor): KamalBackupError {
