@@ -3,7 +3,7 @@ import {ConfigError, errorMessage} from '../errors.js'
 import {forgetPartialSnapshots} from './backup.js'
 import {openRepository, type Engine} from './context.js'
 import {appTags} from './runs.js'
-import {STATE_FILES} from './state.js'
+import {STATE_FILES, type RunLock} from './state.js'
 
 export interface MaintenanceRecord {
   schema_version: 1
@@ -19,14 +19,14 @@ export interface MaintenanceRecord {
   error: string | null
 }
 
-async function recorded(engine: Engine, kind: MaintenanceRecord['kind'], file: string, work: (record: MaintenanceRecord) => Promise<void>): Promise<MaintenanceRecord> {
+async function recorded(engine: Engine, kind: MaintenanceRecord['kind'], file: string, work: (record: MaintenanceRecord, lock: RunLock) => Promise<void>): Promise<MaintenanceRecord> {
   engine.state.ensureWritable()
   const lock = engine.state.lock(kind)
   const started = engine.now()
   const record: MaintenanceRecord = {schema_version: 1, kind, status: 'failed', started_at: started.toISOString(), finished_at: '', duration_ms: 0, output: null, error: null}
   let failure: unknown
   try {
-    await work(record)
+    await work(record, lock)
     record.status = 'ok'
   } catch (error) {
     failure = error
@@ -53,9 +53,12 @@ export function runCheck(engine: Engine, readDataSubset?: string): Promise<Maint
 }
 
 export function runUnlock(engine: Engine): Promise<MaintenanceRecord> {
-  return recorded(engine, 'unlock', STATE_FILES.lastUnlock, async (record) => {
+  return recorded(engine, 'unlock', STATE_FILES.lastUnlock, async (record, lock) => {
+    // Taking our own run lock already removed a stale one (its holder gone, or no longer refreshing it).
+    const stale = lock.replaced
+    const runLock = stale ? `removed a stale kamal-backup run lock (${stale.command ?? 'unknown command'}, pid ${stale.pid ?? '?'} on host ${stale.hostname ?? '?'}, since ${stale.started_at ?? '?'})\n` : ''
     const restic = await openRepository(engine)
-    record.output = engine.redactor.redact(await restic.unlock()) || 'no stale locks'
+    record.output = runLock + (engine.redactor.redact(await restic.unlock()) || 'no stale restic locks')
   })
 }
 

@@ -1,7 +1,7 @@
 // The state directory (KAMAL_BACKUP_STATE_DIR, default /var/lib/kamal-backup): run records, the last check,
 // prune, restore and drill results, restic's cache, and the lock that keeps two runs from overlapping. Writes are atomic
 // (temp file + rename) so a crash never leaves a half-written record.
-import {appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync} from 'node:fs'
+import {appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {KamalBackupError} from '../errors.js'
@@ -27,18 +27,25 @@ const HISTORY_LIMIT = 1000
 export class StateDir {
   constructor(readonly path: string) {}
 
-  /** Creates the directory and proves it is writable, before any work starts. */
+  /** Creates the directory and proves it can take a record, before any work starts: real bytes, synced, since an
+   *  empty file can still be created on a full filesystem. */
   ensureWritable(): void {
+    const probe = join(this.path, `.write-test-${process.pid}`)
     try {
       mkdirSync(this.path, {recursive: true})
-      const probe = join(this.path, `.write-test-${process.pid}`)
-      writeFileSync(probe, '')
-      unlinkSync(probe)
+      const fd = openSync(probe, 'w', 0o600)
+      try {
+        writeSync(fd, Buffer.alloc(64 * 1024, 0x2e))
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
     } catch (error) {
-      throw new KamalBackupError(`the state directory ${this.path} is not writable (${(error as NodeJS.ErrnoException).code ?? error})`, {
-        code: 'state-dir',
-        suggestions: ['mount a volume at the state directory (state.path, default /var/lib/kamal-backup) writable by kamal-backup', 'or set KAMAL_BACKUP_STATE_DIR / state.path to a writable directory'],
-      })
+      throw stateError(error, this.path, 'write to')
+    } finally {
+      try {
+        unlinkSync(probe)
+      } catch {}
     }
   }
 
@@ -55,17 +62,28 @@ export class StateDir {
   }
 
   write(name: string, value: unknown): void {
-    mkdirSync(this.path, {recursive: true})
     const target = this.file(name)
     const temporary = `${target}.tmp-${process.pid}`
-    writeFileSync(temporary, JSON.stringify(value, null, 2) + '\n')
-    renameSync(temporary, target)
+    try {
+      mkdirSync(this.path, {recursive: true})
+      writeFileSync(temporary, JSON.stringify(value, null, 2) + '\n')
+      renameSync(temporary, target)
+    } catch (error) {
+      try {
+        unlinkSync(temporary)
+      } catch {}
+      throw stateError(error, this.path, `write ${name} in`)
+    }
   }
 
   append(name: string, value: unknown): void {
-    mkdirSync(this.path, {recursive: true})
     const target = this.file(name)
-    appendFileSync(target, JSON.stringify(value) + '\n')
+    try {
+      mkdirSync(this.path, {recursive: true})
+      appendFileSync(target, JSON.stringify(value) + '\n')
+    } catch (error) {
+      throw stateError(error, this.path, `append to ${name} in`)
+    }
     try {
       if (statSync(target).size > 4 * 1024 * 1024) {
         const lines = readFileSync(target, 'utf8').trimEnd().split('\n')
@@ -97,8 +115,45 @@ export class StateDir {
 
   /** The run lock: one backup, check, prune or restore at a time in this container. */
   lock(command: string): RunLock {
-    return RunLock.acquire(this.file(STATE_FILES.lock), command)
+    try {
+      return RunLock.acquire(this.file(STATE_FILES.lock), command)
+    } catch (error) {
+      if (error instanceof KamalBackupError) throw error
+      throw stateError(error, this.path, 'take the run lock in')
+    }
   }
+}
+
+/** A filesystem error on the state volume, as something to act on (a full or read-only volume is not a bug). */
+export function stateError(error: unknown, dir: string, action: string): KamalBackupError {
+  const code = (error as NodeJS.ErrnoException).code
+  const volume = 'the volume mounted at the state directory (state.path, KAMAL_BACKUP_STATE_DIR; default /var/lib/kamal-backup)'
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new KamalBackupError(`cannot ${action} the state directory ${dir}: no space left on the device (${code})`, {
+      code: 'state-dir/full',
+      cause: error,
+      suggestions: [`free space on ${volume}, or make it larger`, `restic's cache (${join(dir, 'cache')}) can be deleted safely; restic rebuilds it`],
+    })
+  }
+  if (code === 'EROFS') {
+    return new KamalBackupError(`cannot ${action} the state directory ${dir}: the filesystem is read-only (EROFS)`, {
+      code: 'state-dir/read-only',
+      cause: error,
+      suggestions: [`mount ${volume} read-write (no :ro in accessories.<name>.volumes)`],
+    })
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new KamalBackupError(`cannot ${action} the state directory ${dir}: permission denied (${code})`, {
+      code: 'state-dir/permission',
+      cause: error,
+      suggestions: [`make ${volume} writable by the user kamal-backup runs as (uid ${process.getuid?.() ?? '?'})`, 'or set KAMAL_BACKUP_STATE_DIR / state.path to a writable directory'],
+    })
+  }
+  return new KamalBackupError(`cannot ${action} the state directory ${dir} (${code ?? (error instanceof Error ? error.message : String(error))})`, {
+    code: 'state-dir',
+    cause: error,
+    suggestions: [`mount ${volume} writable by kamal-backup`, 'or set KAMAL_BACKUP_STATE_DIR / state.path to a writable directory'],
+  })
 }
 
 interface LockInfo {
@@ -109,59 +164,119 @@ interface LockInfo {
   started_at: string
 }
 
+/** The holder refreshes the lock file's mtime this often... */
+export const LOCK_HEARTBEAT_MS = 30_000
+/** ...so a lock not refreshed for this long is stale even when its holder cannot be checked (another hostname:
+ *  the container was replaced, e.g. by `kamal accessory reboot`, and got a new hostname). */
+export const LOCK_STALE_MS = 5 * 60_000
+
+export interface StaleLock {
+  pid: number | null
+  hostname: string | null
+  command: string | null
+  started_at: string | null
+}
+
 export class RunLock {
+  #heartbeat: NodeJS.Timeout | undefined
+
   private constructor(
     private readonly path: string,
     private readonly token: string,
-  ) {}
-
-  static acquire(path: string, command: string): RunLock {
-    const info: LockInfo = {pid: process.pid, start: processStart(process.pid), hostname: hostname(), command, started_at: new Date().toISOString()}
-    const content = JSON.stringify(info)
-    for (let attempt = 0; attempt < 2; attempt++) {
+    /** A stale lock this one replaced (shown by `unlock`). */
+    readonly replaced: StaleLock | undefined,
+  ) {
+    this.#heartbeat = setInterval(() => {
       try {
-        const fd = openSync(path, 'wx', 0o644)
-        writeSync(fd, content)
-        closeSync(fd)
-        return new RunLock(path, content)
+        const now = new Date()
+        utimesSync(this.path, now, now)
+      } catch {}
+    }, LOCK_HEARTBEAT_MS)
+    this.#heartbeat.unref()
+  }
+
+  static acquire(path: string, command: string, now: () => number = Date.now): RunLock {
+    const info: LockInfo = {pid: process.pid, start: processStart(process.pid), hostname: hostname(), command, started_at: new Date(now()).toISOString()}
+    const content = JSON.stringify(info)
+    let replaced: StaleLock | undefined
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let fd: number
+      try {
+        fd = openSync(path, 'wx', 0o644)
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-        let holder: LockInfo | undefined
+        let holder: Partial<LockInfo> | undefined
+        let mtime = 0
         try {
+          mtime = statSync(path).mtimeMs
           holder = JSON.parse(readFileSync(path, 'utf8')) as LockInfo
         } catch {}
-        if (holder && isAlive(holder)) {
-          throw new KamalBackupError(`another kamal-backup ${holder.command} is running (pid ${holder.pid}, since ${holder.started_at})`, {
-            code: 'busy',
-            suggestions: ['wait for it to finish; the scheduler and manual commands never overlap'],
-          })
-        }
-        // Stale: its process is gone (a killed container, a crash). Take it over.
+        const verdict = holder ? judge(holder, mtime, now()) : 'stale'
+        if (verdict === 'alive') throw busy(holder!, mtime, now())
+        // Stale: its process is gone (a killed container, a crash), or it stopped refreshing the lock. Take it over.
+        replaced = {pid: holder?.pid ?? null, hostname: holder?.hostname ?? null, command: holder?.command ?? null, started_at: holder?.started_at ?? null}
         try {
           unlinkSync(path)
         } catch {}
+        continue
       }
+      try {
+        writeSync(fd, content)
+        fsyncSync(fd)
+      } catch (error) {
+        // A full volume: no half-written lock is left behind.
+        closeSync(fd)
+        try {
+          unlinkSync(path)
+        } catch {}
+        throw error
+      }
+      closeSync(fd)
+      return new RunLock(path, content, replaced)
     }
     throw new KamalBackupError(`could not take the run lock ${path}`, {code: 'busy'})
   }
 
   release(): void {
+    clearInterval(this.#heartbeat)
     try {
       if (readFileSync(this.path, 'utf8') === this.token) unlinkSync(this.path)
     } catch {}
   }
 }
 
-function isAlive(holder: LockInfo): boolean {
-  if (holder.hostname !== hostname()) return true // another container/host: never assume it is dead
+/** Same host: the pid decides (and its start time, against pid reuse). Another host, or a holder that cannot be
+ *  checked: alive while it keeps refreshing the lock (LOCK_HEARTBEAT_MS), stale LOCK_STALE_MS after that. */
+export function judge(holder: Partial<LockInfo>, mtimeMs: number, nowMs: number): 'alive' | 'stale' {
+  const byHeartbeat = nowMs - mtimeMs < LOCK_STALE_MS ? 'alive' : 'stale'
+  if (holder.hostname !== hostname() || typeof holder.pid !== 'number') return byHeartbeat
   try {
     process.kill(holder.pid, 0)
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? byHeartbeat : 'stale'
   }
   // Same PID, but a different process (PID reuse after a container restart)?
   const start = processStart(holder.pid)
-  return holder.start === null || start === null || start === holder.start
+  if (!holder.start || !start) return byHeartbeat
+  return start === holder.start ? 'alive' : 'stale'
+}
+
+function busy(holder: Partial<LockInfo>, mtimeMs: number, nowMs: number): KamalBackupError {
+  const here = holder.hostname === hostname()
+  const refreshed = Math.max(0, Math.round((nowMs - mtimeMs) / 1000))
+  const staleIn = Math.max(1, Math.ceil((LOCK_STALE_MS - (nowMs - mtimeMs)) / 60_000))
+  return new KamalBackupError(
+    `another kamal-backup ${holder.command ?? 'command'} is running (pid ${holder.pid ?? '?'}${here ? '' : ` on host ${holder.hostname ?? '?'}`}, since ${holder.started_at ?? '?'}; lock refreshed ${refreshed} s ago)`,
+    {
+      code: 'busy',
+      suggestions: here
+        ? ['wait for it to finish; the scheduler and manual commands never overlap']
+        : [
+            'wait for it to finish; the scheduler and manual commands never overlap',
+            `if that container is gone (replaced by a reboot), the lock goes stale ${Math.round(LOCK_STALE_MS / 60_000)} minutes after its last refresh (in about ${staleIn} min): then any command, or \`kamal-backup unlock\`, removes it`,
+          ],
+    },
+  )
 }
 
 /** The process start time from /proc (clock ticks since boot), to tell a live lock holder from PID reuse. */
