@@ -39,7 +39,9 @@ EXIT CODES
       this.out(lines.join('\n'))
     } else {
       process.exitCode = record.reason === 'interrupted' ? ExitCode.interrupted : ExitCode.failed
-      this.ui.error(`backup run ${record.run_id ?? ''} failed at step ${record.failed_step}: ${record.error}`)
+      // The step's error (with what to do) was printed when it failed: the summary names the step only.
+      if (record.reason === 'interrupted') this.ui.error(`backup run ${record.run_id ?? ''} interrupted at step ${record.failed_step}`)
+      else this.ui.error(`backup run ${record.run_id ?? ''} failed at step ${record.failed_step} (see above)`)
     }
     return record
   }

@@ -26,9 +26,11 @@ ${WHERE_IT_RUNS}`
       const lines = [s.bold(`${'RUN'.padEnd(17)} ${'TIME'.padEnd(20)} ${'STATUS'.padEnd(10)} ${'SIZE'.padStart(10)}  SNAPSHOTS`)]
       for (const run of result.runs) {
         const status = run.complete ? s.green('complete') : s.yellow('partial')
+        // A complete run whose forget or check failed: its data is whole, but say so.
+        const result = run.status === 'failed' || run.status === 'interrupted' ? s.yellow(`  [${run.status}${run.failed_step ? ` at ${run.failed_step}` : ''}]`) : ''
         const snapshots = run.snapshots.map((x) => `${x.group}=${x.short_id}${x.bytes !== null ? ` (${bytes(x.bytes)})` : ''}`).join('  ')
         const size = run.total_bytes !== null ? bytes(run.total_bytes) : '-'
-        lines.push(`${run.id.padEnd(17)} ${run.time.slice(0, 19).replace('T', ' ').padEnd(20)} ${status}${' '.repeat(Math.max(1, 11 - (run.complete ? 8 : 7)))}${size.padStart(10)}  ${snapshots}${run.pre_restore ? s.dim('  [pre-restore]') : ''}${run.missing.length > 0 ? s.dim(`  missing: ${run.missing.join(', ')}`) : ''}`)
+        lines.push(`${run.id.padEnd(17)} ${run.time.slice(0, 19).replace('T', ' ').padEnd(20)} ${status}${' '.repeat(Math.max(1, 11 - (run.complete ? 8 : 7)))}${size.padStart(10)}  ${snapshots}${result}${run.pre_restore ? s.dim('  [pre-restore]') : ''}${run.missing.length > 0 ? s.dim(`  missing: ${run.missing.join(', ')}`) : ''}`)
       }
       this.out(lines.join('\n'))
     }

@@ -1,16 +1,17 @@
 // One backup run: each database streamed into its own snapshot, then one snapshot of the files, then retention
 // and check, all tagged with the same run id. A run is `ok` only if every step succeeded and every new snapshot
 // is visible in the repository afterwards; a failed dump never leaves a snapshot behind.
-import {mkdirSync, rmSync, statSync} from 'node:fs'
+import {mkdirSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {describeSchedule, nextRun} from '../config/schedule.js'
 import {errorMessage, isKamalBackupError, KamalBackupError} from '../errors.js'
 import {runChecked} from '../exec/local.js'
 import type {CommandSpec} from '../exec/spec.js'
+import type {SnapshotTags} from '../restic/argv.js'
 import {resolveDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {mysqlDumpSpec, mysqlTools} from '../db/mysql.js'
 import {pgDumpSpec, postgresTools} from '../db/postgres.js'
 import {sqliteBackupSpec, sqliteQuickCheckSpec} from '../db/sqlite.js'
-import type {BackupSummary, Restic} from '../restic/client.js'
+import {LeftoverSnapshotError, type BackupSummary, type Restic} from '../restic/client.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {bytes, type TaskHandle} from './progress.js'
 import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, snapshotHost} from './runs.js'
@@ -105,17 +106,27 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   }
 
   const lock = options.lockHeld ? undefined : state.lock('backup')
-  const record: BackupRunRecord = {...base(), status: 'failed' as BackupRunRecord['status'], run_id: newRunId(startedAt)}
+  const record: BackupRunRecord = {...base(), status: 'failed' as BackupRunRecord['status']}
+  const leftovers: Leftover[] = []
   try {
-    await execute(engine, record, options)
+    record.run_id = await uniqueRunId(engine, startedAt)
+    cleanTemporaryCopies(engine)
+    await execute(engine, record, options, startedAt, leftovers)
   } catch (error) {
-    // Failures outside a step (restic missing, a secret not set): still recorded.
+    // Failures outside a step (restic missing, a secret not set): still recorded, and shown once with what to do.
     record.error ??= engine.redactor.redact(errorMessage(error))
-    record.failed_step ??= 'preflight'
+    if (record.failed_step === null) {
+      record.failed_step = 'preflight'
+      if (!(isKamalBackupError(error) && error.code === 'interrupted')) {
+        engine.ui.error(`preflight: ${record.error}`)
+        for (const s of isKamalBackupError(error) ? error.suggestions : []) engine.ui.error(`  → ${s}`)
+      }
+    }
     if (isKamalBackupError(error) && error.code === 'interrupted') record.reason = 'interrupted'
   } finally {
     lock?.release()
   }
+  record.run_id ??= newRunId(startedAt)
   const finished = engine.now()
   const ok = (record.status as BackupRunRecord['status']) === 'ok'
   record.finished_at = finished.toISOString()
@@ -130,6 +141,9 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   // then they are forgotten before retention, so they never take the place of complete runs in keep_* counts. (A
   // run that failed later, at forget or check, has every group: it is a whole backup and is kept.)
   if (!ok && record.snapshots.length > 0 && record.snapshots.length < expectedGroups(config).length) addPartialSnapshots(engine, record)
+  // A failed dump's snapshot that could not be removed: remembered, so it never counts (see loadRuns) and the
+  // next successful run's forget removes it.
+  if (leftovers.length > 0) addPartialSnapshots(engine, {run_id: record.run_id, snapshots: []}, leftovers)
   const stored = engine.redactor.redactValue(record)
   state.write(STATE_FILES.lastBackup, stored)
   state.append(STATE_FILES.runs, stored)
@@ -138,7 +152,38 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   return record
 }
 
-async function execute(engine: Engine, record: BackupRunRecord, options: BackupOptions): Promise<void> {
+/** A snapshot restic saved for a failed dump and that could not be removed. */
+interface Leftover {
+  id: string
+  group: string
+}
+
+/** Run ids have one-second resolution: a run right after another (a retry, a forced run) waits for the next
+ *  second rather than share the other run's id, which would merge the two runs. */
+async function uniqueRunId(engine: Engine, startedAt: Date): Promise<string> {
+  const last = engine.state.read<BackupRunRecord>(STATE_FILES.lastBackup)?.run_id
+  let id = newRunId(startedAt)
+  for (let i = 0; i < 3 && id === last; i++) {
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5))
+    id = newRunId(new Date(startedAt.getTime() + (i + 1) * 1000))
+  }
+  return id
+}
+
+/** SQLite copies left in state/tmp by a run that was killed (SIGKILL, a full disk): we hold the run lock, so
+ *  nothing else is using them. */
+function cleanTemporaryCopies(engine: Pick<Engine, 'state'>): void {
+  const dir = engine.state.file('tmp')
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) if (/^\d{8}T\d{6}Z-.+\.sqlite3(-journal|-wal|-shm)?$/.test(name)) rmSync(`${dir}/${name}`, {force: true})
+}
+
+async function execute(engine: Engine, record: BackupRunRecord, options: BackupOptions, runStart: Date, leftovers: Leftover[]): Promise<void> {
   const {config, redactor} = engine
   // Preflight: everything that can be checked before a byte is written.
   const databases = config.databases.map((db) => resolveDatabase(db, engine.secrets, redactor))
@@ -175,12 +220,12 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
     }
   }
 
-  const step = async (name: string, title: string, work: (task: TaskHandle) => Promise<BackupSummary | void>, onError?: (error: unknown) => void): Promise<boolean> => {
+  const step = async (name: string, title: string, work: (task: TaskHandle, started: number) => Promise<BackupSummary | void>, onError?: (error: unknown) => void): Promise<boolean> => {
     const entry: StepRecord = {name, status: 'failed', started_at: engine.now().toISOString(), duration_ms: null}
     record.steps.push(entry)
     const started = Date.now()
     try {
-      const summary = await engine.progress.task(title, work, (s) => (s ? `${bytes(s.bytes)} read, ${bytes(s.dataAdded)} new, snapshot ${s.snapshotId.slice(0, 8)}` : 'done'))
+      const summary = await engine.progress.task(title, (task) => work(task, started), (s) => (s ? `${bytes(s.bytes)} read${rate(s.bytes, Date.now() - started)}, ${bytes(s.dataAdded)} new, snapshot ${s.snapshotId.slice(0, 8)}` : 'done'))
       entry.status = 'ok'
       if (summary) {
         entry.snapshot_id = summary.snapshotId
@@ -203,28 +248,27 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   }
 
   // 1. Databases, in order. A failure does not stop the others: more data is saved, but the run stays failed.
-  let leftover = false
   for (const db of databases) {
     const tags = [...common, 'type:database', databaseGroup(db.name), `adapter:${db.adapter}`]
     // A flat name: restic 0.18.0 cannot create directories for --stdin-filename (fixed in 0.18.1).
     const filename = `${config.app}.${db.name}.${extension(db)}`
-    const ok = await step(databaseGroup(db.name), `database ${db.name} (${db.adapter})`, async (task) => {
-      const summary = await withRepository(() => backupDatabase(engine, restic, db, filename, {tags, host}, task))
+    await step(databaseGroup(db.name), `database ${db.name} (${db.adapter})`, async (task, started) => {
+      const summary = await withRepository(() => backupDatabase(engine, restic, db, filename, {tags, host, time: runStart}, task, started))
       if (summary.bytes === 0) {
         // An empty dump is a failed dump: its snapshot must not make the run look complete.
         try {
           await restic.forgetIds([summary.snapshotId])
         } catch (error) {
-          throw new KamalBackupError(`the dump was empty (0 bytes), and its snapshot ${summary.snapshotId.slice(0, 8)} could not be removed: ${redactor.redact(errorMessage(error))}`, {code: 'restic/leftover-snapshot'})
+          throw new LeftoverSnapshotError(`the dump was empty (0 bytes), and its snapshot ${summary.snapshotId.slice(0, 8)} could not be removed: ${redactor.redact(errorMessage(error))}`, summary.snapshotId, [])
         }
         throw new KamalBackupError('the dump was empty (0 bytes); its snapshot was removed', {code: 'dump-empty', suggestions: ['check that the database exists and the dump tool works here']})
       }
       return summary
     }, (error) => {
-      if (isKamalBackupError(error) && error.code === 'restic/leftover-snapshot') leftover = true
+      if (error instanceof LeftoverSnapshotError) leftovers.push({id: error.snapshotId, group: databaseGroup(db.name)})
     })
-    void ok
   }
+  const leftover = leftovers.length > 0
   // 2. Files: one snapshot for every path. Not when a failed dump's snapshot could not be removed: without the
   // files the run stays incomplete, so that snapshot can never become part of `latest`.
   if (config.paths.length > 0) {
@@ -232,8 +276,13 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
     if (leftover) {
       record.steps.push({name: FILES_GROUP, status: 'skipped', started_at: null, duration_ms: null, error: 'skipped: a failed dump left a snapshot that could not be removed; this run must stay incomplete'})
     } else {
-      await step(FILES_GROUP, `files (${config.paths.map((p) => p.path).join(', ')})`, (task) =>
-        withRepository(() => restic.backupPaths(config.paths.map((p) => p.path), fileExcludes(engine, databases), {tags, host}, (p) => task.update(progressText(p)))),
+      await step(
+        FILES_GROUP,
+        `files (${config.paths.map((p) => p.path).join(', ')})`,
+        (task, started) => withRepository(() => restic.backupPaths(config.paths.map((p) => p.path), fileExcludes(engine, databases), {tags, host, time: runStart}, (p) => task.update(progressText(p, started)))),
+        (error) => {
+          if (error instanceof LeftoverSnapshotError) leftovers.push({id: error.snapshotId, group: FILES_GROUP})
+        },
       )
     }
   }
@@ -294,14 +343,21 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
 /** Snapshots of failed runs, waiting for a complete run to supersede them (state file). */
 export const PARTIAL_SNAPSHOTS = 'partial_snapshots.json'
 
-interface PartialSnapshots {
-  snapshots: {id: string; run_id: string | null; group: string}[]
+export interface PartialSnapshots {
+  /** `failed`: the snapshot of a failed dump (not just part of a failed run): it is never shown or used. */
+  snapshots: {id: string; run_id: string | null; group: string; failed?: boolean}[]
 }
 
-function addPartialSnapshots(engine: Pick<Engine, 'state'>, record: BackupRunRecord): void {
+function addPartialSnapshots(engine: Pick<Engine, 'state'>, record: Pick<BackupRunRecord, 'run_id' | 'snapshots'>, failed: readonly Leftover[] = []): void {
   const pending = engine.state.read<PartialSnapshots>(PARTIAL_SNAPSHOTS)?.snapshots ?? []
   pending.push(...record.snapshots.map((s) => ({id: s.id, run_id: record.run_id, group: s.group})))
+  pending.push(...failed.map((s) => ({id: s.id, run_id: record.run_id, group: s.group, failed: true})))
   engine.state.write(PARTIAL_SNAPSHOTS, {snapshots: pending})
+}
+
+/** Ids of failed dumps' snapshots that are still waiting to be forgotten (list, evidence and restores skip them). */
+export function failedSnapshotIds(engine: Pick<Engine, 'state'>): Set<string> {
+  return new Set((engine.state.read<PartialSnapshots>(PARTIAL_SNAPSHOTS)?.snapshots ?? []).filter((s) => s.failed).map((s) => s.id))
 }
 
 /** Forgets the snapshots of failed runs (restic ignores ids that are already gone), before retention counts
@@ -345,8 +401,8 @@ function extension(db: ResolvedDatabase): string {
   return db.adapter === 'postgres' ? 'pgdump' : db.adapter === 'mysql' ? 'sql' : 'sqlite3'
 }
 
-async function backupDatabase(engine: Engine, restic: Restic, db: ResolvedDatabase, filename: string, snapshot: {tags: string[]; host: string}, task: TaskHandle): Promise<BackupSummary> {
-  const onProgress = (p: Parameters<typeof progressText>[0]) => task.update(progressText(p))
+async function backupDatabase(engine: Engine, restic: Restic, db: ResolvedDatabase, filename: string, snapshot: SnapshotTags, task: TaskHandle, started: number): Promise<BackupSummary> {
+  const onProgress = (p: Parameters<typeof progressText>[0]) => task.update(progressText(p, started))
   if (db.adapter === 'sqlite') return backupSqlite(engine, restic, db, filename, snapshot, onProgress)
   let producer: CommandSpec
   if (db.adapter === 'postgres') producer = pgDumpSpec(db, await postgresTools(db, engine.env, engine.signal))
@@ -355,7 +411,7 @@ async function backupDatabase(engine: Engine, restic: Restic, db: ResolvedDataba
 }
 
 /** SQLite's online backup into a temporary copy beside the state directory, checked, stored, removed. */
-async function backupSqlite(engine: Engine, restic: Restic, db: ResolvedDatabase, filename: string, snapshot: {tags: string[]; host: string}, onProgress: (p: Parameters<typeof progressText>[0]) => void): Promise<BackupSummary> {
+async function backupSqlite(engine: Engine, restic: Restic, db: ResolvedDatabase, filename: string, snapshot: SnapshotTags, onProgress: (p: Parameters<typeof progressText>[0]) => void): Promise<BackupSummary> {
   const dir = engine.state.file('tmp')
   mkdirSync(dir, {recursive: true})
   const copy = `${dir}/${snapshot.tags.find((t) => t.startsWith('run:'))!.slice(4)}-${db.name}.sqlite3`
@@ -373,9 +429,11 @@ async function backupSqlite(engine: Engine, restic: Restic, db: ResolvedDatabase
 }
 
 /** Per-path excludes, plus every SQLite database inside a backed-up path (it is stored consistently as a database
- *  snapshot; a file copy of a live database, or its -wal/-shm/-journal, would be torn). */
+ *  snapshot; a file copy of a live database, or its -wal/-shm/-journal, would be torn). restic applies every
+ *  --exclude to every path, and a pattern without a leading slash matches at any depth of the absolute path
+ *  (`tmp` would drop all of /tmp/app): so a relative pattern is anchored under its own path, at any depth there. */
 export function fileExcludes(engine: Pick<Engine, 'config'>, databases: readonly ResolvedDatabase[]): string[] {
-  const out = engine.config.paths.flatMap((p) => p.exclude)
+  const out = engine.config.paths.flatMap((p) => p.exclude.map((pattern) => anchorExclude(p.path, pattern)))
   // A restore's staging directories and write probes (left behind only if it was killed) are never backed up.
   out.push('*.kamal-backup-restore-*', '.kamal-backup-write-test-*')
   for (const db of databases) {
@@ -386,10 +444,25 @@ export function fileExcludes(engine: Pick<Engine, 'config'>, databases: readonly
   return [...new Set(out)]
 }
 
-function progressText(p: {bytesDone: number; totalBytes?: number; percent?: number; secondsElapsed?: number}): string {
-  const rate = p.secondsElapsed && p.secondsElapsed > 0 ? `, ${bytes(p.bytesDone / p.secondsElapsed)}/s` : ''
+// `cache` under /rails/storage becomes /rails/storage/**/cache: anywhere below that path, and only there.
+export function anchorExclude(path: string, pattern: string): string {
+  const negated = pattern.startsWith('!')
+  const body = negated ? pattern.slice(1) : pattern
+  if (body.startsWith('/')) return pattern
+  const base = path.replace(/\/+$/, '').replace(/[*?[\\]/g, (c) => `\\${c}`)
+  return `${negated ? '!' : ''}${base}/**/${body.replace(/^(\.\/)+/, '')}`
+}
+
+/** Bytes, percentage and throughput, timed by our own clock from the step's start (restic's seconds_elapsed is a
+ *  whole number: nothing in the first second, then an overestimate). */
+function progressText(p: {bytesDone: number; totalBytes?: number; percent?: number}, started: number, now = Date.now()): string {
   const pct = p.percent !== undefined && p.totalBytes ? ` (${Math.round(p.percent * 100)}%)` : ''
-  return `${bytes(p.bytesDone)}${pct}${rate}`
+  return `${bytes(p.bytesDone)}${pct}${rate(p.bytesDone, now - started)}`
+}
+
+/** ", 12.3 MiB/s" once there is something to measure. */
+export function rate(done: number, elapsedMs: number): string {
+  return elapsedMs >= 200 && done > 0 ? `, ${bytes((done * 1000) / elapsedMs)}/s` : ''
 }
 
 function isFile(path: string): boolean {

@@ -4,13 +4,14 @@
 import {createHash} from 'node:crypto'
 import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {describeSchedule, nominalIntervalSeconds} from '../config/schedule.js'
+import {describeSchedule, nextRun, nominalIntervalSeconds} from '../config/schedule.js'
 import {errorMessage} from '../errors.js'
 import {findExecutable, runProcess} from '../exec/local.js'
-import {resolveDatabase, describeDatabase} from '../db/connection.js'
-import type {BackupRunRecord} from './backup.js'
+import {resolveDatabase, describeDatabase, type ResolvedDatabase} from '../db/connection.js'
+import {postgresTools} from '../db/postgres.js'
+import {fileExcludes, type BackupRunRecord} from './backup.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
-import {loadRuns, runView, type RunView} from './list.js'
+import {loadRuns, recordedResults, runView, type RunView} from './list.js'
 import type {MaintenanceRecord} from './maintenance.js'
 import {STATE_FILES} from './state.js'
 
@@ -36,7 +37,7 @@ export interface Evidence {
   check_after_backup: boolean
   schedule: {expression: string; description: string; enabled: boolean; interval_seconds: number}
   latest_complete_run: RunView | null
-  latest_backup_age: {seconds: number | null; allowed_seconds: number; status: 'ok' | 'late' | 'missing'}
+  latest_backup_age: {seconds: number | null; allowed_seconds: number; status: 'ok' | 'late' | 'missing' | 'disabled'}
   runs: {total: number; complete: number; incomplete: number; oldest: string | null}
   last_backup_run: BackupRunRecord | null
   last_successful_backup_at: string | null
@@ -59,15 +60,19 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
   try {
     const restic = await openRepository(engine)
     resticVersion = restic.version.text
-    runs = (await loadRuns(engine, restic)).runs.map(runView)
+    const results = recordedResults(engine)
+    runs = (await loadRuns(engine, restic)).runs.map((r) => runView(r, results))
   } catch (error) {
     // Evidence still reports what it knows; the failure itself is evidence.
     repositoryError = engine.redactor.redact(errorMessage(error))
   }
   const latest = runs.find((r) => r.complete) ?? null
-  const age = latest ? Math.round((now.getTime() - new Date(latest.time).getTime()) / 1000) : null
-  // A backup is late when it is older than the schedule plus an hour of grace (dumps take time).
-  const allowed = interval + 3600
+  const latestAt = latest ? new Date(latest.time) : null
+  const age = latestAt ? Math.round((now.getTime() - latestAt.getTime()) / 1000) : null
+  // A backup is late when the run the schedule wanted after the latest one has not happened within an hour of its
+  // time (dumps take time): measured from the latest run, so a weekday-only cron is not late on Sunday.
+  const allowed = (latestAt ? Math.round((nextRun(config.schedule, latestAt).getTime() - latestAt.getTime()) / 1000) : interval) + 3600
+  const databases = resolvedDatabases(engine)
   const drills = state.history<Record<string, unknown>>(STATE_FILES.drills)
   const summaries: DrillSummary[] = drills.map((d) => ({
     status: String(d.status),
@@ -84,14 +89,15 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
     generated_at: now.toISOString(),
     kamal_backup_version: version,
     databases: config.databases.map((db) => ({name: db.name, adapter: db.adapter, source: databaseSource(engine, db)})),
-    paths: config.paths.map((p) => ({path: p.path, exclude: p.exclude})),
+    // The excludes as they apply: the configured patterns, and the SQLite databases stored as database snapshots.
+    paths: config.paths.map((p) => ({path: p.path, exclude: [...p.exclude, ...fileExcludes({config: {...config, paths: [{...p, exclude: []}]}}, databases)]})),
     repository: repositoryDisplay(engine),
     retention: config.restic.retention ? retentionView(config.restic.retention) : null,
     forget_after_backup: config.restic.forgetAfterBackup,
     check_after_backup: config.restic.checkAfterBackup,
     schedule: {expression: config.schedule.text, description: describeSchedule(config.schedule), enabled: config.enabled, interval_seconds: interval},
     latest_complete_run: latest,
-    latest_backup_age: {seconds: age, allowed_seconds: allowed, status: age === null ? 'missing' : age > allowed ? 'late' : 'ok'},
+    latest_backup_age: {seconds: age, allowed_seconds: allowed, status: !config.enabled ? 'disabled' : age === null ? 'missing' : age > allowed ? 'late' : 'ok'},
     runs: {total: runs.length, complete: runs.filter((r) => r.complete).length, incomplete: runs.filter((r) => !r.complete).length, oldest: runs.at(-1)?.time ?? null},
     last_backup_run: state.read<BackupRunRecord>(STATE_FILES.lastBackup) ?? null,
     last_successful_backup_at: lastSuccess?.finished_at ?? null,
@@ -106,7 +112,7 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
       recent: summaries.slice(-10).reverse(),
     },
     repository_error: repositoryError,
-    versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine.env)), restic: resticVersion ?? (await toolVersions(engine.env, ['restic'])).restic ?? null},
+    versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine.env, undefined, await pgDumpInUse(engine, databases))), restic: resticVersion ?? (await toolVersions(engine.env, ['restic'])).restic ?? null},
   }
   const redacted = engine.redactor.redactValue(doc)
   return {...redacted, digest: {algorithm: 'sha256', value: digest(redacted)}}
@@ -128,6 +134,28 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null)
 }
 
+function resolvedDatabases(engine: Engine): ResolvedDatabase[] {
+  const out: ResolvedDatabase[] = []
+  for (const db of engine.config.databases) {
+    try {
+      out.push(resolveDatabase(db, engine.secrets, engine.redactor))
+    } catch {}
+  }
+  return out
+}
+
+/** The pg_dump a backup of the first PostgreSQL database uses (the client matching its server), when the server
+ *  answers; otherwise the newest client. */
+async function pgDumpInUse(engine: Engine, databases: readonly ResolvedDatabase[]): Promise<string | undefined> {
+  const db = databases.find((d) => d.adapter === 'postgres')
+  if (!db) return undefined
+  try {
+    return (await postgresTools(db, engine.env, engine.signal)).pg_dump
+  } catch {
+    return undefined
+  }
+}
+
 function databaseSource(engine: Engine, db: Engine['config']['databases'][number]): string {
   try {
     return describeDatabase(resolveDatabase(db, engine.secrets, engine.redactor))
@@ -144,13 +172,13 @@ function retentionView(policy: NonNullable<Engine['config']['restic']['retention
 }
 
 /** `--version` of every tool the accessory uses, in parallel; null when missing. */
-export async function toolVersions(env: NodeJS.ProcessEnv, only?: string[]): Promise<Record<string, string | null>> {
+export async function toolVersions(env: NodeJS.ProcessEnv, only?: string[], pgDump?: string): Promise<Record<string, string | null>> {
   const pgRoot = env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT
   const pgClients = pgRoot && existsSync(pgRoot) ? readdirSync(pgRoot).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b)) : []
   const tools: Record<string, string[] | undefined> = {
     restic: [env.KAMAL_BACKUP_RESTIC ?? 'restic', 'version'],
-    pg_dump: pgClients.length > 0 ? [join(pgRoot!, pgClients.at(-1)!, 'bin', 'pg_dump'), '--version'] : ['pg_dump', '--version'],
-    mysql_dump: [findExecutable('mariadb-dump', env.PATH) ?? 'mysqldump', '--version'],
+    pg_dump: pgDump ? [pgDump, '--version'] : pgClients.length > 0 ? [join(pgRoot!, pgClients.at(-1)!, 'bin', 'pg_dump'), '--version'] : ['pg_dump', '--version'],
+    mysql_dump: [env.KAMAL_BACKUP_MYSQL_DUMP ?? findExecutable('mariadb-dump', env.PATH) ?? 'mysqldump', '--version'],
     sqlite3: ['sqlite3', '--version'],
     rclone: ['rclone', 'version'],
   }

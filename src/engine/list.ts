@@ -1,5 +1,5 @@
 // `list`: the backup runs in the repository, newest first, grouped by run id.
-import type {BackupRunRecord} from './backup.js'
+import {failedSnapshotIds, type BackupRunRecord} from './backup.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {appTags, expectedGroups, groupRuns, type Run} from './runs.js'
 import type {Restic} from '../restic/client.js'
@@ -11,6 +11,10 @@ export interface RunView {
   complete: boolean
   pre_restore: boolean
   missing: string[]
+  /** The run's result as recorded in this state directory: `failed` with every group present is a run whose
+   *  forget or check failed (its data is whole); null when this state directory did not record the run. */
+  status: 'ok' | 'failed' | 'interrupted' | null
+  failed_step: string | null
   total_bytes: number | null
   snapshots: {group: string; id: string; short_id: string; time: string; bytes: number | null}[]
 }
@@ -29,20 +33,36 @@ export function recordedSizes(engine: Pick<Engine, 'state'>): Map<string, number
   return sizes
 }
 
+/** The runs in the repository. Snapshots of failed dumps that could not be removed (recorded in the state
+ *  directory) are left out: they are not backups, and must not make their run look complete. */
 export async function loadRuns(engine: Engine, restic?: Restic): Promise<{runs: Run[]; restic: Restic}> {
   const repo = restic ?? (await openRepository(engine))
-  const snapshots = await repo.snapshots(appTags(engine.config.app))
+  const failed = [...failedSnapshotIds(engine)]
+  const snapshots = (await repo.snapshots(appTags(engine.config.app))).filter((s) => !failed.some((id) => s.id.startsWith(id)))
   return {runs: groupRuns(snapshots, expectedGroups(engine.config), recordedSizes(engine)), restic: repo}
 }
 
-export function runView(run: Run): RunView {
+/** Each run's recorded result, by run id (the newest record wins). */
+export function recordedResults(engine: Pick<Engine, 'state'>): Map<string, Pick<RunView, 'status' | 'failed_step'>> {
+  const out = new Map<string, Pick<RunView, 'status' | 'failed_step'>>()
+  for (const r of engine.state.history<BackupRunRecord>(STATE_FILES.runs)) {
+    if (!r.run_id || r.status === 'skipped') continue
+    out.set(r.run_id, {status: r.status === 'ok' ? 'ok' : r.reason === 'interrupted' ? 'interrupted' : 'failed', failed_step: r.failed_step ?? null})
+  }
+  return out
+}
+
+export function runView(run: Run, results: ReadonlyMap<string, Pick<RunView, 'status' | 'failed_step'>> = new Map()): RunView {
   const sizes = run.snapshots.map((s) => s.bytes)
+  const result = results.get(run.id)
   return {
     id: run.id,
     time: run.time,
     complete: run.complete,
     pre_restore: run.preRestore,
     missing: run.missing,
+    status: result?.status ?? null,
+    failed_step: result?.failed_step ?? null,
     total_bytes: sizes.every((b) => b !== null) ? sizes.reduce<number>((a, b) => a + (b ?? 0), 0) : null,
     snapshots: run.snapshots.map((s) => ({group: s.group, id: s.id, short_id: s.shortId, time: s.time, bytes: s.bytes})),
   }
@@ -50,5 +70,6 @@ export function runView(run: Run): RunView {
 
 export async function listRuns(engine: Engine): Promise<ListResult> {
   const {runs} = await loadRuns(engine)
-  return {app: engine.config.app, repository: repositoryDisplay(engine), groups: expectedGroups(engine.config), runs: runs.map(runView)}
+  const results = recordedResults(engine)
+  return {app: engine.config.app, repository: repositoryDisplay(engine), groups: expectedGroups(engine.config), runs: runs.map((r) => runView(r, results))}
 }

@@ -12,7 +12,7 @@ import {randomBytes} from 'node:crypto'
 import {readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {dropMariaDatabase, dropPostgresDatabase, lab, mariadb, psql, RESTIC_VERSIONS, resticBin, run, tempDir, uniqueName} from '../../support/lab.ts'
-import type {CliResult} from '../../support/cli.ts'
+import {BIN, type CliResult} from '../../support/cli.ts'
 import {assertNoSecret, assertSchema, cli, cliJson, readState, script, writeApp, type App} from './support.ts'
 
 function allFiles(dir: string, skip: (path: string) => boolean): string[] {
@@ -171,6 +171,25 @@ describe('redaction, on each restic version', {concurrency: true}, () => {
         for (const {what, text} of outputs) assertNoSecret(what, text, all())
       })
 
+      test('on a terminal (listr2): a failing psql and pg_dump that print the password are redacted', async () => {
+        // Fault injectors under a client root, the way the image lays out its clients: psql (the server-version
+        // probe) prints the password and fails; so does pg_dump when reached through PATH.
+        const root = join(tempDir('leaky-tty'), 'clients')
+        script(join(root, '15', 'bin'), 'psql', 'echo "psql: error: password was $PGPASSWORD" >&2\nexit 2')
+        script(join(root, '15', 'bin'), 'pg_dump', 'echo "pg_dump: password was $PGPASSWORD" >&2\nexit 1')
+        const env = Object.fromEntries(
+          Object.entries({...process.env, ...app.env, KAMAL_BACKUP_POSTGRES_CLIENT_ROOT: root, CI: undefined, NO_COLOR: undefined, BASH_ENV: undefined, ENV: undefined, TERM: 'xterm', SHELL: '/bin/sh'}).filter(([, v]) => v !== undefined),
+        ) as Record<string, string>
+        const tty = await run('script', ['-qec', `stty cols 160 rows 50; exec env -u CI -u NO_COLOR TERM=xterm ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} backup --force --local --backup-config ${JSON.stringify(app.config)}`, '/dev/null'], {cwd: app.dir, env, timeoutMs: 120_000})
+        const screen = tty.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+        outputs.push({what: 'backup on a terminal', text: tty.stdout})
+        assert.equal(tty.code, 1, screen)
+        assert.match(screen, /✖ database main \(postgres\): failed/, 'the task list ran')
+        assert.match(screen, /password was \[REDACTED\]/)
+        assert.equal(screen.split('password was [REDACTED]').length - 1, 1, `the error is printed once:\n${screen}`)
+        for (const {what, text} of outputs) assertNoSecret(what, text, all())
+      })
+
       test('the state directory and the recorded argv hold no secret', () => {
         const files = allFiles(app.state, (p) => p === join(app.state, 'cache'))
         assert.ok(files.some((f) => f.endsWith('runs.jsonl')))
@@ -183,4 +202,23 @@ describe('redaction, on each restic version', {concurrency: true}, () => {
       })
     })
   }
+})
+
+// The usual setup reads the repository from RESTIC_REPOSITORY, a name that looks secret: only the credentials in it
+// may be hidden, the location itself is what evidence and run records are for.
+test('repository: {secret: RESTIC_REPOSITORY}: evidence and run records show the location, credentials redacted', async () => {
+  const repository = `${lab().rest.auth.urlWithCredentials}/${uniqueName('repo')}`
+  const init = await run(resticBin('0.18'), ['init'], {env: {RESTIC_REPOSITORY: repository, RESTIC_PASSWORD: lab().resticPassword, RESTIC_CACHE_DIR: lab().resticCacheDir}})
+  assert.equal(init.code, 0, init.stderr)
+  const files = join(tempDir('repo-var'), 'files')
+  script(files, 'a.sh', 'echo a')
+  const app = writeApp({version: '0.18', repo: {backend: 'rest-auth', version: '0.18', repository, args: [], env: {}}, paths: [`  - ${files}`], restic: ['repository: {secret: RESTIC_REPOSITORY}', 'password: {secret: RESTIC_PASSWORD}'], env: {RESTIC_REPOSITORY: repository}})
+  const backup = await cli(app, ['backup', '--force'])
+  assert.equal(backup.code, 0, backup.stderr)
+  const shown = new RegExp(`^rest:http://\\[REDACTED\\]@127\\.0\\.0\\.1:${lab().rest.auth.port}/repo_`)
+  assert.match(readState(app, 'last_backup.json').repository, shown)
+  const evidence = await cli(app, ['evidence'])
+  assert.equal(evidence.code, 0, evidence.stderr)
+  assert.match(JSON.parse(evidence.stdout).repository, shown)
+  for (const text of [backup.stdout, backup.stderr, evidence.stdout, evidence.stderr]) assertNoSecret('output', text, [lab().rest.auth.password])
 })

@@ -39,6 +39,20 @@ describe('restic argv', () => {
     assert.match(displayCommand(spec), /^\[env RESTIC_PASSWORD RESTIC_REPOSITORY\] restic /)
   })
 
+  test('every backup of a run carries the run\'s start as --time, in UTC (restic runs with TZ=UTC)', () => {
+    const time = new Date('2026-11-30T23:59:00.750Z')
+    const at = {...snapshot, time}
+    const producer = pgDumpSpec(pg, {pg_dump: 'pg_dump', pg_restore: 'pg_restore', psql: 'psql'})
+    for (const spec of [resticArgv.backupStdin(target, 'x', at), resticArgv.backupFromCommand(target, 'x', at, producer), resticArgv.backupPaths(target, ['/p'], [], at)]) {
+      const i = spec.argv.indexOf('--time')
+      assert.ok(i > 0 && i < spec.argv.indexOf('--tag'), `${spec.label}: --time before the tags`)
+      assert.equal(spec.argv[i + 1], '2026-11-30 23:59:00')
+    }
+    const engine = {secrets: environmentSecrets({RP: 'rp-1234'}), redactor: new Redactor(), env: {}, resticBin: 'restic', state: new StateDir('/state')}
+    const c = {repository: {kind: 'value', value: '/repo'}, password: {kind: 'secret', name: 'RP'}, env: {}, options: [], initIfMissing: false, checkAfterBackup: false, forgetAfterBackup: true} as ResticConfig
+    assert.equal(resticTarget(c, undefined, engine).env.TZ, 'UTC')
+  })
+
   test('a dump read from stdin: --stdin, a flat file name, the host and one --tag per tag', () => {
     const spec = resticArgv.backupStdin({...target, options: []}, 'shop.main.pgdump', snapshot)
     assert.deepEqual(spec.argv, ['restic', 'backup', '--json', '--stdin', '--stdin-filename', 'shop.main.pgdump', '--host', 'kamal-backup-shop', ...snapshot.tags.flatMap((t) => ['--tag', t])])
@@ -166,7 +180,7 @@ describe('what the config becomes for restic', () => {
       {name: 'b', adapter: 'sqlite', params: {}, path: '/rails/storage-other/x.sqlite3'},
       pg,
     ]
-    assert.deepEqual(fileExcludes({config: cfg}, dbs), ['*.tmp', '/rails/storage/production.sqlite3', '/rails/storage/production.sqlite3-wal', '/rails/storage/production.sqlite3-shm', '/rails/storage/production.sqlite3-journal'])
+    assert.deepEqual(fileExcludes({config: cfg}, dbs).filter((e) => !e.includes('.kamal-backup-')), ['/rails/storage/**/*.tmp', '/rails/storage/production.sqlite3', '/rails/storage/production.sqlite3-wal', '/rails/storage/production.sqlite3-shm', '/rails/storage/production.sqlite3-journal'])
   })
 })
 
