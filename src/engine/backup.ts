@@ -105,7 +105,14 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     }
   }
 
-  const lock = options.lockHeld ? undefined : state.lock('backup')
+  let lock: ReturnType<typeof state.lock> | undefined
+  try {
+    lock = options.lockHeld ? undefined : state.lock('backup')
+  } catch (error) {
+    // Another run holds the lock: the attempt is kept in the history (not as the last run: that one is running).
+    if (isKamalBackupError(error) && error.code === 'busy') state.append(STATE_FILES.runs, engine.redactor.redactValue({...base(), reason: 'busy', error: errorMessage(error)}))
+    throw error
+  }
   const record: BackupRunRecord = {...base(), status: 'failed' as BackupRunRecord['status']}
   const leftovers: Leftover[] = []
   try {

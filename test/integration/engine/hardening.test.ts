@@ -14,7 +14,7 @@ import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
 import {BIN} from '../../support/cli.ts'
 import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, restic, resticBin, resticEnv, RESTIC_VERSIONS, run, tempDir, uniqueName, type ResticVersion, type TestDatabase} from '../../support/lab.ts'
-import {assertSchema, cli, cliJson, localRestic, pgDatabaseLine, readState, repoLocks, repoSnapshots, script, writeApp, type App} from './support.ts'
+import {assertSchema, cli, cliJson, localRestic, pgDatabaseLine, readHistory, readState, repoLocks, repoSnapshots, script, writeApp, type App} from './support.ts'
 
 function filesDir(prefix: string): string {
   const dir = join(tempDir(prefix), 'files')
@@ -353,6 +353,10 @@ describe('the run lock', () => {
     assert.equal(busy.code, 1)
     assert.match(busy.stderr, /another kamal-backup backup is running \(pid 7 on host a1b2c3d4e5f6/)
     assert.match(busy.stderr, /goes stale 5 minutes after its last refresh.*`kamal-backup unlock`/)
+    const attempt = readHistory(app).at(-1)
+    assertSchema('backup-run', attempt)
+    assert.equal(attempt.reason, 'busy', 'the attempt is in the history')
+    assert.equal(readState(app, 'last_backup.json'), undefined, 'but not the last run: that one is still running')
     plant(3 * 3600_000)
     const {result, json} = await cliJson(app, ['unlock'])
     assert.equal(result.code, 0, result.stderr)
