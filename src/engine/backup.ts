@@ -14,7 +14,7 @@ import {sqliteBackupSpec, sqliteQuickCheckSpec} from '../db/sqlite.js'
 import {LeftoverSnapshotError, type BackupSummary, type Restic} from '../restic/client.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {bytes, type TaskHandle} from './progress.js'
-import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, snapshotHost} from './runs.js'
+import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, runIdTime, snapshotHost} from './runs.js'
 import type {MaintenanceRecord} from './maintenance.js'
 import {STATE_FILES} from './state.js'
 
@@ -118,7 +118,8 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   try {
     record.run_id = await uniqueRunId(engine, startedAt)
     cleanTemporaryCopies(engine)
-    await execute(engine, record, options, startedAt, leftovers)
+    // The run id's second is the time of every snapshot of the run.
+    await execute(engine, record, options, runIdTime(record.run_id) ?? startedAt, leftovers)
   } catch (error) {
     // Failures outside a step (restic missing, a secret not set): still recorded, and shown once with what to do.
     record.error ??= engine.redactor.redact(errorMessage(error))

@@ -362,9 +362,13 @@ describe('the run lock', () => {
     assert.equal(result.code, 0, result.stderr)
     assert.match(json.output, /removed a stale kamal-backup run lock \(backup, pid 7 on host a1b2c3d4e5f6/)
     plant(3 * 3600_000)
+    // A SQLite copy left in state/tmp by a run that was killed: the next run (holding the lock) removes it.
+    mkdirSync(join(app.state, 'tmp'), {recursive: true})
+    writeFileSync(join(app.state, 'tmp', '20261130T020000Z-lite.sqlite3'), 'a torn copy')
     const backup = await cli(app, ['backup', '--force'])
     assert.equal(backup.code, 0, backup.stderr)
     assert.ok(!existsSync(lock))
+    assert.deepEqual(readdirSync(join(app.state, 'tmp')), [], 'the leftover SQLite copy is gone')
   })
 })
 
