@@ -1,7 +1,6 @@
 // `evidence`: one redacted JSON document for a security review — what is backed up, where, how often, the latest
 // complete run, how old it is against the schedule, the last run/check/drill results, tool versions — with a
 // SHA-256 digest of its canonical form so a copy attached to a ticket can be checked for edits.
-import {createHash} from 'node:crypto'
 import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {describeSchedule, nextRun, nominalIntervalSeconds} from '../config/schedule.js'
@@ -120,6 +119,8 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
 
 /** SHA-256 of the document without its digest, keys sorted at every level, no whitespace. */
 export function digest(doc: unknown): string {
+  // Loaded here, not at the top: every command's start-up would pay for node:crypto (about 1 ms) otherwise.
+  const {createHash} = process.getBuiltinModule('node:crypto')
   return createHash('sha256').update(canonicalJson(doc)).digest('hex')
 }
 
