@@ -104,7 +104,8 @@ export class PositionMap {
   overlay(other: PositionMap, at: YamlPath = []): void {
     const incoming = [...other.#entries.values()].filter((entry) => isUnder(entry.path, at) || pathKey(entry.path) === pathKey(at))
     if (incoming.length === 0) return
-    this.deleteSubtree(at)
+    // Nothing is ever recorded below a path that is not recorded itself (a key is set before its value is read).
+    if (this.#entries.has(pathKey(at))) this.deleteSubtree(at)
     for (const entry of incoming) this.#entries.set(pathKey(entry.path), entry)
   }
 }
@@ -478,7 +479,7 @@ function convertMap(node: YAMLMap, path: YamlPath, ctx: Context): Record<string,
               })
               explicit.delete(key)
             }
-            ctx.positions.deleteSubtree(childPath)
+            if (Object.hasOwn(out, key)) ctx.positions.deleteSubtree(childPath)
             defineKey(out, key, value)
             ctx.positions.overlay(source.positions, childPath)
           }
@@ -502,7 +503,9 @@ function convertMap(node: YAMLMap, path: YamlPath, ctx: Context): Record<string,
         })
       }
       explicit.set(key, keyPosition)
-      ctx.positions.deleteSubtree(childPath)
+      // Only a key set before (a duplicate, or one a merge brought) has positions to forget: deleteSubtree scans
+      // every recorded position, and calling it for every key made large files quadratic.
+      if (Object.hasOwn(out, key)) ctx.positions.deleteSubtree(childPath)
       ctx.positions.set(childPath, keyPosition, kindOf(pair.value, ctx))
       defineKey(out, key, convert(pair.value, childPath, ctx))
     }
