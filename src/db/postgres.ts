@@ -85,10 +85,18 @@ export function pgDumpSpec(db: ResolvedDatabase, tools: PostgresTools): CommandS
 // ---- restore ------------------------------------------------------------------------------------------------
 
 /** Drops every schema except PostgreSQL's own and recreates `public`: a restore starts from an empty database,
- *  so objects that exist only in the target cannot survive or collide. */
+ *  so objects that exist only in the target cannot survive or collide. Publications and event triggers live
+ *  outside schemas, and the dump creates them again (without IF NOT EXISTS): they go too. One DO block, so one
+ *  transaction: all of it, or nothing. */
 export const POSTGRES_RESET_SQL = `DO $$
 DECLARE s record;
 BEGIN
+  FOR s IN SELECT evtname FROM pg_event_trigger LOOP
+    EXECUTE format('DROP EVENT TRIGGER %I', s.evtname);
+  END LOOP;
+  FOR s IN SELECT pubname FROM pg_publication LOOP
+    EXECUTE format('DROP PUBLICATION %I', s.pubname);
+  END LOOP;
   FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' LOOP
     EXECUTE format('DROP SCHEMA %I CASCADE', s.nspname);
   END LOOP;
@@ -122,21 +130,26 @@ export function tocTableCount(line: string): number {
 export const POSTGRES_TABLES_SQL = `SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;`
 
 /** Can this session reset the database? Recovery (a standby), read-only sessions, the right to create schemas,
- *  and the schemas it cannot drop (it must own them, or be a superuser). One line, `|`-separated. */
+ *  and the schemas, publications and event triggers it cannot drop (it must own them, or be a superuser). One
+ *  line, `|`-separated. */
 export const POSTGRES_STATE_SQL = `SELECT pg_is_in_recovery(), current_setting('transaction_read_only'),
   (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
   has_database_privilege(current_database(), 'CREATE'),
   coalesce((SELECT string_agg(quote_ident(nspname), ', ' ORDER BY nspname) FROM pg_namespace
-    WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' AND NOT pg_has_role(current_user, nspowner, 'USAGE')), '');`
+    WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' AND NOT pg_has_role(current_user, nspowner, 'USAGE')), ''),
+  coalesce((SELECT string_agg(x, ', ' ORDER BY x) FROM (
+    SELECT 'publication ' || quote_ident(pubname) AS x FROM pg_publication WHERE NOT pg_has_role(current_user, pubowner, 'USAGE')
+    UNION ALL SELECT 'event trigger ' || quote_ident(evtname) FROM pg_event_trigger WHERE NOT pg_has_role(current_user, evtowner, 'USAGE')) o), '');`
 
 /** What keeps POSTGRES_STATE_SQL's session from resetting the database, or undefined. */
 export function parsePostgresState(output: string): string | undefined {
-  const [recovery, readOnly, superuser, create, foreign] = output.trim().split('|')
+  const [recovery, readOnly, superuser, create, schemas, others] = output.trim().split('|')
   if (recovery === 't') return 'the server is a read-only standby (pg_is_in_recovery)'
   if (readOnly === 'on') return 'its sessions are read-only (default_transaction_read_only is on)'
   if (superuser === 't') return undefined
   if (create === 'f') return 'this user may not create schemas in it (no CREATE privilege on the database)'
-  if (foreign) return `this user does not own the schema(s) ${foreign}, so it cannot drop them to reset the database`
+  if (schemas) return `this user does not own the schema(s) ${schemas}, so it cannot drop them to reset the database`
+  if (others) return `this user does not own the ${others}, so it cannot drop them to reset the database (the dump creates them again)`
   return undefined
 }
 

@@ -567,9 +567,10 @@ async function probePostgresDump(engine: Engine, restic: Restic, snapshot: RunSn
   })
   if (result.producer.interrupted || result.consumer.interrupted) throw new InterruptedError()
   if (result.consumer.exitCode === 0) return tables
-  // pg_restore could not read it. If restic failed first, that is the cause.
-  if (result.producer.exitCode !== 0 && result.producer.signal !== 'SIGPIPE' && !/broken pipe/i.test(result.producer.stderr)) throw resticError(dump, result.producer, engine.redactor)
+  // pg_restore could not read it. When restic failed, pg_restore only saw its input end early: restic's error
+  // is the cause. (When pg_restore gives up first, restic is stopped; its exit status says nothing then.)
   const stderr = lastLines(result.consumer.stderr, 3)
+  if (result.producer.exitCode !== 0 && (stderr === '' || /end of file|too short|magic string|could not read/i.test(stderr))) throw resticError(dump, result.producer, engine.redactor)
   const version = /unsupported version \(([\d.]+)\) in file header/.exec(stderr)
   if (version) {
     throw new KamalBackupError(`the dump of database ${t.name} was written by a newer pg_dump (archive version ${version[1]}) than this pg_restore can read (${tools.pg_restore}${tools.serverMajor ? `, PostgreSQL ${tools.serverMajor}` : ''}); nothing was changed`, {

@@ -267,6 +267,8 @@ describe('what pg_restore says', () => {
     assert.match(parsePostgresState('f|on|f|t|\n')!, /read-only/)
     assert.match(parsePostgresState('f|off|f|f|\n')!, /CREATE privilege/)
     assert.match(parsePostgresState('f|off|f|t|audit, "Weird"\n')!, /does not own the schema\(s\) audit, "Weird"/)
+    assert.match(parsePostgresState('f|off|f|t||publication pub, event trigger audit\n')!, /does not own the publication pub, event trigger audit/)
+    assert.equal(parsePostgresState('f|off|f|t||\n'), undefined)
     assert.equal(parsePostgresState('f|off|f|t|\n'), undefined)
     assert.equal(parsePostgresState('f|off|t|f|other\n'), undefined, 'a superuser can do it anyway')
   })
