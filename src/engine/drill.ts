@@ -5,7 +5,8 @@ import {dirname} from 'node:path'
 import {hostname, userInfo} from 'node:os'
 import type {LocalConfig} from '../config/backup-config.js'
 import {errorMessage, ExitCode, isKamalBackupError, KamalBackupError} from '../errors.js'
-import {lastLines, runProcess} from '../exec/local.js'
+import {lastLines} from '../exec/local.js'
+import {runGroup} from '../exec/pipeline.js'
 import {describeDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {openRepository, type Engine} from './context.js'
 import {loadRuns} from './list.js'
@@ -179,8 +180,8 @@ export function checkEnvironment(databases: readonly {name: string; db: Resolved
 }
 
 async function runCheckCommand(engine: Engine, command: string, databases: {name: string; db: ResolvedDatabase}[], files: FileTarget[]): Promise<CheckResult> {
-  const env = checkEnvironment(databases, files, process.env)
-  const result = await runProcess({argv: ['sh', '-c', command], env, label: 'drill check'}, {signal: engine.signal, timeoutMs: 3_600_000})
+  const env = checkEnvironment(databases, files, engine.env)
+  const result = await runGroup({argv: ['sh', '-c', command], env, label: 'drill check'}, {signal: engine.signal, timeoutMs: 3_600_000})
   if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: ExitCode.interrupted})
   const output = lastLines([result.stdout, result.stderr].filter(Boolean).join('\n'), 40)
   return {command: engine.redactor.redact(command), exit_code: result.exitCode, duration_ms: result.durationMs, output: engine.redactor.redact(output)}

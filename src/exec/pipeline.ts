@@ -1,6 +1,7 @@
 // Restore plumbing: `restic dump` streamed straight into a database client through OS pipes (the data never
 // passes through this process), optionally through `tee` and a named pipe to a small scanner that reports what went by (the
-// table names of a MySQL dump). Every exit code is checked by the caller.
+// table names of a MySQL dump). Every exit code is checked by the caller. Also: a command run in a process group
+// of its own (the drill check), stopped as a whole.
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {closeSync, mkdtempSync, openSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -134,6 +135,65 @@ export function runToFile(spec: CommandSpec, file: string, signal?: AbortSignal)
     signal?.addEventListener('abort', onAbort, {once: true})
     child.on('close', (code, sig) => {
       signal?.removeEventListener('abort', onAbort)
+      result.exitCode = code
+      result.signal = sig
+      result.durationMs = Date.now() - started
+      if (failures.length > 0) reject(failures[0])
+      else resolve(result)
+    })
+  })
+}
+
+/** Runs a command in a process group of its own (the operator's drill check: `sh -c` and whatever it starts) and
+ *  stops the whole group on abort or timeout — SIGINT, then SIGTERM after 5 s, SIGKILL after 10 s — so a
+ *  grandchild holding the output pipes cannot keep the drill waiting. Output is kept as bounded tails. */
+export function runGroup(spec: CommandSpec, options: {signal?: AbortSignal; timeoutMs?: number} = {}): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const result = empty()
+    const failures: Error[] = []
+    const child = spawn(spec.argv[0], spec.argv.slice(1), {cwd: spec.cwd, env: childEnvironment(spec), stdio: ['ignore', 'pipe', 'pipe'], shell: false, detached: true})
+    child.on('error', (error) => failures.push((error as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(spec) : error))
+    const keep = (which: 'stdout' | 'stderr') => (line: string) => {
+      result[which] += line + '\n'
+      if (result[which].length > STDERR_TAIL * 2) result[which] = result[which].slice(-STDERR_TAIL)
+    }
+    lines(child.stdout!, keep('stdout'))
+    lines(child.stderr!, keep('stderr'))
+    const timers: NodeJS.Timeout[] = []
+    let stopping = false
+    const signalGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, sig)
+      } catch {}
+    }
+    const stop = () => {
+      if (stopping) return
+      stopping = true
+      signalGroup('SIGINT')
+      timers.push(setTimeout(() => signalGroup('SIGTERM'), 5000), setTimeout(() => signalGroup('SIGKILL'), 10_000))
+      for (const t of timers) t.unref()
+    }
+    const onAbort = () => {
+      result.interrupted = true
+      stop()
+    }
+    options.signal?.addEventListener('abort', onAbort, {once: true})
+    if (options.signal?.aborted) onAbort()
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          result.timedOut = true
+          stop()
+        }, options.timeoutMs)
+      : undefined
+    child.on('exit', () => {
+      // The group's leader is gone: whatever it left running in the group goes too, so the pipes close.
+      if (stopping) signalGroup('SIGKILL')
+    })
+    child.on('close', (code, sig) => {
+      if (timer) clearTimeout(timer)
+      for (const t of timers) clearTimeout(t)
+      options.signal?.removeEventListener('abort', onAbort)
       result.exitCode = code
       result.signal = sig
       result.durationMs = Date.now() - started

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {kb, kbJson} from '../../support/cli.ts'
+import {BIN, kb, kbJson} from '../../support/cli.ts'
 import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, resticBin, tempDir, uniqueName, type TestDatabase} from '../../support/lab.ts'
 import {assertMatchesSchema} from '../../support/schemas.ts'
 
@@ -73,8 +73,9 @@ describe('drill production', {concurrency: false}, () => {
     mkdirSync(scratchFiles, {recursive: true})
     writeFileSync(join(scratchFiles, '.kamal-backup-drill'), 'created by kamal-backup drill production\n')
     writeFileSync(join(scratchFiles, 'stale.txt'), 'a stale file must never make a drill pass\n')
-    const check = `${lab().bins.psql} "$KAMAL_BACKUP_DRILL_MAIN_URL" -Atc 'SELECT count(*) FROM users'; echo "files in $KAMAL_BACKUP_DRILL_FILES"; echo "pw=$RESTIC_PASSWORD"`
-    const result = await cli(['drill', 'production', '--database', scratch, '--sqlite-path', join(dir, 'drill.sqlite3'), '--files', scratchFiles, '--check', check, '--yes', '--json'])
+    const check = `${lab().bins.psql} "$KAMAL_BACKUP_DRILL_MAIN_URL" -Atc 'SELECT count(*) FROM users'; echo "files in $KAMAL_BACKUP_DRILL_FILES"; echo "pw=$RESTIC_PASSWORD"; echo "database_url=[$DATABASE_URL] main=[$MAIN_DATABASE_URL] queue=[$QUEUE_DATABASE_URL]"`
+    // Production's own DATABASE_URL is in the environment (as in the accessory): the check must never see it.
+    const result = await cli(['drill', 'production', '--database', scratch, '--sqlite-path', join(dir, 'drill.sqlite3'), '--files', scratchFiles, '--check', check, '--yes', '--json'], {DATABASE_URL: pg.url, QUEUE_DATABASE_URL: `sqlite3:${sqlitePath}`})
     assert.equal(result.code, 0, result.stdout + result.stderr)
     const record = JSON.parse(result.stdout)
     assertMatchesSchema('drill.schema.json', record)
@@ -89,6 +90,8 @@ describe('drill production', {concurrency: false}, () => {
     assert.equal(record.files[0].expected_bytes, record.files[0].bytes)
     assert.ok(record.duration_ms > 0 && record.steps.every((s: {duration_ms: number | null}) => s.duration_ms !== null))
     assert.match(record.verification.check.output, /^500$/m, 'the check ran against the scratch database')
+    // Two databases, none named primary: no DATABASE_URL at all; one variable per database, each the scratch one.
+    assert.match(record.verification.check.output, new RegExp(`^database_url=\\[\\] main=\\[postgres://.*@127\\.0\\.0\\.1:${lab().postgres.port}/${scratch}\\] queue=\\[sqlite3:${join(dir, 'drill.sqlite3')}\\]$`, 'm'))
     assert.deepEqual(secretsIn(result.stdout + result.stderr), [], 'no secret in the output (the check printed one)')
 
     assert.equal(await psql(scratch, 'SELECT count(*) FROM users', {as: 'app'}), '500')
@@ -278,5 +281,71 @@ describe('restore local without kamal-backup.local.yml', () => {
     assert.match(result.stderr, /files from .*server are not restored: no local target/)
     assert.equal(sqlite(join(checkout, 'storage', 'development.sqlite3'), 'SELECT title FROM posts'), 'from production')
     assert.deepEqual(readdirSync(join(checkout, 'storage')), ['development.sqlite3'], 'no files were restored anywhere')
+  })
+})
+
+describe('drill production: verification that does not go vacuous, and Ctrl-C', {concurrency: false}, () => {
+  let pg: TestDatabase
+  let dir: string
+  let config: string
+  let env: Record<string, string>
+  const scratchName = () => `${pg.name}_s`
+  const cli = (args: string[]) => kb([...args, '--local', '--backup-config', config], {cwd: dir, env})
+
+  before(async () => {
+    pg = await createPostgresDatabase()
+    // 1500 tables with long names: pg_restore --verbose writes far more than the 64 KiB of stderr kept for errors.
+    await psql(pg.name, `DO $$ BEGIN FOR i IN 1..1500 LOOP EXECUTE format('CREATE TABLE t_with_a_long_name_filling_verbose_output_%s (id int PRIMARY KEY, v text)', i); END LOOP; END $$;`, {as: 'app'})
+    dir = tempDir('drill-large')
+    config = join(dir, 'kamal-backup.yml')
+    writeFileSync(config, [`app: ${uniqueName('large')}`, 'databases:', `  - {name: main, adapter: postgres, url: "${pg.url}", password: {secret: PG_PW}}`, 'restic:', `  repository: ${freshRepo('0.18')}`, '  password: {secret: RESTIC_PASSWORD}', '  retention: {keep_last: 5}', `state: {path: ${join(dir, 'state')}}`].join('\n') + '\n')
+    env = {RESTIC_PASSWORD: lab().resticPassword, PG_PW: lab().postgres.appPassword, KAMAL_BACKUP_RESTIC: resticBin('0.18')}
+    const backup = await cli(['backup', '--force'])
+    assert.equal(backup.code, 0, backup.stdout + backup.stderr)
+  })
+
+  after(async () => {
+    await dropPostgresDatabase(pg.name).catch(() => {})
+    await dropPostgresDatabase(scratchName()).catch(() => {})
+  })
+
+  test('every one of 1500 tables is checked: the table list is collected line by line, and matches the dump\'s table of contents', async () => {
+    const result = await cli(['drill', 'production', '--database', scratchName(), '--yes', '--json'])
+    assert.equal(result.code, 0, result.stdout.slice(0, 3000) + result.stderr)
+    const record = JSON.parse(result.stdout)
+    const db = record.databases[0]
+    assert.equal(db.tables_in_toc, 1500)
+    assert.equal(db.tables_in_dump.length, 1500)
+    assert.equal(db.tables_restored.length, 1500)
+    assert.deepEqual(db.missing_tables, [])
+  })
+
+  test('Ctrl-C during the check: exit 130, and the drill is still recorded as interrupted', async () => {
+    const {spawn} = await import('node:child_process')
+    const child = spawn(process.execPath, [BIN, 'drill', 'production', '--database', scratchName(), '--check', 'sleep 60', '--yes', '--local', '--backup-config', config], {cwd: dir, env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    let stderr = ''
+    let sent = false
+    let sentAt = 0
+    child.stdout.resume()
+    child.stderr.on('data', (d) => {
+      stderr += d
+      if (!sent && /check: sleep 60/.test(stderr)) {
+        sent = true
+        setTimeout(() => {
+          sentAt = Date.now()
+          child.kill('SIGINT')
+        }, 300)
+      }
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))
+    clearTimeout(timer)
+    assert.ok(sent, stderr)
+    assert.equal(code, 130, stderr)
+    assert.ok(Date.now() - sentAt < 20_000, 'the check (and what it started) was stopped, not waited for')
+    const record = JSON.parse(readFileSync(join(dir, 'state', 'last_restore_drill.json'), 'utf8'))
+    assertMatchesSchema('drill.schema.json', record)
+    assert.equal(record.status, 'failed')
+    assert.equal(record.error, 'interrupted')
   })
 })
