@@ -8,6 +8,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {kb, kbJson} from '../../support/cli.ts'
+import {sqliteRowsChecksum} from './support.ts'
 import {createMariaDatabase, createPostgresDatabase, dropMariaDatabase, dropPostgresDatabase, freshRepo, lab, mariadb, psql, resticBin, run, tempDir, uniqueName, type TestDatabase} from '../../support/lab.ts'
 
 const PG_SETUP = `
@@ -105,7 +106,9 @@ describe('restore production: exact round trips', {concurrency: false}, () => {
   let app: App
   let sqlitePath: string
   let filesDir: string
-  let original: {pg: Record<string, string>; my: Record<string, string>; sqlite: string; files: string[]}
+  let original: {pg: Record<string, string>; my: Record<string, string>; sqlite: Record<string, string>; files: string[]}
+  // Every row of every SQLite table, each value as SQLite quotes it (blobs and reals included).
+  const sqliteChecksums = () => ({items: sqliteRowsChecksum(sqlitePath, 'items'), item_log: sqliteRowsChecksum(sqlitePath, 'item_log')})
   let backupRun: string
 
   before(async () => {
@@ -119,7 +122,8 @@ describe('restore production: exact round trips', {concurrency: false}, () => {
     writeFileSync(join(filesDir, 'uploads', 'ab', 'photo.bin'), Buffer.alloc(200_000, 7))
     writeFileSync(join(filesDir, 'uploads', 'note.txt'), 'hello\n')
     sqlitePath = join(filesDir, 'production.sqlite3')
-    sqliteQuery(sqlitePath, "PRAGMA journal_mode=wal; CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT); WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM s WHERE n < 1000) INSERT INTO items(name) SELECT 'item ' || n FROM s;")
+    sqliteQuery(sqlitePath, "PRAGMA journal_mode=wal; CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB); WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM s WHERE n < 1000) INSERT INTO items(name, price, data) SELECT 'item ' || n, n / 7.0, randomblob(16) FROM s;")
+    sqliteQuery(sqlitePath, "CREATE VIEW cheap_items AS SELECT id, name FROM items WHERE price < 10; CREATE TABLE item_log(id INTEGER PRIMARY KEY, note TEXT); CREATE TRIGGER items_log AFTER INSERT ON items BEGIN INSERT INTO item_log(note) VALUES ('item ' || NEW.id); END; INSERT INTO items(name, price) VALUES ('logged 1', 1), ('logged 2', 2);")
     app = writeApp({
       repo: freshRepo('0.18'),
       databases: [
@@ -129,7 +133,7 @@ describe('restore production: exact round trips', {concurrency: false}, () => {
       ],
       paths: [filesDir],
     })
-    original = {pg: await pgChecksums(pg.name), my: await myChecksums(my.name), sqlite: sqliteQuery(sqlitePath, 'SELECT count(*), sum(length(name)) FROM items'), files: readdirSync(join(filesDir, 'uploads')).sort()}
+    original = {pg: await pgChecksums(pg.name), my: await myChecksums(my.name), sqlite: sqliteChecksums(), files: readdirSync(join(filesDir, 'uploads')).sort()}
     const backup = await cli(app, ['backup', '--force'])
     assert.equal(backup.code, 0, backup.stderr)
     const list = await kbJson(['list', '--local', '--backup-config', app.config], {cwd: app.dir, env: app.env})
@@ -145,8 +149,10 @@ describe('restore production: exact round trips', {concurrency: false}, () => {
   test('a production restore brings back exactly the backed-up data and removes target-only objects', async () => {
     // Damage production: changed rows, objects that exist only in the target, dropped objects, changed files.
     await psql(pg.name, `UPDATE users SET email = 'changed'; DELETE FROM posts WHERE id > 100; CREATE TABLE only_in_target (x int); CREATE SCHEMA extra; CREATE TABLE extra.t (x int); DROP VIEW post_counts;`, {as: 'app'})
-    await mariadb(my.name, `UPDATE users SET email = 'changed'; CREATE TABLE only_in_target (x INT); DROP VIEW order_totals; DROP PROCEDURE add_user;`)
-    sqliteQuery(sqlitePath, "DELETE FROM items WHERE id > 10; CREATE TABLE only_in_target(x);")
+    await mariadb(my.name, `UPDATE users SET email = 'changed'; CREATE TABLE only_in_target (x INT); DROP VIEW order_totals; DROP PROCEDURE add_user;
+      CREATE VIEW only_view AS SELECT 1 AS one; CREATE PROCEDURE only_proc() SELECT 1; CREATE FUNCTION only_fn() RETURNS INT DETERMINISTIC RETURN 1;
+      CREATE EVENT only_event ON SCHEDULE EVERY 1 DAY DO SELECT 1; CREATE SEQUENCE only_seq;`)
+    sqliteQuery(sqlitePath, "DELETE FROM items WHERE id > 10; UPDATE item_log SET note = 'changed'; DROP VIEW cheap_items; DROP TRIGGER items_log; CREATE TABLE only_in_target(x); CREATE VIEW only_view AS SELECT 1;")
     writeFileSync(join(filesDir, 'uploads', 'note.txt'), 'overwritten\n')
     writeFileSync(join(filesDir, 'uploads', 'new-file.txt'), 'should disappear\n')
 
@@ -170,9 +176,17 @@ describe('restore production: exact round trips', {concurrency: false}, () => {
     await mariadb(my.name, `CALL add_user('proc@example.com'); INSERT INTO orders(user_id, total) VALUES (1, 1);`)
     assert.equal(await mariadb(my.name, `SELECT COUNT(*) FROM audit;`), '1', 'the trigger fires again')
     assert.equal(await mariadb(my.name, `SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME = 'nightly';`), '1')
+    // Objects that existed only in the target: a view, routines, an event and a sequence, not just a table.
+    assert.equal(await mariadb(my.name, `SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'only_view';`), '0')
+    assert.equal(await mariadb(my.name, `SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME IN ('only_proc', 'only_fn');`), '0')
+    assert.equal(await mariadb(my.name, `SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() AND EVENT_NAME = 'only_event';`), '0')
+    assert.equal(await mariadb(my.name, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'only_seq';`), '0')
 
-    assert.equal(sqliteQuery(sqlitePath, 'SELECT count(*), sum(length(name)) FROM items'), original.sqlite)
-    assert.equal(sqliteQuery(sqlitePath, "SELECT count(*) FROM sqlite_master WHERE name = 'only_in_target'"), '0')
+    assert.deepEqual(sqliteChecksums(), original.sqlite)
+    assert.equal(sqliteQuery(sqlitePath, "SELECT count(*) FROM sqlite_master WHERE name IN ('only_in_target', 'only_view')"), '0')
+    assert.equal(sqliteQuery(sqlitePath, 'SELECT count(*) FROM cheap_items'), '71', 'the view works again')
+    sqliteQuery(sqlitePath, "INSERT INTO items(name, price) VALUES ('after restore', 3)")
+    assert.equal(sqliteQuery(sqlitePath, "SELECT note FROM item_log ORDER BY id DESC LIMIT 1"), `item ${sqliteQuery(sqlitePath, 'SELECT max(id) FROM items')}`, 'the trigger fires again')
     assert.equal(sqliteQuery(sqlitePath, 'PRAGMA integrity_check'), 'ok')
     assert.deepEqual(readdirSync(join(filesDir, 'uploads')).sort(), original.files)
     assert.equal(readFileSync(join(filesDir, 'uploads', 'note.txt'), 'utf8'), 'hello\n')
