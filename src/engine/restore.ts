@@ -279,7 +279,7 @@ async function preflight(engine: Engine, restic: Restic, input: RestoreInput, fi
 }
 
 function missingTool(tool: string, why: string): KamalBackupError {
-  return new KamalBackupError(`${tool} is not installed (not found on PATH): it is needed to ${why}; nothing was changed`, {
+  return new KamalBackupError(`${tool} ${tool.includes('/') ? 'does not exist' : 'is not installed (not found on PATH)'}: it is needed to ${why}; nothing was changed`, {
     code: 'command-not-found',
     suggestions: [`install ${tool} here (the kamal-backup accessory image ships it)`],
   })
@@ -492,6 +492,8 @@ async function preflightDatabase(engine: Engine, t: DatabaseTarget): Promise<voi
   }
   if (db.adapter === 'postgres') {
     const tools = await postgresTools({...db, database: 'postgres'}, engine.env, engine.signal)
+    // The client picked for this server (the image ships one per major): all of it must be there.
+    for (const tool of [tools.psql, tools.pg_restore]) if (!findExecutable(tool, engine.env.PATH)) throw missingTool(tool, `restore database ${t.name}`)
     const exists = await runProcess({...psqlSpec(db, tools, 'postgres', 'psql (database exists?)')}, {stdin: {text: `\\set name ${psqlLiteral(db.database!)}\nSELECT 1 FROM pg_database WHERE datname = :'name';\n`}, signal: engine.signal, timeoutMs: 60_000})
     if (exists.interrupted) throw new InterruptedError()
     if (exists.exitCode !== 0) throw unreachable(db, exists, engine.redactor)

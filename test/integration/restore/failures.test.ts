@@ -84,6 +84,20 @@ describe('refused before anything changes', () => {
     assert.equal(readFileSync(join(dir, 'storage', 'a.txt'), 'utf8'), 'changed\n')
   })
 
+  test('the image\'s PostgreSQL client for this server without pg_restore: refused before the files are replaced', async () => {
+    const {app, pg, files} = await pgApp()
+    // A client root like the image's (<root>/<major>/bin), with the real pg_dump and psql but no pg_restore.
+    const root = join(app.dir, 'clients')
+    const major = lab().postgres.version.split('.')[0]!
+    mkdirSync(join(root, major, 'bin'), {recursive: true})
+    for (const tool of ['pg_dump', 'psql']) execFileSync('ln', ['-s', join(lab().postgres.binDir, tool), join(root, major, 'bin', tool)])
+    const result = await cli(app, ['restore', 'production', '--confirm', app.app, '--no-safety-backup'], {env: {KAMAL_BACKUP_POSTGRES_CLIENT_ROOT: root}})
+    assert.equal(result.code, 1, result.stderr)
+    assert.match(result.stderr, new RegExp(`${join(root, major, 'bin', 'pg_restore')} does not exist: it is needed to restore database main; nothing was changed`))
+    assert.equal(readFileSync(join(files, 'a.txt'), 'utf8'), 'changed after the backup\n')
+    assert.equal(await userCount(pg), '51')
+  })
+
   test('PostgreSQL: read-only sessions, and schemas or publications this user does not own, are refused before the files change', async () => {
     const {app, pg, files} = await pgApp()
     const refused = async (message: RegExp) => {
