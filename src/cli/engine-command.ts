@@ -1,7 +1,8 @@
-// Base for the accessory commands (backup, schedule, list, check, unlock, prune, evidence, version, restore
-// production, drill production). One rule decides where they run: from an app checkout (config/deploy.yml
-// found, or -c/-d given) they run inside the backup accessory over SSH; `--local`, or running inside the accessory
-// image (KAMAL_BACKUP_IN_ACCESSORY=1), runs them here.
+// Bases for the commands that use the engine. EngineCommand runs it on this machine (restore local, drill local).
+// AccessoryCommand, for backup, schedule, list, check, unlock, prune, evidence, version, restore production and
+// drill production, adds the one rule for where they run: from an app checkout (config/deploy.yml found, or -c/-d
+// given) inside the backup accessory over SSH; `--local`, or running inside the accessory image
+// (KAMAL_BACKUP_IN_ACCESSORY=1), here.
 import {resolve} from 'node:path'
 import {isAppCheckout} from '../config/validate.js'
 import {backupConfigPath} from '../config/validate.js'
@@ -50,10 +51,12 @@ export const IN_ACCESSORY_ENV = 'KAMAL_BACKUP_IN_ACCESSORY'
 export const REMOTE_CLIENT_ENV = 'KAMAL_BACKUP_REMOTE_CLIENT'
 
 export const WHERE_IT_RUNS = `WHERE IT RUNS
-From a Rails app checkout (config/deploy.yml exists, or -c/-d is given) this command runs inside the backup accessory container, over SSH, like \`kamal accessory exec\` but without Ruby or Kamal. --local runs it on this machine instead; inside the accessory image it always runs locally.`
+From a Rails app checkout (config/deploy.yml exists, or -c/-d is given) this command runs inside the backup accessory container, over SSH, like \`kamal accessory exec\` but without Ruby or Kamal. --local runs it on this machine instead; inside the accessory image (which sets ${IN_ACCESSORY_ENV}=1) it always runs locally.`
 
+/** The engine on this machine: restore local and drill local use it directly; the accessory commands through
+ *  AccessoryCommand, below, which adds where-it-runs and the SSH flags. */
 export abstract class EngineCommand extends BaseCommand {
-  static override baseFlags = {...BaseCommand.baseFlags, ...checkoutFlags, ...remoteFlags}
+  static override baseFlags = {...BaseCommand.baseFlags, ...checkoutFlags}
 
   protected readonly abortController = new AbortController()
   #signalsInstalled = false
@@ -65,40 +68,6 @@ export abstract class EngineCommand extends BaseCommand {
       const {acceptRemoteClient} = await import('../remote/accessory-side.js')
       await acceptRemoteClient({version: this.config.version})
     }
-  }
-
-  /** Running on a workstation with --local (not in the accessory, not for a workstation over SSH). */
-  protected ranWithLocalFlag(flags: CheckoutFlagValues): boolean {
-    return Boolean(flags.local) && process.env[IN_ACCESSORY_ENV] !== '1' && !process.env[REMOTE_CLIENT_ENV]
-  }
-
-  /** Should this invocation run inside the accessory? */
-  protected runsRemotely(flags: CheckoutFlagValues): boolean {
-    if (flags.local || process.env[IN_ACCESSORY_ENV] === '1' || process.env[REMOTE_CLIENT_ENV]) return false
-    return isAppCheckout({
-      cwd: process.cwd(),
-      ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
-      ...(flags.destination !== undefined && {destination: flags.destination}),
-    })
-  }
-
-  /** Runs this same command inside the accessory, with the argv the user typed (minus the flags that only make
-   *  sense here), and returns its exit code. Output streams through as it arrives. */
-  protected async runRemote(flags: CheckoutFlagValues, argv: string[], options: {operator?: string} = {}): Promise<number> {
-    this.installSignalHandlers()
-    const {runInAccessory} = await import('../remote/run.js')
-    return runInAccessory({
-      cwd: process.cwd(),
-      env: process.env,
-      flags,
-      command: this.id!.split(':'),
-      argv,
-      json: this.jsonEnabled(),
-      ui: this.ui,
-      signal: this.abortController.signal,
-      version: this.config.version,
-      ...(options.operator !== undefined && {operator: options.operator}),
-    })
   }
 
   /** SIGINT/SIGTERM abort the running work: children get SIGINT (restic removes its lock). A second signal exits. */
@@ -157,5 +126,48 @@ export abstract class EngineCommand extends BaseCommand {
       Object.assign(engine.config.restic, Object.fromEntries(Object.entries(localFile.config.restic).filter(([, v]) => v !== undefined)))
     }
     return {engine, local: localFile.config}
+  }
+}
+
+/** The accessory commands: from an app checkout they run inside the backup accessory over SSH (WHERE_IT_RUNS). */
+export abstract class AccessoryCommand extends EngineCommand {
+  static override baseFlags = {...EngineCommand.baseFlags, ...remoteFlags}
+
+  /** Running on a workstation with --local (not in the accessory, not for a workstation over SSH). */
+  protected ranWithLocalFlag(flags: CheckoutFlagValues): boolean {
+    return Boolean(flags.local) && process.env[IN_ACCESSORY_ENV] !== '1' && !process.env[REMOTE_CLIENT_ENV]
+  }
+
+  /** Should this invocation run inside the accessory? */
+  protected runsRemotely(flags: CheckoutFlagValues): boolean {
+    if (flags.local) {
+      const ignored = (['host', 'strict-host-key'] as const).filter((name) => flags[name] !== undefined && flags[name] !== false)
+      if (ignored.length > 0) this.ui.warn(`${ignored.map((name) => `--${name}`).join(' and ')} ${ignored.length === 1 ? 'applies' : 'apply'} only to the SSH connection: ignored with --local`)
+    }
+    if (flags.local || process.env[IN_ACCESSORY_ENV] === '1' || process.env[REMOTE_CLIENT_ENV]) return false
+    return isAppCheckout({
+      cwd: process.cwd(),
+      ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
+      ...(flags.destination !== undefined && {destination: flags.destination}),
+    })
+  }
+
+  /** Runs this same command inside the accessory, with the argv the user typed (minus the flags that only make
+   *  sense here), and returns its exit code. Output streams through as it arrives. */
+  protected async runRemote(flags: CheckoutFlagValues, argv: string[], options: {operator?: string} = {}): Promise<number> {
+    this.installSignalHandlers()
+    const {runInAccessory} = await import('../remote/run.js')
+    return runInAccessory({
+      cwd: process.cwd(),
+      env: process.env,
+      flags,
+      command: this.id!.split(':'),
+      argv,
+      json: this.jsonEnabled(),
+      ui: this.ui,
+      signal: this.abortController.signal,
+      version: this.config.version,
+      ...(options.operator !== undefined && {operator: options.operator}),
+    })
   }
 }

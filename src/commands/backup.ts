@@ -1,9 +1,9 @@
 import * as Flags from '@oclif/core/flags'
-import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
 import {describeSkip, runBackup, type BackupRunRecord} from '../engine/backup.js'
 import {ExitCode} from '../errors.js'
 
-export default class Backup extends EngineCommand {
+export default class Backup extends AccessoryCommand {
   static override summary = 'Back up every database and the file paths now, if due'
   static override description = `Dumps each database into its own restic snapshot (streamed, no temporary file, except SQLite's consistent copy), then takes one snapshot of the configured paths, all tagged with the same run id; then applies retention and runs \`restic check\` as configured. The run is ok only if every step succeeded and every new snapshot is in the repository. Without --force it runs only when due by backup.schedule.
 

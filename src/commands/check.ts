@@ -1,8 +1,8 @@
 import * as Flags from '@oclif/core/flags'
-import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
 import {runCheck, type MaintenanceRecord} from '../engine/maintenance.js'
 
-export default class Check extends EngineCommand {
+export default class Check extends AccessoryCommand {
   static override summary = 'Verify the repository with restic check'
   static override description = `Checks the repository's structure and, with --read-data-subset, reads part of the stored data (5%, 1/7, 500M). The result is recorded in the state directory and shown by \`evidence\`.
 

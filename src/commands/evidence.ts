@@ -1,9 +1,9 @@
-import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
 import {buildEvidence, type Evidence as EvidenceDocument} from '../engine/evidence.js'
 
-export default class Evidence extends EngineCommand {
+export default class Evidence extends AccessoryCommand {
   static override summary = 'Print a redacted JSON evidence document for a security review'
-  static override description = `What is backed up and where (credentials redacted), retention, schedule, the latest complete run with each snapshot, the age of the latest backup against the schedule, the last run, check and restore drill, a summary of drill history, tool versions, and a SHA-256 digest of the document's canonical form. Always JSON; the schema is schemas/output/evidence.schema.json.
+  static override description = `What is backed up and where (credentials redacted), retention, schedule, the latest complete run with each snapshot, the age of the latest backup against the schedule, the last run, check, prune, restore drill and restore (with who ran them), a summary of the drill and restore history, tool versions, and a SHA-256 digest of the document's canonical form. Always JSON; the schema is schemas/output/evidence.schema.json.
 
 ${WHERE_IT_RUNS}`
 

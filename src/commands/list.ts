@@ -1,8 +1,8 @@
-import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
 import {listRuns, type ListResult} from '../engine/list.js'
 import {bytes} from '../engine/progress.js'
 
-export default class List extends EngineCommand {
+export default class List extends AccessoryCommand {
   static override summary = 'List backup runs, newest first'
   static override description = `One line per run (all snapshots sharing a run id): its time, whether it is complete (every database and the files), and each snapshot's id and size. \`latest\` in restore and drill means the newest complete run.
 

@@ -1,7 +1,7 @@
-import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
 import {runPrune, type MaintenanceRecord} from '../engine/maintenance.js'
 
-export default class Prune extends EngineCommand {
+export default class Prune extends AccessoryCommand {
   static override summary = 'Apply the retention policy (restic forget --prune)'
   static override description = `Forgets snapshots beyond restic.retention, per database and for the files (each group is kept separately), and prunes the data no snapshot uses. Backups do this after every run unless forget_after_backup is false.
 

@@ -1,8 +1,8 @@
-import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
 import {nextDue, runBackup} from '../engine/backup.js'
 import {runScheduler, systemClock} from '../engine/scheduler.js'
 
-export default class Schedule extends EngineCommand {
+export default class Schedule extends AccessoryCommand {
   static override summary = 'Run backups on schedule, in the foreground (the accessory\'s default command)'
   static override description = `Backs up on backup.schedule (an interval or a cron expression, UTC), working from the last successful run in the state directory: a restarted container catches up a missed backup instead of backing up again. Adds a little jitter, retries a failed run with backoff (1, 2, 4... minutes, at most an hour), never overlaps a manual \`backup\`, and logs one timestamped line per event. SIGTERM/SIGINT stop the running backup cleanly (restic removes its lock) and exit 0. With backup.enabled: false it stays up idle, so restores keep working.
 

@@ -1,7 +1,7 @@
-import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
 import {runUnlock, type MaintenanceRecord} from '../engine/maintenance.js'
 
-export default class Unlock extends EngineCommand {
+export default class Unlock extends AccessoryCommand {
   static override summary = 'Remove stale restic locks'
   static override description = `A restic process that was killed (a container stopped mid-backup) can leave a lock that blocks prune and check. This removes stale locks only (restic unlock, never --remove-all): a lock held by a running restic stays.
 

@@ -1,4 +1,4 @@
-import {EngineCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
 import {toolVersions} from '../engine/evidence.js'
 
 export interface VersionResult {
@@ -7,7 +7,7 @@ export interface VersionResult {
   tools?: Record<string, string | null>
 }
 
-export default class Version extends EngineCommand {
+export default class Version extends AccessoryCommand {
   static override summary = 'Show the kamal-backup version (and, in an app checkout, the accessory\'s)'
   static override description = `Prints the CLI version. With --json it also reports restic and the database tools found here. From an app checkout it also asks the backup accessory for its version and says whether the two are compatible (same major.minor): other remote commands refuse to run across a major.minor difference. When the accessory cannot be reached it still prints this machine's version, then the error (exit 3).
 

@@ -1,11 +1,11 @@
 import * as Flags from '@oclif/core/flags'
 import {confirmYesNo} from '../../cli/confirm.js'
-import {EngineCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
+import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderDrill} from '../../cli/render/restore.js'
 import {drillOperator, drillProduction, type DrillRecord} from '../../engine/drill.js'
 
-export default class DrillProduction extends EngineCommand {
+export default class DrillProduction extends AccessoryCommand {
   static override summary = 'Restore into scratch targets on production infrastructure, verify, and record the result'
   static override description = `Never touches the live databases or files: the scratch database must differ from every configured source and must not look like production (with several databases, --database is a prefix: <prefix>_<name>); it is created if missing. When the app backs up files, --files <dir> (a scratch directory) or --no-files is required.
 

@@ -3,7 +3,7 @@ import {asKamalBackupError} from '../../cli/base.js'
 import {ExitCode} from '../../errors.js'
 import {resolve} from 'node:path'
 import {askProductionConfirmation, checkProductionConfirmation} from '../../cli/confirm.js'
-import {EngineCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
+import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderRestore} from '../../cli/render/restore.js'
 import {loadBackupConfig} from '../../config/backup-config.js'
@@ -12,7 +12,7 @@ import {backupConfigPath} from '../../config/validate.js'
 import {drillOperator} from '../../engine/drill.js'
 import {describePlan, restoreProduction, type RestoreResult} from '../../engine/restore-flows.js'
 
-export default class RestoreProduction extends EngineCommand {
+export default class RestoreProduction extends AccessoryCommand {
   static override summary = 'Restore a backup run into the production databases and paths'
   static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused, also next to --confirm). The run it restores (id and time) is shown before the confirmation. \`latest\` and --at never pick a safety backup (a type:pre-restore run); name one by its run id to restore it.
 

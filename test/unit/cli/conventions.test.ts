@@ -41,6 +41,28 @@ describe('every command', () => {
   }
 })
 
+test('only the accessory commands take the SSH flags; restore local and drill local always run here', async () => {
+  const local = ['restore:local', 'drill:local', 'validate', 'init']
+  for (const command of Object.values(manifest())) {
+    for (const flag of ['local', 'host', 'strict-host-key']) {
+      assert.equal(flag in command.flags, !local.includes(command.id), `${command.id} --${flag}`)
+    }
+  }
+  const help = await kb(['restore', 'local', '--help'])
+  assert.doesNotMatch(help.stdout, /REMOTE FLAGS|--strict-host-key/)
+  assert.match((await kb(['backup', '--help'])).stdout, /KAMAL_BACKUP_IN_ACCESSORY=1/)
+})
+
+test('--host with --local is said to be ignored', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kb-local-'))
+  try {
+    const r = await kb(['list', '--local', '--host', '10.0.0.9'], {cwd: dir})
+    assert.match(r.stderr, /--host applies only to the SSH connection: ignored with --local/)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
+
 test('the README documents every exit code the CLI uses', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   const table = readme.slice(readme.indexOf('## Exit codes'), readme.indexOf('## JSON output'))
