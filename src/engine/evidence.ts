@@ -14,12 +14,22 @@ import {loadRuns, recordedResults, runView, type RunView} from './list.js'
 import type {MaintenanceRecord} from './maintenance.js'
 import {STATE_FILES} from './state.js'
 
-export interface DrillSummary {
+/** One restore or drill in the evidence's history summaries. */
+export interface HistoryEntry {
   status: string
   scope: string
   finished_at: string
   run_id: string | null
   duration_ms: number | null
+  operator: string | null
+}
+
+export interface HistorySummary {
+  count: number
+  ok: number
+  failed: number
+  last_ok_at: string | null
+  recent: HistoryEntry[]
 }
 
 export interface Evidence {
@@ -43,7 +53,10 @@ export interface Evidence {
   last_check: MaintenanceRecord | null
   last_prune: MaintenanceRecord | null
   last_restore_drill: Record<string, unknown> | null
-  restore_drills: {count: number; ok: number; failed: number; last_ok_at: string | null; recent: DrillSummary[]}
+  restore_drills: HistorySummary
+  /** The last restore (production ones, in the accessory), as `restore` wrote it: `running` if it never finished. */
+  last_restore: Record<string, unknown> | null
+  restores: HistorySummary
   repository_error: string | null
   versions: Record<string, string | null>
   digest: {algorithm: 'sha256'; value: string}
@@ -72,14 +85,6 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
   // time (dumps take time): measured from the latest run, so a weekday-only cron is not late on Sunday.
   const allowed = (latestAt ? Math.round((nextRun(config.schedule, latestAt).getTime() - latestAt.getTime()) / 1000) : interval) + 3600
   const databases = resolvedDatabases(engine)
-  const drills = state.history<Record<string, unknown>>(STATE_FILES.drills)
-  const summaries: DrillSummary[] = drills.map((d) => ({
-    status: String(d.status),
-    scope: String(d.scope),
-    finished_at: String(d.finished_at),
-    run_id: (d.run_id as string | null) ?? null,
-    duration_ms: (d.duration_ms as number | null) ?? null,
-  }))
   const lastSuccess = state.read<BackupRunRecord>(STATE_FILES.lastSuccessfulBackup)
   const doc: Omit<Evidence, 'digest'> = {
     schema_version: 1,
@@ -103,18 +108,33 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
     last_check: state.read<MaintenanceRecord>(STATE_FILES.lastCheck) ?? null,
     last_prune: state.read<MaintenanceRecord>(STATE_FILES.lastPrune) ?? null,
     last_restore_drill: state.read<Record<string, unknown>>(STATE_FILES.lastDrill) ?? null,
-    restore_drills: {
-      count: summaries.length,
-      ok: summaries.filter((d) => d.status === 'ok').length,
-      failed: summaries.filter((d) => d.status !== 'ok').length,
-      last_ok_at: [...summaries].reverse().find((d) => d.status === 'ok')?.finished_at ?? null,
-      recent: summaries.slice(-10).reverse(),
-    },
+    restore_drills: historySummary(state.history<Record<string, unknown>>(STATE_FILES.drills)),
+    last_restore: state.read<Record<string, unknown>>(STATE_FILES.lastRestore) ?? null,
+    restores: historySummary(state.history<Record<string, unknown>>(STATE_FILES.restores)),
     repository_error: repositoryError,
     versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine.env, undefined, await pgDumpInUse(engine, databases))), restic: resticVersion ?? (await toolVersions(engine.env, ['restic'])).restic ?? null},
   }
   const redacted = engine.redactor.redactValue(doc)
   return {...redacted, digest: {algorithm: 'sha256', value: digest(redacted)}}
+}
+
+/** drills.jsonl or restores.jsonl in short: counts, the last success, the ten most recent (newest first). */
+export function historySummary(records: Record<string, unknown>[]): HistorySummary {
+  const entries: HistoryEntry[] = records.map((r) => ({
+    status: String(r.status),
+    scope: String(r.scope),
+    finished_at: String(r.finished_at),
+    run_id: typeof r.run_id === 'string' ? r.run_id : null,
+    duration_ms: typeof r.duration_ms === 'number' ? r.duration_ms : null,
+    operator: typeof r.operator === 'string' ? r.operator : null,
+  }))
+  return {
+    count: entries.length,
+    ok: entries.filter((e) => e.status === 'ok').length,
+    failed: entries.filter((e) => e.status !== 'ok').length,
+    last_ok_at: entries.findLast((e) => e.status === 'ok')?.finished_at ?? null,
+    recent: entries.slice(-10).reverse(),
+  }
 }
 
 /** SHA-256 of the document without its digest, keys sorted at every level, no whitespace. */

@@ -104,6 +104,16 @@ describe('--at, --database, --files, --no-files, and safety backups', {concurren
     assert.deepEqual(last.steps.map((s: {name: string; status: string}) => `${s.name}:${s.status}`), ['preflight:ok', 'safety-backup:skipped', 'database:a:ok'])
     assert.ok(last.steps.every((s: {status: string; duration_ms: number | null}) => s.status === 'skipped' || s.duration_ms !== null), 'timings')
     assert.ok(!JSON.stringify(history).includes(app.env.PG_PW!), 'no secret in the records')
+
+    // evidence shows the last restore as recorded, and the history in short (newest first, who ran each)
+    const evidence = await cli(app, ['evidence', '--json'])
+    assert.equal(evidence.code, 0, evidence.stderr)
+    const doc = JSON.parse(evidence.stdout)
+    assertMatchesSchema('evidence.schema.json', doc)
+    assert.deepEqual(doc.last_restore, last)
+    assert.equal(doc.restores.count, history.length)
+    assert.equal(doc.restores.ok, history.filter((r) => r.status === 'ok').length)
+    assert.deepEqual(doc.restores.recent[0], {status: 'ok', scope: last.scope, finished_at: last.finished_at, run_id: last.run_id, duration_ms: last.duration_ms, operator: 'carol'})
   })
 
   test('a failed --json result carries the nearest complete runs', async () => {
