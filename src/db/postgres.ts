@@ -41,6 +41,20 @@ export interface PostgresTools {
   psql: string
   /** The server's major version, when probed. */
   serverMajor?: number
+  /** The clients' major version, when they were picked by it (KAMAL_BACKUP_POSTGRES_CLIENT_ROOT). */
+  major?: number
+}
+
+/** The tag on a PostgreSQL database snapshot naming the major version of the pg_dump that wrote it: pg_restore
+ *  reads archives of its own major and older ones, so a restore can tell without reading the dump. */
+export const PG_DUMP_TAG = 'pg_dump:'
+
+/** The major version of a PostgreSQL client (`pg_restore --version` → "pg_restore (PostgreSQL) 15.18"). */
+export async function clientMajor(tools: PostgresTools, tool: 'pg_dump' | 'pg_restore', signal?: AbortSignal): Promise<number | undefined> {
+  if (tools.major !== undefined) return tools.major
+  const result = await runProcess({argv: [tools[tool], '--version'], label: `${tool} --version`}, signal ? {signal, timeoutMs: 30_000} : {timeoutMs: 30_000})
+  const match = /\(PostgreSQL\)\s+(\d+)/.exec(result.stdout)
+  return result.exitCode === 0 && match ? Number(match[1]) : undefined
 }
 
 /** Clients under KAMAL_BACKUP_POSTGRES_CLIENT_ROOT/<major>/bin (the image), else from PATH. */
@@ -70,7 +84,7 @@ export async function postgresTools(db: ResolvedDatabase, env: NodeJS.ProcessEnv
     })
   }
   const bin = (tool: string) => join(root!, String(major), 'bin', tool)
-  return {pg_dump: bin('pg_dump'), pg_restore: bin('pg_restore'), psql: bin('psql'), serverMajor}
+  return {pg_dump: bin('pg_dump'), pg_restore: bin('pg_restore'), psql: bin('psql'), serverMajor, major}
 }
 
 /** Custom format, uncompressed: restic deduplicates across runs and compresses with zstd itself. */

@@ -9,7 +9,7 @@ import type {CommandSpec} from '../exec/spec.js'
 import type {SnapshotTags} from '../restic/argv.js'
 import {resolveDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {mysqlDumpSpec, mysqlTools} from '../db/mysql.js'
-import {pgDumpSpec, postgresTools} from '../db/postgres.js'
+import {clientMajor, PG_DUMP_TAG, pgDumpSpec, postgresTools} from '../db/postgres.js'
 import {sqliteBackupSpec, sqliteQuickCheckSpec} from '../db/sqlite.js'
 import {LeftoverSnapshotError, type BackupSummary, type Restic} from '../restic/client.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
@@ -413,8 +413,15 @@ async function backupDatabase(engine: Engine, restic: Restic, db: ResolvedDataba
   const onProgress = (p: Parameters<typeof progressText>[0]) => task.update(progressText(p, started))
   if (db.adapter === 'sqlite') return backupSqlite(engine, restic, db, filename, snapshot, onProgress)
   let producer: CommandSpec
-  if (db.adapter === 'postgres') producer = pgDumpSpec(db, await postgresTools(db, engine.env, engine.signal))
-  else producer = mysqlDumpSpec(db, mysqlTools(engine.env))
+  if (db.adapter === 'postgres') {
+    const tools = await postgresTools(db, engine.env, engine.signal)
+    producer = pgDumpSpec(db, tools)
+    // Which pg_dump wrote it: a restore then knows, without reading the dump, whether its pg_restore can.
+    const major = await clientMajor(tools, 'pg_dump', engine.signal)
+    if (major !== undefined) snapshot = {...snapshot, tags: [...snapshot.tags, `${PG_DUMP_TAG}${major}`]}
+  } else {
+    producer = mysqlDumpSpec(db, mysqlTools(engine.env))
+  }
   return restic.caps.stdinFromCommand ? restic.backupFromCommand(filename, snapshot, producer, onProgress) : restic.backupPiped(filename, snapshot, producer, onProgress)
 }
 

@@ -118,7 +118,7 @@ async function drill(engine: Engine, scope: DrillRecord['scope'], options: Drill
     const restic = await openRepository(engine)
     const {runs} = await loadRuns(engine, restic)
     const plan = planRun(runs, options.selection, parts)
-    await restoreRun(engine, restic, {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode, preserve: targets.preserve}, record)
+    await restoreRun(engine, restic, {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode, preserve: targets.preserve, tableOfContents: true}, record)
     record.verification.problems.push(...verificationProblems(record.databases))
     if (options.check) {
       record.verification.check = await engine.progress.task(`check: ${options.check}`, () => runCheckCommand(engine, options.check!, targets.databases.map((d) => ({name: d.name, db: d.target})), targets.files))

@@ -12,7 +12,7 @@ import {runToFile, streamInto} from '../exec/pipeline.js'
 import type {CommandSpec} from '../exec/spec.js'
 import {describeDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {MYSQL_INVENTORY_SQL, MYSQL_READ_ONLY_SQL, MYSQL_TABLE_SCANNER, MYSQL_TABLES_SQL, mysqlClient, mysqlClientSpec, mysqlDropStatements, mysqlLockProbe, mysqlReadOnly, tablesFromScanner} from '../db/mysql.js'
-import {ignoredErrors, parsePostgresState, POSTGRES_RESET_SQL, POSTGRES_STATE_SQL, POSTGRES_TABLES_SQL, pgRestoreListSpec, pgRestoreSpec, postgresTools, psqlSpec, tableFromPgRestoreLine, tocTableCount, type PostgresTools} from '../db/postgres.js'
+import {clientMajor, ignoredErrors, parsePostgresState, PG_DUMP_TAG, POSTGRES_RESET_SQL, POSTGRES_STATE_SQL, POSTGRES_TABLES_SQL, pgRestoreListSpec, pgRestoreSpec, postgresTools, psqlSpec, tableFromPgRestoreLine, tocTableCount, type PostgresTools} from '../db/postgres.js'
 import {sqliteIntegritySpec, sqliteLockProbeSpec, sqliteRestoreSpec, sqliteTablesSpec} from '../db/sqlite.js'
 import {resticArgv} from '../restic/argv.js'
 import {resticError, type Restic} from '../restic/client.js'
@@ -63,6 +63,9 @@ export interface RestoreInput {
   filesMode: 'replace' | 'scratch'
   /** Files that must survive a content replacement (SQLite databases living under a restored path). */
   preserve: string[]
+  /** Read every PostgreSQL dump's table of contents before restoring (drills: its table count is part of the
+   *  verification). Otherwise only when the dump's pg_dump is unknown or newer than this pg_restore. */
+  tableOfContents?: boolean
 }
 
 export interface StepReport {
@@ -273,6 +276,9 @@ async function preflight(engine: Engine, restic: Restic, input: RestoreInput, fi
   for (const t of input.databases) {
     if (t.target.adapter !== 'postgres') continue
     const snapshot = input.run.snapshots.find((s) => s.group === databaseGroup(t.name))!
+    // Reading the dump costs a repository open (key derivation and index: 0.3-0.9 s). The snapshot's tag says
+    // which pg_dump wrote it; pg_restore reads archives of its own major and older ones.
+    if (!input.tableOfContents && (await pgRestoreReads(engine, snapshot, t))) continue
     tocTables.set(t.name, await probePostgresDump(engine, restic, snapshot, t))
   }
   return {expected, tocTables}
@@ -491,7 +497,7 @@ async function preflightDatabase(engine: Engine, t: DatabaseTarget): Promise<voi
     return
   }
   if (db.adapter === 'postgres') {
-    const tools = await postgresTools({...db, database: 'postgres'}, engine.env, engine.signal)
+    const tools = await targetTools(engine, db)
     // The client picked for this server (the image ships one per major): all of it must be there.
     for (const tool of [tools.psql, tools.pg_restore]) if (!findExecutable(tool, engine.env.PATH)) throw missingTool(tool, `restore database ${t.name}`)
     const exists = await runProcess({...psqlSpec(db, tools, 'postgres', 'psql (database exists?)')}, {stdin: {text: `\\set name ${psqlLiteral(db.database!)}\nSELECT 1 FROM pg_database WHERE datname = :'name';\n`}, signal: engine.signal, timeoutMs: 60_000})
@@ -549,13 +555,35 @@ function pgIdentifier(text: string): string {
   return `"${text.replace(/"/g, '""')}"`
 }
 
+const toolsByTarget = new WeakMap<ResolvedDatabase, Promise<PostgresTools>>()
+
+/** A target's PostgreSQL clients, found once per restore: in the image, finding them asks the server its version
+ *  (a psql process and a connection), and the preflight, the dump check and the restore all need them. Asked
+ *  through the maintenance database, since a drill's scratch database may not exist yet. */
+function targetTools(engine: Engine, db: ResolvedDatabase): Promise<PostgresTools> {
+  let tools = toolsByTarget.get(db)
+  if (!tools) {
+    tools = postgresTools({...db, database: 'postgres'}, engine.env, engine.signal)
+    toolsByTarget.set(db, tools)
+  }
+  return tools
+}
+
+/** Whether this pg_restore surely reads the dump: the snapshot's pg_dump tag is not newer than pg_restore. */
+async function pgRestoreReads(engine: Engine, snapshot: RunSnapshot, t: DatabaseTarget): Promise<boolean> {
+  const tag = snapshot.tags.find((x) => x.startsWith(PG_DUMP_TAG))
+  if (!tag) return false
+  const local = await clientMajor(await targetTools(engine, t.target), 'pg_restore', engine.signal)
+  return local !== undefined && Number(tag.slice(PG_DUMP_TAG.length)) <= local
+}
+
 /** `restic dump | pg_restore --list`: pg_restore reads only the header and the table of contents, then stops
  *  (restic runs without a lock, so stopping it early leaves none behind). A dump this pg_restore cannot read is
  *  refused here, before the database is reset. Returns the number of tables the table of contents lists. */
 async function probePostgresDump(engine: Engine, restic: Restic, snapshot: RunSnapshot, t: DatabaseTarget): Promise<number> {
   const dumpPath = snapshot.paths[0]
   if (!dumpPath) throw new KamalBackupError(`snapshot ${snapshot.shortId} has no path`, {code: 'bad-snapshot'})
-  const tools = await postgresTools(t.target, engine.env, engine.signal)
+  const tools = await targetTools(engine, t.target)
   const dump = resticArgv.dump(restic.target, snapshot.id, dumpPath)
   const producer: CommandSpec = {...dump, argv: [...dump.argv, '--no-lock'] as unknown as CommandSpec['argv']}
   const toc: string[] = []
@@ -600,7 +628,7 @@ async function restoreDatabase(engine: Engine, restic: Restic, snapshot: RunSnap
   if (db.adapter === 'sqlite') {
     return {...base, ...(await restoreSqlite(engine, dump, db.path!, mark))}
   }
-  if (db.adapter === 'postgres') return {...base, ...(await restorePostgres(engine, restic, dump, t, await postgresTools(db, engine.env, engine.signal), seconds, tocTables, mark))}
+  if (db.adapter === 'postgres') return {...base, ...(await restorePostgres(engine, restic, dump, t, await targetTools(engine, db), seconds, tocTables, mark))}
   const client = mysqlClient(engine.env)!
   const init = [`--init-command=SET SESSION lock_wait_timeout = ${seconds}`]
   const inventory = await runChecked(mysqlClientSpec(db, client, db.database!, 'list objects', ['--batch', '--skip-column-names', '--raw']), {stdin: {text: MYSQL_INVENTORY_SQL + '\n'}, signal: engine.signal, redactor: engine.redactor})

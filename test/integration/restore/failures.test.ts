@@ -35,10 +35,10 @@ function pgDump(db: TestDatabase): Buffer {
 }
 
 /** Stores `dump` as database `main`'s snapshot of a run of its own (tagged the way a backup tags it). */
-async function storeRun(app: App, runId: string, dump: Buffer): Promise<void> {
+async function storeRun(app: App, runId: string, dump: Buffer, extraTags: string[] = []): Promise<void> {
   const file = join(app.dir, `${runId}.pgdump`)
   writeFileSync(file, dump)
-  const tags = ['kamal-backup', `app:${app.app}`, `run:${runId}`, 'type:database', 'database:main', 'adapter:postgres'].flatMap((t) => ['--tag', t])
+  const tags = ['kamal-backup', `app:${app.app}`, `run:${runId}`, 'type:database', 'database:main', 'adapter:postgres', ...extraTags].flatMap((t) => ['--tag', t])
   const stored = await restic('0.18', ['backup', '--stdin', '--stdin-filename', `${app.app}.main.pgdump`, '--host', `kamal-backup-${app.app}`, ...tags], {repo: app.repo, input: dump})
   assert.equal(stored.code, 0, stored.stderr)
 }
@@ -131,6 +131,29 @@ describe('refused before anything changes', () => {
     assert.equal(result.code, 1, result.stderr)
     assert.match(result.stderr, /was written by a newer pg_dump \(archive version 1\.99\) than this pg_restore can read.*nothing was changed/)
     assert.equal(await userCount(pg), '51', 'not reset')
+  })
+
+  test('a dump tagged as written by a newer pg_dump is read before the reset, and refused', async () => {
+    const {app, pg} = await pgApp()
+    const dump = pgDump(pg)
+    dump[6] = 99
+    await storeRun(app, '20300101T000000Z', dump, ['pg_dump:99'])
+    const result = await cli(app, ['restore', 'production', '20300101T000000Z', '--confirm', app.app, '--no-safety-backup', '--database', 'main'])
+    assert.equal(result.code, 1, result.stderr)
+    assert.match(result.stderr, /was written by a newer pg_dump \(archive version 1\.99\).*nothing was changed/)
+    assert.equal(await userCount(pg), '51', 'not reset')
+  })
+
+  test('a dump tagged with this pg_restore\'s major (or older) is not read twice: one restic dump, straight into pg_restore', async () => {
+    const {app, pg} = await pgApp()
+    const calls = join(app.dir, 'restic-calls.log')
+    const wrapper = join(app.dir, 'restic-wrapper')
+    writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${calls}'\nexec '${lab().restic.find((r) => r.version === '0.18')!.bin}' "$@"\n`, {mode: 0o755})
+    const result = await cli(app, ['restore', 'production', '--confirm', app.app, '--no-safety-backup', '--database', 'main'], {env: {KAMAL_BACKUP_RESTIC: wrapper}})
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(await userCount(pg), '50', 'restored')
+    const dumps = readFileSync(calls, 'utf8').split('\n').filter((line) => / dump /.test(` ${line} `))
+    assert.equal(dumps.length, 1, dumps.join('\n'))
   })
 
   test('an unwritable file target is refused before any database changes', async () => {
