@@ -13,7 +13,8 @@ let ajv: Ajv | undefined
 
 function load(): Ajv {
   if (ajv) return ajv
-  ajv = new Ajv({allErrors: true, strict: false})
+  // Strict: a mistake in a schema itself (an unknown keyword, a misplaced property) fails the tests too.
+  ajv = new Ajv({allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true})
   // date-time without ajv-formats: RFC 3339 shape and a real date.
   ajv.addFormat('date-time', (s: string) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(s) && !Number.isNaN(Date.parse(s)))
   const dir = join(ROOT, 'schemas', 'output')

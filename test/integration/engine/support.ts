@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict'
 import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {Ajv} from 'ajv'
-import {kb, ROOT, type CliResult} from '../../support/cli.ts'
+import {assertMatchesSchema} from '../../support/schemas.ts'
+import {kb, type CliResult} from '../../support/cli.ts'
 import {lab, restic, resticBin, tempDir, uniqueName, type RepoTarget, type ResticVersion} from '../../support/lab.ts'
 
 export interface App {
@@ -136,20 +136,9 @@ export function script(dir: string, name: string, body: string): string {
   return path
 }
 
-const OUTPUT_SCHEMAS = ['backup-run', 'list', 'evidence', 'check', 'prune', 'unlock', 'version']
-let ajv: Ajv | undefined
-
-function outputSchemas(): Ajv {
-  if (ajv) return ajv
-  ajv = new Ajv({allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true})
-  for (const name of OUTPUT_SCHEMAS) ajv.addSchema(JSON.parse(readFileSync(join(ROOT, 'schemas', 'output', `${name}.schema.json`), 'utf8')) as object, name)
-  return ajv
-}
-
-/** Validates a document against schemas/output/<name>.schema.json (ajv, strict); fails with every error. */
+/** Validates a document against schemas/output/<name>.schema.json (every output schema loaded, ajv strict). */
 export function assertSchema(name: string, doc: unknown): void {
-  const validate = outputSchemas().getSchema(name)!
-  if (!validate(doc)) assert.fail(`${name} output does not match schemas/output/${name}.schema.json:\n${JSON.stringify(validate.errors, null, 2)}\n${JSON.stringify(doc, null, 2).slice(0, 3000)}`)
+  assertMatchesSchema(`${name}.schema.json`, doc)
 }
 
 export function assertNoSecret(where: string, text: string, secrets: readonly string[]): void {
