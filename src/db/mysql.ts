@@ -7,16 +7,15 @@ import type {ResolvedDatabase} from './connection.js'
 
 export interface MysqlTools {
   dump: string
-  client: string
 }
 
+/** What a backup needs: the dump tool only (a restore finds its client with mysqlClient()). */
 export function mysqlTools(env: NodeJS.ProcessEnv): MysqlTools {
   const dump = env.KAMAL_BACKUP_MYSQL_DUMP ?? findExecutable('mariadb-dump', env.PATH) ?? findExecutable('mysqldump', env.PATH)
-  const client = env.KAMAL_BACKUP_MYSQL_CLIENT ?? findExecutable('mariadb', env.PATH) ?? findExecutable('mysql', env.PATH)
-  if (!dump || !client) {
+  if (!dump) {
     throw new KamalBackupError('neither mariadb-dump nor mysqldump is installed', {code: 'command-not-found', suggestions: ['install the MariaDB client (the accessory image ships it)']})
   }
-  return {dump, client}
+  return {dump}
 }
 
 export function mysqlEnv(db: ResolvedDatabase): Record<string, string | Secret | undefined> {

@@ -3,8 +3,11 @@
 // (0.14 by message, 0.17+ by exit code), version parsing, and what a config turns into for restic.
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {resolveDatabase, type ResolvedDatabase} from '../../../src/db/connection.ts'
-import {mysqlConnectionArgs, mysqlDumpSpec, mysqlEnv} from '../../../src/db/mysql.ts'
+import {mysqlConnectionArgs, mysqlDumpSpec, mysqlEnv, mysqlTools} from '../../../src/db/mysql.ts'
 import {pgDumpSpec, postgresEnv} from '../../../src/db/postgres.ts'
 import {assertSafeSqlitePath, sqliteBackupSpec, sqliteQuickCheckSpec} from '../../../src/db/sqlite.ts'
 import {fileExcludes} from '../../../src/engine/backup.ts'
@@ -112,8 +115,19 @@ describe('database dump commands', () => {
     assert.equal(postgresEnv(pg, 'other').PGDATABASE, 'other')
   })
 
+  test('a backup needs only the dump tool, not the mariadb/mysql client', () => {
+    const bin = mkdtempSync(join(tmpdir(), 'kb-mysql-bin-'))
+    try {
+      writeFileSync(join(bin, 'mysqldump'), '#!/bin/sh\n', {mode: 0o755})
+      assert.deepEqual(mysqlTools({PATH: bin}), {dump: join(bin, 'mysqldump')})
+      assert.throws(() => mysqlTools({PATH: join(bin, 'none')}), /neither mariadb-dump nor mysqldump is installed/)
+    } finally {
+      rmSync(bin, {recursive: true, force: true})
+    }
+  })
+
   test('mariadb-dump: one consistent transaction with routines, triggers and events; the password in MYSQL_PWD', () => {
-    const spec = mysqlDumpSpec(my, {dump: '/usr/bin/mariadb-dump', client: 'mariadb'})
+    const spec = mysqlDumpSpec(my, {dump: '/usr/bin/mariadb-dump'})
     for (const flag of ['--no-defaults', '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--host=mysql', '--port=3306', '--user=app', '--protocol=TCP', '--ssl']) assert.ok(spec.argv.includes(flag), flag)
     assert.deepEqual(spec.argv.slice(-2), ['--', 'shop-db'], 'the database name cannot be read as a flag')
     assert.equal(spec.argv[1], '--no-defaults', 'option files are ignored (it must come first)')
