@@ -36,5 +36,14 @@ export const COMMANDS = {
 
 /** Runs the CLI. `from` is the package directory (where package.json lives) or a loaded oclif Config. */
 export async function run(argv: string[], from: string | Config): Promise<void> {
-  await execute({args: argv, loadOptions: from})
+  await execute({args: strayWordsAsArguments(argv), loadOptions: from})
+}
+
+/** `validate extra`: oclif would read the stray word as part of a command name (`command validate:extra not
+ *  found`); after `--` the command's own parser reports it (`Unexpected argument: extra`, exit 2). */
+export function strayWordsAsArguments(argv: string[]): string[] {
+  const [first, second] = argv
+  const command = first !== undefined && Object.hasOwn(COMMANDS, first) ? COMMANDS[first as keyof typeof COMMANDS] : undefined
+  if (!command || second === undefined || second.startsWith('-') || Object.keys(command.args ?? {}).length > 0) return argv
+  return [first!, '--', ...argv.slice(1)]
 }

@@ -53,6 +53,12 @@ test('only the accessory commands take the SSH flags; restore local and drill lo
   assert.match((await kb(['backup', '--help'])).stdout, /KAMAL_BACKUP_IN_ACCESSORY=1/)
 })
 
+test('a stray word after a command that takes none: one usage error, exit 2', async () => {
+  const r = await kb(['validate', 'extra'], {cwd: tmpdir()})
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /^Error: Unexpected argument: extra\n {2}→ See --help/)
+})
+
 test('--host with --local is said to be ignored', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kb-local-'))
   try {
