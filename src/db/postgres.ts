@@ -49,10 +49,11 @@ export interface PostgresTools {
  *  reads archives of its own major and older ones, so a restore can tell without reading the dump. */
 export const PG_DUMP_TAG = 'pg_dump:'
 
-/** The major version of a PostgreSQL client (`pg_restore --version` → "pg_restore (PostgreSQL) 15.18"). */
+/** The major version of a PostgreSQL client (`pg_restore --version` → "pg_restore (PostgreSQL) 15.18"), undefined
+ *  when it cannot tell. Asked in a process group of its own with a short limit: it may be a wrapper script. */
 export async function clientMajor(tools: PostgresTools, tool: 'pg_dump' | 'pg_restore', signal?: AbortSignal): Promise<number | undefined> {
   if (tools.major !== undefined) return tools.major
-  const result = await runProcess({argv: [tools[tool], '--version'], label: `${tool} --version`}, signal ? {signal, timeoutMs: 30_000} : {timeoutMs: 30_000})
+  const result = await runProcess({argv: [tools[tool], '--version'], label: `${tool} --version`}, {processGroup: true, timeoutMs: 10_000, ...(signal && {signal})})
   const match = /\(PostgreSQL\)\s+(\d+)/.exec(result.stdout)
   return result.exitCode === 0 && match ? Number(match[1]) : undefined
 }

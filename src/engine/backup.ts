@@ -9,7 +9,7 @@ import type {CommandSpec} from '../exec/spec.js'
 import type {SnapshotTags} from '../restic/argv.js'
 import {resolveDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {mysqlDumpSpec, mysqlTools} from '../db/mysql.js'
-import {clientMajor, PG_DUMP_TAG, pgDumpSpec, postgresTools} from '../db/postgres.js'
+import {PG_DUMP_TAG, pgDumpSpec, postgresTools} from '../db/postgres.js'
 import {sqliteBackupSpec, sqliteQuickCheckSpec} from '../db/sqlite.js'
 import {LeftoverSnapshotError, type BackupSummary, type Restic} from '../restic/client.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
@@ -416,9 +416,9 @@ async function backupDatabase(engine: Engine, restic: Restic, db: ResolvedDataba
   if (db.adapter === 'postgres') {
     const tools = await postgresTools(db, engine.env, engine.signal)
     producer = pgDumpSpec(db, tools)
-    // Which pg_dump wrote it: a restore then knows, without reading the dump, whether its pg_restore can.
-    const major = await clientMajor(tools, 'pg_dump', engine.signal)
-    if (major !== undefined) snapshot = {...snapshot, tags: [...snapshot.tags, `${PG_DUMP_TAG}${major}`]}
+    // Which pg_dump wrote it, when known without running anything (the image picks its clients by major): a
+    // restore then knows, without reading the dump, whether its pg_restore can.
+    if (tools.major !== undefined) snapshot = {...snapshot, tags: [...snapshot.tags, `${PG_DUMP_TAG}${tools.major}`]}
   } else {
     producer = mysqlDumpSpec(db, mysqlTools(engine.env))
   }

@@ -6,14 +6,14 @@ import {before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {kb} from '../../support/cli.ts'
 import {createMariaDatabase, createPostgresDatabase, freshRepo, lab, mariadb, psql, restic, run, tempDir, type TestDatabase} from '../../support/lab.ts'
 import {assertMatchesSchema} from '../../support/schemas.ts'
 import {backup, cli, readJson, runs, sqlite, writeApp, type App} from './support.ts'
 
 /** A PostgreSQL database with two tables and a file directory, backed up once; then production moves on. */
-async function pgApp(): Promise<{app: App; pg: TestDatabase; files: string; run: string}> {
+async function pgApp(backupEnv: Record<string, string> = {}): Promise<{app: App; pg: TestDatabase; files: string; run: string}> {
   const pg = await createPostgresDatabase()
   await psql(pg.name, "CREATE TABLE users (id serial PRIMARY KEY, email text); INSERT INTO users(email) SELECT 'u' || g FROM generate_series(1, 50) g; CREATE TABLE posts (id int);", {as: 'app'})
   const dir = tempDir('failures')
@@ -21,7 +21,7 @@ async function pgApp(): Promise<{app: App; pg: TestDatabase; files: string; run:
   mkdirSync(files)
   writeFileSync(join(files, 'a.txt'), 'backed up\n')
   const app = writeApp({dir, repo: freshRepo('0.18'), databases: [`  - {name: main, adapter: postgres, url: "${pg.url}", password: {secret: PG_PW}}`], paths: [files]})
-  const id = await backup(app)
+  const id = await backup(app, backupEnv)
   writeFileSync(join(files, 'a.txt'), 'changed after the backup\n')
   await psql(pg.name, "INSERT INTO users(email) VALUES ('after the backup');", {as: 'app'})
   return {app, pg, files, run: id}
@@ -144,12 +144,17 @@ describe('refused before anything changes', () => {
     assert.equal(await userCount(pg), '51', 'not reset')
   })
 
-  test('a dump tagged with this pg_restore\'s major (or older) is not read twice: one restic dump, straight into pg_restore', async () => {
-    const {app, pg} = await pgApp()
+  test('with the image\'s clients, a dump is tagged with its pg_dump major and restored without being read twice', async () => {
+    // The clients picked by major, as in the accessory image (KAMAL_BACKUP_POSTGRES_CLIENT_ROOT/<major>/bin).
+    const root = dirname(dirname(lab().postgres.binDir))
+    const major = lab().postgres.version.split('.')[0]!
+    const {app, pg} = await pgApp({KAMAL_BACKUP_POSTGRES_CLIENT_ROOT: root})
+    const tags = JSON.parse((await restic('0.18', ['snapshots', '--json', '--tag', 'database:main'], {repo: app.repo})).stdout).flatMap((s: {tags: string[]}) => s.tags)
+    assert.ok(tags.includes(`pg_dump:${major}`), tags.join(' '))
     const calls = join(app.dir, 'restic-calls.log')
     const wrapper = join(app.dir, 'restic-wrapper')
     writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${calls}'\nexec '${lab().restic.find((r) => r.version === '0.18')!.bin}' "$@"\n`, {mode: 0o755})
-    const result = await cli(app, ['restore', 'production', '--confirm', app.app, '--no-safety-backup', '--database', 'main'], {env: {KAMAL_BACKUP_RESTIC: wrapper}})
+    const result = await cli(app, ['restore', 'production', '--confirm', app.app, '--no-safety-backup', '--database', 'main'], {env: {KAMAL_BACKUP_RESTIC: wrapper, KAMAL_BACKUP_POSTGRES_CLIENT_ROOT: root}})
     assert.equal(result.code, 0, result.stderr)
     assert.equal(await userCount(pg), '50', 'restored')
     const dumps = readFileSync(calls, 'utf8').split('\n').filter((line) => / dump /.test(` ${line} `))

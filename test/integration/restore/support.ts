@@ -51,8 +51,8 @@ export async function runs(app: App): Promise<{id: string; complete: boolean; pr
   return (await kbJson(['list', '--local', '--backup-config', app.config], {cwd: app.dir, env: app.env})).json
 }
 
-export async function backup(app: App): Promise<string> {
-  const result = await cli(app, ['backup', '--force'])
+export async function backup(app: App, env: Record<string, string> = {}): Promise<string> {
+  const result = await cli(app, ['backup', '--force'], {env})
   if (result.code !== 0) throw new Error(`backup failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`)
   const match = /backup run (\d{8}T\d{6}Z) ok/.exec(result.stdout)
   if (match) return match[1]!
