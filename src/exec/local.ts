@@ -121,12 +121,10 @@ export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise
       result.stderr += line + '\n'
       if (result.stderr.length > STDERR_TAIL * 2) result.stderr = result.stderr.slice(-STDERR_TAIL)
     })
-    const onAbort = () => {
+    const stopListening = whenAborted(options.signal, () => {
       result.interrupted = true
       stop()
-    }
-    options.signal?.addEventListener('abort', onAbort, {once: true})
-    if (options.signal?.aborted) onAbort()
+    })
     const timer = options.timeoutMs
       ? setTimeout(() => {
           result.timedOut = true
@@ -136,7 +134,7 @@ export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer)
       if (opening) clearTimeout(opening)
-      options.signal?.removeEventListener('abort', onAbort)
+      stopListening()
       result.stdout = chunks.join('')
       result.exitCode = code
       result.signal = signal
@@ -181,6 +179,14 @@ export function commandNotFound(spec: CommandSpec): KamalBackupError {
     code: 'command-not-found',
     suggestions: [name === 'restic' ? 'install restic (apt install restic, or https://restic.net); the accessory image ships it' : `install ${name}; the kamal-backup accessory image ships it`],
   })
+}
+
+/** Calls `onAbort` when `signal` aborts (at once if it already has); returns the function that stops listening. */
+export function whenAborted(signal: AbortSignal | undefined, onAbort: () => void): () => void {
+  if (!signal) return () => {}
+  signal.addEventListener('abort', onAbort, {once: true})
+  if (signal.aborted) onAbort()
+  return () => signal.removeEventListener('abort', onAbort)
 }
 
 /** SIGINT, then SIGTERM after 5 s, then SIGKILL after 10 s: restic cleans up its lock on the first. With `group`
@@ -337,19 +343,17 @@ export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, op
     }
     lines(consumer.stderr!, tail(results.consumer))
     lines(producer.stderr!, tail(results.producer))
-    const onAbort = () => {
+    const stopListening = whenAborted(options.signal, () => {
       results.producer.interrupted = true
       results.consumer.interrupted = true
       stopProducer()
       stopConsumer()
-    }
-    options.signal?.addEventListener('abort', onAbort, {once: true})
-    if (options.signal?.aborted) onAbort()
+    })
     let open = 2
     const finish = () => {
       if (--open > 0) return
       if (opening) clearTimeout(opening)
-      options.signal?.removeEventListener('abort', onAbort)
+      stopListening()
       results.producer.durationMs = results.consumer.durationMs = Date.now() - started
       if (failure) return reject(failure)
       resolvePromise(results)

@@ -6,7 +6,7 @@ import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {closeSync, mkdtempSync, openSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {commandNotFound, lines, stopper, type ProcessResult} from './local.js'
+import {commandNotFound, lines, stopper, whenAborted, type ProcessResult} from './local.js'
 import {childEnvironment, type CommandSpec} from './spec.js'
 
 export interface StreamResult {
@@ -89,12 +89,10 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
       ...(results.tee ? ([[children[2]!, results.tee], [children[1]!, results.tap!]] as [ChildProcess, ProcessResult][]) : []),
     ]
     const stops = named.map(([child]) => stopper(child))
-    const onAbort = () => {
+    const stopListening = whenAborted(options.signal, () => {
       for (const [, r] of named) r.interrupted = true
       for (const stop of stops) stop()
-    }
-    options.signal?.addEventListener('abort', onAbort, {once: true})
-    if (options.signal?.aborted) onAbort()
+    })
     let open = named.length
     for (const [child, result] of named) {
       child.on('close', (code, signal) => {
@@ -104,7 +102,7 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
         // A consumer that gives up must not leave the producer blocked on a full pipe.
         if (child === consumer && code !== 0 && producer.exitCode === null) stops[0]!()
         if (--open === 0) {
-          options.signal?.removeEventListener('abort', onAbort)
+          stopListening()
           if (fifoDir) rmSync(fifoDir, {recursive: true, force: true})
           if (failures.length > 0) reject(failures[0])
           else resolve(results)
@@ -128,13 +126,12 @@ export function runToFile(spec: CommandSpec, file: string, signal?: AbortSignal)
       closeSync(fd)
     }
     const stop = stopper(child)
-    const onAbort = () => {
+    const stopListening = whenAborted(signal, () => {
       result.interrupted = true
       stop()
-    }
-    signal?.addEventListener('abort', onAbort, {once: true})
+    })
     child.on('close', (code, sig) => {
-      signal?.removeEventListener('abort', onAbort)
+      stopListening()
       result.exitCode = code
       result.signal = sig
       result.durationMs = Date.now() - started
@@ -174,12 +171,10 @@ export function runGroup(spec: CommandSpec, options: {signal?: AbortSignal; time
       timers.push(setTimeout(() => signalGroup('SIGTERM'), 5000), setTimeout(() => signalGroup('SIGKILL'), 10_000))
       for (const t of timers) t.unref()
     }
-    const onAbort = () => {
+    const stopListening = whenAborted(options.signal, () => {
       result.interrupted = true
       stop()
-    }
-    options.signal?.addEventListener('abort', onAbort, {once: true})
-    if (options.signal?.aborted) onAbort()
+    })
     const timer = options.timeoutMs
       ? setTimeout(() => {
           result.timedOut = true
@@ -193,7 +188,7 @@ export function runGroup(spec: CommandSpec, options: {signal?: AbortSignal; time
     child.on('close', (code, sig) => {
       if (timer) clearTimeout(timer)
       for (const t of timers) clearTimeout(t)
-      options.signal?.removeEventListener('abort', onAbort)
+      stopListening()
       result.exitCode = code
       result.signal = sig
       result.durationMs = Date.now() - started
