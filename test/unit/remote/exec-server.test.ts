@@ -1,5 +1,6 @@
 // execInAccessory against an in-process ssh2 server (fast; the end-to-end proof through OpenSSH is in
 // test/integration/remote). The server plays the accessory: it speaks the handshake and obeys the test.
+import {ed25519KeyPair} from '../../support/ssh-keys.ts'
 import {after, before, test} from 'node:test'
 import assert from 'node:assert/strict'
 import type {AddressInfo} from 'node:net'
@@ -15,7 +16,7 @@ let server: ssh2.Server
 let port = 0
 
 before(async () => {
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private
+  const hostKey = ed25519KeyPair().private
   server = new ssh2.Server({hostKeys: [hostKey]}, (connection) => {
     connection.on('authentication', (ctx) => ctx.accept())
     connection.on('error', () => {})

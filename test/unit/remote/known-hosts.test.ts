@@ -1,3 +1,4 @@
+import {ed25519KeyPair} from '../../support/ssh-keys.ts'
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync, spawnSync} from 'node:child_process'
@@ -40,7 +41,7 @@ function fromPub(line: string, pubFile: string): Key {
 }
 
 function ssh2Key(name: string): Key {
-  const pub = ssh2.utils.generateKeyPairSync('ed25519').public
+  const pub = ed25519KeyPair().public
   const pubFile = join(dir, name + '.pub')
   writeFileSync(pubFile, pub + ' ' + name + '\n')
   return fromPub(pub, pubFile)

@@ -1,5 +1,6 @@
 // connect() (src/remote/session.ts) against an in-process ssh2 server: the client logic of choosing an address
 // and authenticating. The end-to-end proof with OpenSSH's sshd is in test/integration/remote.
+import {ed25519KeyPair} from '../../support/ssh-keys.ts'
 import {after, before, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
@@ -14,7 +15,7 @@ import {connect, opensshPublicKey} from '../../../src/remote/session.js'
 import {effectiveSsh, type KamalSshSection} from '../../../src/remote/ssh-settings.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kb-session-'))
-const hostKey = ssh2.utils.generateKeyPairSync('ed25519')
+const hostKey = ed25519KeyPair()
 /** Public keys (base64 blobs) the client offered, in order. */
 let offered: string[] = []
 /** The one public key the server accepts. */
