@@ -2,7 +2,7 @@
 // flag is required, so nothing destructive can happen by accident in a script. Any answer but the expected one
 // is "not confirmed": exit 2, nothing changed.
 import {createInterface} from 'node:readline/promises'
-import {KamalBackupError, UsageError, ExitCode} from '../errors.js'
+import {InterruptedError, KamalBackupError, UsageError, ExitCode} from '../errors.js'
 
 export function interactive(): boolean {
   return Boolean(process.stdin.isTTY && process.stderr.isTTY)
@@ -70,14 +70,24 @@ export function checkProductionConfirmation(app: string, options: {confirm?: str
   return 'ask'
 }
 
-/** The typed confirmation: the app name, then RESTORE PRODUCTION. */
-export async function askProductionConfirmation(app: string, what: string): Promise<void> {
-  process.stderr.write(`\n  This restores ${what} into PRODUCTION for app "${app}", overwriting its current data.\n\n`)
+/** The typed confirmation: the app name, then RESTORE PRODUCTION. `plan` says what is restored, where, from
+ *  which run (confirmationText in render/restore.ts), and is shown first. */
+export async function askProductionConfirmation(app: string, plan: string, signal?: AbortSignal): Promise<void> {
+  process.stderr.write(`\n${plan.split('\n').map((line) => (line ? `  ${line}` : '')).join('\n')}\n\n`)
   const p = prompter()
+  // A SIGINT/SIGTERM while the question waits (a remote restore holds its SSH connection open meanwhile) ends it.
+  const onAbort = () => p.close()
+  signal?.addEventListener('abort', onAbort, {once: true})
+  const answer = async (question: string) => {
+    const text = await p.ask(question)
+    if (signal?.aborted) throw new InterruptedError('interrupted: nothing was changed')
+    return text
+  }
   try {
-    if ((await p.ask(`Type the app name (${app}) to continue: `)) !== app) throw notConfirmed()
-    if ((await p.ask('Type RESTORE PRODUCTION to continue: ')) !== 'RESTORE PRODUCTION') throw notConfirmed()
+    if ((await answer(`Type the app name (${app}) to continue: `)) !== app) throw notConfirmed()
+    if ((await answer('Type RESTORE PRODUCTION to continue: ')) !== 'RESTORE PRODUCTION') throw notConfirmed()
   } finally {
+    signal?.removeEventListener('abort', onAbort)
     p.close()
   }
 }
@@ -85,5 +95,5 @@ export async function askProductionConfirmation(app: string, what: string): Prom
 /** Production restores need the app name typed, then RESTORE PRODUCTION — or, without a terminal, --confirm <app>.
  *  --yes never confirms one. */
 export async function confirmProductionRestore(app: string, options: {confirm?: string | undefined; yes?: boolean | undefined; what: string}): Promise<void> {
-  if (checkProductionConfirmation(app, options) === 'ask') await askProductionConfirmation(app, options.what)
+  if (checkProductionConfirmation(app, options) === 'ask') await askProductionConfirmation(app, `This restores ${options.what} into PRODUCTION for app "${app}", overwriting its current data.`)
 }

@@ -2,19 +2,20 @@
 // workstation). Both restore one run, chosen by planRun(), with restoreRun(), and keep a record of it in the state
 // directory — last_restore.json, rewritten as each step finishes (after a dropped SSH connection it shows how far
 // the restore got), and restores.jsonl, one line per finished restore.
+import {accessSync, constants, existsSync, readFileSync, statSync} from 'node:fs'
 import {hostname} from 'node:os'
-import {resolve} from 'node:path'
+import {dirname, resolve} from 'node:path'
 import type {LocalConfig} from '../config/backup-config.js'
-import {errorMessage, isKamalBackupError, KamalBackupError} from '../errors.js'
+import {errorMessage, ExitCode, isKamalBackupError, KamalBackupError} from '../errors.js'
 import {shellJoin} from '../exec/quote.js'
 import {describeDatabase} from '../db/connection.js'
 import {runBackup} from './backup.js'
 import {openRepository, type Engine} from './context.js'
 import {drillOperator} from './drill.js'
 import {loadRuns} from './list.js'
-import {describeChanges, emptyRestoreReport, planRun, restoreRun, selectParts, type PartState, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
-import {describeRun, type Run} from './runs.js'
-import {STATE_FILES} from './state.js'
+import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type PartState, type PreflightCheck, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
+import {databaseGroup, describeRun, FILES_GROUP, type Run} from './runs.js'
+import {judge, STATE_FILES} from './state.js'
 import {assertNotProductionEnvironment, localTargets, productionTargets, type Targets} from './targets.js'
 
 export interface RestoreResult extends RestoreReport {
@@ -50,7 +51,43 @@ export interface RestorePlanView {
 export interface RestoreOptions {
   /** Called once the run and the targets are known, before anything is checked or changed: the confirmation. */
   confirm?: (plan: RestorePlanView) => Promise<void>
+  /** The run id the operator confirmed (a remote restore, after its dry run): any other run is refused. */
+  expectRun?: string
 }
+
+/** `restore production --dry-run --json`: what a restore would do, and whether its checks pass. Also what the
+ *  workstation shows in the confirmation of a remote restore. */
+export interface RestorePlan {
+  schema_version: 1
+  kind: 'restore-plan'
+  scope: 'production'
+  /** ok: the restore could proceed now; failed: the run could not be resolved or a check failed. */
+  status: 'ok' | 'failed'
+  dry_run: true
+  app: string
+  host: string
+  requested: RestoreResult['requested']
+  /** The run the selection resolves to (null when it does not resolve). */
+  run: {id: string; time: string; age_seconds: number; pre_restore: boolean; snapshots: {group: string; id: string}[]} | null
+  targets: RestoreResult['targets']
+  /** Whether the restore would take a safety backup first (--no-safety-backup: false). */
+  safety_backup: boolean
+  /** The checks that ran, in order; after a failed one, the rest did not run. */
+  checks: PreflightCheck[]
+  /** What a dry run cannot check without changing something: the restore itself finds out. */
+  not_checked: string[]
+  planned_at: string
+  duration_ms: number
+  error: string | null
+  suggestions: string[]
+}
+
+/** What only the restore itself can find out (each needs a change, or the data itself). */
+export const NOT_CHECKED_BY_A_DRY_RUN = [
+  'the safety backup is not taken (its dump tools and the repository\'s free space are tried only then)',
+  'the files are not downloaded and verified (staging)',
+  'the databases are not reset: whether the app\'s locks let a reset through within the lock timeout is seen only then',
+]
 
 /** How the undo command must be run to work where this restore was started. */
 export interface UndoContext {
@@ -120,6 +157,12 @@ function recorder(engine: Engine, result: RestoreResult): {update: () => void; f
 
 /** The command that undoes a production restore: restoring the same parts from the safety backup. */
 export function undoCommand(app: string, runId: string, where: {destination?: string | undefined; configFile?: string | undefined} & UndoContext, parts: RestoreParts, all: {databases: readonly string[]; pathsConfigured: boolean}): string {
+  return restoreCommand(app, runId, where, parts, all, true)
+}
+
+/** `kamal-backup restore production <run> [--confirm app] ...`: the same parts of another run, run where this one
+ *  ran. Without --confirm, whoever runs it is asked again (and shown the run first). */
+function restoreCommand(app: string, runId: string, where: {destination?: string | undefined; configFile?: string | undefined} & UndoContext, parts: RestoreParts, all: {databases: readonly string[]; pathsConfigured: boolean}, confirmed: boolean): string {
   const limits: string[] = []
   const everyDatabase = all.databases.every((d) => parts.databases.includes(d))
   if (!(everyDatabase && parts.files === all.pathsConfigured)) {
@@ -131,8 +174,7 @@ export function undoCommand(app: string, runId: string, where: {destination?: st
     'restore',
     'production',
     runId,
-    '--confirm',
-    app,
+    ...(confirmed ? ['--confirm', app] : []),
     ...(where.configFile ? ['-c', where.configFile] : []),
     ...(where.destination ? ['-d', where.destination] : []),
     ...(where.local ? ['--local', ...(where.backupConfig ? ['--backup-config', resolve(where.backupConfig)] : [])] : []),
@@ -165,6 +207,128 @@ function explainFailure(engine: Engine, result: RestoreResult, error: unknown, u
   return failure
 }
 
+/** --expect-run: the run the operator was shown and confirmed must still be the one the selection resolves to. A
+ *  backup finishing between the confirmation and the restore makes `latest` another run: refused, nothing changed. */
+function assertExpectedRun(engine: Engine, run: Run, selection: RestoreSelection, parts: RestoreParts, options: RestoreOptions & {undo?: UndoContext}): void {
+  if (options.expectRun === undefined || run.id === options.expectRun) return
+  const what = selection.at ? `the latest complete run at or before ${selection.at.toISOString()}` : (selection.snapshot ?? 'latest') === 'latest' ? 'the latest complete backup run' : `"${selection.snapshot}"`
+  const where = {destination: engine.env.KAMAL_BACKUP_DESTINATION || undefined, configFile: engine.env.KAMAL_BACKUP_CONFIG_FILE || undefined, ...options.undo}
+  const all = {databases: engine.config.databases.map((d) => d.name), pathsConfigured: engine.config.paths.length > 0}
+  throw new KamalBackupError(`${what} changed since it was confirmed: it is now run ${describeRun(run)}, not run ${options.expectRun}; a backup finished (or runs were pruned) in between. Nothing was changed`, {
+    code: 'run-changed',
+    exitCode: ExitCode.usage,
+    suggestions: [
+      `to restore the run you confirmed: ${restoreCommand(engine.config.app, options.expectRun, where, parts, all, false)}`,
+      `to restore the new run ${run.id}: run the restore again; it shows the run before asking`,
+    ],
+  })
+}
+
+/** The checks a restore would run first, without changing anything: no lock taken, no record written (a dry run
+ *  must not overwrite last_restore.json, which after a dropped connection says how the last real restore ended). */
+export async function planProduction(engine: Engine, selection: RestoreSelection, options: {safetyBackup: boolean; expectRun?: string; undo?: UndoContext}): Promise<{plan: RestorePlan; error?: unknown}> {
+  const started = engine.now()
+  const base = baseResult(engine, 'production', selection)
+  const plan: RestorePlan = {
+    schema_version: 1,
+    kind: 'restore-plan',
+    scope: 'production',
+    status: 'failed',
+    dry_run: true,
+    app: engine.config.app,
+    host: base.host,
+    requested: base.requested,
+    run: null,
+    targets: {databases: [], files: []},
+    safety_backup: options.safetyBackup,
+    checks: [],
+    not_checked: [...NOT_CHECKED_BY_A_DRY_RUN],
+    planned_at: started.toISOString(),
+    duration_ms: 0,
+    error: null,
+    suggestions: [],
+  }
+  const done = (error?: unknown) => {
+    plan.duration_ms = engine.now().getTime() - started.getTime()
+    if (error) {
+      plan.status = 'failed'
+      plan.error = engine.redactor.redact(errorMessage(error))
+      plan.suggestions = isKamalBackupError(error) ? error.suggestions.map((x) => engine.redactor.redact(x)) : []
+    } else plan.status = 'ok'
+    return error ? {plan, error} : {plan}
+  }
+  const names = engine.config.databases.map((d) => d.name)
+  // Bad arguments are thrown as they are (exit 2), before anything is read.
+  const parts = selectParts(selection, names, engine.config.paths.length > 0)
+  try {
+    const targets = productionTargets(engine, parts)
+    const restic = await openRepository(engine)
+    const {runs} = await loadRuns(engine, restic)
+    const chosen = planRun(runs, selection, parts)
+    const now = engine.now().getTime()
+    plan.run = {
+      id: chosen.run.id,
+      time: chosen.run.time,
+      age_seconds: Math.max(0, Math.round((now - new Date(chosen.run.time).getTime()) / 1000)),
+      pre_restore: chosen.run.preRestore,
+      snapshots: chosen.run.snapshots.filter((x) => (x.group === FILES_GROUP ? parts.files : parts.databases.some((d) => databaseGroup(d) === x.group))).map((x) => ({group: x.group, id: x.id})),
+    }
+    const view = planView(engine, chosen.run, targets)
+    plan.targets = {databases: view.databases, files: view.files}
+    assertExpectedRun(engine, chosen.run, selection, parts, options)
+    await dryCheck(engine, plan.checks, `the state directory ${engine.state.path} can take the restore record`, () => stateWritable(engine))
+    await dryCheck(engine, plan.checks, 'no other kamal-backup command holds the run lock', () => lockFree(engine))
+    await preflightRestore(engine, restic, {run: chosen.run, databases: targets.databases, files: targets.files, filesSnapshot: chosen.files, filesMode: 'replace', preserve: targets.preserve}, {dryRun: true, checks: plan.checks})
+    return done()
+  } catch (error) {
+    return done(error)
+  }
+}
+
+async function dryCheck(engine: Engine, checks: PreflightCheck[], name: string, work: () => void): Promise<void> {
+  try {
+    work()
+    checks.push({name, status: 'ok'})
+  } catch (error) {
+    checks.push({name, status: 'failed', error: engine.redactor.redact(errorMessage(error))})
+    throw error
+  }
+}
+
+/** A restore writes its record before it changes anything: the state directory must take it. A missing one
+ *  is made by the restore; here only its parent is checked. */
+function stateWritable(engine: Engine): void {
+  if (existsSync(engine.state.path)) return engine.state.ensureWritable()
+  let parent = dirname(engine.state.path)
+  while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent)
+  try {
+    accessSync(parent, constants.W_OK)
+  } catch (error) {
+    throw new KamalBackupError(`the state directory ${engine.state.path} does not exist and cannot be created in ${parent} (${(error as NodeJS.ErrnoException).code})`, {
+      code: 'state-not-writable',
+      suggestions: ['mount a writable volume at the state directory (state.path, KAMAL_BACKUP_STATE_DIR; default /var/lib/kamal-backup)'],
+    })
+  }
+}
+
+/** The run lock, read and not taken: a backup, prune or restore running now would make the restore refuse. */
+function lockFree(engine: Engine): void {
+  const path = engine.state.file(STATE_FILES.lock)
+  let holder: {pid?: number; hostname?: string; command?: string; started_at?: string}
+  let mtime: number
+  try {
+    mtime = statSync(path).mtimeMs
+    holder = JSON.parse(readFileSync(path, 'utf8'))
+  } catch {
+    return // no lock, or one a restore would take over as stale
+  }
+  if (judge(holder, mtime, Date.now()) === 'stale') return
+  throw new KamalBackupError(`another kamal-backup ${holder.command ?? 'command'} is running (pid ${holder.pid ?? '?'}${holder.hostname && holder.hostname !== hostname() ? ` on host ${holder.hostname}` : ''}, since ${holder.started_at ?? '?'}): a restore now would be refused`, {
+    code: 'busy',
+    suggestions: ['wait for it to finish (kamal-backup evidence shows the last runs), then check again'],
+  })
+}
+
 export async function restoreProduction(engine: Engine, selection: RestoreSelection, options: RestoreOptions & {safetyBackup: boolean; undo?: UndoContext}): Promise<{result: RestoreResult; error?: unknown}> {
   const result = baseResult(engine, 'production', selection)
   const record = recorder(engine, result)
@@ -184,6 +348,7 @@ export async function restoreProduction(engine: Engine, selection: RestoreSelect
     result.run_time = plan.run.time
     const view = planView(engine, plan.run, targets)
     result.targets = {databases: view.databases, files: view.files}
+    assertExpectedRun(engine, plan.run, selection, parts, options)
     await options.confirm?.(view)
     engine.ui.info(`restoring ${describePlan(view)}`)
     recording = true

@@ -4,7 +4,7 @@
 // the backup API). Nothing is changed before every target has been checked — tools, writability, locks,
 // read-only servers, privileges, free space, and that pg_restore can read the dump — and every exit code in every
 // pipe is checked. What has changed is tracked part by part, so a failure can say exactly where production is.
-import {existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync} from 'node:fs'
+import {accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join} from 'node:path'
 import {errorMessage, InterruptedError, isKamalBackupError, KamalBackupError, UsageError} from '../errors.js'
 import {CommandFailedError, findExecutable, lastLines, runChecked, runProcess, type ProcessResult} from '../exec/local.js'
@@ -258,28 +258,70 @@ interface Checked {
   tocTables: Map<string, number>
 }
 
-async function preflight(engine: Engine, restic: Restic, input: RestoreInput, files: FileTarget[]): Promise<Checked> {
+/** One check of a preflight, as a dry run reports it. */
+export interface PreflightCheck {
+  name: string
+  status: 'ok' | 'failed'
+  error?: string
+}
+
+export interface PreflightOptions {
+  /** A dry run: nothing may be created (a missing SQLite directory is checked, not made). */
+  dryRun?: boolean
+  /** Collects each check as it passes or fails (a dry run prints them). */
+  checks?: PreflightCheck[]
+}
+
+/** The checks a restore runs before it changes anything, on their own: what `restore production --dry-run` runs.
+ *  Every probe leaves nothing behind (a test directory or file is removed at once; restic only reads). */
+export async function preflightRestore(engine: Engine, restic: Restic, input: RestoreInput, options: PreflightOptions = {}): Promise<void> {
+  await preflight(engine, restic, input, input.filesSnapshot ? input.files : [], options)
+}
+
+async function preflight(engine: Engine, restic: Restic, input: RestoreInput, files: FileTarget[], options: PreflightOptions = {}): Promise<Checked> {
+  // `done` names a passed check by what it found (a file count, a table count).
+  const check = async <T>(name: string, work: () => T | Promise<T>, done?: (result: T) => string): Promise<T> => {
+    try {
+      const result = await work()
+      options.checks?.push({name: done ? done(result) : name, status: 'ok'})
+      return result
+    } catch (error) {
+      options.checks?.push({name, status: 'failed', error: engine.redactor.redact(errorMessage(error))})
+      throw error
+    }
+  }
   // a. The tools: a missing pg_restore must not be found out after the files were replaced.
-  assertTools(engine, input.databases)
+  await check('the restore tools are installed', () => assertTools(engine, input.databases))
   // b. Every target writable, every database reachable, writable and not locked by the app.
-  for (const f of files) preflightDirectory(f, input.filesMode)
-  for (const t of input.databases) await preflightDatabase(engine, t)
+  for (const f of files) await check(`files ${f.to}: a writable directory`, () => preflightDirectory(f, input.filesMode))
+  for (const t of input.databases) await check(`database ${t.name} (${engine.redactor.redact(describeDatabase(t.target))}): ${t.target.adapter === 'sqlite' ? 'its directory writable, no writer holding the lock' : 'reachable and writable'}`, () => preflightDatabase(engine, t, options.dryRun ?? false))
   // c. What the snapshot holds (for the verification and the free space), and that pg_restore can read each dump.
-  const expected = files.length > 0 ? await expectedFiles(restic, input.filesSnapshot!.id, files.map((f) => f.from)) : new Map<string, {files: number; bytes: number}>()
+  const expected =
+    files.length > 0
+      ? await check(
+          `file snapshot ${input.filesSnapshot!.shortId} readable`,
+          () => expectedFiles(restic, input.filesSnapshot!.id, files.map((f) => f.from)),
+          (found) => `file snapshot ${input.filesSnapshot!.shortId} readable: ${files.map((f) => `${f.from} ${count(found.get(f.from)!.files, 'file')}, ${bytes(found.get(f.from)!.bytes)}`).join('; ')}`,
+        )
+      : new Map<string, {files: number; bytes: number}>()
   const needs = files.map((f) => ({path: f.to, bytes: expected.get(f.from)!.bytes}))
   for (const t of input.databases) {
     const snapshot = input.run.snapshots.find((s) => s.group === databaseGroup(t.name))
     if (t.target.adapter === 'sqlite' && snapshot?.bytes) needs.push({path: dirname(t.target.path!), bytes: snapshot.bytes})
   }
-  assertFreeSpace(needs)
+  await check('free space for the staged copies', () => assertFreeSpace(needs))
   const tocTables = new Map<string, number>()
   for (const t of input.databases) {
     if (t.target.adapter !== 'postgres') continue
     const snapshot = input.run.snapshots.find((s) => s.group === databaseGroup(t.name))!
     // Reading the dump costs a repository open (key derivation and index: 0.3-0.9 s). The snapshot's tag says
     // which pg_dump wrote it; pg_restore reads archives of its own major and older ones.
-    if (!input.tableOfContents && (await pgRestoreReads(engine, snapshot, t))) continue
-    tocTables.set(t.name, await probePostgresDump(engine, restic, snapshot, t))
+    if (!input.tableOfContents && (await pgRestoreReads(engine, snapshot, t))) {
+      options.checks?.push({name: `database ${t.name}: the dump's pg_dump (${snapshot.tags.find((x) => x.startsWith(PG_DUMP_TAG))}) is not newer than this pg_restore`, status: 'ok'})
+      continue
+    }
+    const name = `database ${t.name}: pg_restore reads the dump`
+    tocTables.set(t.name, await check(name, () => probePostgresDump(engine, restic, snapshot, t), (tables) => `${name} (its table of contents lists ${count(tables, 'table')})`))
   }
   return {expected, tocTables}
 }
@@ -470,15 +512,22 @@ export function replaceContents(target: string, staged: string, preserve: Readon
 
 // ---- databases --------------------------------------------------------------------------------------------------
 
-async function preflightDatabase(engine: Engine, t: DatabaseTarget): Promise<void> {
+async function preflightDatabase(engine: Engine, t: DatabaseTarget, dryRun: boolean): Promise<void> {
   const db = t.target
   if (db.adapter === 'sqlite') {
     const dir = dirname(db.path!)
     try {
-      mkdirSync(dir, {recursive: true})
-      const probe = join(dir, `.kamal-backup-write-test-${process.pid}`)
-      writeFileSync(probe, '')
-      rmSync(probe)
+      if (dryRun && !existsSync(dir)) {
+        // A restore creates the directory; a dry run only checks that the nearest existing parent would let it.
+        let parent = dirname(dir)
+        while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent)
+        accessSync(parent, constants.W_OK)
+      } else {
+        mkdirSync(dir, {recursive: true})
+        const probe = join(dir, `.kamal-backup-write-test-${process.pid}`)
+        writeFileSync(probe, '')
+        rmSync(probe)
+      }
     } catch (error) {
       throw new KamalBackupError(`cannot restore SQLite database ${db.path}: ${dir} is not writable (${(error as NodeJS.ErrnoException).code}); nothing was changed`, {code: 'target-not-writable'})
     }

@@ -2,7 +2,8 @@
 import type {DrillRecord} from '../../engine/drill.js'
 import {bytes, count, seconds} from '../../engine/progress.js'
 import type {RestoreReport} from '../../engine/restore.js'
-import type {RestoreResult} from '../../engine/restore-flows.js'
+import type {RestorePlan, RestoreResult} from '../../engine/restore-flows.js'
+import type {PreflightCheck} from '../../engine/restore.js'
 import type {Style} from '../style.js'
 
 function parts(report: RestoreReport): string[] {
@@ -37,5 +38,69 @@ export function renderDrill(record: DrillRecord, s: Style): string {
   if (record.verification.check) lines.push(`  check    ${record.verification.check.command}: exit ${record.verification.check.exit_code}`)
   for (const skipped of record.skipped) lines.push(`  skipped  ${skipped}`)
   for (const step of record.steps) lines.push(s.dim(`  ${step.status.padEnd(7)} ${step.name} ${step.duration_ms !== null ? seconds(step.duration_ms) : ''}`))
+  return lines.join('\n')
+}
+
+/** "45 s", "12 min", "3 h 5 min", "2 d 4 h": how old a run is. */
+export function age(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds))
+  if (s < 60) return `${s} s`
+  const minutes = Math.floor(s / 60)
+  if (minutes < 60) return `${minutes} min`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 24) return `${hours} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`
+  const days = Math.floor(hours / 24)
+  return `${days} d${hours % 24 ? ` ${hours % 24} h` : ''}`
+}
+
+/** What a production restore is about to do: enough for the confirmation (a plan from the accessory's dry run,
+ *  or, locally, the run and targets resolved just before asking). */
+export interface PlanSummary {
+  run: {id: string; time: string; age_seconds: number; pre_restore: boolean}
+  requested: {snapshot: string; at: string | null}
+  targets: RestorePlan['targets']
+  safety_backup: boolean
+  /** The checks that already passed (a remote restore's dry run); absent when they run after the confirmation. */
+  checks?: PreflightCheck[]
+}
+
+/** How the selection picked the run: "the latest complete backup run", "the latest complete run at or before …". */
+function pickedBy(requested: PlanSummary['requested']): string | undefined {
+  if (requested.at) return `the latest complete run at or before ${requested.at}`
+  if (requested.snapshot === 'latest') return 'the latest complete backup run'
+  return undefined
+}
+
+function planLines(plan: PlanSummary, s: Style): string[] {
+  const lines = [`run      ${s.bold(plan.run.id)}${plan.run.pre_restore ? ' [pre-restore: a safety backup]' : ''}, taken ${plan.run.time} (${age(plan.run.age_seconds)} ago)`]
+  for (const d of plan.targets.databases) lines.push(`database ${d.name} → ${d.target}`)
+  for (const f of plan.targets.files) lines.push(`files    ${f.from} → ${f.to} (its contents are replaced)`)
+  if (plan.targets.databases.length === 0 && plan.targets.files.length === 0) lines.push('nothing  (the selection names no part of the run)')
+  lines.push(plan.safety_backup ? 'safety   yes: a backup of the current data (type:pre-restore) right before the first change; its undo command is printed' : `safety   ${s.red('NONE')} (--no-safety-backup): the current data cannot be brought back by kamal-backup`)
+  return lines
+}
+
+/** The text above the typed confirmation of a production restore. */
+export function confirmationText(app: string, plan: PlanSummary, s: Style): string {
+  const by = pickedBy(plan.requested)
+  const lines = [`This restores run ${plan.run.id}${by ? ` (${by})` : ''} into PRODUCTION for app "${app}", overwriting its current data:`, '', ...planLines(plan, s).map((l) => `  ${l}`)]
+  if (plan.checks) lines.push(`  checks   ${plan.checks.length === 1 ? 'the one check' : `all ${plan.checks.length} checks`} of the targets passed in the accessory just now (a dry run: nothing was changed)`)
+  return lines.join('\n')
+}
+
+function checkLines(checks: readonly PreflightCheck[], s: Style): string[] {
+  return checks.map((c) => (c.status === 'ok' ? `  ${s.green('ok')}      ${c.name}` : `  ${s.red('FAILED')}  ${c.name}: ${c.error ?? ''}`))
+}
+
+/** `restore production --dry-run`, and a remote restore stopped by its dry run. */
+export function renderPlan(plan: RestorePlan, s: Style): string {
+  const lines = [
+    plan.status === 'ok'
+      ? `${s.green('✔')} dry run: restore production could proceed now; nothing was changed`
+      : `${s.red('✖')} dry run: restore production cannot proceed: ${plan.error}; nothing was changed`,
+  ]
+  if (plan.run) lines.push(...planLines({...plan, run: plan.run}, s).map((l) => `  ${l}`))
+  if (plan.checks.length > 0) lines.push('  checks', ...checkLines(plan.checks, s).map((l) => `  ${l}`))
+  if (plan.run && plan.status === 'ok') lines.push(s.dim(`  not checked by a dry run: ${plan.not_checked.join('; ')}`))
   return lines.join('\n')
 }

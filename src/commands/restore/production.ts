@@ -5,16 +5,16 @@ import {resolve} from 'node:path'
 import {askProductionConfirmation, checkProductionConfirmation} from '../../cli/confirm.js'
 import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
-import {renderRestore} from '../../cli/render/restore.js'
+import {confirmationText, renderPlan, renderRestore} from '../../cli/render/restore.js'
 import {loadBackupConfig} from '../../config/backup-config.js'
 import {throwOnErrors} from '../../config/findings.js'
 import {backupConfigPath} from '../../config/validate.js'
 import {drillOperator} from '../../engine/drill.js'
-import {describePlan, restoreProduction, type RestoreResult} from '../../engine/restore-flows.js'
+import {planProduction, restoreProduction, type RestorePlan, type RestoreResult} from '../../engine/restore-flows.js'
 
 export default class RestoreProduction extends AccessoryCommand {
   static override summary = 'Restore a backup run into the production databases and paths'
-  static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused, also next to --confirm). The run it restores (id and time) is shown before the confirmation. \`latest\` and --at never pick a safety backup (a type:pre-restore run); name one by its run id to restore it.
+  static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused, also next to --confirm). Before the confirmation it shows the run it restores (id, time and age), each database and path and where it goes, and whether a safety backup is taken (run remotely, the accessory prints the run before anything changes). \`latest\` and --at never pick a safety backup (a type:pre-restore run); name one by its run id to restore it.
 
 What is restored: without --database/--files, everything in the run. With --database NAME (repeatable) and/or --files, only what is named: --database primary restores that database and no files, --files alone restores only the files. --no-files restores every database but not the files.
 
@@ -22,16 +22,20 @@ Before anything changes, every target is checked: the tools are installed, direc
 
 Files are restored first (every path staged on the target's filesystem and verified before any is replaced; then each directory's contents are replaced, so volume mount points stay), then each database: PostgreSQL is reset and restored with pg_restore in one transaction; MySQL/MariaDB objects are dropped and the dump streamed in; SQLite is staged, checked and applied with SQLite's backup API. A reset waits at most 30 s for the app's locks (KAMAL_BACKUP_RESTORE_LOCK_TIMEOUT), then stops with nothing dropped. If anything fails after a change, the error says which parts were restored, which are unchanged and which are partly restored, and prints the undo command. Progress is recorded in last_restore.json and restores.jsonl in the state directory.
 
+DRY RUN
+--dry-run changes nothing and asks nothing: it resolves the run exactly as the restore would and runs the checks above that leave nothing behind (plus: the state directory can take the record, no backup or restore holds the run lock), then prints the plan and each check. It does not take the safety backup, download the files or reset a database, so what only those find out (the app's locks, a full repository) is left to the restore. It writes no restore record. --json prints a document (schemas/output/restore-plan.schema.json).
+
 ${WHERE_IT_RUNS} The confirmation is always asked on this machine.
 
 EXIT CODES
-  0    restored
-  1    failed (what was restored so far is printed)
-  2    not confirmed, or bad arguments
+  0    restored (--dry-run: the restore could proceed)
+  1    failed (what was restored so far is printed; --dry-run: a check failed, or no such run)
+  2    not confirmed, bad arguments, or the run changed since it was confirmed (--expect-run)
   130  interrupted`
 
   static override examples = [
-    {description: 'Restore the latest complete run (asks for the typed confirmation)', command: '<%= config.bin %> <%= command.id %> -d production'},
+    {description: 'Restore the latest complete run (shows the run, then asks for the typed confirmation)', command: '<%= config.bin %> <%= command.id %> -d production'},
+    {description: 'See what that would restore and whether its checks pass, changing nothing', command: '<%= config.bin %> <%= command.id %> --dry-run -d production'},
     {description: 'From a script: a specific run, confirmed by app name', command: '<%= config.bin %> <%= command.id %> 20261120T030000Z --confirm myapp -d production'},
     {description: 'Only the primary database (no files), as it was yesterday at 03:00 UTC', command: '<%= config.bin %> <%= command.id %> --at 2026-11-21T03:00:00Z --database primary'},
   ]
@@ -44,30 +48,56 @@ EXIT CODES
     confirm: Flags.string({summary: 'The app name: confirms a restore without a terminal.'}),
     yes: Flags.boolean({char: 'y', summary: 'Refused: a production restore needs --confirm <app>.', hidden: true}),
     'safety-backup': Flags.boolean({summary: 'Take a safety backup first (--no-safety-backup skips it, with a warning).', allowNo: true, default: true}),
+    'dry-run': Flags.boolean({summary: 'Change nothing: show the run, the parts and targets, and run the checks a restore runs first. Exit 0 when the restore could proceed.'}),
+    'expect-run': Flags.string({summary: 'Refuse (exit 2, nothing changed) unless the selection resolves to this run id: what the workstation confirmed.', hidden: true}),
   }
 
-  async run(): Promise<RestoreResult | void> {
+  async run(): Promise<RestorePlan | RestoreResult | void> {
     const {args, flags, raw} = await this.parse(RestoreProduction)
     const selection = restoreSelection(args, flags, raw)
-    const what = flags.at ? `the latest complete run at or before ${flags.at}` : args.snapshot === 'latest' ? 'the latest complete backup run' : `run ${args.snapshot}`
+    const dryRun = flags['dry-run']
     if (this.runsRemotely(flags)) {
+      // A dry run changes nothing: it needs no confirmation, and is one command in the accessory.
+      if (dryRun) {
+        process.exitCode = await this.runRemote(flags, this.argv, {operator: drillOperator(process.env)})
+        return
+      }
       const cwd = process.cwd()
       const config = loadBackupConfig(backupConfigPath({cwd, env: process.env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})}), cwd)
       throwOnErrors(config.findings)
       const app = config.config!.app
+      const what = flags.at ? `the latest complete run at or before ${flags.at}` : args.snapshot === 'latest' ? 'the latest complete backup run' : `run ${args.snapshot}`
       // The repository is read in the accessory: the run it resolves is printed there before anything changes.
-      if (checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask') await askProductionConfirmation(app, what)
+      if (checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask') await askProductionConfirmation(app, `This restores ${what} into PRODUCTION for app "${app}", overwriting its current data.`)
       process.exitCode = await this.runRemote(flags, flags.confirm === undefined ? [...this.argv, '--confirm', app] : this.argv, {operator: drillOperator(process.env)})
       return
     }
     const engine = await this.engine(flags)
     const app = engine.config.app
+    const undo = {local: this.ranWithLocalFlag(flags), ...(flags['backup-config'] !== undefined && {backupConfig: flags['backup-config']})}
+    if (dryRun) {
+      // The flag rules still apply (a wrong --confirm is said now, not at 3 a.m.), but nothing is asked.
+      if (flags.yes || flags.confirm !== undefined) checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes})
+      const {plan, error} = await planProduction(engine, selection, {safetyBackup: flags['safety-backup'], undo, ...(flags['expect-run'] !== undefined && {expectRun: flags['expect-run']})})
+      this.out(renderPlan(plan, this.ui.style))
+      if (error && !this.jsonEnabled()) throw error
+      if (error) process.exitCode = asKamalBackupError(error).exitCode
+      return plan
+    }
     const ask = checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask'
     const {result, error} = await restoreProduction(engine, selection, {
       safetyBackup: flags['safety-backup'],
-      undo: {local: this.ranWithLocalFlag(flags), ...(flags['backup-config'] !== undefined && {backupConfig: flags['backup-config']})},
+      undo,
+      ...(flags['expect-run'] !== undefined && {expectRun: flags['expect-run']}),
       confirm: async (plan) => {
-        if (ask) await askProductionConfirmation(app, describePlan(plan))
+        if (!ask) return
+        const summary = {
+          run: {id: plan.run.id, time: plan.run.time, age_seconds: (engine.now().getTime() - new Date(plan.run.time).getTime()) / 1000, pre_restore: plan.run.preRestore},
+          requested: {snapshot: selection.snapshot ?? 'latest', at: selection.at?.toISOString() ?? null},
+          targets: {databases: plan.databases, files: plan.files},
+          safety_backup: flags['safety-backup'],
+        }
+        await askProductionConfirmation(app, confirmationText(app, summary, this.ui.style))
       },
     })
     this.out(renderRestore(result, this.ui.style))
