@@ -1,6 +1,8 @@
 // Runs an accessory command inside the backup accessory over SSH: reads the deploy.yml model, picks the host,
 // connects once (session.ts), runs `docker exec -i ... kamal-backup <command>` (command.ts) with the version
-// handshake (protocol.ts), streams the output (exec.ts) and returns the remote exit code.
+// handshake (protocol.ts), streams the output (exec.ts) and returns the remote exit code. `restore production`
+// runs two commands on that connection (restoreInAccessory): its dry run, whose plan the operator confirms here,
+// then the restore of exactly that run. Each `docker exec` is a new process, so each has its own handshake.
 import {existsSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {resolve} from 'node:path'
@@ -9,13 +11,15 @@ import type {CheckoutFlagValues} from '../cli/engine-command.js'
 import {loadBackupConfig} from '../config/backup-config.js'
 import {throwOnErrors} from '../config/findings.js'
 import {backupConfigPath} from '../config/validate.js'
-import {ExitCode, KamalBackupError, UsageError} from '../errors.js'
+import {errorMessage, ExitCode, KamalBackupError, UsageError} from '../errors.js'
 import {readDeployConfig} from '../kamal/deploy.js'
 import {buildDeployModel, type DeployModel} from '../kamal/model.js'
 import {DEFAULT_STATE_DIR} from '../config/types.js'
 import {accessoryArgv, remoteCommandLine} from './command.js'
 import {connectionLostError, dockerExecError, versionMismatchError} from './errors.js'
 import {execInAccessory, type ExecResult} from './exec.js'
+import type {Connection} from './session.js'
+import type {RestorePlan} from '../engine/restore-flows.js'
 import {compareVersions, PROTOCOL_VERSION, protocolCompatible, type Handshake} from './protocol.js'
 import {effectiveSsh, parseHostSpec} from './ssh-settings.js'
 
@@ -95,7 +99,17 @@ export function pickHost(model: DeployModel, wanted: string | undefined): string
   return match
 }
 
-export async function runInAccessory(options: RemoteRunOptions): Promise<number> {
+/** Where and how to reach the accessory: the model, the host, the SSH settings. Refuses `schedule` first. */
+interface RemoteTarget {
+  accessory: DeployModel['accessory']
+  stateDir: string
+  settings: ReturnType<typeof effectiveSsh>
+  /** -d as given, else the model's. */
+  destination: string | undefined
+  context: {container: string; accessory: string; host: string; destination?: string}
+}
+
+function prepareRemote(options: RemoteRunOptions): RemoteTarget {
   const {ui, flags} = options
   const commandId = options.command.join(' ')
   const {model, stateDir} = loadTarget(options)
@@ -121,63 +135,79 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
   })
   for (const note of settings.notes) ui.debug(`ssh: ${note}`)
   const destination = flags.destination ?? model.destination
-  const isVersion = options.command.length === 1 && options.command[0] === 'version'
-  const argv = isVersion ? ['--json'] : accessoryArgv(options.argv)
-  const continues = FINISH_ON_HANGUP.has(commandId)
+  return {accessory, stateDir, settings, destination, context: {container: accessory.container, accessory: accessory.name, host: settings.hostName, ...(destination !== undefined && {destination})}}
+}
+
+/** One `docker exec` on the open connection. */
+interface ExecStep {
+  /** For messages: what is running (`restore production --dry-run`). */
+  label: string[]
+  argv: string[]
+  /** The accessory finishes it when the connection drops. */
+  continues: boolean
+  captureStdout?: boolean
+  holdJson?: boolean
+  /** Watch stderr for the safety backup's announcement (a real restore). */
+  watchSafety?: boolean
+  /** Warn about a patch-level version difference (once per invocation). */
+  warnPatch: boolean
+}
+
+interface ExecOutcome {
+  result: ExecResult
+  compatibility: ReturnType<typeof compareVersions> | undefined
+  protocolMismatch: boolean
+  safety: ReturnType<typeof safetyBackupWatcher> | undefined
+  step: ExecStep
+}
+
+/** Runs one command in the accessory, with its own version handshake (each `docker exec` is a new process). */
+async function execStep(connection: Connection, remote: RemoteTarget, options: RemoteRunOptions, step: ExecStep): Promise<ExecOutcome> {
+  const {ui, flags} = options
   const commandLine = remoteCommandLine({
-    container: accessory.container,
+    container: remote.accessory.container,
     command: options.command,
-    argv,
+    argv: step.argv,
     clientVersion: options.version,
     ...(options.operator !== undefined && {operator: options.operator}),
     ...(flags.destination !== undefined && {destination: flags.destination}),
     ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
-    ...(continues && {continueOnHangup: true}),
+    ...(step.continues && {continueOnHangup: true}),
   })
-  ui.debug(`ssh ${settings.user}@${settings.hostName}:${settings.port}: ${commandLine}`)
-
-  const {connect} = await import('./session.js')
-  let connection: Awaited<ReturnType<typeof connect>>
-  try {
-    connection = await connect(settings, {ui, signal: options.signal})
-  } catch (error) {
-    // `version` still answers for this machine when the accessory cannot be reached.
-    if (isVersion && !options.signal.aborted) return versionUnreachable(options, error)
-    throw error
-  }
+  ui.debug(`ssh ${remote.settings.user}@${remote.settings.hostName}:${remote.settings.port}: ${commandLine}`)
+  const outcome: Omit<ExecOutcome, 'result'> = {compatibility: undefined, protocolMismatch: false, safety: step.watchSafety ? safetyBackupWatcher() : undefined, step}
   let result: ExecResult
-  let compatibility: ReturnType<typeof compareVersions> | undefined
-  let protocolMismatch = false
-  const safety = commandId === 'restore production' ? safetyBackupWatcher() : undefined
   try {
     result = await execInAccessory(connection.client, commandLine, {
       redactor: ui.redactor,
       stdout: process.stdout,
       stderr: ui.stream,
       signal: options.signal,
-      captureStdout: isVersion,
-      ...(options.json && !isVersion && {holdStdout: JSON_HOLD_BYTES}),
-      ...(safety && {onStderr: safety.push}),
+      captureStdout: step.captureStdout ?? false,
+      ...(step.holdJson && {holdStdout: JSON_HOLD_BYTES}),
+      ...(outcome.safety && {onStderr: outcome.safety.push}),
       onHandshake: (handshake: Handshake) => {
-        compatibility = compareVersions(options.version, handshake.version)
-        if (compatibility !== 'incompatible' && !protocolCompatible(handshake)) protocolMismatch = true
-        if (compatibility === 'incompatible' || protocolMismatch) return 'stop'
-        if (compatibility === 'patch' && !isVersion) {
+        outcome.compatibility = compareVersions(options.version, handshake.version)
+        if (outcome.compatibility !== 'incompatible' && !protocolCompatible(handshake)) outcome.protocolMismatch = true
+        if (outcome.compatibility === 'incompatible' || outcome.protocolMismatch) return 'stop'
+        if (outcome.compatibility === 'patch' && step.warnPatch) {
           ui.warn(`the accessory runs kamal-backup ${handshake.version}, this machine ${options.version} (compatible; upgrading both to the same release is best)`)
         }
         return 'go'
       },
     })
-  } finally {
-    connection.close()
+  } catch (error) {
+    // The connection went away while idle (between two commands): the command never started.
+    throw connectionLostError({command: step.label, target: connection.target, afterGo: false, accessory: remote.accessory.name, stateDir: remote.stateDir, reason: errorMessage(error), ...(remote.destination !== undefined && {destination: remote.destination})})
   }
+  return {...outcome, result}
+}
 
-  const context = {container: accessory.container, accessory: accessory.name, host: settings.hostName, ...(destination !== undefined && {destination})}
+/** The local exit code for a finished `docker exec`, or the error that explains why there is none. */
+function settle(outcome: ExecOutcome, connection: Connection, remote: RemoteTarget, options: RemoteRunOptions): number {
+  const {result, compatibility, protocolMismatch, safety, step} = outcome
+  const {accessory, destination} = remote
   if (result.handshake && (compatibility === 'incompatible' || protocolMismatch)) {
-    if (isVersion) {
-      printVersions(options, result.handshake, undefined, context, false)
-      if (options.json) return ExitCode.versionMismatch
-    }
     if (protocolMismatch) {
       throw new KamalBackupError(`the accessory's kamal-backup ${result.handshake.version} speaks remote protocol ${result.handshake.protocol}, this machine's ${options.version} speaks ${PROTOCOL_VERSION}; nothing was run`, {
         code: 'version-mismatch',
@@ -194,12 +224,12 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
     if (result.interrupted) return ExitCode.interrupted
     safety?.flush()
     throw connectionLostError({
-      command: options.command,
+      command: step.label,
       target: connection.target,
       afterGo: result.started,
       accessory: accessory.name,
-      stateDir,
-      continues,
+      stateDir: remote.stateDir,
+      continues: step.continues,
       ...(destination !== undefined && {destination}),
       ...(result.lostReason !== undefined && {reason: result.lostReason}),
       ...(safety?.found && {safetyBackup: safety.found}),
@@ -208,12 +238,12 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
     })
   }
   if (!result.handshake) {
-    const known = dockerExecError(result.exitCode, result.preamble, context)
+    const known = dockerExecError(result.exitCode, result.preamble, remote.context)
     if (known) throw known
     // Not recognised: show what the remote side said, and its exit code.
-    if (result.preamble !== '') ui.raw(result.preamble.endsWith('\n') ? result.preamble : result.preamble + '\n')
+    if (result.preamble !== '') options.ui.raw(result.preamble.endsWith('\n') ? result.preamble : result.preamble + '\n')
     if (result.exitCode !== 0) {
-      throw new KamalBackupError(`kamal-backup did not start in the container ${accessory.container} on ${settings.hostName} (exit ${result.exitCode})`, {
+      throw new KamalBackupError(`kamal-backup did not start in the container ${accessory.container} on ${remote.settings.hostName} (exit ${result.exitCode})`, {
         code: 'accessory-exec-failed',
         exitCode: ExitCode.unreachable,
         suggestions: [`check the accessory: kamal accessory details ${accessory.name}${destination ? ` -d ${destination}` : ''}`],
@@ -223,16 +253,147 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
   // `kamal-backup list | head`: the reader left, the command was stopped; exit as a process killed by SIGPIPE.
   if (result.outputClosed) return 141
   if (result.interrupted && result.exitCode === 0) return ExitCode.interrupted
-  if (isVersion && result.handshake && result.exitCode === 0) {
-    let remote: {version?: string; node?: string; tools?: Record<string, string | null>} | undefined
-    try {
-      remote = JSON.parse(result.captured ?? '')
-    } catch {
-      remote = undefined
-    }
-    printVersions(options, result.handshake, remote, context, true)
-  }
   return result.exitCode
+}
+
+/** `--dry-run` given: a dry run, which changes nothing, is not one the accessory must finish after a hangup. */
+function isDryRun(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--dry-run')
+}
+
+export async function runInAccessory(options: RemoteRunOptions): Promise<number> {
+  const commandId = options.command.join(' ')
+  const remote = prepareRemote(options)
+  const isVersion = options.command.length === 1 && options.command[0] === 'version'
+  const argv = isVersion ? ['--json'] : accessoryArgv(options.argv)
+  const continues = FINISH_ON_HANGUP.has(commandId) && !isDryRun(argv)
+
+  const {connect} = await import('./session.js')
+  let connection: Connection
+  try {
+    connection = await connect(remote.settings, {ui: options.ui, signal: options.signal})
+  } catch (error) {
+    // `version` still answers for this machine when the accessory cannot be reached.
+    if (isVersion && !options.signal.aborted) return versionUnreachable(options, error)
+    throw error
+  }
+  let outcome: ExecOutcome
+  try {
+    outcome = await execStep(connection, remote, options, {
+      label: options.command,
+      argv,
+      continues,
+      captureStdout: isVersion,
+      holdJson: options.json && !isVersion,
+      watchSafety: commandId === 'restore production',
+      warnPatch: !isVersion,
+    })
+  } finally {
+    connection.close()
+  }
+  const {result} = outcome
+  if (isVersion && result.handshake && (outcome.compatibility === 'incompatible' || outcome.protocolMismatch)) {
+    printVersions(options, result.handshake, undefined, remote.context, false)
+    if (options.json) return ExitCode.versionMismatch
+  }
+  const code = settle(outcome, connection, remote, options)
+  if (isVersion && result.handshake && code === 0 && !result.interrupted) {
+    let remoteVersion: {version?: string; node?: string; tools?: Record<string, string | null>} | undefined
+    try {
+      remoteVersion = JSON.parse(result.captured ?? '')
+    } catch {
+      remoteVersion = undefined
+    }
+    printVersions(options, result.handshake, remoteVersion, remote.context, true)
+  }
+  return code
+}
+
+export interface RemoteRestoreHooks {
+  /** The accessory's dry run resolved the run and its checks passed: show the plan and confirm it (throws when
+   *  not confirmed). Nothing has changed yet. */
+  confirm(plan: RestorePlan): Promise<void>
+  /** The dry run failed (no such run, a check failed): show why. Nothing else runs. */
+  failed(plan: RestorePlan, exitCode: number): void
+}
+
+/** `restore production` from a workstation, on one SSH connection: first `restore production <args> --dry-run
+ *  --json` in the accessory, which resolves the run and runs the checks that change nothing; then, once the
+ *  operator confirmed that plan, the restore itself with `--expect-run <id>`, so a backup finishing in between
+ *  (a new `latest`) is refused instead of restored unseen. */
+export async function restoreInAccessory(options: RemoteRunOptions, hooks: RemoteRestoreHooks): Promise<number> {
+  const remote = prepareRemote(options)
+  const argv = accessoryArgv(options.argv)
+  const {connect} = await import('./session.js')
+  const connection = await connect(remote.settings, {ui: options.ui, signal: options.signal})
+  try {
+    options.ui.info(`resolving the run and checking the targets in the accessory ${remote.accessory.container} on ${remote.settings.hostName} (a dry run: nothing is changed)`)
+    const planned = await execStep(connection, remote, options, {label: [...options.command, '--dry-run'], argv: dryRunArgv(argv), continues: false, captureStdout: true, warnPatch: true})
+    const planCode = settle(planned, connection, remote, options)
+    if (planCode === ExitCode.interrupted || planCode === 141) return planCode
+    const plan = parsePlan(planned.result.captured ?? '')
+    if (planCode !== 0) {
+      if (plan.kind === 'plan') {
+        hooks.failed(plan.plan, planCode)
+        return planCode
+      }
+      if (plan.kind === 'error') throw planError(plan.error, planCode, remote)
+      if (planned.result.captured) options.ui.raw(planned.result.captured)
+      return planCode
+    }
+    if (plan.kind !== 'plan' || plan.plan.status !== 'ok' || !plan.plan.run) {
+      throw new KamalBackupError(`the accessory's dry run (kamal-backup restore production --dry-run --json) did not print a restore plan; nothing was restored`, {
+        code: 'accessory-protocol',
+        suggestions: [`run the same kamal-backup release on both sides (the accessory: kamal accessory reboot ${remote.accessory.name}${remote.destination ? ` -d ${remote.destination}` : ''})`],
+      })
+    }
+    await hooks.confirm(plan.plan)
+    if (options.signal.aborted) return ExitCode.interrupted
+    const restoreArgv = hasFlag(argv, '--expect-run') ? argv : [...argv, '--expect-run', plan.plan.run.id]
+    const restored = await execStep(connection, remote, options, {label: options.command, argv: restoreArgv, continues: true, holdJson: options.json, watchSafety: true, warnPatch: false})
+    return settle(restored, connection, remote, options)
+  } finally {
+    connection.close()
+  }
+}
+
+/** The argv of the dry run: the same selection and flags, `--dry-run --json` (once). */
+export function dryRunArgv(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--')
+  const flags = (end < 0 ? argv : argv.slice(0, end)).filter((word) => word !== '--json' && word !== '--dry-run')
+  return [...flags, '--dry-run', '--json', ...(end < 0 ? [] : argv.slice(end))]
+}
+
+function hasFlag(argv: readonly string[], flag: string): boolean {
+  const end = argv.indexOf('--')
+  return (end < 0 ? argv : argv.slice(0, end)).some((word) => word === flag || word.startsWith(flag + '='))
+}
+
+type ParsedPlan = {kind: 'plan'; plan: RestorePlan} | {kind: 'error'; error: {message?: string; code?: string; suggestions?: string[]}} | {kind: 'unknown'}
+
+/** The dry run's stdout: a restore plan, an error document (bad arguments), or something else. */
+export function parsePlan(text: string): ParsedPlan {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    return {kind: 'unknown'}
+  }
+  if (doc && typeof doc === 'object') {
+    const value = doc as Record<string, unknown>
+    if (value.kind === 'restore-plan') return {kind: 'plan', plan: value as unknown as RestorePlan}
+    if (value.error && typeof value.error === 'object') return {kind: 'error', error: value.error as {message?: string; code?: string; suggestions?: string[]}}
+  }
+  return {kind: 'unknown'}
+}
+
+/** The accessory refused the dry run's arguments (exit 2, usually): its error, as if raised here. */
+function planError(error: {message?: string; code?: string; suggestions?: string[]}, exitCode: number, remote: RemoteTarget): KamalBackupError {
+  const suggestions = [...(error.suggestions ?? [])]
+  // An accessory from before --dry-run existed (same major.minor, older patch) does not know the flag.
+  if (/--dry-run|--expect-run/.test(error.message ?? '')) suggestions.push(`the accessory's kamal-backup may predate restore production --dry-run: update its image, then kamal accessory reboot ${remote.accessory.name}${remote.destination ? ` -d ${remote.destination}` : ''}`)
+  return new KamalBackupError(error.message ?? `the accessory refused the restore (exit ${exitCode})`, {code: error.code ?? 'failed', exitCode, suggestions})
 }
 
 /** Notices the line the accessory prints once its safety backup is done (`safety backup: run <id>. To undo this

@@ -1,9 +1,9 @@
 import * as Flags from '@oclif/core/flags'
 import {asKamalBackupError} from '../../cli/base.js'
-import {ExitCode} from '../../errors.js'
+import {ExitCode, KamalBackupError} from '../../errors.js'
 import {resolve} from 'node:path'
 import {askProductionConfirmation, checkProductionConfirmation} from '../../cli/confirm.js'
-import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
+import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS, type CheckoutFlagValues} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {confirmationText, renderPlan, renderRestore} from '../../cli/render/restore.js'
 import {loadBackupConfig} from '../../config/backup-config.js'
@@ -14,7 +14,7 @@ import {planProduction, restoreProduction, type RestorePlan, type RestoreResult}
 
 export default class RestoreProduction extends AccessoryCommand {
   static override summary = 'Restore a backup run into the production databases and paths'
-  static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused, also next to --confirm). Before the confirmation it shows the run it restores (id, time and age), each database and path and where it goes, and whether a safety backup is taken (run remotely, the accessory prints the run before anything changes). \`latest\` and --at never pick a safety backup (a type:pre-restore run); name one by its run id to restore it.
+  static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused, also next to --confirm). Before the confirmation it shows the run it restores (id, time and age), each database and path and where it goes, and whether a safety backup is taken. \`latest\` and --at never pick a safety backup (a type:pre-restore run); name one by its run id to restore it.
 
 What is restored: without --database/--files, everything in the run. With --database NAME (repeatable) and/or --files, only what is named: --database primary restores that database and no files, --files alone restores only the files. --no-files restores every database but not the files.
 
@@ -25,12 +25,12 @@ Files are restored first (every path staged on the target's filesystem and verif
 DRY RUN
 --dry-run changes nothing and asks nothing: it resolves the run exactly as the restore would and runs the checks above that leave nothing behind (plus: the state directory can take the record, no backup or restore holds the run lock), then prints the plan and each check. It does not take the safety backup, download the files or reset a database, so what only those find out (the app's locks, a full repository) is left to the restore. It writes no restore record. --json prints a document (schemas/output/restore-plan.schema.json).
 
-${WHERE_IT_RUNS} The confirmation is always asked on this machine.
+${WHERE_IT_RUNS} From a workstation the confirmation is asked on this machine, after the accessory ran the dry run over the same SSH connection: you confirm the run it resolved, and a failed check stops it before you are asked. The restore then runs with --expect-run <that run>: if a backup finished in between (\`latest\` is another run now), it is refused, exit 2, nothing changed.
 
 EXIT CODES
   0    restored (--dry-run: the restore could proceed)
   1    failed (what was restored so far is printed; --dry-run: a check failed, or no such run)
-  2    not confirmed, bad arguments, or the run changed since it was confirmed (--expect-run)
+  2    not confirmed, bad arguments, or the run changed since it was confirmed
   130  interrupted`
 
   static override examples = [
@@ -65,11 +65,7 @@ EXIT CODES
       const cwd = process.cwd()
       const config = loadBackupConfig(backupConfigPath({cwd, env: process.env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})}), cwd)
       throwOnErrors(config.findings)
-      const app = config.config!.app
-      const what = flags.at ? `the latest complete run at or before ${flags.at}` : args.snapshot === 'latest' ? 'the latest complete backup run' : `run ${args.snapshot}`
-      // The repository is read in the accessory: the run it resolves is printed there before anything changes.
-      if (checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask') await askProductionConfirmation(app, `This restores ${what} into PRODUCTION for app "${app}", overwriting its current data.`)
-      process.exitCode = await this.runRemote(flags, flags.confirm === undefined ? [...this.argv, '--confirm', app] : this.argv, {operator: drillOperator(process.env)})
+      process.exitCode = await this.restoreRemotely(flags, config.config!.app)
       return
     }
     const engine = await this.engine(flags)
@@ -105,5 +101,43 @@ EXIT CODES
     if (error && (!this.jsonEnabled() || asKamalBackupError(error).exitCode !== ExitCode.failed)) throw error
     if (error) process.exitCode = ExitCode.failed
     return result
+  }
+
+  /** From a workstation: the accessory resolves the run and checks the targets first (a dry run); the plan is
+   *  shown and confirmed here; then the accessory restores exactly that run (--expect-run). One SSH connection. */
+  private async restoreRemotely(flags: CheckoutFlagValues & {confirm?: string | undefined; yes?: boolean}, app: string): Promise<number> {
+    const ask = checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask'
+    this.installSignalHandlers()
+    const {restoreInAccessory} = await import('../../remote/run.js')
+    const json = this.jsonEnabled()
+    return restoreInAccessory(
+      {
+        cwd: process.cwd(),
+        env: process.env,
+        flags,
+        command: this.id!.split(':'),
+        argv: flags.confirm === undefined ? [...this.argv, '--confirm', app] : this.argv,
+        json,
+        ui: this.ui,
+        signal: this.abortController.signal,
+        version: this.config.version,
+        operator: drillOperator(process.env),
+      },
+      {
+        confirm: async (plan) => {
+          const text = confirmationText(app, {...plan, run: plan.run!}, this.ui.style)
+          if (ask) await askProductionConfirmation(app, text, this.abortController.signal)
+          else if (!json) this.ui.raw(`${text}\n  confirmed by --confirm ${app}\n`)
+        },
+        failed: (plan, exitCode) => {
+          if (json) {
+            process.stdout.write(JSON.stringify(plan, null, 2) + '\n')
+            return
+          }
+          this.out(renderPlan(plan, this.ui.style))
+          throw new KamalBackupError(`not restoring: ${plan.error ?? 'the checks in the accessory failed'}`, {code: 'restore-refused', exitCode, suggestions: plan.suggestions})
+        },
+      },
+    )
   }
 }

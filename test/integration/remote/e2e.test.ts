@@ -8,7 +8,8 @@ import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'n
 import {dirname, join} from 'node:path'
 import {kb} from '../../support/cli.ts'
 import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, resticBin, tempDir, type TestDatabase} from '../../support/lab.ts'
-import {cli, cliRaw, container, makeImage, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
+import {assertMatchesSchema} from '../../support/schemas.ts'
+import {cli, cliRaw, container, makeImage, onTerminal, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
 
 const HANDSHAKE = /@kamal-backup-handshake/
 
@@ -152,6 +153,153 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
     assert.equal(sqlite(db, 'SELECT count(*) FROM items'), '3')
     assert.equal(await psql(pg.name, 'SELECT count(*) FROM notes;', {as: 'app'}), '200')
     assert.equal(readFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'utf8'), 'hello\n')
+  })
+
+  /** What a restore would change or leave behind: the data, the runs, the records, every name in the targets and
+   *  the state directory, and the repository's locks. */
+  async function footprint() {
+    const walk = (dir: string): string[] => readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? [`${e.name}/`, ...walk(join(dir, e.name)).map((n) => `${e.name}/${n}`)] : [e.name])).sort()
+    const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : null)
+    return {
+      items: sqlite(join(data, 'storage', 'production.sqlite3'), 'SELECT group_concat(name) FROM items'),
+      notes: await psql(pg.name, 'SELECT count(*) FROM notes;', {as: 'app'}),
+      file: readFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'utf8'),
+      /** Newest first; `*` marks a safety backup. */
+      runs: (JSON.parse((await cli(app, ['list', '--json'])).stdout) as {id: string; pre_restore: boolean}[]).map((r) => `${r.id}${r.pre_restore ? '*' : ''}`),
+      lastRestore: read(join(data, 'state', 'last_restore.json')),
+      restores: read(join(data, 'state', 'restores.jsonl')),
+      storage: walk(join(data, 'storage')),
+      state: walk(join(data, 'state')).filter((n) => !n.startsWith('cache/') && !n.startsWith('tmp/')),
+      locks: readdirSync(join(repo, 'locks')),
+    }
+  }
+
+  async function changeProduction(items: string[]) {
+    sqlite(join(data, 'storage', 'production.sqlite3'), `DELETE FROM items; ${items.map((n) => `INSERT INTO items(name) VALUES ('${n}');`).join(' ')}`)
+    await psql(pg.name, `DELETE FROM notes WHERE id > ${items.length};`, {as: 'app'})
+    writeFileSync(join(data, 'storage', 'uploads', 'a.txt'), `${items.join(',')}\n`)
+  }
+
+  test('restore production --dry-run in the accessory: the run latest resolves to, the targets, the checks; nothing changed, no safety backup, no record', async () => {
+    await changeProduction(['changed'])
+    const before = await footprint()
+    assert.equal(before.runs.find((id) => !id.endsWith('*')), runId, 'the latest regular run is the first backup (the safety backup the restore took is never latest)')
+
+    const text = await cli(app, ['restore', 'production', '--dry-run'])
+    assert.equal(text.code, 0, text.stdout + text.stderr)
+    assert.match(text.stdout, /dry run: restore production could proceed now; nothing was changed/)
+    assert.match(text.stdout, new RegExp(`run +${runId}, taken \\S+ \\(\\d+ (s|min)`))
+    assert.match(text.stdout, new RegExp(`database notes → 127\\.0\\.0\\.1:\\d+/${pg.name}\n`))
+    assert.match(text.stdout, /safety +yes/)
+    assert.match(text.stdout, /ok +free space for the staged copies/)
+    assert.doesNotMatch(text.stdout + text.stderr, new RegExp(lab().postgres.appPassword))
+
+    const json = await cli(app, ['restore', 'production', '--dry-run', '--json', '--no-safety-backup'])
+    assert.equal(json.code, 0, json.stdout + json.stderr)
+    const plan = JSON.parse(json.stdout)
+    assertMatchesSchema('restore-plan.schema.json', plan)
+    assert.equal(plan.status, 'ok')
+    assert.equal(plan.run.id, runId)
+    assert.ok(plan.run.age_seconds >= 0 && plan.run.age_seconds < 3600, String(plan.run.age_seconds))
+    assert.deepEqual(plan.targets.databases.map((d: {name: string}) => d.name), ['primary', 'notes'])
+    assert.deepEqual(plan.targets.files, [{from: join(data, 'storage'), to: join(data, 'storage')}])
+    assert.equal(plan.safety_backup, false)
+    assert.ok(plan.checks.length >= 7 && plan.checks.every((c: {status: string}) => c.status === 'ok'), JSON.stringify(plan.checks))
+    assert.ok(plan.checks.some((c: {name: string}) => /pg_restore/.test(c.name)), 'the PostgreSQL dump is checked')
+
+    assert.deepEqual(await footprint(), before, 'nothing changed and nothing was left behind')
+  })
+
+  test('a check failing in the accessory stops a remote restore before it asks or changes anything: exit 1, the failing check shown', async () => {
+    const storage = join(data, 'storage')
+    const before = await footprint()
+    execFileSync('chmod', ['a-w', storage]) // the accessory runs as the SSH user: it cannot write there now
+    try {
+      const dry = await cli(app, ['restore', 'production', '--dry-run'])
+      assert.equal(dry.code, 1, dry.stdout + dry.stderr)
+      assert.match(dry.stdout, new RegExp(`FAILED {2}files ${storage}: a writable directory: cannot restore files into ${storage}`))
+
+      const restore = await cli(app, ['restore', 'production', '--confirm', app.app])
+      assert.equal(restore.code, 1, restore.stdout + restore.stderr)
+      assert.match(restore.stderr, /not restoring: cannot restore files into/)
+      assert.match(restore.stdout, new RegExp(`run +${runId}`), 'the plan it stopped on')
+      assert.doesNotMatch(restore.stderr, /taking a safety backup|restoring run/)
+    } finally {
+      execFileSync('chmod', ['a+rwX', storage])
+    }
+    assert.deepEqual(await footprint(), before, 'no safety backup, no record, nothing changed')
+  })
+
+  test('restore production on a terminal: the accessory resolves the run first, the prompt shows it, and exactly that run is restored', async () => {
+    await changeProduction(['b1', 'b2'])
+    const shown = await (async () => {
+      const result = await cli(app, ['backup', '--force'])
+      assert.equal(result.code, 0, result.stderr)
+      return /backup run (\d{8}T\d{6}Z) ok/.exec(result.stdout)![1]!
+    })()
+    await changeProduction(['after', 'the', 'backup'])
+    const result = await onTerminal(app, 'restore production', (n, screen) => {
+      if (n === 0) {
+        // Everything above the first question: the run, the parts, the targets, the safety backup, the checks.
+        assert.match(screen, new RegExp(`This restores run ${shown} \\(the latest complete backup run\\) into PRODUCTION for app "${app.app}"`))
+        assert.match(screen, new RegExp(`run +${shown}, taken \\S+ \\(\\d+ (s|min) ago\\)`))
+        assert.match(screen, /database primary → .*production\.sqlite3/)
+        assert.match(screen, /files +.*storage → .*storage/)
+        assert.match(screen, /safety +yes/)
+        assert.match(screen, /checks +all \d+ checks of the targets passed in the accessory/)
+        return app.app
+      }
+      return 'RESTORE PRODUCTION'
+    })
+    assert.equal(result.code, 0, result.screen)
+    assert.match(result.screen, new RegExp(`restored run ${shown}`))
+    assert.equal(sqlite(join(data, 'storage', 'production.sqlite3'), 'SELECT group_concat(name) FROM items'), 'b1,b2', 'the data of the run shown')
+    assert.equal(readFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'utf8'), 'b1,b2\n')
+    assert.equal(JSON.parse(readFileSync(join(data, 'state', 'last_restore.json'), 'utf8')).run_id, shown)
+  })
+
+  test('a backup finishing while the operator reads the prompt: the restore refuses the new latest (exit 2) instead of restoring it unseen; nothing changed', async () => {
+    await changeProduction(['before', 'prompt'])
+    let newer = ''
+    let before: Awaited<ReturnType<typeof footprint>> | undefined
+    const result = await onTerminal(app, 'restore production --database primary', async (n, screen) => {
+      if (n === 0) {
+        assert.match(screen, /This restores run (\d{8}T\d{6}Z)/)
+        // The scheduler's backup finishes now, between the plan and the restore.
+        await new Promise((r) => setTimeout(r, 1100)) // run ids have 1 s resolution
+        const backup = await cli(app, ['backup', '--force'])
+        assert.equal(backup.code, 0, backup.stderr)
+        newer = /backup run (\d{8}T\d{6}Z) ok/.exec(backup.stdout)![1]!
+        await changeProduction(['typed', 'late'])
+        before = await footprint()
+        return app.app
+      }
+      return 'RESTORE PRODUCTION'
+    })
+    const confirmed = /This restores run (\d{8}T\d{6}Z)/.exec(result.screen)![1]!
+    assert.ok(newer && confirmed !== newer, `${confirmed} vs ${newer}`)
+    assert.equal(result.code, 2, result.screen)
+    assert.match(result.screen, new RegExp(`the latest complete backup run changed since it was confirmed: it is now run ${newer} \\(\\S+\\), not run ${confirmed}`))
+    assert.match(result.screen, new RegExp(`to restore the run you confirmed: kamal-backup restore production ${confirmed} --database primary`))
+    assert.doesNotMatch(result.screen, /taking a safety backup/)
+    assert.deepEqual(await footprint(), before, 'nothing restored, no safety backup, no record')
+  })
+
+  test('--expect-run naming another run than the selection resolves to: refused in the accessory, exit 2, nothing changed', async () => {
+    const before = await footprint()
+    const result = await cli(app, ['restore', 'production', '--confirm', app.app, '--expect-run', runId, '--json'])
+    assert.equal(result.code, 2, result.stdout + result.stderr)
+    // The accessory's dry run already refuses it: its plan, naming the run the selection resolves to now.
+    const plan = JSON.parse(result.stdout)
+    assertMatchesSchema('restore-plan.schema.json', plan)
+    const latest = before.runs.find((id) => !id.endsWith('*'))!
+    assert.notEqual(latest, runId)
+    assert.equal(plan.run.id, latest)
+    assert.match(plan.error, new RegExp(`it is now run ${latest} .*not run ${runId}`))
+    const text = await cli(app, ['restore', 'production', '--confirm', app.app, '--expect-run', runId])
+    assert.equal(text.code, 2, text.stdout + text.stderr)
+    assert.match(text.stderr, /not restoring: the latest complete backup run changed since it was confirmed/)
+    assert.deepEqual(await footprint(), before)
   })
 
   test('restore production, connection lost halfway: the accessory finishes the restore; the error says how to check', async () => {

@@ -178,3 +178,47 @@ export function cliRaw(app: RemoteApp, args: readonly string[], options: {env?: 
     })
   })
 }
+
+/** Runs `kamal-backup <args>` in the app checkout on a real pseudo-terminal (`script`), as an operator would, and
+ *  answers each typed-confirmation prompt once it is on the screen: `answer(n, screen)` returns the answer to prompt
+ *  n (0: the app name, 1: RESTORE PRODUCTION) and may do other work first (a backup while the operator reads). */
+export function onTerminal(app: RemoteApp, args: string, answer: (prompt: number, screen: string) => Promise<string> | string, options: {timeoutMs?: number} = {}): Promise<{code: number | null; screen: string}> {
+  // /bin/sh and env -u as in the tty tests (no CI, no BASH_ENV); the lab's variables do not leak in.
+  const env = Object.fromEntries(
+    Object.entries({...process.env, HOME: app.home, SSH_AUTH_SOCK: undefined, CI: undefined, NO_COLOR: '1', BASH_ENV: undefined, ENV: undefined, TERM: 'xterm', SHELL: '/bin/sh', KAMAL_BACKUP_IN_ACCESSORY: undefined, KAMAL_BACKUP_CONFIG: undefined, KAMAL_BACKUP_REMOTE_CLIENT: undefined, RESTIC_PASSWORD: undefined}).filter(([, v]) => v !== undefined),
+  ) as Record<string, string>
+  const prompts = [/Type the app name \([^)]*\) to continue: /, /Type RESTORE PRODUCTION to continue: /]
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', `exec env -u CI ${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'bin', 'run.js'))} ${args}`, '/dev/null'], {cwd: app.dir, env, stdio: ['pipe', 'pipe', 'pipe']})
+    let screen = ''
+    let next = 0
+    let busy = false
+    const onData = (d: Buffer) => {
+      screen += d
+      // Answer each prompt only once it is shown: the terminal must not hold both lines for the first read.
+      if (busy || next >= prompts.length || !prompts[next]!.test(screen)) return
+      busy = true
+      const n = next++
+      Promise.resolve()
+        .then(() => answer(n, screen))
+        .then(
+          (text) => {
+            busy = false
+            child.stdin.write(text + '\r')
+          },
+          (error) => {
+            // A failed assertion in `answer`: stop the CLI (nothing was confirmed) and report it.
+            child.kill('SIGKILL')
+            reject(error)
+          },
+        )
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 180_000)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({code, screen})
+    })
+  })
+}

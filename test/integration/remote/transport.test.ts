@@ -6,7 +6,7 @@
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import ssh2 from 'ssh2'
 import {lab, tempDir} from '../../support/lab.ts'
@@ -78,11 +78,60 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     assert.equal(r.configFile, 'config/deploy.yml')
     assert.equal(r.destination, 'staging')
     assert.equal(r.onHangup, 'continue')
-    assert.deepEqual(r.argv, ['restore', 'production', '--confirm', app.app])
+    assert.deepEqual(r.argv, ['restore', 'production', '--confirm', app.app, '--expect-run', '20261120T030000Z'], 'the run its dry run resolved')
     const list = parseReport((await cli(app, ['list'])).stdout)
     assert.equal(list.destination, null)
     assert.equal(list.configFile, null)
     assert.equal(list.onHangup, null)
+  })
+
+  test('restore production: the accessory\'s dry run first, then the restore of the run it resolved, on one SSH connection; a dry run alone does not outlive a hangup', async () => {
+    const log = join(tempDir('plan-log'), 'argv.jsonl')
+    box.write(fakeEnv(image, {FAKE_LOG_FILE: log, FAKE_PLAN_RUN: '20261122T030000Z'}))
+    const entries = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as {argv: string[]; ppid: number; onHangup: string | null}) : [])
+    try {
+      const result = await cli(app, ['restore', 'production', '--confirm', app.app, '--no-safety-backup', '--json'])
+      assert.equal(result.code, 0, result.stderr)
+      const [dry, real, ...more] = entries()
+      assert.deepEqual(more, [])
+      assert.deepEqual(dry!.argv, ['restore', 'production', '--confirm', app.app, '--no-safety-backup', '--dry-run', '--json'])
+      assert.equal(dry!.onHangup, null, 'a dry run changes nothing: a hangup stops it')
+      assert.deepEqual(real!.argv, ['restore', 'production', '--confirm', app.app, '--no-safety-backup', '--json', '--expect-run', '20261122T030000Z'])
+      assert.equal(real!.onHangup, 'continue')
+      assert.equal(real!.ppid, dry!.ppid, 'both ran on the same SSH connection (the same sshd process)')
+      // --json: stdout is the restore's one document, not the plan.
+      assert.deepEqual(JSON.parse(result.stdout).argv, real!.argv)
+
+      rmSync(log)
+      const dryOnly = await cli(app, ['restore', 'production', '--dry-run'])
+      assert.equal(dryOnly.code, 0, dryOnly.stderr)
+      assert.deepEqual(entries().map((e) => [e.argv, e.onHangup]), [[['restore', 'production', '--dry-run'], null]], 'one command, no confirmation')
+    } finally {
+      box.write(fakeEnv(image))
+    }
+  })
+
+  test('restore production: a failed check in the accessory\'s dry run stops it before any confirmation or restore (exit 1); --json prints the plan', async () => {
+    const log = join(tempDir('plan-fail'), 'argv.jsonl')
+    box.write(fakeEnv(image, {FAKE_LOG_FILE: log, FAKE_PLAN_FAIL: 'cannot restore files into /srv/storage: it must be an existing, writable directory (EROFS); nothing was changed'}))
+    try {
+      const text = await cli(app, ['restore', 'production', '--confirm', app.app])
+      assert.equal(text.code, 1, text.stderr)
+      assert.match(text.stdout, /cannot proceed: cannot restore files into \/srv\/storage/)
+      assert.match(text.stdout, /FAILED {2}files \/srv\/storage: a writable directory: .*EROFS/)
+      assert.match(text.stderr, /not restoring: cannot restore files into \/srv\/storage/)
+      assert.match(text.stderr, /fix it/, 'the accessory\'s suggestions')
+      const json = await cli(app, ['restore', 'production', '--confirm', app.app, '--json'])
+      assert.equal(json.code, 1, json.stderr)
+      const plan = JSON.parse(json.stdout)
+      assert.equal(plan.kind, 'restore-plan')
+      assert.equal(plan.status, 'failed')
+      const runs = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).argv as string[])
+      assert.equal(runs.length, 2)
+      assert.ok(runs.every((argv) => argv.includes('--dry-run')), `only dry runs ran: ${JSON.stringify(runs)}`)
+    } finally {
+      box.write(fakeEnv(image))
+    }
   })
 
   test('--json output and stderr arrive byte for byte as the accessory wrote them, whatever secret-looking variables this machine has', async () => {
@@ -559,12 +608,13 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     }
   })
 
-  test('restore production on a terminal: the typed confirmation is asked here, then --confirm <app> goes to the accessory', async () => {
+  test('restore production on a terminal: the typed confirmation is asked here, showing the run the accessory resolved; then --confirm <app> --expect-run <run> goes to the accessory', async () => {
     const l = lab()
     const confirmApp = remoteApp({backupConfig: 'paths:\n  - /srv/storage\nrestic:\n  repository: /srv/repo\n  password: {secret: RESTIC_PASSWORD}\n'})
     const dir = tempDir('tty-confirm')
-    const ran = join(dir, 'ran')
-    const c = container(confirmApp.containerName, fakeEnv(image, {KB_FAKE_PPID_FILE: ran}))
+    const ran = join(dir, 'ran.jsonl')
+    const c = container(confirmApp.containerName, fakeEnv(image, {FAKE_LOG_FILE: ran}))
+    const commands = () => readFileSync(ran, 'utf8').trim().split('\n').map((l) => JSON.parse(l).argv as string[])
     // `script` gives the CLI a real pseudo-terminal; /bin/sh and env -u as in the tty tests (no CI, no BASH_ENV).
     const env = Object.fromEntries(Object.entries({...process.env, HOME: confirmApp.home, SSH_AUTH_SOCK: undefined, CI: undefined, NO_COLOR: '1', BASH_ENV: undefined, ENV: undefined, TERM: 'xterm', SHELL: '/bin/sh', KAMAL_BACKUP_IN_ACCESSORY: undefined}).filter(([, v]) => v !== undefined)) as Record<string, string>
     const inTty = (answers: string[]) =>
@@ -588,15 +638,19 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     try {
       const wrong = await inTty([confirmApp.app, 'restore production'])
       assert.ok(wrong.code !== 0 && wrong.code !== null, wrong.screen)
-      assert.match(wrong.screen, /This restores the latest complete backup run into PRODUCTION/)
+      // The run the accessory's dry run resolved, before the first question.
+      const asked = wrong.screen.indexOf('Type the app name')
+      assert.ok(asked > 0, wrong.screen)
+      assert.match(wrong.screen.slice(0, asked), /This restores run 20261120T030000Z \(the latest complete backup run\) into PRODUCTION/)
+      assert.match(wrong.screen.slice(0, asked), /taken 2026-11-20T03:00:04Z \(2 h 3 min ago\)/)
       assert.match(wrong.screen, /nothing was changed/)
-      assert.equal(existsSync(ran), false, 'nothing ran in the accessory')
+      assert.deepEqual(commands(), [['restore', 'production', '--confirm', confirmApp.app, '--dry-run', '--json']], 'only the dry run ran in the accessory')
 
       const ok = await inTty([confirmApp.app, 'RESTORE PRODUCTION'])
       assert.equal(ok.code, 0, ok.screen)
       const report = JSON.parse(/\{"argv".*\}/.exec(ok.screen)![0])
-      assert.deepEqual(report.argv, ['restore', 'production', '--confirm', confirmApp.app])
-      assert.equal(existsSync(ran), true)
+      assert.deepEqual(report.argv, ['restore', 'production', '--confirm', confirmApp.app, '--expect-run', '20261120T030000Z'])
+      assert.equal(commands().length, 3)
       assert.ok(l.ssh.port > 0)
     } finally {
       c.remove()
