@@ -8,8 +8,8 @@ import assert from 'node:assert/strict'
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import ssh2 from 'ssh2'
 import {lab, tempDir} from '../../support/lab.ts'
+import {ed25519KeyPair} from '../../support/ssh-keys.ts'
 import {cli, cliRaw, container, fakeImage, makeImage, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
 
 function fakeEnv(image: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -271,7 +271,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
   })
 
   test('a changed host key is refused, showing both fingerprints, and nothing runs', async () => {
-    const other = ssh2.utils.generateKeyPairSync('ed25519').public
+    const other = ed25519KeyPair().public
     const otherBlob = other.split(' ')[1]!
     const bad = remoteApp({knownHosts: `[127.0.0.1]:${lab().ssh.port} ssh-ed25519 ${otherBlob}\n`})
     const c = container(bad.containerName, fakeEnv(image, {KB_FAKE_PPID_FILE: join(bad.dir, 'ran')}))
@@ -366,7 +366,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       assert.ok(known.includes(`[127.0.0.1]:${l.ssh.port} ${l.ssh.hostPublicKey}`), known)
       assert.doesNotMatch(known, /bastion/)
       // A changed key for the jump host, under its HostName, is refused.
-      const other = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ')[1]!
+      const other = ed25519KeyPair().public.split(' ')[1]!
       writeFileSync(join(jumped.home, '.ssh', 'known_hosts'), `[127.0.0.1]:${l.jump.port} ssh-ed25519 ${other}\n`)
       const changed = await cli(jumped, ['list'])
       assert.equal(changed.code, 3, changed.stderr)
