@@ -10,10 +10,11 @@ import {errorMessage, ExitCode, isKamalBackupError, KamalBackupError} from '../e
 import {shellJoin} from '../exec/quote.js'
 import {describeDatabase} from '../db/connection.js'
 import {runBackup} from './backup.js'
+import type {Restic} from '../restic/client.js'
 import {openRepository, type Engine} from './context.js'
 import {drillOperator} from './drill.js'
 import {loadRuns} from './list.js'
-import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type PartState, type PreflightCheck, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
+import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type PartState, type PreflightCheck, type RestoreInput, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
 import {databaseGroup, describeRun, FILES_GROUP, type Run} from './runs.js'
 import {judge, STATE_FILES} from './state.js'
 import {assertNotProductionEnvironment, localTargets, productionTargets, type Targets} from './targets.js'
@@ -133,11 +134,22 @@ function finish(engine: Engine, result: RestoreResult, error?: unknown): Restore
   return result
 }
 
+interface Recorder {
+  /** Writes last_restore.json as it stands (the first call starts the record). */
+  update(): void
+  /** Appends the finished record to restores.jsonl, if it was started. */
+  final(): void
+}
+
 /** The record on disk: rewritten as the restore goes, appended to the history when it is over. A record that
  *  cannot be written must not stop a restore half-way: it is warned about once. */
-function recorder(engine: Engine, result: RestoreResult): {update: () => void; final: () => void} {
+function recorder(engine: Engine, result: RestoreResult): Recorder {
   let warned = false
+  let started = false
   const write = (final: boolean) => {
+    // No record before the restore was confirmed: a refused restore leaves the last one in place.
+    if (final && !started) return
+    started = true
     try {
       if (!final) {
         const now = engine.now()
@@ -224,6 +236,37 @@ function assertExpectedRun(engine: Engine, run: Run, selection: RestoreSelection
   })
 }
 
+/** The run a restore restores and how it is shown: the repository opened, its runs listed, the selection applied. */
+async function chooseRun(engine: Engine, selection: RestoreSelection, parts: RestoreParts, targets: Targets): Promise<{restic: Restic; chosen: ReturnType<typeof planRun>; view: RestorePlanView}> {
+  const restic = await openRepository(engine)
+  const {runs} = await loadRuns(engine, restic)
+  const chosen = planRun(runs, selection, parts)
+  return {restic, chosen, view: planView(engine, chosen.run, targets)}
+}
+
+function restoreInput(chosen: ReturnType<typeof planRun>, targets: Targets): RestoreInput {
+  return {run: chosen.run, databases: targets.databases, files: targets.files, filesSnapshot: chosen.files, filesMode: 'replace', preserve: targets.preserve}
+}
+
+/** What both restores do once their targets are known: choose the run, show it and ask, then restore it. */
+async function confirmAndRestore(
+  engine: Engine,
+  result: RestoreResult,
+  record: Recorder,
+  choice: {selection: RestoreSelection; parts: RestoreParts; targets: Targets},
+  options: RestoreOptions & {expect?: (run: Run) => void; beforeChanges?: () => Promise<void>},
+): Promise<void> {
+  const {restic, chosen, view} = await chooseRun(engine, choice.selection, choice.parts, choice.targets)
+  result.run_id = chosen.run.id
+  result.run_time = chosen.run.time
+  result.targets = {databases: view.databases, files: view.files}
+  options.expect?.(chosen.run)
+  await options.confirm?.(view)
+  engine.ui.info(`restoring ${describePlan(view)}`)
+  record.update()
+  await restoreRun(engine, restic, restoreInput(chosen, choice.targets), result, result.changes, {onUpdate: record.update, ...(options.beforeChanges && {beforeChanges: options.beforeChanges})})
+}
+
 /** The checks a restore would run first, without changing anything: no lock taken, no record written (a dry run
  *  must not overwrite last_restore.json, which after a dropped connection says how the last real restore ended). */
 export async function planProduction(engine: Engine, selection: RestoreSelection, options: {safetyBackup: boolean; expectRun?: string; undo?: UndoContext}): Promise<{plan: RestorePlan; error?: unknown}> {
@@ -262,9 +305,7 @@ export async function planProduction(engine: Engine, selection: RestoreSelection
   const parts = selectParts(selection, names, engine.config.paths.length > 0)
   try {
     const targets = productionTargets(engine, parts)
-    const restic = await openRepository(engine)
-    const {runs} = await loadRuns(engine, restic)
-    const chosen = planRun(runs, selection, parts)
+    const {restic, chosen, view} = await chooseRun(engine, selection, parts, targets)
     const now = engine.now().getTime()
     plan.run = {
       id: chosen.run.id,
@@ -273,12 +314,11 @@ export async function planProduction(engine: Engine, selection: RestoreSelection
       pre_restore: chosen.run.preRestore,
       snapshots: chosen.run.snapshots.filter((x) => (x.group === FILES_GROUP ? parts.files : parts.databases.some((d) => databaseGroup(d) === x.group))).map((x) => ({group: x.group, id: x.id})),
     }
-    const view = planView(engine, chosen.run, targets)
     plan.targets = {databases: view.databases, files: view.files}
     assertExpectedRun(engine, chosen.run, selection, parts, options)
     await dryCheck(engine, plan.checks, `the state directory ${engine.state.path} can take the restore record`, () => stateWritable(engine))
     await dryCheck(engine, plan.checks, 'no other kamal-backup command holds the run lock', () => lockFree(engine))
-    await preflightRestore(engine, restic, {run: chosen.run, databases: targets.databases, files: targets.files, filesSnapshot: chosen.files, filesMode: 'replace', preserve: targets.preserve}, {dryRun: true, checks: plan.checks})
+    await preflightRestore(engine, restic, restoreInput(chosen, targets), {dryRun: true, checks: plan.checks})
     return done()
   } catch (error) {
     return done(error)
@@ -332,7 +372,6 @@ function lockFree(engine: Engine): void {
 export async function restoreProduction(engine: Engine, selection: RestoreSelection, options: RestoreOptions & {safetyBackup: boolean; undo?: UndoContext}): Promise<{result: RestoreResult; error?: unknown}> {
   const result = baseResult(engine, 'production', selection)
   const record = recorder(engine, result)
-  let recording = false
   let undo: string | undefined
   let lock: {release(): void} | undefined
   try {
@@ -341,80 +380,61 @@ export async function restoreProduction(engine: Engine, selection: RestoreSelect
     const names = engine.config.databases.map((d) => d.name)
     const parts = selectParts(selection, names, engine.config.paths.length > 0)
     const targets = productionTargets(engine, parts)
-    const restic = await openRepository(engine)
-    const {runs} = await loadRuns(engine, restic)
-    const plan = planRun(runs, selection, parts)
-    result.run_id = plan.run.id
-    result.run_time = plan.run.time
-    const view = planView(engine, plan.run, targets)
-    result.targets = {databases: view.databases, files: view.files}
-    assertExpectedRun(engine, plan.run, selection, parts, options)
-    await options.confirm?.(view)
-    engine.ui.info(`restoring ${describePlan(view)}`)
-    recording = true
-    record.update()
-    await restoreRun(
-      engine,
-      restic,
-      {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode: 'replace', preserve: targets.preserve},
-      result,
-      result.changes,
-      {
-        onUpdate: record.update,
-        // The safety backup comes after every check and the staging of the files, right before the first change:
-        // a refused restore takes none, and the backup is as close as it can be to the data it protects.
-        beforeChanges: async () => {
-          if (!options.safetyBackup) {
-            engine.ui.warn('--no-safety-backup: restoring without a safety backup; the current production data cannot be brought back by kamal-backup')
-            result.steps.push({name: 'safety-backup', status: 'skipped', duration_ms: null})
-            return
-          }
-          engine.ui.info('taking a safety backup of production before restoring (--no-safety-backup skips it)')
-          const entry = {name: 'safety-backup', status: 'running' as 'running' | 'ok' | 'failed', started_at: engine.now().toISOString(), duration_ms: null as number | null, error: undefined as string | undefined}
-          result.steps.push(entry)
-          record.update()
-          const started = Date.now()
-          const safety = await runBackup(engine, {force: true, trigger: 'pre-restore', extraTags: ['type:pre-restore'], lockHeld: true})
-          entry.duration_ms = Date.now() - started
-          entry.status = safety.status === 'ok' ? 'ok' : 'failed'
-          if (safety.error) entry.error = safety.error
-          else delete entry.error
-          if (safety.status === 'ok') {
-            undo = undoCommand(
-              engine.config.app,
-              safety.run_id!,
-              {destination: engine.env.KAMAL_BACKUP_DESTINATION || undefined, configFile: engine.env.KAMAL_BACKUP_CONFIG_FILE || undefined, ...options.undo},
-              parts,
-              {databases: names, pathsConfigured: engine.config.paths.length > 0},
-            )
-          }
-          result.safety_backup = {run_id: safety.run_id, status: safety.status, undo_command: undo ?? null}
-          record.update()
-          if (safety.status !== 'ok') {
-            throw new KamalBackupError(`the safety backup failed at ${safety.failed_step}: ${safety.error}; nothing was restored`, {
-              code: safety.reason === 'interrupted' ? 'interrupted' : 'safety-backup-failed',
-              ...(safety.reason === 'interrupted' && {exitCode: 130}),
-              suggestions: ['fix the cause and restore again; only if production is already lost, pass --no-safety-backup'],
-            })
-          }
-          engine.ui.info(`safety backup: run ${safety.run_id}. To undo this restore: ${undo}`)
-        },
+    await confirmAndRestore(engine, result, record, {selection, parts, targets}, {
+      ...options,
+      expect: (run) => assertExpectedRun(engine, run, selection, parts, options),
+      // The safety backup comes after every check and the staging of the files, right before the first change:
+      // a refused restore takes none, and the backup is as close as it can be to the data it protects.
+      beforeChanges: async () => {
+        if (!options.safetyBackup) {
+          engine.ui.warn('--no-safety-backup: restoring without a safety backup; the current production data cannot be brought back by kamal-backup')
+          result.steps.push({name: 'safety-backup', status: 'skipped', duration_ms: null})
+          return
+        }
+        engine.ui.info('taking a safety backup of production before restoring (--no-safety-backup skips it)')
+        const entry = {name: 'safety-backup', status: 'running' as 'running' | 'ok' | 'failed', started_at: engine.now().toISOString(), duration_ms: null as number | null, error: undefined as string | undefined}
+        result.steps.push(entry)
+        record.update()
+        const started = Date.now()
+        const safety = await runBackup(engine, {force: true, trigger: 'pre-restore', extraTags: ['type:pre-restore'], lockHeld: true})
+        entry.duration_ms = Date.now() - started
+        entry.status = safety.status === 'ok' ? 'ok' : 'failed'
+        if (safety.error) entry.error = safety.error
+        else delete entry.error
+        if (safety.status === 'ok') {
+          undo = undoCommand(
+            engine.config.app,
+            safety.run_id!,
+            {destination: engine.env.KAMAL_BACKUP_DESTINATION || undefined, configFile: engine.env.KAMAL_BACKUP_CONFIG_FILE || undefined, ...options.undo},
+            parts,
+            {databases: names, pathsConfigured: engine.config.paths.length > 0},
+          )
+        }
+        result.safety_backup = {run_id: safety.run_id, status: safety.status, undo_command: undo ?? null}
+        record.update()
+        if (safety.status !== 'ok') {
+          throw new KamalBackupError(`the safety backup failed at ${safety.failed_step}: ${safety.error}; nothing was restored`, {
+            code: safety.reason === 'interrupted' ? 'interrupted' : 'safety-backup-failed',
+            ...(safety.reason === 'interrupted' && {exitCode: 130}),
+            suggestions: ['fix the cause and restore again; only if production is already lost, pass --no-safety-backup'],
+          })
+        }
+        engine.ui.info(`safety backup: run ${safety.run_id}. To undo this restore: ${undo}`)
       },
-    )
+    })
     return {result: finish(engine, result)}
   } catch (error) {
     const explained = explainFailure(engine, result, error, undo, !options.safetyBackup)
     return {result: finish(engine, result, explained), error: explained}
   } finally {
     lock?.release()
-    if (recording) record.final()
+    record.final()
   }
 }
 
 export async function restoreLocal(engine: Engine, local: LocalConfig | undefined, cwd: string, selection: RestoreSelection, options: RestoreOptions = {}): Promise<{result: RestoreResult; error?: unknown}> {
   const result = baseResult(engine, 'local', selection)
   const record = recorder(engine, result)
-  let recording = false
   let lock: {release(): void} | undefined
   try {
     assertNotProductionEnvironment(engine.env)
@@ -426,24 +446,13 @@ export async function restoreLocal(engine: Engine, local: LocalConfig | undefine
     for (const path of targets.unmappedPaths) engine.ui.warn(`files from ${path} are not restored: no local target for it in config/kamal-backup.local.yml (paths: [{from: ${path}, to: storage}])`)
     engine.state.ensureWritable()
     lock = engine.state.lock('restore')
-    const restic = await openRepository(engine)
-    const {runs} = await loadRuns(engine, restic)
-    const plan = planRun(runs, selection, parts)
-    result.run_id = plan.run.id
-    result.run_time = plan.run.time
-    const view = planView(engine, plan.run, targets)
-    result.targets = {databases: view.databases, files: view.files}
-    await options.confirm?.(view)
-    engine.ui.info(`restoring ${describePlan(view)}`)
-    recording = true
-    record.update()
-    await restoreRun(engine, restic, {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode: 'replace', preserve: targets.preserve}, result, result.changes, {onUpdate: record.update})
+    await confirmAndRestore(engine, result, record, {selection, parts, targets}, options)
     return {result: finish(engine, result)}
   } catch (error) {
     const explained = explainFailure(engine, result, error, undefined, false)
     return {result: finish(engine, result, explained), error: explained}
   } finally {
     lock?.release()
-    if (recording) record.final()
+    record.final()
   }
 }
