@@ -6,6 +6,7 @@ import {mkdirSync, renameSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {createRequire} from 'node:module'
 import {build} from 'esbuild'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -47,10 +48,36 @@ await build({
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [lazyOclifDependencies()],
 })
 rmSync(join(dist, 'kamal-backup.cjs.cache'), {force: true})
 renameSync(join(dist, 'kamal-backup.cjs.next'), join(dist, 'kamal-backup.cjs'))
 step(`bundled dist/kamal-backup.cjs (${(statSync(join(dist, 'kamal-backup.cjs')).size / 1024).toFixed(0)} KiB)`)
+
+/**
+ * Two packages @oclif/core requires at start-up and a normal run never uses (3-4 ms of every start, BENCHMARKS.md):
+ * `debug`, whose loggers do nothing unless DEBUG is set, and `tinyglobby`, which oclif calls only to discover
+ * commands by file pattern (ours are listed explicitly). They are replaced by stand-ins that load the real package
+ * (bundled as usual) when it is actually needed: debug when DEBUG is set, tinyglobby at its first call.
+ */
+function lazyOclifDependencies() {
+  const real = (name) => JSON.stringify(createRequire(join(root, 'node_modules/@oclif/core/package.json')).resolve(name))
+  const standIns = {
+    debug: `const noop = Object.assign(() => {}, {enabled: false, namespace: '', log() {}, destroy() { return false }})
+noop.extend = () => noop
+module.exports = process.env.DEBUG ? require(${real('debug')}) : Object.assign(() => noop, {enable() {}, disable() { return '' }, enabled: () => false})`,
+    tinyglobby: `let loaded
+const load = () => (loaded ??= require(${real('tinyglobby')}))
+module.exports = {glob: (...args) => load().glob(...args), globSync: (...args) => load().globSync(...args), escapePath: (...args) => load().escapePath(...args), isDynamicPattern: (...args) => load().isDynamicPattern(...args), convertPathToPattern: (...args) => load().convertPathToPattern(...args)}`,
+  }
+  return {
+    name: 'lazy-oclif-dependencies',
+    setup(b) {
+      b.onResolve({filter: /^(debug|tinyglobby)$/}, (args) => (/[\\/]@oclif[\\/]core[\\/]/.test(args.importer) ? {path: args.path, namespace: 'lazy-stand-in'} : undefined))
+      b.onLoad({filter: /.*/, namespace: 'lazy-stand-in'}, (args) => ({contents: standIns[args.path], loader: 'js', resolveDir: root}))
+    },
+  }
+}
 
 // 3. The manifest lets oclif answer --help and find commands without loading them.
 execFileSync(join(root, 'node_modules/.bin/oclif'), ['manifest'], {cwd: root, stdio: ['ignore', 'ignore', 'inherit']})
