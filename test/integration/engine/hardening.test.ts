@@ -114,6 +114,25 @@ describe('restic 0.14, a PostgreSQL database first: restic\'s error, not the dum
     const again = await cli(app, ['backup', '--force'])
     assert.equal(again.code, 0, again.stderr)
   })
+  for (const version of RESTIC_VERSIONS) {
+    test(`list reads the runs while another restic holds the exclusive lock, say a prune from a laptop (restic ${version})`, async () => {
+      const repo = freshRepo(version)
+      const app = writeApp({version, repo, paths: [`  - ${filesDir(`list-locked-${version}`)}`], restic: localRestic(repo)})
+      assert.equal((await cli(app, ['backup', '--force'])).code, 0)
+      const holder = await frozenExclusiveLock(version, repo)
+      let listed
+      try {
+        listed = await cliJson(app, ['list'])
+      } finally {
+        holder.kill('SIGKILL')
+        await new Promise((resolve) => holder.once('exit', resolve))
+      }
+      assert.equal(listed.result.code, 0, listed.result.stderr)
+      assertSchema('list', listed.json)
+      assert.equal(listed.json.length, 1)
+      assert.equal(listed.json[0].complete, true)
+    })
+  }
 })
 
 describe('retention never splits a run across midnight (every snapshot of a run has the run\'s start as its time)', {concurrency: true}, () => {

@@ -81,7 +81,7 @@ describe('restic argv', () => {
   })
 
   test('snapshots and forget AND the tags in one --tag; forget groups by host and paths', () => {
-    assert.deepEqual(resticArgv.snapshots({...target, options: []}, ['kamal-backup', 'app:x']).argv, ['restic', 'snapshots', '--json', '--tag', 'kamal-backup,app:x'])
+    assert.deepEqual(resticArgv.snapshots({...target, options: []}, ['kamal-backup', 'app:x']).argv, ['restic', 'snapshots', '--json', '--no-lock', '--tag', 'kamal-backup,app:x'])
     const forget = resticArgv.forget({...target, options: []}, ['kamal-backup', 'app:x'], {keepDaily: 7, keepWeekly: 4}, true)
     assert.deepEqual(forget.argv, ['restic', 'forget', '--json', '--tag', 'kamal-backup,app:x', '--group-by', 'host,paths', '--keep-daily', '7', '--keep-weekly', '4', '--prune'])
     assert.ok(!resticArgv.forget({...target, options: []}, [], {keepLast: 1}, false).argv.includes('--prune'))
