@@ -15,7 +15,9 @@ import {DEFAULT_SECRETS_PATH, kamalSecrets} from '../kamal/secrets.js'
 import {listrProgress, plainProgress, silentProgress, type Progress} from '../engine/progress.js'
 import {InterruptedError, UsageError} from '../errors.js'
 import type {RestoreSelection} from '../engine/restore.js'
-import {BaseCommand} from './base.js'
+import {asKamalBackupError, BaseCommand} from './base.js'
+import {renderPlan} from './render/restore.js'
+import type {RestorePlan} from '../engine/restore-flows.js'
 import {checkoutFlags, parseAt, remoteFlags} from './flags.js'
 
 export interface CheckoutFlagValues {
@@ -111,6 +113,15 @@ export abstract class EngineCommand extends BaseCommand {
 
   /** The engine for restores onto this workstation: secrets from the environment and .kamal/secrets (for the
    *  destination), the workstation's own state directory, and config/kamal-backup.local.yml. */
+  /** A dry run's plan, printed (or the --json document); a failed plan is the command's error, and under --json
+   *  its exit code. */
+  protected finishPlan({plan, error}: {plan: RestorePlan; error?: unknown}): RestorePlan {
+    this.out(renderPlan(plan, this.ui.style))
+    if (error && !this.jsonEnabled()) throw error
+    if (error) process.exitCode = asKamalBackupError(error).exitCode
+    return plan
+  }
+
   protected async workstationEngine(flags: CheckoutFlagValues): Promise<{engine: Engine; local: LocalConfig | undefined}> {
     const cwd = process.cwd()
     const localFile = loadLocalConfig(resolve(cwd, DEFAULT_LOCAL_CONFIG), cwd)

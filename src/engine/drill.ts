@@ -71,23 +71,51 @@ function skippedParts(engine: Engine, parts: RestoreParts, selection: RestoreSel
   return out
 }
 
-export async function drillProduction(engine: Engine, options: DrillOptions & ScratchOptions, cwd: string = process.cwd()): Promise<DrillOutcome> {
-  const parts = selectParts(options.selection, engine.config.databases.map((d) => d.name), engine.config.paths.length > 0)
-  const targets = {...scratchTargets(engine, options, parts, cwd), preserve: []}
-  return drill(engine, 'production', options, parts, targets, skippedParts(engine, parts, options.selection), 'scratch')
+/** What a drill restores and where: the parts, the scratch (production) or local targets, what is left out.
+ *  Wrong targets are usage errors, thrown here, before anything is read. */
+export interface DrillChoice {
+  scope: DrillRecord['scope']
+  parts: RestoreParts
+  targets: Targets
+  skipped: string[]
+  filesMode: 'replace' | 'scratch'
 }
 
-export async function drillLocal(engine: Engine, local: LocalConfig | undefined, cwd: string, options: DrillOptions): Promise<DrillOutcome> {
+export function drillProductionChoice(engine: Engine, options: DrillOptions & ScratchOptions, cwd: string = process.cwd()): DrillChoice {
+  const parts = selectParts(options.selection, engine.config.databases.map((d) => d.name), engine.config.paths.length > 0)
+  const targets = {...scratchTargets(engine, options, parts, cwd), preserve: []}
+  return {scope: 'production', parts, targets, skipped: skippedParts(engine, parts, options.selection), filesMode: 'scratch'}
+}
+
+export function drillLocalChoice(engine: Engine, local: LocalConfig | undefined, cwd: string, options: DrillOptions): DrillChoice {
   assertNotProductionEnvironment(engine.env)
   const parts = selectParts(options.selection, engine.config.databases.map((d) => d.name), engine.config.paths.length > 0)
   const targets = localTargets(engine, local, cwd, parts, {filesRequested: options.selection.files === true})
   for (const path of targets.unmappedPaths) engine.ui.warn(`files from ${path} are not part of this drill: no local target in config/kamal-backup.local.yml`)
-  return drill(engine, 'local', options, parts, targets, skippedParts(engine, parts, options.selection, targets.unmappedPaths), 'replace')
+  return {scope: 'local', parts, targets, skipped: skippedParts(engine, parts, options.selection, targets.unmappedPaths), filesMode: 'replace'}
+}
+
+/** What a drill's dry run cannot find out without changing something. */
+export function drillNotChecked(choice: DrillChoice, options: DrillOptions): string[] {
+  return [
+    'the files are not downloaded and verified (staging)',
+    `the ${choice.scope === 'production' ? 'scratch ' : ''}databases are not reset or restored, so the verification (tables, integrity, file counts) is not run`,
+    ...(choice.scope === 'production' && choice.targets.databases.some((d) => d.target.adapter === 'mysql') ? ['a scratch MySQL database that does not exist yet is not created: whether this user may create it is seen only then'] : []),
+    ...(options.check ? ['the --check command is not run'] : []),
+  ]
+}
+
+export function drillProduction(engine: Engine, options: DrillOptions & ScratchOptions, cwd: string = process.cwd()): Promise<DrillOutcome> {
+  return drill(engine, drillProductionChoice(engine, options, cwd), options)
+}
+
+export function drillLocal(engine: Engine, local: LocalConfig | undefined, cwd: string, options: DrillOptions): Promise<DrillOutcome> {
+  return drill(engine, drillLocalChoice(engine, local, cwd, options), options)
 }
 
 /** Wrong targets are a usage error, refused by the callers before this runs: a drill that never started is not a
  *  failed drill, and leaves no record. */
-async function drill(engine: Engine, scope: DrillRecord['scope'], options: DrillOptions, parts: RestoreParts, targets: Targets, skipped: string[], filesMode: 'replace' | 'scratch'): Promise<DrillOutcome> {
+async function drill(engine: Engine, {scope, parts, targets, skipped, filesMode}: DrillChoice, options: DrillOptions): Promise<DrillOutcome> {
   const started = engine.now()
   const record: DrillRecord = {
     schema_version: 1,

@@ -12,7 +12,7 @@ import {describeDatabase} from '../db/connection.js'
 import {runBackup} from './backup.js'
 import type {Restic} from '../restic/client.js'
 import {openRepository, type Engine} from './context.js'
-import {drillOperator} from './drill.js'
+import {drillNotChecked, drillOperator, type DrillChoice, type DrillOptions} from './drill.js'
 import {loadRuns} from './list.js'
 import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type PartState, type PreflightCheck, type RestoreInput, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
 import {databaseGroup, describeRun, FILES_GROUP, type Run} from './runs.js'
@@ -56,12 +56,12 @@ export interface RestoreOptions {
   expectRun?: string
 }
 
-/** `restore production --dry-run --json`: what a restore would do, and whether its checks pass. Also what the
- *  workstation shows in the confirmation of a remote restore. */
+/** `restore production|local --dry-run --json` and `drill production|local --dry-run --json`: what the command
+ *  would do, and whether its checks pass. Also what the workstation shows in the confirmation of a remote restore. */
 export interface RestorePlan {
   schema_version: 1
-  kind: 'restore-plan'
-  scope: 'production'
+  kind: 'restore-plan' | 'drill-plan'
+  scope: 'production' | 'local'
   /** ok: the restore could proceed now; failed: the run could not be resolved or a check failed. */
   status: 'ok' | 'failed'
   dry_run: true
@@ -71,7 +71,7 @@ export interface RestorePlan {
   /** The run the selection resolves to (null when it does not resolve). */
   run: {id: string; time: string; age_seconds: number; pre_restore: boolean; snapshots: {group: string; id: string}[]} | null
   targets: RestoreResult['targets']
-  /** Whether the restore would take a safety backup first (--no-safety-backup: false). */
+  /** Whether the restore would take a safety backup first (only restore production does; --no-safety-backup: false). */
   safety_backup: boolean
   /** The checks that ran, in order; after a failed one, the rest did not run. */
   checks: PreflightCheck[]
@@ -89,6 +89,23 @@ export const NOT_CHECKED_BY_A_DRY_RUN = [
   'the files are not downloaded and verified (staging)',
   'the databases are not reset: whether the app\'s locks let a reset through within the lock timeout is seen only then',
 ]
+
+/** What a dry run plans: the command, its parts and targets, and how the restore would treat them. */
+export interface PlanRequest {
+  kind: RestorePlan['kind']
+  scope: RestorePlan['scope']
+  parts: RestoreParts
+  /** The targets, or how to find them (a failure there is the plan's error, not a crash). */
+  targets: Targets | (() => Targets)
+  /** Scratch directories (drills, created and marked) or directories whose contents are replaced. */
+  filesMode: RestoreInput['filesMode']
+  /** A drill reads each PostgreSQL dump's table of contents: its dry run checks that pg_restore can. */
+  tableOfContents: boolean
+  safetyBackup: boolean
+  notChecked: readonly string[]
+  expectRun?: string
+  undo?: UndoContext
+}
 
 /** How the undo command must be run to work where this restore was started. */
 export interface UndoContext {
@@ -267,15 +284,47 @@ async function confirmAndRestore(
   await restoreRun(engine, restic, restoreInput(chosen, choice.targets), result, result.changes, {onUpdate: record.update, ...(options.beforeChanges && {beforeChanges: options.beforeChanges})})
 }
 
-/** The checks a restore would run first, without changing anything: no lock taken, no record written (a dry run
- *  must not overwrite last_restore.json, which after a dropped connection says how the last real restore ended). */
-export async function planProduction(engine: Engine, selection: RestoreSelection, options: {safetyBackup: boolean; expectRun?: string; undo?: UndoContext}): Promise<{plan: RestorePlan; error?: unknown}> {
-  const started = engine.now()
-  const base = baseResult(engine, 'production', selection)
-  const plan: RestorePlan = {
-    schema_version: 1,
+/** `restore production --dry-run`: the checks the restore would run first, without changing anything. */
+export function planProduction(engine: Engine, selection: RestoreSelection, options: {safetyBackup: boolean; expectRun?: string; undo?: UndoContext}): Promise<{plan: RestorePlan; error?: unknown}> {
+  // Bad arguments are thrown as they are (exit 2), before anything is read.
+  const parts = selectParts(selection, engine.config.databases.map((d) => d.name), engine.config.paths.length > 0)
+  return planRestore(engine, selection, {
     kind: 'restore-plan',
     scope: 'production',
+    parts,
+    targets: () => productionTargets(engine, parts),
+    filesMode: 'replace',
+    tableOfContents: false,
+    notChecked: options.safetyBackup ? NOT_CHECKED_BY_A_DRY_RUN : NOT_CHECKED_BY_A_DRY_RUN.slice(1),
+    ...options,
+  })
+}
+
+/** `restore local --dry-run`: the same refusals as the restore (thrown as they are), then its checks. */
+export function planLocal(engine: Engine, local: LocalConfig | undefined, cwd: string, selection: RestoreSelection): Promise<{plan: RestorePlan; error?: unknown}> {
+  assertNotProductionEnvironment(engine.env)
+  const parts = selectParts(selection, engine.config.databases.map((d) => d.name), engine.config.paths.length > 0)
+  const targets = localTargets(engine, local, cwd, parts, {filesRequested: selection.files === true})
+  for (const path of targets.unmappedPaths) engine.ui.warn(`files from ${path} would not be restored: no local target for it in config/kamal-backup.local.yml`)
+  return planRestore(engine, selection, {kind: 'restore-plan', scope: 'local', parts, targets, filesMode: 'replace', tableOfContents: false, safetyBackup: false, notChecked: NOT_CHECKED_BY_A_DRY_RUN.slice(1)})
+}
+
+/** `drill production|local --dry-run`: the run, the targets the drill chose (its refusals already thrown), and the
+ *  checks a drill runs first — including each PostgreSQL dump's table of contents, which a drill reads. */
+export function planDrill(engine: Engine, choice: DrillChoice, options: DrillOptions): Promise<{plan: RestorePlan; error?: unknown}> {
+  return planRestore(engine, options.selection, {kind: 'drill-plan', scope: choice.scope, parts: choice.parts, targets: choice.targets, filesMode: choice.filesMode, tableOfContents: true, safetyBackup: false, notChecked: drillNotChecked(choice, options)})
+}
+
+/** A dry run: the run resolved exactly as the command would resolve it, and the checks it runs before it changes
+ *  anything. No lock is taken and no record written (a dry run must not overwrite last_restore.json, which after a
+ *  dropped connection says how the last real restore ended, nor the last drill's record). */
+export async function planRestore(engine: Engine, selection: RestoreSelection, request: PlanRequest): Promise<{plan: RestorePlan; error?: unknown}> {
+  const started = engine.now()
+  const base = baseResult(engine, request.scope, selection)
+  const plan: RestorePlan = {
+    schema_version: 1,
+    kind: request.kind,
+    scope: request.scope,
     status: 'failed',
     dry_run: true,
     app: engine.config.app,
@@ -283,9 +332,9 @@ export async function planProduction(engine: Engine, selection: RestoreSelection
     requested: base.requested,
     run: null,
     targets: {databases: [], files: []},
-    safety_backup: options.safetyBackup,
+    safety_backup: request.safetyBackup,
     checks: [],
-    not_checked: [...NOT_CHECKED_BY_A_DRY_RUN],
+    not_checked: [...request.notChecked],
     planned_at: started.toISOString(),
     duration_ms: 0,
     error: null,
@@ -300,11 +349,9 @@ export async function planProduction(engine: Engine, selection: RestoreSelection
     } else plan.status = 'ok'
     return error ? {plan, error} : {plan}
   }
-  const names = engine.config.databases.map((d) => d.name)
-  // Bad arguments are thrown as they are (exit 2), before anything is read.
-  const parts = selectParts(selection, names, engine.config.paths.length > 0)
+  const {parts} = request
   try {
-    const targets = productionTargets(engine, parts)
+    const targets = typeof request.targets === 'function' ? request.targets() : request.targets
     const {restic, chosen, view} = await chooseRun(engine, selection, parts, targets)
     const now = engine.now().getTime()
     plan.run = {
@@ -315,10 +362,11 @@ export async function planProduction(engine: Engine, selection: RestoreSelection
       snapshots: chosen.run.snapshots.filter((x) => (x.group === FILES_GROUP ? parts.files : parts.databases.some((d) => databaseGroup(d) === x.group))).map((x) => ({group: x.group, id: x.id})),
     }
     plan.targets = {databases: view.databases, files: view.files}
-    assertExpectedRun(engine, chosen.run, selection, parts, options)
-    await dryCheck(engine, plan.checks, `the state directory ${engine.state.path} can take the restore record`, () => stateWritable(engine))
+    assertExpectedRun(engine, chosen.run, selection, parts, request)
+    await dryCheck(engine, plan.checks, `the state directory ${engine.state.path} can take the ${request.kind === 'drill-plan' ? 'drill' : 'restore'} record`, () => stateWritable(engine))
     await dryCheck(engine, plan.checks, 'no other kamal-backup command holds the run lock', () => lockFree(engine))
-    await preflightRestore(engine, restic, restoreInput(chosen, targets), {dryRun: true, checks: plan.checks})
+    const input = {...restoreInput(chosen, targets), filesMode: request.filesMode, ...(request.tableOfContents && {tableOfContents: true})}
+    await preflightRestore(engine, restic, input, {dryRun: true, checks: plan.checks})
     return done()
   } catch (error) {
     return done(error)

@@ -293,7 +293,7 @@ async function preflight(engine: Engine, restic: Restic, input: RestoreInput, fi
   // a. The tools: a missing pg_restore must not be found out after the files were replaced.
   await check('the restore tools are installed', () => assertTools(engine, input.databases))
   // b. Every target writable, every database reachable, writable and not locked by the app.
-  for (const f of files) await check(`files ${f.to}: a writable directory`, () => preflightDirectory(f, input.filesMode))
+  for (const f of files) await check(`files ${f.to}: a writable directory`, () => preflightDirectory(f, input.filesMode, options.dryRun ?? false))
   for (const t of input.databases) await check(`database ${t.name} (${engine.redactor.redact(describeDatabase(t.target))}): ${t.target.adapter === 'sqlite' ? 'its directory writable, no writer holding the lock' : 'reachable and writable'}`, () => preflightDatabase(engine, t, options.dryRun ?? false))
   // c. What the snapshot holds (for the verification and the free space), and that pg_restore can read each dump.
   const expected =
@@ -348,10 +348,17 @@ function assertTools(engine: Engine, databases: DatabaseTarget[]): void {
   }
 }
 
-function preflightDirectory(f: FileTarget, mode: 'replace' | 'scratch'): void {
+function preflightDirectory(f: FileTarget, mode: 'replace' | 'scratch', dryRun: boolean): void {
   const path = f.to
   try {
-    if (mode === 'scratch') {
+    if (mode === 'scratch' && dryRun) {
+      // A drill creates its scratch directory and marks it; a dry run only checks that it could.
+      if (!existsSync(path)) {
+        let parent = dirname(path)
+        while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent)
+        return accessSync(parent, constants.W_OK)
+      }
+    } else if (mode === 'scratch') {
       mkdirSync(path, {recursive: true})
       // The drill's own mark: only a directory carrying it is ever emptied by a later drill.
       if (f.marker && !existsSync(f.marker)) writeFileSync(f.marker, 'created by kamal-backup drill production: emptied before each drill\n')
@@ -554,6 +561,8 @@ async function preflightDatabase(engine: Engine, t: DatabaseTarget, dryRun: bool
     if (exists.exitCode !== 0) throw unreachable(db, exists, engine.redactor)
     if (exists.stdout.trim() !== '1') {
       if (!t.scratch) throw new KamalBackupError(`database ${db.database} does not exist on ${db.host ?? 'localhost'}`, {code: 'target-missing', suggestions: ['create it first (e.g. bin/rails db:create), then restore']})
+      // A drill creates its scratch database; a dry run asks whether it could.
+      if (dryRun) return assertPostgresCanCreate(engine, t, tools)
       await runChecked(psqlSpec(db, tools, 'postgres', `create database ${db.database}`), {stdin: {text: `CREATE DATABASE ${pgIdentifier(db.database!)};\n`}, signal: engine.signal, redactor: engine.redactor})
     }
     // A standby, a read-only default, or schemas this user cannot drop would fail the reset — or worse, half of it.
@@ -573,11 +582,13 @@ async function preflightDatabase(engine: Engine, t: DatabaseTarget, dryRun: bool
   const probe = await runProcess(mysqlClientSpec({...db}, client, 'information_schema', 'mariadb (database exists?)', ['--batch', '--skip-column-names']), {stdin: {text: `SELECT COUNT(*) FROM SCHEMATA WHERE SCHEMA_NAME = '${db.database!.replace(/\\/g, '\\\\').replace(/'/g, "''")}';\n`}, signal: engine.signal, timeoutMs: 60_000})
   if (probe.interrupted) throw new InterruptedError()
   if (probe.exitCode !== 0) throw unreachable(db, probe, engine.redactor)
-  if (probe.stdout.trim() !== '1') {
+  const missing = probe.stdout.trim() !== '1'
+  if (missing) {
     if (!t.scratch) throw new KamalBackupError(`database ${db.database} does not exist on ${db.host ?? 'localhost'}`, {code: 'target-missing', suggestions: ['create it first (e.g. bin/rails db:create), then restore']})
-    await runChecked(mysqlClientSpec(db, client, 'information_schema', `create database ${db.database}`), {stdin: {text: `CREATE DATABASE \`${db.database!.replace(/`/g, '``')}\`;\n`}, signal: engine.signal, redactor: engine.redactor})
+    // A dry run does not create the drill's scratch database (whether it may is left to the drill).
+    if (!dryRun) await runChecked(mysqlClientSpec(db, client, 'information_schema', `create database ${db.database}`), {stdin: {text: `CREATE DATABASE \`${db.database!.replace(/`/g, '``')}\`;\n`}, signal: engine.signal, redactor: engine.redactor})
   }
-  const readOnly = await runProcess(mysqlClientSpec(db, client, db.database!, 'mariadb (read-only?)', ['--batch', '--skip-column-names']), {stdin: {text: MYSQL_READ_ONLY_SQL + '\n'}, signal: engine.signal, timeoutMs: 60_000})
+  const readOnly = await runProcess(mysqlClientSpec(db, client, missing && dryRun ? 'information_schema' : db.database!, 'mariadb (read-only?)', ['--batch', '--skip-column-names']), {stdin: {text: MYSQL_READ_ONLY_SQL + '\n'}, signal: engine.signal, timeoutMs: 60_000})
   if (readOnly.interrupted) throw new InterruptedError()
   if (readOnly.exitCode !== 0) throw unreachable(db, readOnly, engine.redactor)
   const variable = mysqlReadOnly(readOnly.stdout)
@@ -587,6 +598,20 @@ async function preflightDatabase(engine: Engine, t: DatabaseTarget, dryRun: bool
       suggestions: ['restore into the primary server'],
     })
   }
+}
+
+/** A dry run of a drill whose scratch database does not exist yet: the drill would create it, so this user must
+ *  be allowed to, on a primary. */
+async function assertPostgresCanCreate(engine: Engine, t: DatabaseTarget, tools: PostgresTools): Promise<void> {
+  const db = t.target
+  const sql = "SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' WHEN rolsuper OR rolcreatedb THEN 'ok' ELSE 'no-createdb' END FROM pg_roles WHERE rolname = current_user;"
+  const answer = (await runChecked(psqlSpec(db, tools, 'postgres', 'psql (may this user create the scratch database?)'), {stdin: {text: sql + '\n'}, signal: engine.signal, redactor: engine.redactor})).stdout.trim()
+  if (answer === 'ok') return
+  const why = answer === 'standby' ? 'the server is a standby (read-only)' : 'it does not exist yet, and this user may not create databases (no CREATEDB)'
+  throw new KamalBackupError(engine.redactor.redact(`cannot drill into PostgreSQL database "${db.database}" (${describeDatabase(db)}): ${why}; nothing was changed`), {
+    code: 'database-not-writable',
+    suggestions: answer === 'standby' ? ['drill against the primary server'] : [`create ${db.database} first (as a user who may), owned by this user, or grant it CREATEDB`],
+  })
 }
 
 function unreachable(db: ResolvedDatabase, result: ProcessResult, redactor: Redactor): KamalBackupError {

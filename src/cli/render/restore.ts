@@ -71,11 +71,14 @@ function pickedBy(requested: PlanSummary['requested']): string | undefined {
   return undefined
 }
 
-function planLines(plan: PlanSummary, s: Style): string[] {
+/** `command`: which command the plan is for (default restore production, the only one with a safety backup). */
+function planLines(plan: PlanSummary, s: Style, command = 'restore production'): string[] {
   const lines = [`run      ${s.bold(plan.run.id)}${plan.run.pre_restore ? ' [pre-restore: a safety backup]' : ''}, taken ${plan.run.time} (${age(plan.run.age_seconds)} ago)`]
   for (const d of plan.targets.databases) lines.push(`database ${d.name} → ${d.target}`)
-  for (const f of plan.targets.files) lines.push(`files    ${f.from} → ${f.to} (its contents are replaced)`)
+  const into = command === 'drill production' ? 'a scratch directory, emptied first' : 'its contents are replaced'
+  for (const f of plan.targets.files) lines.push(`files    ${f.from} → ${f.to} (${into})`)
   if (plan.targets.databases.length === 0 && plan.targets.files.length === 0) lines.push('nothing  (the selection names no part of the run)')
+  if (command !== 'restore production') return lines
   lines.push(plan.safety_backup ? 'safety   yes: a backup of the current data (type:pre-restore) right before the first change; its undo command is printed' : `safety   ${s.red('NONE')} (--no-safety-backup): the current data cannot be brought back by kamal-backup`)
   return lines
 }
@@ -92,14 +95,15 @@ function checkLines(checks: readonly PreflightCheck[], s: Style): string[] {
   return checks.map((c) => (c.status === 'ok' ? `  ${s.green('ok')}      ${c.name}` : `  ${s.red('FAILED')}  ${c.name}: ${c.error ?? ''}`))
 }
 
-/** `restore production --dry-run`, and a remote restore stopped by its dry run. */
+/** `restore|drill production|local --dry-run`, and a remote restore stopped by its dry run. */
 export function renderPlan(plan: RestorePlan, s: Style): string {
+  const command = `${plan.kind === 'drill-plan' ? 'drill' : 'restore'} ${plan.scope}`
   const lines = [
     plan.status === 'ok'
-      ? `${s.green('✔')} dry run: restore production could proceed now; nothing was changed`
-      : `${s.red('✖')} dry run: restore production cannot proceed: ${plan.error}; nothing was changed`,
+      ? `${s.green('✔')} dry run: ${command} could proceed now; nothing was changed`
+      : `${s.red('✖')} dry run: ${command} cannot proceed: ${plan.error}; nothing was changed`,
   ]
-  if (plan.run) lines.push(...planLines({...plan, run: plan.run}, s).map((l) => `  ${l}`))
+  if (plan.run) lines.push(...planLines({...plan, run: plan.run}, s, command).map((l) => `  ${l}`))
   if (plan.checks.length > 0) lines.push('  checks', ...checkLines(plan.checks, s).map((l) => `  ${l}`))
   if (plan.run && plan.status === 'ok') lines.push(s.dim(`  not checked by a dry run: ${plan.not_checked.join('; ')}`))
   return lines.join('\n')

@@ -3,7 +3,8 @@ import {confirmYesNo} from '../../cli/confirm.js'
 import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderDrill} from '../../cli/render/restore.js'
-import {drillOperator, drillProduction, type DrillRecord} from '../../engine/drill.js'
+import {drillOperator, drillProduction, drillProductionChoice, type DrillRecord} from '../../engine/drill.js'
+import {planDrill, type RestorePlan} from '../../engine/restore-flows.js'
 
 export default class DrillProduction extends AccessoryCommand {
   static override summary = 'Restore into scratch targets on production infrastructure, verify, and record the result'
@@ -13,10 +14,13 @@ The scratch directory is emptied first, so stale files can never make a drill pa
 
 Verification: every restore succeeded, SQLite integrity checks passed, each restored database has every table its dump had, restored files match the snapshot's count and bytes, and the optional --check command exits 0. The check runs with sh -c; inherited *DATABASE_URL variables are removed, then it gets KAMAL_BACKUP_DRILL_<NAME>_URL and <NAME>_DATABASE_URL for each scratch database, DATABASE_URL for the only one (or the one named primary), and KAMAL_BACKUP_DRILL_FILES. The record — status, operator, the run restored, targets, what was skipped, timings per step and the measured restore time, verification, error — is kept in the state directory (last_restore_drill.json, drills.jsonl) and shown by \`evidence\`. A failed drill exits 1 but is still recorded; an interrupted one exits 130.
 
+--dry-run changes nothing and asks nothing: it resolves the run as the drill would and runs the checks a drill runs before it changes anything (the tools, the scratch targets reachable and writable — a missing scratch PostgreSQL database: whether this user may create it —, the snapshot readable, every PostgreSQL dump's table of contents, free space, no other command holding the run lock), prints the plan and each check, and records nothing. --json prints a document (schemas/output/restore-plan.schema.json, kind drill-plan).
+
 ${WHERE_IT_RUNS}`
 
   static override examples = [
     {description: 'Drill the latest run into scratch targets', command: '<%= config.bin %> <%= command.id %> --database drill --files /var/lib/kamal-backup/drill-files'},
+    {description: 'See which run it would drill, into what, and whether its checks pass, changing nothing', command: '<%= config.bin %> <%= command.id %> --database drill --files /var/lib/kamal-backup/drill-files --dry-run'},
     {description: 'SQLite app, without its files, with an application-level check', command: `<%= config.bin %> <%= command.id %> --sqlite-path /var/lib/kamal-backup/drill.sqlite3 --no-files --check 'test "$(sqlite3 "\${DATABASE_URL#sqlite3:}" "select count(*) from users")" -gt 0'`},
   ]
 
@@ -30,28 +34,37 @@ ${WHERE_IT_RUNS}`
     'skip-files': Flags.boolean({summary: 'Do not restore the files (recorded as skipped).', aliases: ['no-files']}),
     check: Flags.string({summary: 'A shell command that must exit 0 against the restored data.'}),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
+    'dry-run': Flags.boolean({summary: 'Change nothing and ask nothing: show the run and the scratch targets, and run the checks a drill runs first. Exit 0 when the drill could proceed.'}),
   }
 
-  async run(): Promise<DrillRecord | void> {
+  async run(): Promise<DrillRecord | RestorePlan | void> {
     const {args, flags, raw} = await this.parse(DrillProduction)
     // --only-database limits the databases; the files come along only when --files names their scratch directory.
     const files = flags['skip-files'] ? false : flags['only-database'] && flags.files !== undefined ? true : undefined
     const selection = restoreSelection(args, {at: flags.at, database: flags['only-database'], files}, raw)
+    const dryRun = flags['dry-run']
     if (this.runsRemotely(flags)) {
+      // A dry run changes nothing: no confirmation, one command in the accessory.
+      if (dryRun) {
+        process.exitCode = await this.runRemote(flags, this.argv, {operator: drillOperator(process.env)})
+        return
+      }
       await confirmYesNo('Run a production drill? It restores into scratch targets on production infrastructure.', flags.yes)
       const argv = flags.yes ? this.argv : [...this.argv, '--yes']
       process.exitCode = await this.runRemote(flags, argv, {operator: drillOperator(process.env)})
       return
     }
     const engine = await this.engine(flags)
-    await confirmYesNo('Run a production drill? It restores into scratch targets on production infrastructure.', flags.yes)
-    const {record, exitCode} = await drillProduction(engine, {
+    const options = {
       selection,
       ...(flags.database !== undefined && {database: flags.database}),
       ...(flags['sqlite-path'] !== undefined && {sqlitePath: flags['sqlite-path']}),
       ...(flags.files !== undefined && {files: flags.files}),
       ...(flags.check !== undefined && {check: flags.check}),
-    })
+    }
+    if (dryRun) return this.finishPlan(await planDrill(engine, drillProductionChoice(engine, options), options))
+    await confirmYesNo('Run a production drill? It restores into scratch targets on production infrastructure.', flags.yes)
+    const {record, exitCode} = await drillProduction(engine, options)
     this.out(renderDrill(record, this.ui.style))
     if (exitCode !== 0) process.exitCode = exitCode
     return record

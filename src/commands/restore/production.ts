@@ -74,11 +74,7 @@ EXIT CODES
     if (dryRun) {
       // The flag rules still apply (a wrong --confirm is said now, not at 3 a.m.), but nothing is asked.
       if (flags.yes || flags.confirm !== undefined) checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes})
-      const {plan, error} = await planProduction(engine, selection, {safetyBackup: flags['safety-backup'], undo, ...(flags['expect-run'] !== undefined && {expectRun: flags['expect-run']})})
-      this.out(renderPlan(plan, this.ui.style))
-      if (error && !this.jsonEnabled()) throw error
-      if (error) process.exitCode = asKamalBackupError(error).exitCode
-      return plan
+      return this.finishPlan(await planProduction(engine, selection, {safetyBackup: flags['safety-backup'], undo, ...(flags['expect-run'] !== undefined && {expectRun: flags['expect-run']})}))
     }
     const ask = checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask'
     const {result, error} = await restoreProduction(engine, selection, {

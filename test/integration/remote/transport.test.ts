@@ -71,6 +71,20 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     assert.equal(existsSync(marker), false, 'nothing was executed by a shell')
   })
 
+  test('drill production --dry-run: one command in the accessory, no confirmation asked (no --yes, no terminal), stopped by a hangup', async () => {
+    const log = join(tempDir('drill-plan-log'), 'argv.jsonl')
+    box.write(fakeEnv(image, {FAKE_LOG_FILE: log}))
+    try {
+      const result = await cli(app, ['drill', 'production', '--database', 'drill', '--no-files', '--dry-run'])
+      assert.equal(result.code, 0, result.stderr)
+      assert.equal(JSON.parse(result.stdout).dry_run, true, 'the accessory\'s plan, passed through')
+      const entries = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {argv: string[]; onHangup: string | null})
+      assert.deepEqual(entries.map((e) => [e.argv, e.onHangup]), [[['drill', 'production', '--database', 'drill', '--no-files', '--dry-run'], null]], 'one command, no --yes added, stopped by a hangup')
+    } finally {
+      box.write(fakeEnv(image))
+    }
+  })
+
   test('-c and -d reach the accessory as KAMAL_BACKUP_CONFIG_FILE / KAMAL_BACKUP_DESTINATION; other commands still stop on a hangup', async () => {
     const restore = await cli(app, ['restore', 'production', '--confirm', app.app, '-c', 'config/deploy.yml', '-d', 'staging'])
     assert.equal(restore.code, 0, restore.stderr)

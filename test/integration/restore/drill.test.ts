@@ -67,6 +67,59 @@ describe('drill production', {concurrency: false}, () => {
     await dropPostgresDatabase(scratch).catch(() => {})
   })
 
+  test('--dry-run: the run, the scratch targets and the checks a drill runs first (the dump\'s table of contents read); nothing created, nothing recorded', async () => {
+    const scratchFiles = join(dir, 'dry-run-files')
+    const scratchSqlite = join(dir, 'dry-run.sqlite3')
+    const args = ['drill', 'production', '--database', scratch, '--sqlite-path', scratchSqlite, '--files', scratchFiles, '--check', 'exit 1', '--dry-run']
+    const text = await cli(args)
+    assert.equal(text.code, 0, text.stdout + text.stderr)
+    assert.match(text.stdout, /✔ dry run: drill production could proceed now; nothing was changed/)
+    assert.match(text.stdout, new RegExp(`database main → 127\\.0\\.0\\.1:\\d+/${scratch}\n`))
+    assert.ok(text.stdout.includes(`files    ${filesDir} → ${scratchFiles} (a scratch directory, emptied first)`), text.stdout)
+    assert.doesNotMatch(text.stdout, /safety/)
+    assert.match(text.stdout, /ok +database main: pg_restore reads the dump \(its table of contents lists 2 tables\)/)
+    assert.match(text.stdout, /not checked by a dry run: .*the --check command is not run/)
+    const json = await cli([...args, '--json'])
+    assert.equal(json.code, 0, json.stderr)
+    const plan = JSON.parse(json.stdout)
+    assertMatchesSchema('restore-plan.schema.json', plan)
+    assert.equal(plan.kind, 'drill-plan')
+    assert.equal(plan.scope, 'production')
+    assert.equal(plan.status, 'ok')
+    assert.equal(plan.safety_backup, false)
+    assert.deepEqual(plan.targets.databases.map((d: {name: string}) => d.name), ['main', 'queue'])
+    assert.deepEqual(plan.targets.files, [{from: filesDir, to: scratchFiles}])
+    assert.ok(plan.checks.length >= 6 && plan.checks.every((c: {status: string}) => c.status === 'ok'), JSON.stringify(plan.checks))
+    assert.equal(existsSync(scratchFiles), false, 'the scratch directory is not created')
+    assert.equal(existsSync(scratchSqlite), false)
+    assert.equal(await psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${scratch}'`), '0', 'the scratch database is not created')
+    assert.equal(existsSync(join(state, 'last_restore_drill.json')), false, 'no drill record')
+    assert.equal(existsSync(join(state, 'drills.jsonl')), false)
+    assert.deepEqual(secretsIn(text.stdout + text.stderr + json.stdout + json.stderr), [])
+  })
+
+  test('--dry-run with a scratch PostgreSQL database the user may not create (no CREATEDB): that check fails, exit 1, nothing created', async () => {
+    const role = uniqueName('kbnocreate')
+    const password = `pw-${uniqueName('x')}`
+    await psql('postgres', `CREATE ROLE "${role}" LOGIN NOCREATEDB PASSWORD '${password}';`)
+    const other = join(dir, 'nocreatedb.yml')
+    try {
+      writeFileSync(other, readFileSync(config, 'utf8').replace(pg.url, pg.url.replace(`${lab().postgres.appUser}@`, `${role}@`)).replace('{secret: PG_PW}', '{secret: NOCREATE_PW}'))
+      const missing = `${pg.name}_nocreate`
+      const r = await kb(['drill', 'production', '--database', missing, '--only-database', 'main', '--dry-run', '--json', '--local', '--backup-config', other], {cwd: dir, env: {...env, NOCREATE_PW: password}})
+      assert.equal(r.code, 1, r.stdout + r.stderr)
+      const plan = JSON.parse(r.stdout)
+      assertMatchesSchema('restore-plan.schema.json', plan)
+      assert.equal(plan.status, 'failed')
+      assert.match(plan.error, /may not create databases \(no CREATEDB\); nothing was changed/)
+      assert.equal(plan.checks.at(-1).status, 'failed')
+      assert.equal(await psql('postgres', `SELECT count(*) FROM pg_database WHERE datname = '${missing}'`), '0')
+      assert.ok(!r.stdout.includes(password) && !r.stderr.includes(password), 'the password is not shown')
+    } finally {
+      await psql('postgres', `DROP ROLE IF EXISTS "${role}";`)
+    }
+  })
+
   test('restores into scratch targets, verifies, runs the check, and records the drill', async () => {
     // The scratch directory of an earlier drill (it carries the drill's marker), with a stale file left in it.
     const scratchFiles = join(dir, 'drill-files')
@@ -209,6 +262,38 @@ describe('drill local and restore local from an app checkout', {concurrency: fal
     } finally {
       writeFileSync(local, original)
     }
+  })
+
+  test('restore local --dry-run and drill local --dry-run: the plan and its checks, without --yes; a missing files target fails its check; nothing changed, nothing recorded', async () => {
+    const records = join(checkout, 'tmp', 'kamal-backup')
+    // restic's cache (tmp/kamal-backup/cache) may appear: a cache, not a record.
+    const recordNames = () => (existsSync(records) ? readdirSync(records).filter((n) => n !== 'cache').sort() : [])
+    const recordsBefore = recordNames()
+    const restore = await kb(['restore', 'local', '--dry-run', '--json'], {cwd: checkout, env})
+    assert.equal(restore.code, 1, restore.stdout + restore.stderr)
+    const failed = JSON.parse(restore.stdout)
+    assertMatchesSchema('restore-plan.schema.json', failed)
+    assert.equal(failed.kind, 'restore-plan')
+    assert.equal(failed.scope, 'local')
+    assert.match(failed.error, new RegExp(`cannot restore files into ${join(checkout, 'storage')}: it must be an existing, writable directory`))
+    const noFiles = await kb(['restore', 'local', '--no-files', '--dry-run'], {cwd: checkout, env})
+    assert.equal(noFiles.code, 0, noFiles.stdout + noFiles.stderr)
+    assert.match(noFiles.stdout, /✔ dry run: restore local could proceed now; nothing was changed/)
+    assert.match(noFiles.stdout, new RegExp(`database primary → 127\\.0\\.0\\.1:\\d+/${dev.name}\n`))
+    assert.doesNotMatch(noFiles.stdout, /safety/)
+    const drill = await kb(['drill', 'local', '--no-files', '--dry-run', '--json'], {cwd: checkout, env})
+    assert.equal(drill.code, 0, drill.stdout + drill.stderr)
+    const plan = JSON.parse(drill.stdout)
+    assertMatchesSchema('restore-plan.schema.json', plan)
+    assert.equal(plan.kind, 'drill-plan')
+    assert.equal(plan.scope, 'local')
+    assert.ok(plan.checks.some((c: {name: string}) => /table of contents lists/.test(c.name)), 'a drill reads the dump\'s table of contents')
+    const inProduction = await kb(['drill', 'local', '--dry-run'], {cwd: checkout, env: {...env, RAILS_ENV: 'production'}})
+    assert.equal(inProduction.code, 2, inProduction.stderr)
+    assert.match(inProduction.stderr, /RAILS_ENV=production/)
+    assert.equal(await psql(dev.name, `SELECT count(*) FROM information_schema.tables WHERE table_name = 'scratch_only'`, {as: 'app'}), '1', 'nothing changed')
+    assert.equal(existsSync(join(checkout, 'storage')), false)
+    assert.deepEqual(recordNames(), recordsBefore, 'no record written')
   })
 
   test('drill local restores into the development targets and records the drill in tmp/kamal-backup', async () => {
