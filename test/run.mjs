@@ -29,8 +29,11 @@ const files = explicit.length > 0
 
 const child = spawn(process.execPath, [
   '--import', 'tsx',
+  '--import', './test/support/file-exit.mjs',
   '--test',
   '--test-concurrency=' + (process.env.KB_TEST_CONCURRENCY ?? '2'),
+  // A test that hangs fails after 4 minutes (the slowest takes about 20 s); see also test/support/file-exit.mjs.
+  '--test-timeout=240000',
   '--test-reporter', join(root, 'test/support/reporter.mjs'),
   '--test-reporter-destination', 'stdout',
   ...files.map((f) => relative(root, f)),

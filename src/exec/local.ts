@@ -116,25 +116,15 @@ export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise
       child.stdout!.setEncoding('utf8')
       child.stdout!.on('data', (chunk: string) => keep(chunk))
     }
+    const tail = keepTail(result)
     lines(child.stderr!, (line) => {
       options.onStderrLine?.(line)
-      result.stderr += line + '\n'
-      if (result.stderr.length > STDERR_TAIL * 2) result.stderr = result.stderr.slice(-STDERR_TAIL)
+      tail(line)
     })
-    const stopListening = whenAborted(options.signal, () => {
-      result.interrupted = true
-      stop()
-    })
-    const timer = options.timeoutMs
-      ? setTimeout(() => {
-          result.timedOut = true
-          stop()
-        }, options.timeoutMs)
-      : undefined
+    const stopWatching = stopOnAbortOrTimeout(result, stop, options)
     child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer)
       if (opening) clearTimeout(opening)
-      stopListening()
+      stopWatching()
       result.stdout = chunks.join('')
       result.exitCode = code
       result.signal = signal
@@ -179,6 +169,33 @@ export function commandNotFound(spec: CommandSpec): KamalBackupError {
     code: 'command-not-found',
     suggestions: [name === 'restic' ? 'install restic (apt install restic, or https://restic.net); the accessory image ships it' : `install ${name}; the kamal-backup accessory image ships it`],
   })
+}
+
+/** Keeps the tail of a child's output in result[which], line by line (about the last STDERR_TAIL characters). */
+export function keepTail(result: ProcessResult, which: 'stdout' | 'stderr' = 'stderr'): (line: string) => void {
+  return (line) => {
+    result[which] += line + '\n'
+    if (result[which].length > STDERR_TAIL * 2) result[which] = result[which].slice(-STDERR_TAIL)
+  }
+}
+
+/** Stops a child when `signal` aborts (the result marked interrupted) or after `timeoutMs` (marked timed out);
+ *  returns the function that cancels both, called once the child has closed. */
+export function stopOnAbortOrTimeout(result: ProcessResult, stop: () => void, options: {signal?: AbortSignal | undefined; timeoutMs?: number | undefined}): () => void {
+  const stopListening = whenAborted(options.signal, () => {
+    result.interrupted = true
+    stop()
+  })
+  const timer = options.timeoutMs
+    ? setTimeout(() => {
+        result.timedOut = true
+        stop()
+      }, options.timeoutMs)
+    : undefined
+  return () => {
+    if (timer) clearTimeout(timer)
+    stopListening()
+  }
 }
 
 /** Calls `onAbort` when `signal` aborts (at once if it already has); returns the function that stops listening. */
@@ -337,12 +354,8 @@ export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, op
       options.onConsumerStdoutLine?.(line)
       if (results.consumer.stdout.length < 1024 * 1024) results.consumer.stdout += line + '\n'
     })
-    const tail = (r: ProcessResult) => (line: string) => {
-      r.stderr += line + '\n'
-      if (r.stderr.length > STDERR_TAIL * 2) r.stderr = r.stderr.slice(-STDERR_TAIL)
-    }
-    lines(consumer.stderr!, tail(results.consumer))
-    lines(producer.stderr!, tail(results.producer))
+    lines(consumer.stderr!, keepTail(results.consumer))
+    lines(producer.stderr!, keepTail(results.producer))
     const stopListening = whenAborted(options.signal, () => {
       results.producer.interrupted = true
       results.consumer.interrupted = true

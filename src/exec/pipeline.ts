@@ -6,7 +6,7 @@ import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {closeSync, mkdtempSync, openSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {commandNotFound, lines, stopper, whenAborted, type ProcessResult} from './local.js'
+import {commandNotFound, keepTail, lines, stopOnAbortOrTimeout, stopper, whenAborted, type ProcessResult} from './local.js'
 import {childEnvironment, type CommandSpec} from './spec.js'
 
 export interface StreamResult {
@@ -25,7 +25,6 @@ export interface StreamOptions {
   onConsumerStderrLine?: (line: string) => void
 }
 
-const STDERR_TAIL = 64 * 1024
 
 function empty(): ProcessResult {
   return {exitCode: null, signal: null, stdout: '', stderr: '', durationMs: 0, timedOut: false, interrupted: false}
@@ -35,10 +34,10 @@ function launch(spec: CommandSpec, stdio: Parameters<typeof spawn>[2]['stdio'], 
   const child = spawn(spec.argv[0], spec.argv.slice(1), {cwd: spec.cwd, env: childEnvironment(spec), stdio, shell: false})
   child.on('error', (error) => failures.push((error as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(spec) : error))
   if (child.stderr) {
+    const tail = keepTail(result)
     lines(child.stderr, (line) => {
       onStderrLine?.(line)
-      result.stderr += line + '\n'
-      if (result.stderr.length > STDERR_TAIL * 2) result.stderr = result.stderr.slice(-STDERR_TAIL)
+      tail(line)
     })
   }
   return child
@@ -125,13 +124,9 @@ export function runToFile(spec: CommandSpec, file: string, signal?: AbortSignal)
     } finally {
       closeSync(fd)
     }
-    const stop = stopper(child)
-    const stopListening = whenAborted(signal, () => {
-      result.interrupted = true
-      stop()
-    })
+    const stopWatching = stopOnAbortOrTimeout(result, stopper(child), {signal})
     child.on('close', (code, sig) => {
-      stopListening()
+      stopWatching()
       result.exitCode = code
       result.signal = sig
       result.durationMs = Date.now() - started
@@ -151,12 +146,8 @@ export function runGroup(spec: CommandSpec, options: {signal?: AbortSignal; time
     const failures: Error[] = []
     const child = spawn(spec.argv[0], spec.argv.slice(1), {cwd: spec.cwd, env: childEnvironment(spec), stdio: ['ignore', 'pipe', 'pipe'], shell: false, detached: true})
     child.on('error', (error) => failures.push((error as NodeJS.ErrnoException).code === 'ENOENT' ? commandNotFound(spec) : error))
-    const keep = (which: 'stdout' | 'stderr') => (line: string) => {
-      result[which] += line + '\n'
-      if (result[which].length > STDERR_TAIL * 2) result[which] = result[which].slice(-STDERR_TAIL)
-    }
-    lines(child.stdout!, keep('stdout'))
-    lines(child.stderr!, keep('stderr'))
+    lines(child.stdout!, keepTail(result, 'stdout'))
+    lines(child.stderr!, keepTail(result))
     const timers: NodeJS.Timeout[] = []
     let stopping = false
     const signalGroup = (sig: NodeJS.Signals) => {
@@ -171,24 +162,14 @@ export function runGroup(spec: CommandSpec, options: {signal?: AbortSignal; time
       timers.push(setTimeout(() => signalGroup('SIGTERM'), 5000), setTimeout(() => signalGroup('SIGKILL'), 10_000))
       for (const t of timers) t.unref()
     }
-    const stopListening = whenAborted(options.signal, () => {
-      result.interrupted = true
-      stop()
-    })
-    const timer = options.timeoutMs
-      ? setTimeout(() => {
-          result.timedOut = true
-          stop()
-        }, options.timeoutMs)
-      : undefined
+    const stopWatching = stopOnAbortOrTimeout(result, stop, options)
     child.on('exit', () => {
       // The group's leader is gone: whatever it left running in the group goes too, so the pipes close.
       if (stopping) signalGroup('SIGKILL')
     })
     child.on('close', (code, sig) => {
-      if (timer) clearTimeout(timer)
       for (const t of timers) clearTimeout(t)
-      stopListening()
+      stopWatching()
       result.exitCode = code
       result.signal = sig
       result.durationMs = Date.now() - started
