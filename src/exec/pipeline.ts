@@ -124,15 +124,20 @@ export function runToFile(spec: CommandSpec, file: string, signal?: AbortSignal)
     } finally {
       closeSync(fd)
     }
-    const stopWatching = stopOnAbortOrTimeout(result, stopper(child), {signal})
-    child.on('close', (code, sig) => {
-      stopWatching()
-      result.exitCode = code
-      result.signal = sig
-      result.durationMs = Date.now() - started
-      if (failures.length > 0) reject(failures[0])
-      else resolve(result)
-    })
+    settleOnClose(child, result, started, failures, {resolve, reject}, stopOnAbortOrTimeout(result, stopper(child), {signal}))
+  })
+}
+
+/** Once the child has closed: its exit in the result, the cleanup run, and the promise settled (a launch failure
+ *  wins over the exit code). */
+function settleOnClose(child: ChildProcess, result: ProcessResult, started: number, failures: Error[], settle: {resolve: (r: ProcessResult) => void; reject: (e: unknown) => void}, cleanup: () => void): void {
+  child.on('close', (code, sig) => {
+    cleanup()
+    result.exitCode = code
+    result.signal = sig
+    result.durationMs = Date.now() - started
+    if (failures.length > 0) settle.reject(failures[0])
+    else settle.resolve(result)
   })
 }
 
@@ -167,14 +172,9 @@ export function runGroup(spec: CommandSpec, options: {signal?: AbortSignal; time
       // The group's leader is gone: whatever it left running in the group goes too, so the pipes close.
       if (stopping) signalGroup('SIGKILL')
     })
-    child.on('close', (code, sig) => {
+    settleOnClose(child, result, started, failures, {resolve, reject}, () => {
       for (const t of timers) clearTimeout(t)
       stopWatching()
-      result.exitCode = code
-      result.signal = sig
-      result.durationMs = Date.now() - started
-      if (failures.length > 0) reject(failures[0])
-      else resolve(result)
     })
   })
 }

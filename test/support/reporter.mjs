@@ -13,6 +13,12 @@ export default async function* reporter(source) {
     if (event.type === 'test:pass' || event.type === 'test:fail') {
       // Suites report too; count only leaf tests. A suite's own failure (a failing before/after hook) is shown.
       if (data.details?.type === 'suite') {
+        // A skipped suite (its tests never registered: the shared corpus is not there) is said, and counted once.
+        if (data.skip) {
+          skipped++
+          yield `${'  '.repeat(data.nesting ?? 0)}${dim('- ' + data.name + ' (suite skipped' + (typeof data.skip === 'string' ? ': ' + data.skip : '') + ')')}\n`
+          continue
+        }
         const err = data.details?.error
         if (event.type === 'test:fail' && err && err.failureType !== 'subtestsFailed') {
           const cause = err.cause ?? err

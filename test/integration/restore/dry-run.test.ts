@@ -5,11 +5,11 @@
 import {before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {createPostgresDatabase, freshRepo, psql, tempDir, type TestDatabase} from '../../support/lab.ts'
+import {psql, type TestDatabase} from '../../support/lab.ts'
 import {assertMatchesSchema} from '../../support/schemas.ts'
-import {backup, cli, runs, writeApp, type App} from './support.ts'
+import {cli, runs, twoRuns, type App, type TwoRuns} from './support.ts'
 
 describe('restore production --dry-run and --expect-run', {concurrency: false}, () => {
   let a: TestDatabase
@@ -19,11 +19,6 @@ describe('restore production --dry-run and --expect-run', {concurrency: false}, 
   let first: {id: string; time: string}
   let second: string
 
-  const setAll = async (v: number) => {
-    await psql(a.name, `UPDATE t SET v = ${v}`, {as: 'app'})
-    await psql(b.name, `UPDATE t SET v = ${v}`, {as: 'app'})
-    writeFileSync(join(files, 'f.txt'), `${v}\n`)
-  }
   /** Everything a restore changes or leaves behind: the data, the runs, the records, the names in the target
    *  directory and the state directory, the repository's locks. */
   const footprint = async () => {
@@ -41,20 +36,10 @@ describe('restore production --dry-run and --expect-run', {concurrency: false}, 
   }
   const dryRun = (args: string[], env: Record<string, string> = {}) => cli(app, ['restore', 'production', '--dry-run', ...args], {env})
 
+  let setAll: TwoRuns['setAll']
+
   before(async () => {
-    a = await createPostgresDatabase()
-    b = await createPostgresDatabase()
-    for (const db of [a, b]) await psql(db.name, 'CREATE TABLE t (v int); INSERT INTO t VALUES (1);', {as: 'app'})
-    const dir = tempDir('dry-run')
-    files = join(dir, 'storage')
-    mkdirSync(files)
-    writeFileSync(join(files, 'f.txt'), '1\n')
-    app = writeApp({dir, repo: freshRepo('0.18'), databases: [`  - {name: a, adapter: postgres, url: "${a.url}", password: {secret: PG_PW}}`, `  - {name: b, adapter: postgres, url: "${b.url}", password: {secret: PG_PW}}`], paths: [files]})
-    await backup(app)
-    await setAll(2)
-    second = await backup(app)
-    first = (await runs(app)).find((r) => r.id !== second) as unknown as {id: string; time: string}
-    await setAll(3)
+    ;({a, b, app, files, first, second, setAll} = await twoRuns('dry-run'))
   })
 
   test('the plan: the run the restore would resolve, its parts and targets, the safety backup, every check passed; nothing changed, no record, no lock', async () => {

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import {kb} from '../../support/cli.ts'
 import {createPostgresDatabase, freshRepo, psql, restic, tempDir, type TestDatabase} from '../../support/lab.ts'
 import {assertMatchesSchema} from '../../support/schemas.ts'
-import {backup, cli, historyLines, readJson, runs, sqlite, writeApp, type App} from './support.ts'
+import {backup, cli, historyLines, readJson, runs, sqlite, twoRuns, writeApp, type App, type TwoRuns} from './support.ts'
 
 describe('--at, --database, --files, --no-files, and safety backups', {concurrency: false}, () => {
   let a: TestDatabase
@@ -20,28 +20,12 @@ describe('--at, --database, --files, --no-files, and safety backups', {concurren
   let second: string
   const value = async (db: TestDatabase) => psql(db.name, 'SELECT v FROM t', {as: 'app'})
   const file = () => readFileSync(join(files, 'f.txt'), 'utf8').trim()
-  const setAll = async (v: number) => {
-    await psql(a.name, `UPDATE t SET v = ${v}`, {as: 'app'})
-    await psql(b.name, `UPDATE t SET v = ${v}`, {as: 'app'})
-    writeFileSync(join(files, 'f.txt'), `${v}\n`)
-  }
   const restore = (args: string[], env: Record<string, string> = {}) => cli(app, ['restore', 'production', '--confirm', app.app, '--json', ...args], {env: {KAMAL_BACKUP_OPERATOR: 'carol', ...env}})
 
+  let setAll: TwoRuns['setAll']
+
   before(async () => {
-    a = await createPostgresDatabase()
-    b = await createPostgresDatabase()
-    for (const db of [a, b]) await psql(db.name, 'CREATE TABLE t (v int); INSERT INTO t VALUES (1);', {as: 'app'})
-    const dir = tempDir('selection')
-    files = join(dir, 'storage')
-    mkdirSync(files)
-    writeFileSync(join(files, 'f.txt'), '1\n')
-    app = writeApp({dir, repo: freshRepo('0.18'), databases: [`  - {name: a, adapter: postgres, url: "${a.url}", password: {secret: PG_PW}}`, `  - {name: b, adapter: postgres, url: "${b.url}", password: {secret: PG_PW}}`], paths: [files]})
-    await backup(app)
-    await setAll(2)
-    second = await backup(app)
-    const list = await runs(app)
-    first = list.find((r) => r.id !== second) as unknown as {id: string; time: string}
-    await setAll(3)
+    ;({a, b, app, files, first, second, setAll} = await twoRuns('selection'))
   })
 
   test('--at with --database: that database from the run at that time, nothing else', async () => {

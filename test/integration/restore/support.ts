@@ -2,10 +2,10 @@
 // with --local, and small readers for the repository and the state directory.
 import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {kb, kbJson, type CliResult} from '../../support/cli.ts'
-import {lab, resticBin, tempDir, uniqueName} from '../../support/lab.ts'
+import {createPostgresDatabase, freshRepo, lab, psql, resticBin, tempDir, uniqueName, type TestDatabase} from '../../support/lab.ts'
 
 export interface App {
   dir: string
@@ -79,4 +79,40 @@ export function historyLines(path: string): any[] {
   } catch {
     return []
   }
+}
+
+/** Two PostgreSQL databases a and b (a table t with one value v) and a files directory (f.txt holding v), backed
+ *  up twice into a fresh restic 0.18 repository: the first run with v = 1, the second with v = 2; then v = 3
+ *  everywhere, so that restoring either run changes something. */
+export interface TwoRuns {
+  a: TestDatabase
+  b: TestDatabase
+  app: App
+  files: string
+  first: {id: string; time: string}
+  second: string
+  /** Sets v in both databases and in f.txt. */
+  setAll(v: number): Promise<void>
+}
+
+export async function twoRuns(prefix: string): Promise<TwoRuns> {
+  const a = await createPostgresDatabase()
+  const b = await createPostgresDatabase()
+  for (const db of [a, b]) await psql(db.name, 'CREATE TABLE t (v int); INSERT INTO t VALUES (1);', {as: 'app'})
+  const dir = tempDir(prefix)
+  const files = join(dir, 'storage')
+  mkdirSync(files)
+  writeFileSync(join(files, 'f.txt'), '1\n')
+  const app = writeApp({dir, repo: freshRepo('0.18'), databases: [`  - {name: a, adapter: postgres, url: "${a.url}", password: {secret: PG_PW}}`, `  - {name: b, adapter: postgres, url: "${b.url}", password: {secret: PG_PW}}`], paths: [files]})
+  const setAll = async (v: number) => {
+    await psql(a.name, `UPDATE t SET v = ${v}`, {as: 'app'})
+    await psql(b.name, `UPDATE t SET v = ${v}`, {as: 'app'})
+    writeFileSync(join(files, 'f.txt'), `${v}\n`)
+  }
+  await backup(app)
+  await setAll(2)
+  const second = await backup(app)
+  const first = (await runs(app)).find((r) => r.id !== second) as unknown as {id: string; time: string}
+  await setAll(3)
+  return {a, b, app, files, first, second, setAll}
 }
