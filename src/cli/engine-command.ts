@@ -1,33 +1,29 @@
 // Bases for the commands that use the engine. EngineCommand runs it on this machine (restore local, drill local).
 // AccessoryCommand, for backup, schedule, list, check, unlock, prune, evidence, version, restore production and
-// drill production, adds the one rule for where they run: from an app checkout (config/deploy.yml found, or -c/-d
-// given) inside the backup accessory over SSH; `--local`, or running inside the accessory image
-// (KAMAL_BACKUP_IN_ACCESSORY=1), here.
+// drill production, owns the one rule for where they run (a template method): from an app checkout (config/
+// deploy.yml found, or -c/-d given) inside the backup accessory over SSH; with `--local`, or inside the accessory
+// image (KAMAL_BACKUP_IN_ACCESSORY=1), here. A command implements what it does here (`here`) and, only when it
+// differs from "the same command in the accessory", what it does from a workstation (`inAccessory`).
+import type {Command} from '@oclif/core/command'
+import type * as Interfaces from '@oclif/core/interfaces'
 import {resolve} from 'node:path'
-import {isAppCheckout} from '../config/validate.js'
-import {backupConfigPath} from '../config/validate.js'
 import {loadLocalConfig, type LocalConfig} from '../config/backup-config.js'
-import {throwOnErrors} from '../config/findings.js'
-import {DEFAULT_LOCAL_CONFIG} from '../config/validate.js'
+import {workstationSecrets} from '../config/resolve.js'
+import {backupConfigPath, DEFAULT_LOCAL_CONFIG, isAppCheckout} from '../config/validate.js'
+import type {RestorePlan} from '../documents.js'
 import {createEngine, type Engine, type EngineOptions} from '../engine/context.js'
-import {workstationSecrets} from '../engine/resolve.js'
-import {DEFAULT_SECRETS_PATH, kamalSecrets} from '../kamal/secrets.js'
-import {listrProgress, plainProgress, silentProgress, type Progress} from '../engine/progress.js'
-import {InterruptedError, UsageError} from '../errors.js'
+import {silentProgress, type Progress} from '../engine/progress.js'
 import type {RestoreSelection} from '../engine/restore.js'
+import {InterruptedError, UsageError} from '../errors.js'
+import {DEFAULT_SECRETS_PATH, kamalSecrets} from '../kamal/secrets.js'
+import {throwOnErrors} from '../parse/findings.js'
+import type {WorkstationFlags} from '../remote/target.js'
 import {asKamalBackupError, BaseCommand} from './base.js'
-import {renderPlan} from './render/restore.js'
-import type {RestorePlan} from '../engine/restore-flows.js'
 import {checkoutFlags, parseAt, remoteFlags} from './flags.js'
+import {listrProgress, plainProgress} from './progress.js'
+import {renderPlan} from './render/restore.js'
 
-export interface CheckoutFlagValues {
-  'config-file'?: string | undefined
-  destination?: string | undefined
-  'backup-config'?: string | undefined
-  local?: boolean | undefined
-  host?: string | undefined
-  'strict-host-key'?: boolean | undefined
-}
+export type CheckoutFlagValues = WorkstationFlags
 
 /** The run and parts a restore or drill was asked for: [SNAPSHOT] or --at (not both: a snapshot named next to
  *  --at would be silently ignored), --database and --files/--no-files. */
@@ -104,15 +100,13 @@ export abstract class EngineCommand extends BaseCommand {
       configFile: backupConfigPath({cwd, env: process.env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})}),
       cwd,
       env: process.env,
-      ui: this.ui,
+      log: this.ui,
       progress: await this.progress(),
       signal: this.abortController.signal,
       ...overrides,
     })
   }
 
-  /** The engine for restores onto this workstation: secrets from the environment and .kamal/secrets (for the
-   *  destination), the workstation's own state directory, and config/kamal-backup.local.yml. */
   /** A dry run's plan, printed (or the --json document); a failed plan is the command's error, and under --json
    *  its exit code. */
   protected finishPlan({plan, error}: {plan: RestorePlan; error?: unknown}): RestorePlan {
@@ -122,6 +116,8 @@ export abstract class EngineCommand extends BaseCommand {
     return plan
   }
 
+  /** The engine for restores onto this workstation: secrets from the environment and .kamal/secrets (for the
+   *  destination), the workstation's own state directory, and config/kamal-backup.local.yml. */
   protected async workstationEngine(flags: CheckoutFlagValues): Promise<{engine: Engine; local: LocalConfig | undefined}> {
     const cwd = process.cwd()
     const localFile = loadLocalConfig(resolve(cwd, DEFAULT_LOCAL_CONFIG), cwd)
@@ -140,9 +136,43 @@ export abstract class EngineCommand extends BaseCommand {
   }
 }
 
+/** What an accessory command's own flags and arguments parse to (its static `flags` and `args` plus the base flags). */
+export interface Parsed<C extends typeof Command> {
+  flags: Interfaces.InferredFlags<(typeof AccessoryCommand)['baseFlags'] & C['flags']>
+  args: Interfaces.InferredArgs<C['args']>
+  raw: Interfaces.ParserOutput['raw']
+}
+
 /** The accessory commands: from an app checkout they run inside the backup accessory over SSH (WHERE_IT_RUNS). */
-export abstract class AccessoryCommand extends EngineCommand {
+export abstract class AccessoryCommand<C extends typeof Command> extends EngineCommand {
   static override baseFlags = {...EngineCommand.baseFlags, ...remoteFlags}
+
+  /** Decides where this invocation runs, once, for every accessory command. */
+  async run(): Promise<unknown> {
+    const input = await this.parseInput()
+    if (this.runsRemotely(input.flags)) {
+      process.exitCode = await this.inAccessory(input)
+      return undefined
+    }
+    return this.here(input)
+  }
+
+  /** What the command does where it runs: in the accessory, with --local, or outside an app checkout. Returns the
+   *  --json document. */
+  protected abstract here(input: Parsed<C>): Promise<unknown>
+
+  /** What the command does from a workstation: by default the same command, with the argv as typed, inside the
+   *  accessory; returns its exit code. */
+  protected inAccessory(input: Parsed<C>): Promise<number> {
+    return this.runRemote(input.flags, this.argv)
+  }
+
+  /** This command's flags and arguments, typed from its static declarations. */
+  protected async parseInput(): Promise<Parsed<C>> {
+    const ctor = this.ctor as unknown as C
+    const {flags, args, raw} = await this.parse({flags: ctor.flags, baseFlags: (this.ctor as unknown as typeof AccessoryCommand).baseFlags, args: ctor.args, strict: ctor.strict, enableJsonFlag: ctor.enableJsonFlag})
+    return {flags: flags as Parsed<C>['flags'], args: args as Parsed<C>['args'], raw}
+  }
 
   /** Running on a workstation with --local (not in the accessory, not for a workstation over SSH). */
   protected ranWithLocalFlag(flags: CheckoutFlagValues): boolean {
@@ -150,7 +180,7 @@ export abstract class AccessoryCommand extends EngineCommand {
   }
 
   /** Should this invocation run inside the accessory? */
-  protected runsRemotely(flags: CheckoutFlagValues): boolean {
+  private runsRemotely(flags: CheckoutFlagValues): boolean {
     if (flags.local) {
       const ignored = (['host', 'strict-host-key'] as const).filter((name) => flags[name] !== undefined && flags[name] !== false)
       if (ignored.length > 0) this.ui.warn(`${ignored.map((name) => `--${name}`).join(' and ')} ${ignored.length === 1 ? 'applies' : 'apply'} only to the SSH connection: ignored with --local`)
@@ -163,22 +193,27 @@ export abstract class AccessoryCommand extends EngineCommand {
     })
   }
 
-  /** Runs this same command inside the accessory, with the argv the user typed (minus the flags that only make
-   *  sense here), and returns its exit code. Output streams through as it arrives. */
-  protected async runRemote(flags: CheckoutFlagValues, argv: string[], options: {operator?: string} = {}): Promise<number> {
+  /** How the accessory is reached from here: the checkout, the flags, this CLI's version, the abort signal. */
+  protected remoteOptions(flags: CheckoutFlagValues, argv: string[], options: {operator?: string} = {}) {
     this.installSignalHandlers()
-    const {runInAccessory} = await import('../remote/run.js')
-    return runInAccessory({
+    return {
       cwd: process.cwd(),
       env: process.env,
       flags,
       command: this.id!.split(':'),
       argv,
       json: this.jsonEnabled(),
-      ui: this.ui,
+      log: this.ui,
       signal: this.abortController.signal,
       version: this.config.version,
       ...(options.operator !== undefined && {operator: options.operator}),
-    })
+    }
+  }
+
+  /** Runs this same command inside the accessory, with `argv` (the flags that only make sense here are removed on
+   *  the way), and returns its exit code. Output streams through as it arrives. */
+  protected async runRemote(flags: CheckoutFlagValues, argv: string[], options: {operator?: string} = {}): Promise<number> {
+    const {runInAccessory} = await import('../remote/run.js')
+    return runInAccessory(this.remoteOptions(flags, argv, options))
   }
 }

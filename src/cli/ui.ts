@@ -1,6 +1,7 @@
 // Everything the CLI tells a human goes through here, on stderr: results go to stdout from the commands.
 // On a TTY lines are short and coloured; elsewhere (CI, Docker logs) each line carries a UTC timestamp and a level,
 // and is written unbuffered. Every line is redacted.
+import type {Log} from '../log.js'
 import {Redactor} from '../redact.js'
 import {style, type Style} from './style.js'
 
@@ -15,7 +16,7 @@ export interface UiOptions {
   now?: () => Date
 }
 
-export class Ui {
+export class Ui implements Log {
   readonly redactor: Redactor
   readonly stream: NodeJS.WritableStream & {isTTY?: boolean}
   readonly isTTY: boolean

@@ -1,9 +1,9 @@
 import * as Flags from '@oclif/core/flags'
-import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {describeSkip, runBackup, type BackupRunRecord} from '../engine/backup.js'
 import {ExitCode} from '../errors.js'
 
-export default class Backup extends AccessoryCommand {
+export default class Backup extends AccessoryCommand<typeof Backup> {
   static override summary = 'Back up every database and the file paths now, if due'
   static override description = `Dumps each database into its own restic snapshot (streamed, no temporary file, except SQLite's consistent copy), then takes one snapshot of the configured paths, all tagged with the same run id; then applies retention and runs \`restic check\` as configured. The run is ok only if every step succeeded and every new snapshot is in the repository. Without --force it runs only when due by backup.schedule.
 
@@ -24,12 +24,7 @@ EXIT CODES
     force: Flags.boolean({summary: 'Run even if not due, and even when backup.enabled is false.'}),
   }
 
-  async run(): Promise<BackupRunRecord | void> {
-    const {flags} = await this.parse(Backup)
-    if (this.runsRemotely(flags)) {
-      process.exitCode = await this.runRemote(flags, this.argv)
-      return
-    }
+  protected async here({flags}: Parsed<typeof Backup>): Promise<BackupRunRecord> {
     const engine = await this.engine(flags)
     const record = await runBackup(engine, {force: flags.force, trigger: 'manual'})
     if (record.status === 'skipped') this.out(describeSkip(record, engine))

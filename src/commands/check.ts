@@ -1,8 +1,8 @@
 import * as Flags from '@oclif/core/flags'
-import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {runCheck, type MaintenanceRecord} from '../engine/maintenance.js'
 
-export default class Check extends AccessoryCommand {
+export default class Check extends AccessoryCommand<typeof Check> {
   static override summary = 'Verify the repository with restic check'
   static override description = `Checks the repository's structure and, with --read-data-subset, reads part of the stored data (5%, 1/7, 500M). The result is recorded in the state directory and shown by \`evidence\`.
 
@@ -17,12 +17,7 @@ ${WHERE_IT_RUNS}`
     'read-data-subset': Flags.string({summary: 'Also read this part of the data: a percentage (5%), a fraction (1/7) or a size (500M).'}),
   }
 
-  async run(): Promise<MaintenanceRecord | void> {
-    const {flags} = await this.parse(Check)
-    if (this.runsRemotely(flags)) {
-      process.exitCode = await this.runRemote(flags, this.argv)
-      return
-    }
+  protected async here({flags}: Parsed<typeof Check>): Promise<MaintenanceRecord> {
     const record = await runCheck(await this.engine(flags), flags['read-data-subset'])
     this.out(`${this.ui.style.green('✔')} repository check ok${record.read_data_subset ? ` (read ${record.read_data_subset} of the data)` : ''}`)
     return record

@@ -1,8 +1,8 @@
-import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {listRuns, type ListResult} from '../engine/list.js'
 import {bytes} from '../engine/progress.js'
 
-export default class List extends AccessoryCommand {
+export default class List extends AccessoryCommand<typeof List> {
   static override summary = 'List backup runs, newest first'
   static override description = `One line per run (all snapshots sharing a run id): its time, whether it is complete (every database and the files), and each snapshot's id and size. \`latest\` in restore and drill means the newest complete run.
 
@@ -13,12 +13,7 @@ ${WHERE_IT_RUNS}`
     {description: 'As JSON, from CI', command: '<%= config.bin %> <%= command.id %> -d production --json'},
   ]
 
-  async run(): Promise<ListResult['runs'] | void> {
-    const {flags} = await this.parse(List)
-    if (this.runsRemotely(flags)) {
-      process.exitCode = await this.runRemote(flags, this.argv)
-      return
-    }
+  protected async here({flags}: Parsed<typeof List>): Promise<ListResult['runs']> {
     const result = await listRuns(await this.engine(flags))
     const s = this.ui.style
     if (result.runs.length === 0) this.out(`no backup runs for app ${result.app} in ${result.repository}`)

@@ -1,8 +1,9 @@
-import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {nextDue, runBackup} from '../engine/backup.js'
 import {runScheduler, systemClock} from '../engine/scheduler.js'
+import {UsageError} from '../errors.js'
 
-export default class Schedule extends AccessoryCommand {
+export default class Schedule extends AccessoryCommand<typeof Schedule> {
   static override summary = 'Run backups on schedule, in the foreground (the accessory\'s default command)'
   static override description = `Backs up on backup.schedule (an interval or a cron expression, UTC), working from the last successful run in the state directory: a restarted container catches up a missed backup instead of backing up again. Adds a little jitter, retries a failed run with backoff (1, 2, 4... minutes, at most an hour), never overlaps a manual \`backup\`, and logs one timestamped line per event. SIGTERM/SIGINT stop the running backup cleanly (restic removes its lock) and exit 0. With backup.enabled: false it stays up idle, so restores keep working.
 
@@ -14,12 +15,22 @@ ${WHERE_IT_RUNS} From a workstation it is refused: the accessory already runs it
     {description: 'A scheduler on this machine, outside an accessory', command: '<%= config.bin %> <%= command.id %> --local'},
   ]
 
-  async run(): Promise<{stopped: true} | void> {
-    const {flags} = await this.parse(Schedule)
-    if (this.runsRemotely(flags)) {
-      process.exitCode = await this.runRemote(flags, this.argv)
-      return
-    }
+  /** The accessory already runs the scheduler (its CMD); a second one from a laptop would back up on its own timer
+   *  for as long as the laptop stays connected. */
+  protected override async inAccessory({flags}: Parsed<typeof Schedule>): Promise<number> {
+    const {loadModel} = await import('../remote/target.js')
+    const accessory = loadModel({cwd: process.cwd(), env: process.env, flags}).accessory
+    const destination = flags.destination ? ` -d ${flags.destination}` : ''
+    throw new UsageError('schedule is what the backup accessory itself runs; it is not started from a workstation', {
+      code: 'schedule-remote',
+      suggestions: [
+        `follow the accessory's scheduler: kamal accessory logs ${accessory.name} -f${destination}`,
+        `back up now: kamal-backup backup --force${destination}; run a scheduler on this machine: kamal-backup schedule --local`,
+      ],
+    })
+  }
+
+  protected async here({flags}: Parsed<typeof Schedule>): Promise<{stopped: true}> {
     const engine = await this.engine(flags)
     await runScheduler({
       schedule: engine.config.schedule,

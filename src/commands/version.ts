@@ -1,4 +1,4 @@
-import {AccessoryCommand, WHERE_IT_RUNS} from '../cli/engine-command.js'
+import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {toolVersions} from '../engine/evidence.js'
 
 export interface VersionResult {
@@ -7,7 +7,7 @@ export interface VersionResult {
   tools?: Record<string, string | null>
 }
 
-export default class Version extends AccessoryCommand {
+export default class Version extends AccessoryCommand<typeof Version> {
   static override summary = 'Show the kamal-backup version (and, in an app checkout, the accessory\'s)'
   static override description = `Prints the CLI version. With --json it also reports restic and the database tools found here. From an app checkout it also asks the backup accessory for its version and says whether the two are compatible (same major.minor): other remote commands refuse to run across a major.minor difference. When the accessory cannot be reached it still prints this machine's version, then the error (exit 3).
 
@@ -24,12 +24,7 @@ EXIT CODES
     {description: 'Only this machine, with the tools found here', command: '<%= config.bin %> <%= command.id %> --json --local'},
   ]
 
-  async run(): Promise<VersionResult | void> {
-    const {flags} = await this.parse(Version)
-    if (this.runsRemotely(flags)) {
-      process.exitCode = await this.runRemote(flags, this.argv)
-      return
-    }
+  protected async here(_input: Parsed<typeof Version>): Promise<VersionResult> {
     const result: VersionResult = {version: this.config.version, node: process.version}
     if (this.jsonEnabled()) result.tools = await toolVersions(process.env)
     this.out(result.version)

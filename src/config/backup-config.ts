@@ -5,13 +5,13 @@ import {isAbsolute, relative, resolve} from 'node:path'
 import {ConfigError} from '../errors.js'
 import {validateBackupFile, validateLocalFile} from '../generated/validators.js'
 import type {KamalBackupFile, KamalBackupLocalFile} from '../generated/schema-types.js'
-import {parseYaml, PositionMap, type Position, type YamlPath} from '../kamal/yaml.js'
+import {parseYaml, PositionMap, type Position, type YamlPath} from '../parse/yaml.js'
 import {isSecretName} from '../redact.js'
 import backupSchema from '../../schemas/kamal-backup.schema.json' with {type: 'json'}
 import localSchema from '../../schemas/kamal-backup.local.schema.json' with {type: 'json'}
-import {didYouMean, finding, type Finding} from './findings.js'
+import {didYouMean, displayPath, finding, type Finding} from '../parse/findings.js'
 import {DEFAULT_SCHEDULE, nextRun, parseSchedule, ScheduleError} from './schedule.js'
-import {schemaFindings} from './schema-findings.js'
+import {schemaFindings} from '../parse/schema-findings.js'
 import {
   canonicalAdapter,
   pathLabel,
@@ -51,11 +51,6 @@ const PATTERN_HINTS: Record<string, string> = {
 }
 /** Directories that are never a sensible backup source or restore target. */
 export const SUSPICIOUS_PATHS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/proc', '/root', '/run', '/sbin', '/sys', '/usr', '/var'])
-
-export function displayPath(absolute: string, cwd: string): string {
-  const rel = relative(cwd, absolute)
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : absolute
-}
 
 /** Reads and parses one YAML config file. Missing/unreadable/malformed files become findings. */
 export function readYamlFile<T>(absolute: string, cwd: string, options: {optional?: boolean; what?: string} = {}): {parsed?: ParsedFile<T>; findings: Finding[]} {

@@ -4,10 +4,10 @@ import {isAbsolute, posix, relative, resolve} from 'node:path'
 import type {KamalBackupFile} from '../generated/schema-types.js'
 import type {SecretsSource, SecretValue} from '../kamal/secrets.js'
 import type {DeployModel, Mount, Volume} from '../kamal/model.js'
-import type {Position, PositionMap, YamlPath} from '../kamal/yaml.js'
+import type {Position, PositionMap, YamlPath} from '../parse/yaml.js'
 import {ConfigError} from '../errors.js'
 import {isSecretName, locationCredentials} from '../redact.js'
-import {didYouMean, finding, formatPath, joinSuggestions, type Finding} from './findings.js'
+import {didYouMean, finding, formatPath, joinSuggestions, type Finding} from '../parse/findings.js'
 import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR, type BackupConfig, type ValueRef} from './types.js'
 
 export interface CrossCheckInput {

@@ -7,7 +7,7 @@ import {DEFAULT_DEPLOY_FILE, explainEmptyEnv, readDeployConfig} from '../kamal/d
 import {isSecretName, locationCredentials, REDACTED} from '../redact.js'
 import {checkRestoreTargets, loadBackupConfig, loadLocalConfig} from './backup-config.js'
 import {crossCheck, secretRefs} from './cross-checks.js'
-import {hasErrors, sortFindings, type Finding} from './findings.js'
+import {hasErrors, sortFindings, type Finding} from '../parse/findings.js'
 import type {BackupConfig} from './types.js'
 
 export const DEFAULT_BACKUP_CONFIG = 'config/kamal-backup.yml'

@@ -2,7 +2,7 @@
 import {ConfigError} from '../errors.js'
 import {Secret} from '../redact.js'
 import type {Adapter, DatabaseConfig} from '../config/types.js'
-import {resolvePassword, resolveValue, type SecretSource} from '../engine/resolve.js'
+import {resolvePassword, resolveValue, type SecretSource} from '../config/resolve.js'
 import type {Redactor} from '../redact.js'
 
 export interface ResolvedDatabase {

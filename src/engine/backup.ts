@@ -126,8 +126,8 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     if (record.failed_step === null) {
       record.failed_step = 'preflight'
       if (!(isKamalBackupError(error) && error.code === 'interrupted')) {
-        engine.ui.error(`preflight: ${record.error}`)
-        for (const s of isKamalBackupError(error) ? error.suggestions : []) engine.ui.error(`  → ${s}`)
+        engine.log.error(`preflight: ${record.error}`)
+        for (const s of isKamalBackupError(error) ? error.suggestions : []) engine.log.error(`  → ${s}`)
       }
     }
     if (isKamalBackupError(error) && error.code === 'interrupted') record.reason = 'interrupted'
@@ -221,7 +221,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
       return result
     } catch (error) {
       if (!(isKamalBackupError(error) && error.code === 'restic/no-repository' && config.restic.initIfMissing)) throw error
-      engine.ui.info('the restic repository does not exist yet: creating it (restic.init_if_missing)')
+      engine.log.info('the restic repository does not exist yet: creating it (restic.init_if_missing)')
       await restic.init()
       initChecked = true
       return call()
@@ -247,8 +247,8 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
       record.failed_step ??= name
       record.error ??= entry.error
       if (isKamalBackupError(error) && error.code === 'interrupted') throw error
-      engine.ui.error(`${title}: ${entry.error}`)
-      for (const s of isKamalBackupError(error) ? error.suggestions : []) engine.ui.error(`  → ${s}`)
+      engine.log.error(`${title}: ${entry.error}`)
+      for (const s of isKamalBackupError(error) ? error.suggestions : []) engine.log.error(`  → ${s}`)
       return false
     } finally {
       entry.duration_ms = Date.now() - started

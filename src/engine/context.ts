@@ -3,16 +3,16 @@
 import {accessSync, constants, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {connect} from 'node:net'
-import type {Ui} from '../cli/ui.js'
 import {loadBackupConfig} from '../config/backup-config.js'
-import {throwOnErrors} from '../config/findings.js'
+import {throwOnErrors} from '../parse/findings.js'
 import {DEFAULT_STATE_DIR, type BackupConfig, type ResticConfig} from '../config/types.js'
 import {ConfigError, KamalBackupError} from '../errors.js'
+import type {Log} from '../log.js'
 import {Secret, type Redactor} from '../redact.js'
 import type {ResticTarget} from '../restic/argv.js'
 import {DEFAULT_OPEN_TIMEOUT_MS, detectRestic, Restic, type ResticVersion} from '../restic/client.js'
 import type {Progress} from './progress.js'
-import {environmentSecrets, resolvePassword, resolveValue, type SecretSource} from './resolve.js'
+import {environmentSecrets, resolvePassword, resolveValue, type SecretSource} from '../config/resolve.js'
 import {StateDir} from './state.js'
 
 export interface Engine {
@@ -20,7 +20,7 @@ export interface Engine {
   env: NodeJS.ProcessEnv
   secrets: SecretSource
   redactor: Redactor
-  ui: Ui
+  log: Log
   progress: Progress
   state: StateDir
   now: () => Date
@@ -32,7 +32,7 @@ export interface EngineOptions {
   configFile: string
   cwd: string
   env: NodeJS.ProcessEnv
-  ui: Ui
+  log: Log
   progress: Progress
   signal: AbortSignal
   now?: () => Date
@@ -44,15 +44,15 @@ export interface EngineOptions {
 /** Loads and validates the config (every error becomes one clear error) and builds the engine context. */
 export function createEngine(options: EngineOptions): Engine {
   const loaded = loadBackupConfig(options.configFile, options.cwd)
-  for (const f of loaded.findings.filter((x) => x.severity === 'warning')) options.ui.debug(`${f.file}:${f.line}: ${f.message}`)
+  for (const f of loaded.findings.filter((x) => x.severity === 'warning')) options.log.debug(`${f.file}:${f.line}: ${f.message}`)
   throwOnErrors(loaded.findings)
   const config = loaded.config!
   return {
     config,
     env: options.env,
     secrets: options.secrets ?? environmentSecrets(options.env),
-    redactor: options.ui.redactor,
-    ui: options.ui,
+    redactor: options.log.redactor,
+    log: options.log,
     progress: options.progress,
     state: new StateDir(options.stateDir ?? stateDirectory(config, options.env, options.cwd)),
     now: options.now ?? (() => new Date()),

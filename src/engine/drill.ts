@@ -4,6 +4,7 @@
 import {dirname} from 'node:path'
 import {hostname, userInfo} from 'node:os'
 import type {LocalConfig} from '../config/backup-config.js'
+import type {RestoreRequest, RestoreTargets} from '../documents.js'
 import {errorMessage, ExitCode, isKamalBackupError, KamalBackupError} from '../errors.js'
 import {lastLines} from '../exec/local.js'
 import {runGroup} from '../exec/pipeline.js'
@@ -29,8 +30,8 @@ export interface DrillRecord extends RestoreReport {
   app: string
   operator: string
   host: string
-  requested: {snapshot: string; at: string | null; databases: string[] | null; files: boolean | null}
-  targets: {databases: {name: string; target: string}[]; files: {from: string; to: string}[]}
+  requested: RestoreRequest
+  targets: RestoreTargets
   /** The parts of the run this drill did not restore, and why: a drill that skipped the files says so. */
   skipped: string[]
   started_at: string
@@ -91,7 +92,7 @@ export function drillLocalChoice(engine: Engine, local: LocalConfig | undefined,
   assertNotProductionEnvironment(engine.env)
   const parts = selectParts(options.selection, engine.config.databases.map((d) => d.name), engine.config.paths.length > 0)
   const targets = localTargets(engine, local, cwd, parts, {filesRequested: options.selection.files === true})
-  for (const path of targets.unmappedPaths) engine.ui.warn(`files from ${path} are not part of this drill: no local target in config/kamal-backup.local.yml`)
+  for (const path of targets.unmappedPaths) engine.log.warn(`files from ${path} are not part of this drill: no local target in config/kamal-backup.local.yml`)
   return {scope: 'local', parts, targets, skipped: skippedParts(engine, parts, options.selection, targets.unmappedPaths), filesMode: 'replace'}
 }
 

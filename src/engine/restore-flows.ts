@@ -6,6 +6,7 @@ import {accessSync, constants, existsSync, readFileSync, statSync} from 'node:fs
 import {hostname} from 'node:os'
 import {dirname, resolve} from 'node:path'
 import type {LocalConfig} from '../config/backup-config.js'
+import type {PreflightCheck, RestorePlan, RestoreRequest, RestoreTargets} from '../documents.js'
 import {errorMessage, ExitCode, isKamalBackupError, KamalBackupError} from '../errors.js'
 import {shellJoin} from '../exec/quote.js'
 import {describeDatabase} from '../db/connection.js'
@@ -14,7 +15,7 @@ import type {Restic} from '../restic/client.js'
 import {openRepository, type Engine} from './context.js'
 import {drillNotChecked, drillOperator, type DrillChoice, type DrillOptions} from './drill.js'
 import {loadRuns} from './list.js'
-import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type PartState, type PreflightCheck, type RestoreInput, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
+import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type PartState, type RestoreInput, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
 import {databaseGroup, describeRun, FILES_GROUP, type Run} from './runs.js'
 import {judge, STATE_FILES} from './state.js'
 import {assertNotProductionEnvironment, localTargets, productionTargets, type Targets} from './targets.js'
@@ -28,8 +29,8 @@ export interface RestoreResult extends RestoreReport {
   app: string
   operator: string
   host: string
-  requested: {snapshot: string; at: string | null; databases: string[] | null; files: boolean | null}
-  targets: {databases: {name: string; target: string}[]; files: {from: string; to: string}[]}
+  requested: RestoreRequest
+  targets: RestoreTargets
   /** Each part and where it stands: unchanged, restored, or partly restored. */
   changes: PartState[]
   safety_backup: {run_id: string | null; status: string; undo_command: string | null} | null
@@ -54,33 +55,6 @@ export interface RestoreOptions {
   confirm?: (plan: RestorePlanView) => Promise<void>
   /** The run id the operator confirmed (a remote restore, after its dry run): any other run is refused. */
   expectRun?: string
-}
-
-/** `restore production|local --dry-run --json` and `drill production|local --dry-run --json`: what the command
- *  would do, and whether its checks pass. Also what the workstation shows in the confirmation of a remote restore. */
-export interface RestorePlan {
-  schema_version: 1
-  kind: 'restore-plan' | 'drill-plan'
-  scope: 'production' | 'local'
-  /** ok: the restore could proceed now; failed: the run could not be resolved or a check failed. */
-  status: 'ok' | 'failed'
-  dry_run: true
-  app: string
-  host: string
-  requested: RestoreResult['requested']
-  /** The run the selection resolves to (null when it does not resolve). */
-  run: {id: string; time: string; age_seconds: number; pre_restore: boolean; snapshots: {group: string; id: string}[]} | null
-  targets: RestoreResult['targets']
-  /** Whether the restore would take a safety backup first (only restore production does; --no-safety-backup: false). */
-  safety_backup: boolean
-  /** The checks that ran, in order; after a failed one, the rest did not run. */
-  checks: PreflightCheck[]
-  /** What a dry run cannot check without changing something: the restore itself finds out. */
-  not_checked: string[]
-  planned_at: string
-  duration_ms: number
-  error: string | null
-  suggestions: string[]
 }
 
 /** What only the restore itself can find out (each needs a change, or the data itself). */
@@ -177,7 +151,7 @@ function recorder(engine: Engine, result: RestoreResult): Recorder {
       engine.state.write(STATE_FILES.lastRestore, stored)
       if (final) engine.state.append(STATE_FILES.restores, stored)
     } catch (error) {
-      if (!warned) engine.ui.warn(`cannot write the restore record in ${engine.state.path}: ${errorMessage(error)}`)
+      if (!warned) engine.log.warn(`cannot write the restore record in ${engine.state.path}: ${errorMessage(error)}`)
       warned = true
     }
   }
@@ -279,7 +253,7 @@ async function confirmAndRestore(
   result.targets = {databases: view.databases, files: view.files}
   options.expect?.(chosen.run)
   await options.confirm?.(view)
-  engine.ui.info(`restoring ${describePlan(view)}`)
+  engine.log.info(`restoring ${describePlan(view)}`)
   record.update()
   await restoreRun(engine, restic, restoreInput(chosen, choice.targets), result, result.changes, {onUpdate: record.update, ...(options.beforeChanges && {beforeChanges: options.beforeChanges})})
 }
@@ -305,7 +279,7 @@ export function planLocal(engine: Engine, local: LocalConfig | undefined, cwd: s
   assertNotProductionEnvironment(engine.env)
   const parts = selectParts(selection, engine.config.databases.map((d) => d.name), engine.config.paths.length > 0)
   const targets = localTargets(engine, local, cwd, parts, {filesRequested: selection.files === true})
-  for (const path of targets.unmappedPaths) engine.ui.warn(`files from ${path} would not be restored: no local target for it in config/kamal-backup.local.yml`)
+  for (const path of targets.unmappedPaths) engine.log.warn(`files from ${path} would not be restored: no local target for it in config/kamal-backup.local.yml`)
   return planRestore(engine, selection, {kind: 'restore-plan', scope: 'local', parts, targets, filesMode: 'replace', tableOfContents: false, safetyBackup: false, notChecked: NOT_CHECKED_BY_A_DRY_RUN.slice(1)})
 }
 
@@ -435,11 +409,11 @@ export async function restoreProduction(engine: Engine, selection: RestoreSelect
       // a refused restore takes none, and the backup is as close as it can be to the data it protects.
       beforeChanges: async () => {
         if (!options.safetyBackup) {
-          engine.ui.warn('--no-safety-backup: restoring without a safety backup; the current production data cannot be brought back by kamal-backup')
+          engine.log.warn('--no-safety-backup: restoring without a safety backup; the current production data cannot be brought back by kamal-backup')
           result.steps.push({name: 'safety-backup', status: 'skipped', duration_ms: null})
           return
         }
-        engine.ui.info('taking a safety backup of production before restoring (--no-safety-backup skips it)')
+        engine.log.info('taking a safety backup of production before restoring (--no-safety-backup skips it)')
         const entry = {name: 'safety-backup', status: 'running' as 'running' | 'ok' | 'failed', started_at: engine.now().toISOString(), duration_ms: null as number | null, error: undefined as string | undefined}
         result.steps.push(entry)
         record.update()
@@ -467,7 +441,7 @@ export async function restoreProduction(engine: Engine, selection: RestoreSelect
             suggestions: ['fix the cause and restore again; only if production is already lost, pass --no-safety-backup'],
           })
         }
-        engine.ui.info(`safety backup: run ${safety.run_id}. To undo this restore: ${undo}`)
+        engine.log.info(`safety backup: run ${safety.run_id}. To undo this restore: ${undo}`)
       },
     })
     return {result: finish(engine, result)}
@@ -491,7 +465,7 @@ export async function restoreLocal(engine: Engine, local: LocalConfig | undefine
     // Targets only for what is restored: `--database primary` needs no local target for the others.
     const targets = localTargets(engine, local, cwd, parts, {filesRequested: selection.files === true})
     result.skipped_paths = targets.unmappedPaths
-    for (const path of targets.unmappedPaths) engine.ui.warn(`files from ${path} are not restored: no local target for it in config/kamal-backup.local.yml (paths: [{from: ${path}, to: storage}])`)
+    for (const path of targets.unmappedPaths) engine.log.warn(`files from ${path} are not restored: no local target for it in config/kamal-backup.local.yml (paths: [{from: ${path}, to: storage}])`)
     engine.state.ensureWritable()
     lock = engine.state.lock('restore')
     await confirmAndRestore(engine, result, record, {selection, parts, targets}, options)
@@ -504,3 +478,5 @@ export async function restoreLocal(engine: Engine, local: LocalConfig | undefine
     record.final()
   }
 }
+
+export type {RestorePlan} from '../documents.js'

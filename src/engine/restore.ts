@@ -6,6 +6,7 @@
 // pipe is checked. What has changed is tracked part by part, so a failure can say exactly where production is.
 import {accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join} from 'node:path'
+import type {PreflightCheck} from '../documents.js'
 import {errorMessage, InterruptedError, isKamalBackupError, KamalBackupError, UsageError} from '../errors.js'
 import {CommandFailedError, findExecutable, lastLines, runChecked, runProcess, type ProcessResult} from '../exec/local.js'
 import {runToFile, streamInto} from '../exec/pipeline.js'
@@ -256,13 +257,6 @@ export function describeChanges(changes: readonly PartState[]): string | undefin
 interface Checked {
   expected: Map<string, {files: number; bytes: number}>
   tocTables: Map<string, number>
-}
-
-/** One check of a preflight, as a dry run reports it. */
-export interface PreflightCheck {
-  name: string
-  status: 'ok' | 'failed'
-  error?: string
 }
 
 export interface PreflightOptions {

@@ -7,12 +7,11 @@ import {basename, dirname, extname, join, resolve} from 'node:path'
 import {ConfigError} from '../errors.js'
 import {validateDeployFile} from '../generated/validators.js'
 import deploySchema from '../../schemas/kamal-deploy.schema.json' with {type: 'json'}
-import {displayPath} from '../config/backup-config.js'
-import {finding, formatPath, joinSuggestions, type Finding} from '../config/findings.js'
-import {schemaFindings} from '../config/schema-findings.js'
+import {displayPath, finding, formatPath, joinSuggestions, type Finding} from '../parse/findings.js'
+import {schemaFindings} from '../parse/schema-findings.js'
 import {renderErb, type ErbDeferred, type ErbEmptyEnv} from './erb.js'
 import {kamalEnv} from './secrets.js'
-import {parseYaml, PositionMap, type YamlPath} from './yaml.js'
+import {parseYaml, PositionMap, type YamlPath} from '../parse/yaml.js'
 
 export const DEFAULT_DEPLOY_FILE = 'config/deploy.yml'
 

@@ -4,7 +4,7 @@
 // inside a YAML comment line, where the output would be discarded anyway: there it renders as nothing, with a warning.
 
 import {ConfigError} from '../errors.js'
-import type {Position} from './yaml.js'
+import type {Position} from '../parse/yaml.js'
 
 export interface ErbOptions {
   file: string

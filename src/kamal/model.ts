@@ -1,8 +1,8 @@
 // The typed model of what kamal-backup needs from deploy.yml: which accessory is the backup accessory, where it
 // runs (hosts), what its container is called, what it mounts, what environment it gets, and how to SSH there.
 // Host resolution mirrors Kamal 2.x exactly, including its quirks; where a quirk would surprise, we warn.
-import type {PositionMap, Position} from './yaml.js'
-import {didYouMean, finding, formatPath, type Finding} from '../config/findings.js'
+import type {PositionMap, Position} from '../parse/yaml.js'
+import {didYouMean, finding, formatPath, type Finding} from '../parse/findings.js'
 import type {DeploySource} from './deploy.js'
 
 export interface Mount {

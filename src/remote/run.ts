@@ -1,38 +1,22 @@
-// Runs an accessory command inside the backup accessory over SSH: reads the deploy.yml model, picks the host,
-// connects once (session.ts), runs `docker exec -i ... kamal-backup <command>` (command.ts) with the version
-// handshake (protocol.ts), streams the output (exec.ts) and returns the remote exit code. `restore production`
-// runs two commands on that connection (restoreInAccessory): its dry run, whose plan the operator confirms here,
-// then the restore of exactly that run. Each `docker exec` is a new process, so each has its own handshake.
-import {existsSync} from 'node:fs'
-import {homedir} from 'node:os'
-import {resolve} from 'node:path'
-import type {Ui} from '../cli/ui.js'
-import type {CheckoutFlagValues} from '../cli/engine-command.js'
-import {loadBackupConfig} from '../config/backup-config.js'
-import {throwOnErrors} from '../config/findings.js'
-import {backupConfigPath} from '../config/validate.js'
-import {errorMessage, ExitCode, KamalBackupError, UsageError} from '../errors.js'
-import {readDeployConfig} from '../kamal/deploy.js'
-import {buildDeployModel, type DeployModel} from '../kamal/model.js'
-import {DEFAULT_STATE_DIR} from '../config/types.js'
+// Runs an accessory command inside the backup accessory over SSH: the target (target.ts), one connection
+// (session.ts), `docker exec -i ... kamal-backup <command>` (command.ts) with the version handshake (protocol.ts),
+// the output streamed (exec.ts), and the remote exit code returned. `restore production` runs two commands on one
+// connection (restore.ts). Each `docker exec` is a new process, so each has its own handshake.
+import {errorMessage, ExitCode, KamalBackupError} from '../errors.js'
+import type {Log} from '../log.js'
 import {accessoryArgv, remoteCommandLine} from './command.js'
 import {connectionLostError, dockerExecError, versionMismatchError} from './errors.js'
 import {execInAccessory, type ExecResult} from './exec.js'
-import type {Connection} from './session.js'
-import type {RestorePlan} from '../engine/restore-flows.js'
 import {compareVersions, PROTOCOL_VERSION, protocolCompatible, type Handshake} from './protocol.js'
-import {effectiveSsh, parseHostSpec} from './ssh-settings.js'
+import type {Connection} from './session.js'
+import {resolveTarget, type RemoteTarget, type TargetOptions} from './target.js'
 
-export interface RemoteRunOptions {
-  cwd: string
-  env: NodeJS.ProcessEnv
-  flags: CheckoutFlagValues
+export interface RemoteRunOptions extends TargetOptions {
   /** The command id parts, e.g. ['restore', 'production']. */
   command: string[]
   /** The argv the user typed after the command id. */
   argv: string[]
   json: boolean
-  ui: Ui
   signal: AbortSignal
   version: string
   /** The human running a production drill, recorded by the accessory. */
@@ -46,100 +30,8 @@ const FINISH_ON_HANGUP = new Set(['restore production', 'drill production'])
 /** Larger --json documents stream on instead of waiting for the exit status. */
 const JSON_HOLD_BYTES = 16 * 1024 * 1024
 
-/** The deploy.yml model, with the backup accessory named by config/kamal-backup.yml `accessory:` when set. */
-export function loadModel(options: Pick<RemoteRunOptions, 'cwd' | 'env' | 'flags'>): DeployModel {
-  return loadTarget(options).model
-}
-
-/** The model, and the accessory's state directory as far as this checkout tells (for messages). */
-export function loadTarget(options: Pick<RemoteRunOptions, 'cwd' | 'env' | 'flags'>): {model: DeployModel; stateDir: string} {
-  const {cwd, env, flags} = options
-  const deploy = readDeployConfig({
-    cwd,
-    env,
-    ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
-    ...(flags.destination !== undefined && {destination: flags.destination}),
-  })
-  throwOnErrors(deploy.findings)
-  const configFile = backupConfigPath({cwd, env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})})
-  let requested: {name: string; position: {file: string; line: number; column: number}} | undefined
-  let statePath: string | undefined
-  if (existsSync(configFile)) {
-    const backup = loadBackupConfig(configFile, cwd)
-    const name = backup.source?.data.accessory
-    if (typeof name === 'string' && backup.source) requested = {name, position: backup.source.positions.nearest(['accessory'])}
-    statePath = backup.config?.statePath
-  }
-  const built = buildDeployModel(deploy.source!, requested)
-  throwOnErrors(built.findings)
-  const model = built.model!
-  // The same precedence as the accessory's: state.path, then its KAMAL_BACKUP_STATE_DIR, then the default.
-  return {model, stateDir: statePath ?? model.accessory.env.clear.KAMAL_BACKUP_STATE_DIR ?? DEFAULT_STATE_DIR}
-}
-
-/** The host to use: the first of the accessory's hosts, or the one --host names. */
-export function pickHost(model: DeployModel, wanted: string | undefined): string {
-  const hosts = model.accessory.hosts
-  if (hosts.length === 0) {
-    throw new KamalBackupError(`the backup accessory "${model.accessory.name}" has no host (${model.accessory.hostsFrom})`, {
-      code: 'accessory-no-host',
-      exitCode: ExitCode.failed,
-      suggestions: ['give it host:, hosts:, role: or roles: in config/deploy.yml'],
-    })
-  }
-  if (wanted === undefined) return hosts[0]!
-  const bare = (h: string) => parseHostSpec(h).host
-  const match = hosts.find((h) => h === wanted) ?? hosts.find((h) => bare(h) === bare(wanted))
-  if (!match) {
-    throw new UsageError(`--host ${wanted} is not a host of the backup accessory "${model.accessory.name}"`, {
-      code: 'unknown-host',
-      suggestions: [`its hosts (${model.accessory.hostsFrom}): ${hosts.join(', ')}`],
-    })
-  }
-  return match
-}
-
-/** Where and how to reach the accessory: the model, the host, the SSH settings. Refuses `schedule` first. */
-interface RemoteTarget {
-  accessory: DeployModel['accessory']
-  stateDir: string
-  settings: ReturnType<typeof effectiveSsh>
-  /** -d as given, else the model's. */
-  destination: string | undefined
-  context: {container: string; accessory: string; host: string; destination?: string}
-}
-
-function prepareRemote(options: RemoteRunOptions): RemoteTarget {
-  const {ui, flags} = options
-  const commandId = options.command.join(' ')
-  const {model, stateDir} = loadTarget(options)
-  const accessory = model.accessory
-  if (commandId === 'schedule') {
-    // The accessory already runs the scheduler (its CMD); a second one from a laptop would back up on its own
-    // timer for as long as the laptop stays connected.
-    throw new UsageError('schedule is what the backup accessory itself runs; it is not started from a workstation', {
-      code: 'schedule-remote',
-      suggestions: [
-        `follow the accessory's scheduler: kamal accessory logs ${accessory.name} -f${flags.destination ? ` -d ${flags.destination}` : ''}`,
-        `back up now: kamal-backup backup --force${flags.destination ? ` -d ${flags.destination}` : ''}; run a scheduler on this machine: kamal-backup schedule --local`,
-      ],
-    })
-  }
-  const host = pickHost(model, flags.host)
-  if (accessory.hosts.length > 1) ui.info(`the backup accessory runs on ${accessory.hosts.length} hosts (${accessory.hosts.join(', ')}); using ${host}${flags.host === undefined ? ' (--host picks another)' : ''}`)
-  const settings = effectiveSsh(host, model.ssh, {
-    cwd: options.cwd,
-    homeDir: options.env.HOME || homedir(),
-    env: options.env,
-    ...(flags['strict-host-key'] && {strictHostKey: true}),
-  })
-  for (const note of settings.notes) ui.debug(`ssh: ${note}`)
-  const destination = flags.destination ?? model.destination
-  return {accessory, stateDir, settings, destination, context: {container: accessory.container, accessory: accessory.name, host: settings.hostName, ...(destination !== undefined && {destination})}}
-}
-
 /** One `docker exec` on the open connection. */
-interface ExecStep {
+export interface ExecStep {
   /** For messages: what is running (`restore production --dry-run`). */
   label: string[]
   argv: string[]
@@ -153,17 +45,17 @@ interface ExecStep {
   warnPatch: boolean
 }
 
-interface ExecOutcome {
+export interface ExecOutcome {
   result: ExecResult
   compatibility: ReturnType<typeof compareVersions> | undefined
   protocolMismatch: boolean
-  safety: ReturnType<typeof safetyBackupWatcher> | undefined
+  safety: SafetyBackupWatcher | undefined
   step: ExecStep
 }
 
 /** Runs one command in the accessory, with its own version handshake (each `docker exec` is a new process). */
-async function execStep(connection: Connection, remote: RemoteTarget, options: RemoteRunOptions, step: ExecStep): Promise<ExecOutcome> {
-  const {ui, flags} = options
+export async function execStep(connection: Connection, remote: RemoteTarget, options: RemoteRunOptions, step: ExecStep): Promise<ExecOutcome> {
+  const {log, flags} = options
   const commandLine = remoteCommandLine({
     container: remote.accessory.container,
     command: options.command,
@@ -174,14 +66,14 @@ async function execStep(connection: Connection, remote: RemoteTarget, options: R
     ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
     ...(step.continues && {continueOnHangup: true}),
   })
-  ui.debug(`ssh ${remote.settings.user}@${remote.settings.hostName}:${remote.settings.port}: ${commandLine}`)
+  log.debug(`ssh ${remote.settings.user}@${remote.settings.hostName}:${remote.settings.port}: ${commandLine}`)
   const outcome: Omit<ExecOutcome, 'result'> = {compatibility: undefined, protocolMismatch: false, safety: step.watchSafety ? safetyBackupWatcher() : undefined, step}
   let result: ExecResult
   try {
     result = await execInAccessory(connection.client, commandLine, {
-      redactor: ui.redactor,
+      redactor: log.redactor,
       stdout: process.stdout,
-      stderr: ui.stream,
+      stderr: log.stream,
       signal: options.signal,
       captureStdout: step.captureStdout ?? false,
       ...(step.holdJson && {holdStdout: JSON_HOLD_BYTES}),
@@ -191,7 +83,7 @@ async function execStep(connection: Connection, remote: RemoteTarget, options: R
         if (outcome.compatibility !== 'incompatible' && !protocolCompatible(handshake)) outcome.protocolMismatch = true
         if (outcome.compatibility === 'incompatible' || outcome.protocolMismatch) return 'stop'
         if (outcome.compatibility === 'patch' && step.warnPatch) {
-          ui.warn(`the accessory runs kamal-backup ${handshake.version}, this machine ${options.version} (compatible; upgrading both to the same release is best)`)
+          log.warn(`the accessory runs kamal-backup ${handshake.version}, this machine ${options.version} (compatible; upgrading both to the same release is best)`)
         }
         return 'go'
       },
@@ -204,7 +96,7 @@ async function execStep(connection: Connection, remote: RemoteTarget, options: R
 }
 
 /** The local exit code for a finished `docker exec`, or the error that explains why there is none. */
-function settle(outcome: ExecOutcome, connection: Connection, remote: RemoteTarget, options: RemoteRunOptions): number {
+export function settle(outcome: ExecOutcome, connection: Connection, remote: RemoteTarget, options: RemoteRunOptions): number {
   const {result, compatibility, protocolMismatch, safety, step} = outcome
   const {accessory, destination} = remote
   if (result.handshake && (compatibility === 'incompatible' || protocolMismatch)) {
@@ -241,7 +133,7 @@ function settle(outcome: ExecOutcome, connection: Connection, remote: RemoteTarg
     const known = dockerExecError(result.exitCode, result.preamble, remote.context)
     if (known) throw known
     // Not recognised: show what the remote side said, and its exit code.
-    if (result.preamble !== '') options.ui.raw(result.preamble.endsWith('\n') ? result.preamble : result.preamble + '\n')
+    if (result.preamble !== '') options.log.raw(result.preamble.endsWith('\n') ? result.preamble : result.preamble + '\n')
     if (result.exitCode !== 0) {
       throw new KamalBackupError(`kamal-backup did not start in the container ${accessory.container} on ${remote.settings.hostName} (exit ${result.exitCode})`, {
         code: 'accessory-exec-failed',
@@ -264,7 +156,7 @@ function isDryRun(argv: readonly string[]): boolean {
 
 export async function runInAccessory(options: RemoteRunOptions): Promise<number> {
   const commandId = options.command.join(' ')
-  const remote = prepareRemote(options)
+  const remote = resolveTarget(options)
   const isVersion = options.command.length === 1 && options.command[0] === 'version'
   const argv = isVersion ? ['--json'] : accessoryArgv(options.argv)
   const continues = FINISH_ON_HANGUP.has(commandId) && !isDryRun(argv)
@@ -272,7 +164,7 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
   const {connect} = await import('./session.js')
   let connection: Connection
   try {
-    connection = await connect(remote.settings, {ui: options.ui, signal: options.signal})
+    connection = await connect(remote.settings, {log: options.log, signal: options.signal})
   } catch (error) {
     // `version` still answers for this machine when the accessory cannot be reached.
     if (isVersion && !options.signal.aborted) return versionUnreachable(options, error)
@@ -310,124 +202,11 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
   return code
 }
 
-export interface RemoteRestoreHooks {
-  /** The accessory's dry run resolved the run and its checks passed: show the plan and confirm it (throws when
-   *  not confirmed). Nothing has changed yet. */
-  confirm(plan: RestorePlan): Promise<void>
-  /** The dry run failed (no such run, a check failed): show why. Nothing else runs. */
-  failed(plan: RestorePlan, exitCode: number): void
-}
-
-/** `restore production` from a workstation, on one SSH connection: first `restore production <args> --dry-run
- *  --json` in the accessory, which resolves the run and runs the checks that change nothing; then, once the
- *  operator confirmed that plan, the restore itself with `--expect-run <id>`, so a backup finishing in between
- *  (a new `latest`) is refused instead of restored unseen. */
-export async function restoreInAccessory(options: RemoteRunOptions, hooks: RemoteRestoreHooks): Promise<number> {
-  const remote = prepareRemote(options)
-  const argv = accessoryArgv(options.argv)
-  const {connect} = await import('./session.js')
-  const connection = await connect(remote.settings, {ui: options.ui, signal: options.signal})
-  try {
-    options.ui.info(`resolving the run and checking the targets in the accessory ${remote.accessory.container} on ${remote.settings.hostName} (a dry run: nothing is changed)`)
-    const planned = await execStep(connection, remote, options, {label: [...options.command, '--dry-run'], argv: dryRunArgv(argv), continues: false, captureStdout: true, warnPatch: true})
-    const planCode = settle(planned, connection, remote, options)
-    if (planCode === ExitCode.interrupted || planCode === 141) return planCode
-    const plan = parsePlan(planned.result.captured ?? '')
-    if (planCode !== 0) {
-      if (plan.kind === 'plan') {
-        hooks.failed(plan.plan, planCode)
-        return planCode
-      }
-      if (plan.kind === 'error') throw planError(plan.error, planCode, remote)
-      if (planned.result.captured) options.ui.raw(planned.result.captured)
-      return planCode
-    }
-    if (plan.kind !== 'plan' || plan.plan.status !== 'ok' || !plan.plan.run) {
-      throw new KamalBackupError(`the accessory's dry run (kamal-backup restore production --dry-run --json) did not print a restore plan; nothing was restored`, {
-        code: 'accessory-protocol',
-        suggestions: [`run the same kamal-backup release on both sides (the accessory: kamal accessory reboot ${remote.accessory.name}${remote.destination ? ` -d ${remote.destination}` : ''})`],
-      })
-    }
-    await hooks.confirm(plan.plan)
-    if (options.signal.aborted) return ExitCode.interrupted
-    const restoreArgv = hasFlag(argv, '--expect-run') ? argv : [...argv, '--expect-run', plan.plan.run.id]
-    const restored = await execStep(connection, remote, options, {label: options.command, argv: restoreArgv, continues: true, holdJson: options.json, watchSafety: true, warnPatch: false})
-    return settle(restored, connection, remote, options)
-  } finally {
-    connection.close()
-  }
-}
-
-/** The argv of the dry run: the same selection and flags, `--dry-run --json` (once). */
-export function dryRunArgv(argv: readonly string[]): string[] {
-  const end = argv.indexOf('--')
-  const flags = (end < 0 ? argv : argv.slice(0, end)).filter((word) => word !== '--json' && word !== '--dry-run')
-  return [...flags, '--dry-run', '--json', ...(end < 0 ? [] : argv.slice(end))]
-}
-
-function hasFlag(argv: readonly string[], flag: string): boolean {
-  const end = argv.indexOf('--')
-  return (end < 0 ? argv : argv.slice(0, end)).some((word) => word === flag || word.startsWith(flag + '='))
-}
-
-type ParsedPlan = {kind: 'plan'; plan: RestorePlan} | {kind: 'error'; error: {message?: string; code?: string; suggestions?: string[]}} | {kind: 'unknown'}
-
-/** The dry run's stdout: a restore plan, an error document (bad arguments), or something else. */
-export function parsePlan(text: string): ParsedPlan {
-  let doc: unknown
-  try {
-    doc = JSON.parse(text)
-  } catch {
-    return {kind: 'unknown'}
-  }
-  if (doc && typeof doc === 'object') {
-    const value = doc as Record<string, unknown>
-    if (value.kind === 'restore-plan') return {kind: 'plan', plan: value as unknown as RestorePlan}
-    if (value.error && typeof value.error === 'object') return {kind: 'error', error: value.error as {message?: string; code?: string; suggestions?: string[]}}
-  }
-  return {kind: 'unknown'}
-}
-
-/** The accessory refused the dry run's arguments (exit 2, usually): its error, as if raised here. */
-function planError(error: {message?: string; code?: string; suggestions?: string[]}, exitCode: number, remote: RemoteTarget): KamalBackupError {
-  const suggestions = [...(error.suggestions ?? [])]
-  // An accessory from before --dry-run existed (same major.minor, older patch) does not know the flag.
-  if (/--dry-run|--expect-run/.test(error.message ?? '')) suggestions.push(`the accessory's kamal-backup may predate restore production --dry-run: update its image, then kamal accessory reboot ${remote.accessory.name}${remote.destination ? ` -d ${remote.destination}` : ''}`)
-  return new KamalBackupError(error.message ?? `the accessory refused the restore (exit ${exitCode})`, {code: error.code ?? 'failed', exitCode, suggestions})
-}
-
-/** Notices the line the accessory prints once its safety backup is done (`safety backup: run <id>. To undo this
- *  restore: <command>`), so a lost connection can name it. */
-function safetyBackupWatcher(): {push(chunk: Buffer): void; flush(): void; found?: {runId: string; undo?: string}} {
-  let pending = ''
-  const watcher: ReturnType<typeof safetyBackupWatcher> = {
-    push(chunk) {
-      if (watcher.found) return
-      pending = (pending + chunk.toString('utf8')).slice(-65_536)
-      let newline: number
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        check(pending.slice(0, newline))
-        pending = pending.slice(newline + 1)
-      }
-    },
-    flush() {
-      if (pending !== '') check(pending)
-      pending = ''
-    },
-  }
-  const check = (line: string) => {
-    // eslint-disable-next-line no-control-regex
-    const match = /safety backup: run (\S+?)\.(?: To undo this restore: (.+?))?\s*$/.exec(line.replace(/\x1b\[[0-9;]*m/g, ''))
-    if (match && !watcher.found) watcher.found = {runId: match[1]!, ...(match[2] !== undefined && {undo: match[2]})}
-  }
-  return watcher
-}
-
 /** `version` with the accessory out of reach: this machine's version, then the error (exit 3). */
 function versionUnreachable(options: RemoteRunOptions, error: unknown): number {
   const failure = error instanceof KamalBackupError ? error : new KamalBackupError(String((error as Error)?.message ?? error), {code: 'ssh-failed', exitCode: ExitCode.unreachable})
   if (options.json) {
-    const doc = {version: options.version, node: process.version, accessory: null, error: options.ui.redactor.redactValue(failure.toJSON())}
+    const doc = {version: options.version, node: process.version, accessory: null, error: options.log.redactor.redactValue(failure.toJSON())}
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
     return failure.exitCode
   }
@@ -465,4 +244,37 @@ function printVersions(
     `${handshake.version} (accessory ${context.accessory}, container ${context.container} on ${context.host})${compatible ? (patch ? ' - compatible, patch releases differ' : '') : ' - INCOMPATIBLE'}`,
   ]
   process.stdout.write(lines.join('\n') + '\n')
+}
+
+/** Notices the line the accessory prints once its safety backup is done (`safety backup: run <id>. To undo this
+ *  restore: <command>`), so a lost connection can name it. */
+export interface SafetyBackupWatcher {
+  push(chunk: Buffer): void
+  flush(): void
+  found?: {runId: string; undo?: string}
+}
+
+function safetyBackupWatcher(): SafetyBackupWatcher {
+  let pending = ''
+  const watcher: SafetyBackupWatcher = {
+    push(chunk) {
+      if (watcher.found) return
+      pending = (pending + chunk.toString('utf8')).slice(-65_536)
+      let newline: number
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        check(pending.slice(0, newline))
+        pending = pending.slice(newline + 1)
+      }
+    },
+    flush() {
+      if (pending !== '') check(pending)
+      pending = ''
+    },
+  }
+  const check = (line: string) => {
+    // eslint-disable-next-line no-control-regex
+    const match = /safety backup: run (\S+?)\.(?: To undo this restore: (.+?))?\s*$/.exec(line.replace(/\x1b\[[0-9;]*m/g, ''))
+    if (match && !watcher.found) watcher.found = {runId: match[1]!, ...(match[2] !== undefined && {undo: match[2]})}
+  }
+  return watcher
 }

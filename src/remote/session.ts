@@ -24,8 +24,8 @@ import {createRequire} from 'node:module'
 import {homedir} from 'node:os'
 import {Duplex} from 'node:stream'
 import type {Client, ClientChannel, ConnectConfig} from 'ssh2'
-import type {Ui} from '../cli/ui.js'
 import {InterruptedError, KamalBackupError} from '../errors.js'
+import type {Log} from '../log.js'
 import {connectionError, describeTarget, hostKeyChangedError, hostKeyUnknownError, proxyError, type AuthAttempt, type Target} from './errors.js'
 import {appendKnownHost, checkHostKey, fingerprint, knownHostKeyTypes, knownHostsNames, serverHostKeyAlgorithmsOption} from './known-hosts.js'
 import {proxyArgv, type EffectiveSsh, type JumpSettings} from './ssh-settings.js'
@@ -46,7 +46,7 @@ export interface Connection {
 }
 
 export interface ConnectOptions {
-  ui: Ui
+  log: Log
   signal?: AbortSignal
   /** Every address of a host name, in the resolver's order (default: dns.lookup with all: true). */
   lookup?: (hostName: string) => Promise<string[]>
@@ -219,12 +219,12 @@ async function connectHop(ssh2: Ssh2Module, settings: HopAuth, hop: HopSpec, opt
     if (settings.knownHostsAppendFile) {
       try {
         appendKnownHost(settings.knownHostsAppendFile, names, keyType, key, {hash: settings.hashKnownHosts})
-        options.ui.warn(`Permanently added ${names.join(',')} (${keyType} ${offered}) to ${tilde(settings.knownHostsAppendFile)}`)
+        options.log.warn(`Permanently added ${names.join(',')} (${keyType} ${offered}) to ${tilde(settings.knownHostsAppendFile)}`)
       } catch (error) {
-        options.ui.warn(`accepted the new host key of ${names[0]} (${keyType} ${offered}) but could not record it in ${tilde(settings.knownHostsAppendFile)}: ${(error as Error).message}`)
+        options.log.warn(`accepted the new host key of ${names[0]} (${keyType} ${offered}) but could not record it in ${tilde(settings.knownHostsAppendFile)}: ${(error as Error).message}`)
       }
     } else {
-      options.ui.warn(`accepted the new host key of ${names[0]} (${keyType} ${offered}) without recording it (UserKnownHostsFile none)`)
+      options.log.warn(`accepted the new host key of ${names[0]} (${keyType} ${offered}) without recording it (UserKnownHostsFile none)`)
     }
     return true
   }

@@ -1,5 +1,5 @@
 // How `validate` shows findings: a readable list on a terminal, GitHub Actions annotations with --format github.
-import type {Finding} from '../../config/findings.js'
+import type {Finding} from '../../parse/findings.js'
 import type {ValidateReport} from '../../config/validate.js'
 import type {Style} from '../style.js'
 import {count} from '../../engine/progress.js'

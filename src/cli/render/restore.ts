@@ -3,7 +3,7 @@ import type {DrillRecord} from '../../engine/drill.js'
 import {bytes, count, seconds} from '../../engine/progress.js'
 import type {RestoreReport} from '../../engine/restore.js'
 import type {RestorePlan, RestoreResult} from '../../engine/restore-flows.js'
-import type {PreflightCheck} from '../../engine/restore.js'
+import type {PreflightCheck} from '../../documents.js'
 import type {Style} from '../style.js'
 
 function parts(report: RestoreReport): string[] {

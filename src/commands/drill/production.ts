@@ -1,12 +1,14 @@
 import * as Flags from '@oclif/core/flags'
 import {confirmYesNo} from '../../cli/confirm.js'
-import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS} from '../../cli/engine-command.js'
+import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS, type Parsed} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderDrill} from '../../cli/render/restore.js'
 import {drillOperator, drillProduction, drillProductionChoice, type DrillRecord} from '../../engine/drill.js'
 import {planDrill, type RestorePlan} from '../../engine/restore-flows.js'
 
-export default class DrillProduction extends AccessoryCommand {
+const QUESTION = 'Run a production drill? It restores into scratch targets on production infrastructure.'
+
+export default class DrillProduction extends AccessoryCommand<typeof DrillProduction> {
   static override summary = 'Restore into scratch targets on production infrastructure, verify, and record the result'
   static override description = `Never touches the live databases or files: the scratch database must differ from every configured source and must not look like production (with several databases, --database is a prefix: <prefix>_<name>); it is created if missing. When the app backs up files, --files <dir> (a scratch directory) or --no-files is required.
 
@@ -37,23 +39,19 @@ ${WHERE_IT_RUNS}`
     'dry-run': Flags.boolean({summary: 'Change nothing and ask nothing: show the run and the scratch targets, and run the checks a drill runs first. Exit 0 when the drill could proceed.'}),
   }
 
-  async run(): Promise<DrillRecord | RestorePlan | void> {
-    const {args, flags, raw} = await this.parse(DrillProduction)
-    // --only-database limits the databases; the files come along only when --files names their scratch directory.
-    const files = flags['skip-files'] ? false : flags['only-database'] && flags.files !== undefined ? true : undefined
-    const selection = restoreSelection(args, {at: flags.at, database: flags['only-database'], files}, raw)
-    const dryRun = flags['dry-run']
-    if (this.runsRemotely(flags)) {
-      // A dry run changes nothing: no confirmation, one command in the accessory.
-      if (dryRun) {
-        process.exitCode = await this.runRemote(flags, this.argv, {operator: drillOperator(process.env)})
-        return
-      }
-      await confirmYesNo('Run a production drill? It restores into scratch targets on production infrastructure.', flags.yes)
-      const argv = flags.yes ? this.argv : [...this.argv, '--yes']
-      process.exitCode = await this.runRemote(flags, argv, {operator: drillOperator(process.env)})
-      return
-    }
+  /** From a workstation: the same checks of the arguments, the confirmation asked here, then the drill in the
+   *  accessory (told --yes, and who runs it). A dry run changes nothing: no confirmation, one command. */
+  protected override async inAccessory(input: Parsed<typeof DrillProduction>): Promise<number> {
+    const {flags} = input
+    this.selection(input)
+    if (!flags['dry-run']) await confirmYesNo(QUESTION, flags.yes)
+    const argv = flags['dry-run'] || flags.yes ? this.argv : [...this.argv, '--yes']
+    return this.runRemote(flags, argv, {operator: drillOperator(process.env)})
+  }
+
+  protected async here(input: Parsed<typeof DrillProduction>): Promise<DrillRecord | RestorePlan> {
+    const {flags} = input
+    const selection = this.selection(input)
     const engine = await this.engine(flags)
     const options = {
       selection,
@@ -62,11 +60,17 @@ ${WHERE_IT_RUNS}`
       ...(flags.files !== undefined && {files: flags.files}),
       ...(flags.check !== undefined && {check: flags.check}),
     }
-    if (dryRun) return this.finishPlan(await planDrill(engine, drillProductionChoice(engine, options), options))
-    await confirmYesNo('Run a production drill? It restores into scratch targets on production infrastructure.', flags.yes)
+    if (flags['dry-run']) return this.finishPlan(await planDrill(engine, drillProductionChoice(engine, options), options))
+    await confirmYesNo(QUESTION, flags.yes)
     const {record, exitCode} = await drillProduction(engine, options)
     this.out(renderDrill(record, this.ui.style))
     if (exitCode !== 0) process.exitCode = exitCode
     return record
+  }
+
+  /** --only-database limits the databases; the files come along only when --files names their scratch directory. */
+  private selection({args, flags, raw}: Parsed<typeof DrillProduction>) {
+    const files = flags['skip-files'] ? false : flags['only-database'] && flags.files !== undefined ? true : undefined
+    return restoreSelection(args, {at: flags.at, database: flags['only-database'], files}, raw)
   }
 }

@@ -1,18 +1,18 @@
 import * as Flags from '@oclif/core/flags'
 import {asKamalBackupError} from '../../cli/base.js'
-import {ExitCode, KamalBackupError} from '../../errors.js'
+import {ExitCode} from '../../errors.js'
 import {resolve} from 'node:path'
 import {askProductionConfirmation, checkProductionConfirmation} from '../../cli/confirm.js'
-import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS, type CheckoutFlagValues} from '../../cli/engine-command.js'
+import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS, type Parsed} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {confirmationText, renderPlan, renderRestore} from '../../cli/render/restore.js'
 import {loadBackupConfig} from '../../config/backup-config.js'
-import {throwOnErrors} from '../../config/findings.js'
+import {throwOnErrors} from '../../parse/findings.js'
 import {backupConfigPath} from '../../config/validate.js'
 import {drillOperator} from '../../engine/drill.js'
 import {planProduction, restoreProduction, type RestorePlan, type RestoreResult} from '../../engine/restore-flows.js'
 
-export default class RestoreProduction extends AccessoryCommand {
+export default class RestoreProduction extends AccessoryCommand<typeof RestoreProduction> {
   static override summary = 'Restore a backup run into the production databases and paths'
   static override description = `Destructive, and built to be hard to trigger by accident: in a terminal you type the app name and then RESTORE PRODUCTION; without a terminal only --confirm <app> proceeds (--yes is refused, also next to --confirm). Before the confirmation it shows the run it restores (id, time and age), each database and path and where it goes, and whether a safety backup is taken. \`latest\` and --at never pick a safety backup (a type:pre-restore run); name one by its run id to restore it.
 
@@ -52,26 +52,37 @@ EXIT CODES
     'expect-run': Flags.string({summary: 'Refuse (exit 2, nothing changed) unless the selection resolves to this run id: what the workstation confirmed.', hidden: true}),
   }
 
-  async run(): Promise<RestorePlan | RestoreResult | void> {
-    const {args, flags, raw} = await this.parse(RestoreProduction)
+  /** From a workstation: a dry run is one command in the accessory. A restore is the protocol of
+   *  src/remote/restore.ts (the accessory's dry run, the confirmation here, then exactly that run restored); this
+   *  command supplies the prompt and the rendering. */
+  protected override async inAccessory(input: Parsed<typeof RestoreProduction>): Promise<number> {
+    const {flags} = input
+    restoreSelection(input.args, flags, input.raw)
+    const operator = drillOperator(process.env)
+    if (flags['dry-run']) return this.runRemote(flags, this.argv, {operator})
+    const cwd = process.cwd()
+    const config = loadBackupConfig(backupConfigPath({cwd, env: process.env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})}), cwd)
+    throwOnErrors(config.findings)
+    const app = config.config!.app
+    const ask = checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask'
+    const json = this.jsonEnabled()
+    const {restoreInAccessory} = await import('../../remote/restore.js')
+    return restoreInAccessory({...this.remoteOptions(flags, this.argv, {operator}), app, confirmFlag: flags.confirm}, {
+      confirm: async (plan) => {
+        const text = confirmationText(app, {...plan, run: plan.run!}, this.ui.style)
+        if (ask) await askProductionConfirmation(app, text, this.abortController.signal)
+        else if (!json) this.ui.raw(`${text}\n  confirmed by --confirm ${app}\n`)
+      },
+      show: (plan) => this.out(renderPlan(plan, this.ui.style)),
+    })
+  }
+
+  protected async here({args, flags, raw}: Parsed<typeof RestoreProduction>): Promise<RestorePlan | RestoreResult> {
     const selection = restoreSelection(args, flags, raw)
-    const dryRun = flags['dry-run']
-    if (this.runsRemotely(flags)) {
-      // A dry run changes nothing: it needs no confirmation, and is one command in the accessory.
-      if (dryRun) {
-        process.exitCode = await this.runRemote(flags, this.argv, {operator: drillOperator(process.env)})
-        return
-      }
-      const cwd = process.cwd()
-      const config = loadBackupConfig(backupConfigPath({cwd, env: process.env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})}), cwd)
-      throwOnErrors(config.findings)
-      process.exitCode = await this.restoreRemotely(flags, config.config!.app)
-      return
-    }
     const engine = await this.engine(flags)
     const app = engine.config.app
     const undo = {local: this.ranWithLocalFlag(flags), ...(flags['backup-config'] !== undefined && {backupConfig: flags['backup-config']})}
-    if (dryRun) {
+    if (flags['dry-run']) {
       // The flag rules still apply (a wrong --confirm is said now, not at 3 a.m.), but nothing is asked.
       if (flags.yes || flags.confirm !== undefined) checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes})
       return this.finishPlan(await planProduction(engine, selection, {safetyBackup: flags['safety-backup'], undo, ...(flags['expect-run'] !== undefined && {expectRun: flags['expect-run']})}))
@@ -97,43 +108,5 @@ EXIT CODES
     if (error && (!this.jsonEnabled() || asKamalBackupError(error).exitCode !== ExitCode.failed)) throw error
     if (error) process.exitCode = ExitCode.failed
     return result
-  }
-
-  /** From a workstation: the accessory resolves the run and checks the targets first (a dry run); the plan is
-   *  shown and confirmed here; then the accessory restores exactly that run (--expect-run). One SSH connection. */
-  private async restoreRemotely(flags: CheckoutFlagValues & {confirm?: string | undefined; yes?: boolean}, app: string): Promise<number> {
-    const ask = checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes}) === 'ask'
-    this.installSignalHandlers()
-    const {restoreInAccessory} = await import('../../remote/run.js')
-    const json = this.jsonEnabled()
-    return restoreInAccessory(
-      {
-        cwd: process.cwd(),
-        env: process.env,
-        flags,
-        command: this.id!.split(':'),
-        argv: flags.confirm === undefined ? [...this.argv, '--confirm', app] : this.argv,
-        json,
-        ui: this.ui,
-        signal: this.abortController.signal,
-        version: this.config.version,
-        operator: drillOperator(process.env),
-      },
-      {
-        confirm: async (plan) => {
-          const text = confirmationText(app, {...plan, run: plan.run!}, this.ui.style)
-          if (ask) await askProductionConfirmation(app, text, this.abortController.signal)
-          else if (!json) this.ui.raw(`${text}\n  confirmed by --confirm ${app}\n`)
-        },
-        failed: (plan, exitCode) => {
-          if (json) {
-            process.stdout.write(JSON.stringify(plan, null, 2) + '\n')
-            return
-          }
-          this.out(renderPlan(plan, this.ui.style))
-          throw new KamalBackupError(`not restoring: ${plan.error ?? 'the checks in the accessory failed'}`, {code: 'restore-refused', exitCode, suggestions: plan.suggestions})
-        },
-      },
-    )
   }
 }

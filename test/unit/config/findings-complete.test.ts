@@ -7,7 +7,7 @@ import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {isMap, isPair, isScalar, isSeq, parseDocument, type Node as YamlNode} from 'yaml'
 import {validateCheckout, type CheckoutOptions} from '../../../src/config/validate.js'
-import type {Finding} from '../../../src/config/findings.js'
+import type {Finding} from '../../../src/parse/findings.js'
 import {BACKUP, DEPLOY, SECRETS, cleanupApps, makeApp, makeCheckout} from './support.js'
 
 after(cleanupApps)

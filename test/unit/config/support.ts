@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
-import type {Finding} from '../../../src/config/findings.js'
+import type {Finding} from '../../../src/parse/findings.js'
 
 const roots: string[] = []
 

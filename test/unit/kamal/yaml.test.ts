@@ -6,8 +6,8 @@ import {fileURLToPath} from 'node:url'
 
 import {ConfigError} from '../../../src/errors.js'
 import {renderErb} from '../../../src/kamal/erb.js'
-import {PositionMap, parseYaml, readPlainScalar} from '../../../src/kamal/yaml.js'
-import type {ParsedYaml, YamlDiagnostic} from '../../../src/kamal/yaml.js'
+import {PositionMap, parseYaml, readPlainScalar} from '../../../src/parse/yaml.js'
+import type {ParsedYaml, YamlDiagnostic} from '../../../src/parse/yaml.js'
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 const CORPUS = join(REPO, '../shared/corpus')

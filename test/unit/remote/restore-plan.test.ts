@@ -1,6 +1,6 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {dryRunArgv, parsePlan} from '../../../src/remote/run.js'
+import {dryRunArgv, parsePlan} from '../../../src/remote/restore.js'
 
 test('the dry run of a remote restore gets the same selection and flags, with --dry-run --json once; arguments after -- stay last', () => {
   assert.deepEqual(dryRunArgv(['latest', '--database', 'primary', '--confirm', 'app']), ['latest', '--database', 'primary', '--confirm', 'app', '--dry-run', '--json'])

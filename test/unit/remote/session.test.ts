@@ -65,14 +65,14 @@ test('several addresses: each is tried in turn; known_hosts records the name and
   const tried: string[] = []
   const u = ui()
   // 127.0.0.2 refuses (nothing listens there); 127.0.0.1 is the server.
-  const connection = await connect(e, {ui: u.ui, lookup: async (name) => (tried.push(name), ['127.0.0.2', '127.0.0.1'])})
+  const connection = await connect(e, {log: u.ui, lookup: async (name) => (tried.push(name), ['127.0.0.2', '127.0.0.1'])})
   connection.close()
   assert.deepEqual(tried, ['multi.test'])
   const known = readFileSync(join(home, '.ssh', 'known_hosts'), 'utf8')
   assert.equal(known.split(' ')[0], `[multi.test]:${port},[127.0.0.1]:${port}`, 'the address connected to, not the first one resolved')
 
   const none = settings('multi.test', {keys: [key.file]}).e
-  await assert.rejects(connect({...none, port: 1}, {ui: u.ui, lookup: async () => ['127.0.0.2', '127.0.0.3']}), (error: Error & {suggestions: string[]}) => {
+  await assert.rejects(connect({...none, port: 1}, {log: u.ui, lookup: async () => ['127.0.0.2', '127.0.0.3']}), (error: Error & {suggestions: string[]}) => {
     assert.match(error.message, /refused/)
     assert.match(error.suggestions[0]!, /multi\.test has 2 addresses, all tried: 127\.0\.0\.2: ECONNREFUSED, 127\.0\.0\.3: ECONNREFUSED/)
     return true
@@ -95,7 +95,7 @@ test('keys_only: the agent signs for a listed (encrypted) key, and is never aske
 
     offered = []
     const {e} = settings('127.0.0.1', {keys: [listed.file], keys_only: true}, {SSH_AUTH_SOCK: sock})
-    const connection = await connect(e, {ui: ui().ui})
+    const connection = await connect(e, {log: ui().ui})
     connection.close()
     assert.ok(offered.includes(listed.blob), 'the listed key was offered (signed by the agent)')
     assert.ok(!offered.includes(other.blob), 'the unlisted agent identity was never offered')
@@ -105,7 +105,7 @@ test('keys_only: the agent signs for a listed (encrypted) key, and is never aske
 
     // Without the key in the agent: the error says to ssh-add it, and that the agent is limited to the listed keys.
     execFileSync('ssh-add', ['-q', '-D'], {env: {...process.env, SSH_AUTH_SOCK: sock}, stdio: 'ignore'})
-    await assert.rejects(connect(e, {ui: ui().ui}), (error: Error & {suggestions: string[]}) => {
+    await assert.rejects(connect(e, {log: ui().ui}), (error: Error & {suggestions: string[]}) => {
       const text = error.suggestions.join('\n')
       assert.match(text, /listed: encrypted and not in ssh-agent .*ssh-add .*listed/)
       assert.match(text, /with keys_only the agent is used only for the keys listed in ssh\.keys/)
@@ -120,7 +120,7 @@ test('an encrypted key with no agent at all: the advice is to start one, not to 
   const listed = keyPair('lonely', 'pw')
   accepted = listed.blob
   const {e} = settings('127.0.0.1', {keys: [listed.file], keys_only: true})
-  await assert.rejects(connect(e, {ui: ui().ui}), (error: Error & {suggestions: string[]}) => {
+  await assert.rejects(connect(e, {log: ui().ui}), (error: Error & {suggestions: string[]}) => {
     assert.match(error.suggestions.join('\n'), /encrypted, and no ssh-agent is available .*start one/)
     return true
   })

@@ -2,7 +2,7 @@
 // one message per problem (no "must match exactly one schema" noise), "did you mean" for typos, and a pointed
 // message when a literal secret sits where a `{secret: NAME}` belongs.
 import type {ErrorObject} from 'ajv'
-import type {PositionMap, YamlPath} from '../kamal/yaml.js'
+import type {PositionMap, YamlPath} from './yaml.js'
 import {isSecretName} from '../redact.js'
 import {didYouMean, finding, formatPath, type Finding} from './findings.js'
 

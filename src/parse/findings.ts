@@ -1,7 +1,8 @@
 // A finding is one problem in one place: what `validate` reports, and what every other command turns into an
 // error before it does anything. Rule ids are stable (README "Validation rules") so CI can allow-list them.
 import {ConfigError} from '../errors.js'
-import type {Position, YamlPath} from '../kamal/yaml.js'
+import {isAbsolute, relative} from 'node:path'
+import type {Position, YamlPath} from './yaml.js'
 
 export type Severity = 'error' | 'warning'
 
@@ -113,4 +114,10 @@ export function didYouMean(input: string, candidates: readonly string[]): string
   if (best === undefined) return undefined
   const threshold = Math.max(2, Math.floor(Math.max(input.length, best.length) / 3))
   return bestDistance <= threshold ? best : undefined
+}
+
+/** A file as findings and messages name it: relative to cwd when it is inside it, else absolute. */
+export function displayPath(absolute: string, cwd: string): string {
+  const rel = relative(cwd, absolute)
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : absolute
 }

@@ -3,7 +3,7 @@
 import {readFileSync} from 'node:fs'
 import {ConfigError} from '../errors.js'
 import {Redactor, Secret} from '../redact.js'
-import type {PasswordRef, ValueRef} from '../config/types.js'
+import type {PasswordRef, ValueRef} from './types.js'
 
 /** Where `{secret: NAME}` values come from: the accessory's environment, or on a workstation the environment
  *  and then .kamal/secrets. */
