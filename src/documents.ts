@@ -49,3 +49,19 @@ export interface RestorePlan {
   error: string | null
   suggestions: string[]
 }
+
+/** `check`, `prune` and `unlock` (check.schema.json, prune.schema.json, unlock.schema.json): also what a backup's
+ *  own check and forget steps record in last_check.json and last_prune.json. */
+export interface MaintenanceRecord {
+  schema_version: 1
+  kind: 'check' | 'unlock' | 'prune'
+  status: 'ok' | 'failed'
+  started_at: string
+  finished_at: string
+  duration_ms: number
+  read_data_subset?: string | null
+  removed?: number
+  kept?: number
+  output: string | null
+  error: string | null
+}

@@ -1,5 +1,6 @@
 import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {toolVersions} from '../engine/evidence.js'
+import {localExecutor} from '../exec/executor.js'
 
 export interface VersionResult {
   version: string
@@ -26,7 +27,7 @@ EXIT CODES
 
   protected async here(_input: Parsed<typeof Version>): Promise<VersionResult> {
     const result: VersionResult = {version: this.config.version, node: process.version}
-    if (this.jsonEnabled()) result.tools = await toolVersions(process.env)
+    if (this.jsonEnabled()) result.tools = await toolVersions({exec: localExecutor, env: process.env, signal: this.abortController.signal, redactor: this.redactor})
     this.out(result.version)
     return result
   }

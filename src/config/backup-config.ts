@@ -1,7 +1,7 @@
 // config/kamal-backup.yml: read → parse with positions → JSON Schema → normalise → semantic checks.
 // Returns findings rather than throwing, so `validate` can show them all; other commands call throwOnErrors().
 import {readFileSync} from 'node:fs'
-import {isAbsolute, relative, resolve} from 'node:path'
+import {isAbsolute, resolve} from 'node:path'
 import {ConfigError} from '../errors.js'
 import {validateBackupFile, validateLocalFile} from '../generated/validators.js'
 import type {KamalBackupFile, KamalBackupLocalFile} from '../generated/schema-types.js'

@@ -15,14 +15,13 @@ export interface ResolvedDatabase {
   database?: string
   params: Record<string, string>
   password?: Secret
-  /** sqlite: the database file. */
+  /** A file database (SQLite): its file. */
   path?: string
 }
 
 export function resolveDatabase(db: DatabaseConfig, source: SecretSource, redactor: Redactor): ResolvedDatabase {
-  if (db.adapter === 'sqlite') {
-    return {name: db.name, adapter: 'sqlite', params: {}, path: resolveValue(db.path!, `databases.${db.name}.path`, source, redactor)}
-  }
+  // A file database (SQLite) is named by its path, a server by its URL (the config schema says which a kind takes).
+  if (db.path !== undefined) return {name: db.name, adapter: db.adapter, params: {}, path: resolveValue(db.path, `databases.${db.name}.path`, source, redactor)}
   const text = resolveValue(db.url!, `databases.${db.name}.url`, source, redactor)
   let url: URL
   try {
@@ -47,6 +46,14 @@ export function resolveDatabase(db: DatabaseConfig, source: SecretSource, redact
 
 /** How a database is named in logs and records: never with credentials. */
 export function describeDatabase(db: ResolvedDatabase): string {
-  if (db.adapter === 'sqlite') return db.path!
+  if (db.path !== undefined) return db.path
   return `${db.host ?? 'localhost'}${db.port ? `:${db.port}` : ''}/${db.database}`
+}
+
+/** `<scheme>://user:password@host:port/database?params`: a server database as Rails takes it (a drill's check
+ *  gets it). */
+export function serverUrl(scheme: string, db: ResolvedDatabase): string {
+  const auth = db.user ? `${encodeURIComponent(db.user)}${db.password ? ':' + encodeURIComponent(db.password.reveal()) : ''}@` : ''
+  const query = new URLSearchParams(db.params).toString()
+  return `${scheme}://${auth}${db.host ?? 'localhost'}${db.port ? ':' + db.port : ''}/${encodeURIComponent(db.database ?? '')}${query ? '?' + query : ''}`
 }

@@ -1,17 +1,21 @@
 // MySQL / MariaDB: mariadb-dump (else mysqldump) in one consistent transaction, password through MYSQL_PWD.
-import {KamalBackupError} from '../errors.js'
-import {findExecutable} from '../exec/local.js'
-import type {CommandSpec} from '../exec/spec.js'
+// Restored by dropping every object of the target database (after waiting for the app's locks) and streaming the
+// dump into the client, with a scanner on a copy of the stream naming the tables it creates.
+import {InterruptedError, KamalBackupError} from '../errors.js'
+import {runChecked, type Executor} from '../exec/executor.js'
+import {CommandFailedError, lastLines} from '../exec/local.js'
+import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Secret} from '../redact.js'
-import type {ResolvedDatabase} from './connection.js'
+import {checkStream, databaseInUse, lines, missingTool, unreachable, type DatabaseAdapter} from './adapter.js'
+import {describeDatabase, serverUrl, type ResolvedDatabase} from './connection.js'
 
 export interface MysqlTools {
   dump: string
 }
 
 /** What a backup needs: the dump tool only (a restore finds its client with mysqlClient()). */
-export function mysqlTools(env: NodeJS.ProcessEnv): MysqlTools {
-  const dump = env.KAMAL_BACKUP_MYSQL_DUMP ?? findExecutable('mariadb-dump', env.PATH) ?? findExecutable('mysqldump', env.PATH)
+export function mysqlTools(executor: Executor, env: NodeJS.ProcessEnv): MysqlTools {
+  const dump = env.KAMAL_BACKUP_MYSQL_DUMP ?? executor.which('mariadb-dump', env.PATH) ?? executor.which('mysqldump', env.PATH)
   if (!dump) {
     throw new KamalBackupError('neither mariadb-dump nor mysqldump is installed', {code: 'command-not-found', suggestions: ['install the MariaDB client (the accessory image ships it)']})
   }
@@ -59,8 +63,8 @@ export function mysqlDumpSpec(db: ResolvedDatabase, tools: MysqlTools): CommandS
 // ---- restore ------------------------------------------------------------------------------------------------
 
 /** The client a restore needs (KAMAL_BACKUP_MYSQL_CLIENT, else mariadb, else mysql), if installed. */
-export function mysqlClient(env: NodeJS.ProcessEnv): string | undefined {
-  return env.KAMAL_BACKUP_MYSQL_CLIENT ?? findExecutable('mariadb', env.PATH) ?? findExecutable('mysql', env.PATH)
+export function mysqlClient(executor: Executor, env: NodeJS.ProcessEnv): string | undefined {
+  return env.KAMAL_BACKUP_MYSQL_CLIENT ?? executor.which('mariadb', env.PATH) ?? executor.which('mysql', env.PATH)
 }
 
 export function mysqlClientSpec(db: ResolvedDatabase, client: string, database: string, label: string, extra: string[] = []): CommandSpec {
@@ -119,4 +123,101 @@ export const MYSQL_TABLE_SCANNER: CommandSpec = {argv: ['grep', '-a', '-o', '-E'
 
 export function tablesFromScanner(output: string): string[] {
   return [...new Set(output.split('\n').filter(Boolean).map((l) => l.replace(/^CREATE TABLE `/, '').replace(/`$/, '').replace(/``/g, '`')))].sort()
+}
+
+// ---- the adapter ------------------------------------------------------------------------------------------------
+
+/** A string literal for the SQL the client reads. */
+function sqlLiteral(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
+}
+
+export const mysql: DatabaseAdapter = {
+  kind: 'mysql',
+  location: 'server',
+  railsAdapters: /mysql|trilogy|maria/,
+  extension: 'sql',
+  preflightTitle: 'reachable and writable',
+  localExample: 'url: ...',
+
+  files: () => [],
+  connectionUrl: (db) => serverUrl('mysql2', db),
+
+  checkSource: () => {},
+
+  async dump(ctx, db) {
+    return {kind: 'stream', spec: mysqlDumpSpec(db, mysqlTools(ctx.exec, ctx.env)), tags: []}
+  },
+
+  assertRestoreTools(ctx, t) {
+    if (!mysqlClient(ctx.exec, ctx.env)) throw missingTool('mariadb (or mysql)', `restore database ${t.name}`)
+  },
+
+  async preflight(ctx, t, {dryRun}) {
+    const db = t.target
+    const client = mysqlClient(ctx.exec, ctx.env)!
+    const probe = await ctx.exec.run(mysqlClientSpec({...db}, client, 'information_schema', 'mariadb (database exists?)', ['--batch', '--skip-column-names']), {stdin: {text: `SELECT COUNT(*) FROM SCHEMATA WHERE SCHEMA_NAME = ${sqlLiteral(db.database!)};\n`}, signal: ctx.signal, timeoutMs: 60_000})
+    if (probe.interrupted) throw new InterruptedError()
+    if (probe.exitCode !== 0) throw unreachable(db, probe, ctx.redactor)
+    const missing = probe.stdout.trim() !== '1'
+    if (missing) {
+      if (!t.scratch) throw new KamalBackupError(`database ${db.database} does not exist on ${db.host ?? 'localhost'}`, {code: 'target-missing', suggestions: ['create it first (e.g. bin/rails db:create), then restore']})
+      // A dry run does not create the drill's scratch database (whether it may is left to the drill).
+      if (!dryRun) await runChecked(ctx.exec, mysqlClientSpec(db, client, 'information_schema', `create database ${db.database}`), {stdin: {text: `CREATE DATABASE \`${db.database!.replace(/`/g, '``')}\`;\n`}, signal: ctx.signal, redactor: ctx.redactor})
+    }
+    const readOnly = await ctx.exec.run(mysqlClientSpec(db, client, missing && dryRun ? 'information_schema' : db.database!, 'mariadb (read-only?)', ['--batch', '--skip-column-names']), {stdin: {text: MYSQL_READ_ONLY_SQL + '\n'}, signal: ctx.signal, timeoutMs: 60_000})
+    if (readOnly.interrupted) throw new InterruptedError()
+    if (readOnly.exitCode !== 0) throw unreachable(db, readOnly, ctx.redactor)
+    const variable = mysqlReadOnly(readOnly.stdout)
+    if (variable) {
+      throw new KamalBackupError(ctx.redactor.redact(`cannot restore MySQL database "${t.name}" (${describeDatabase(db)}): the server is read-only (@@${variable} is ON; a replica?); nothing was changed`), {
+        code: 'database-not-writable',
+        suggestions: ['restore into the primary server'],
+      })
+    }
+  },
+
+  stagingSpace: () => [],
+
+  async restore(ctx, t, dump, {lockTimeoutSeconds: seconds, mark}) {
+    const db = t.target
+    const client = mysqlClient(ctx.exec, ctx.env)!
+    const spec = (label: string, extra: string[] = []) => mysqlClientSpec(db, client, db.database!, label, extra)
+    const init = [`--init-command=SET SESSION lock_wait_timeout = ${seconds}`]
+    const inventory = await runChecked(ctx.exec, spec('list objects', ['--batch', '--skip-column-names', '--raw']), {stdin: {text: MYSQL_INVENTORY_SQL + '\n'}, signal: ctx.signal, redactor: ctx.redactor})
+    // Wait for the app's open transactions (at most the lock timeout) before the first DROP: DDL is not
+    // transactional in MySQL, so a DROP stuck half-way would leave the database half-reset.
+    const probeSql = mysqlLockProbe(inventory.stdout)
+    if (probeSql) {
+      const probe = await ctx.exec.run(spec(`lock ${db.database}`, init), {stdin: {text: probeSql}, signal: ctx.signal})
+      if (probe.interrupted) throw new InterruptedError()
+      if (probe.exitCode !== 0) {
+        if (/lock wait timeout/i.test(probe.stderr)) throw databaseInUse(t, seconds, false)
+        // Without the LOCK TABLES privilege the probe cannot tell; the DROPs still time out.
+        if (!/denied/i.test(probe.stderr)) throw new CommandFailedError(spec(`lock ${db.database}`), probe, ctx.redactor)
+      }
+    }
+    mark('partial', 'its objects were being dropped when the restore stopped')
+    const drop = await ctx.exec.run(spec(`reset ${db.database}`, init), {stdin: {text: mysqlDropStatements(inventory.stdout)}, signal: ctx.signal})
+    if (drop.interrupted) throw new InterruptedError()
+    if (drop.exitCode !== 0) {
+      if (/lock wait timeout/i.test(drop.stderr)) throw databaseInUse(t, seconds, true)
+      throw new CommandFailedError(spec(`reset ${db.database}`), drop, ctx.redactor)
+    }
+    mark('partial', 'it was reset, and the dump was being loaded when the restore stopped: it holds part of the data, or none')
+    const result = await ctx.exec.stream(dump.spec, spec(`restore ${db.database}`, init), {signal: ctx.signal, tap: MYSQL_TABLE_SCANNER})
+    await checkStream(ctx, dump, result.producer, result.consumer)
+    if (result.tee && result.tee.exitCode !== 0) throw new KamalBackupError(`tee failed while restoring: ${lastLines(result.tee.stderr, 3)}`, {code: 'restore-failed'})
+    mark('restored')
+    const dumped = tablesFromScanner(result.tap?.stdout ?? '')
+    const restored = lines((await runChecked(ctx.exec, spec('list tables', ['--batch', '--skip-column-names']), {stdin: {text: MYSQL_TABLES_SQL + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
+    return {tables_in_dump: dumped, tables_restored: restored, missing_tables: dumped.filter((x) => !restored.includes(x)), integrity: null}
+  },
+
+  verify: () => [],
+  dryRunLimits: (scope) => (scope === 'production' ? ['a scratch MySQL database that does not exist yet is not created: whether this user may create it is seen only then'] : []),
+
+  async versionCommands(ctx) {
+    return {mysql_dump: [ctx.env.KAMAL_BACKUP_MYSQL_DUMP ?? ctx.exec.which('mariadb-dump', ctx.env.PATH) ?? 'mysqldump', '--version'] as Argv}
+  },
 }

@@ -2,11 +2,13 @@
 // server's major version (pg_dump refuses servers newer than itself), custom-format dumps.
 import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {KamalBackupError} from '../errors.js'
-import {lastLines, runProcess} from '../exec/local.js'
-import type {CommandSpec} from '../exec/spec.js'
+import {InterruptedError, KamalBackupError} from '../errors.js'
+import {runChecked, type Executor} from '../exec/executor.js'
+import {CommandFailedError, lastLines} from '../exec/local.js'
+import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Secret} from '../redact.js'
-import type {ResolvedDatabase} from './connection.js'
+import {checkStream, databaseInUse, lines, missingTool, unreachable, type DatabaseAdapter, type DatabaseTarget, type DbContext, type DumpSource} from './adapter.js'
+import {describeDatabase, serverUrl, type ResolvedDatabase} from './connection.js'
 
 const PARAM_ENV: Record<string, string> = {
   sslmode: 'PGSSLMODE',
@@ -51,20 +53,20 @@ export const PG_DUMP_TAG = 'pg_dump:'
 
 /** The major version of a PostgreSQL client (`pg_restore --version` → "pg_restore (PostgreSQL) 15.18"), undefined
  *  when it cannot tell. Asked in a process group of its own with a short limit: it may be a wrapper script. */
-export async function clientMajor(tools: PostgresTools, tool: 'pg_dump' | 'pg_restore', signal?: AbortSignal): Promise<number | undefined> {
+export async function clientMajor(executor: Executor, tools: PostgresTools, tool: 'pg_dump' | 'pg_restore', signal?: AbortSignal): Promise<number | undefined> {
   if (tools.major !== undefined) return tools.major
-  const result = await runProcess({argv: [tools[tool], '--version'], label: `${tool} --version`}, {processGroup: true, timeoutMs: 10_000, ...(signal && {signal})})
+  const result = await executor.run({argv: [tools[tool], '--version'], label: `${tool} --version`}, {processGroup: true, timeoutMs: 10_000, ...(signal && {signal})})
   const match = /\(PostgreSQL\)\s+(\d+)/.exec(result.stdout)
   return result.exitCode === 0 && match ? Number(match[1]) : undefined
 }
 
 /** Clients under KAMAL_BACKUP_POSTGRES_CLIENT_ROOT/<major>/bin (the image), else from PATH. */
-export async function postgresTools(db: ResolvedDatabase, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<PostgresTools> {
+export async function postgresTools(executor: Executor, db: ResolvedDatabase, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<PostgresTools> {
   const root = env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT
-  const majors = root && existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d) && existsSync(join(root, d, 'bin', 'pg_dump'))).map(Number).sort((a, b) => a - b) : []
-  if (majors.length === 0) return {pg_dump: 'pg_dump', pg_restore: 'pg_restore', psql: 'psql'}
+  const majors = clientMajors(env)
+  if (!root || majors.length === 0) return {pg_dump: 'pg_dump', pg_restore: 'pg_restore', psql: 'psql'}
   const newest = majors.at(-1)!
-  const probe = await runProcess(
+  const probe = await executor.run(
     {argv: [join(root!, String(newest), 'bin', 'psql'), '-X', '-A', '-t', '-c', 'SHOW server_version_num'], env: postgresEnv(db), label: 'psql (server version)'},
     signal ? {signal, timeoutMs: 30_000} : {timeoutMs: 30_000},
   )
@@ -86,6 +88,12 @@ export async function postgresTools(db: ResolvedDatabase, env: NodeJS.ProcessEnv
   }
   const bin = (tool: string) => join(root!, String(major), 'bin', tool)
   return {pg_dump: bin('pg_dump'), pg_restore: bin('pg_restore'), psql: bin('psql'), serverMajor, major}
+}
+
+/** The client majors in the image (KAMAL_BACKUP_POSTGRES_CLIENT_ROOT/<major>/bin/pg_dump), oldest first. */
+export function clientMajors(env: NodeJS.ProcessEnv): number[] {
+  const root = env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT
+  return root && existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d) && existsSync(join(root, d, 'bin', 'pg_dump'))).map(Number).sort((a, b) => a - b) : []
 }
 
 /** Custom format, uncompressed: restic deduplicates across runs and compresses with zstd itself. */
@@ -187,4 +195,196 @@ export function tablesFromPgRestore(stderr: string): string[] {
 export function ignoredErrors(stderr: string): number {
   const match = /errors ignored on restore: (\d+)/.exec(stderr)
   return match ? Number(match[1]) : 0
+}
+
+// ---- the adapter ------------------------------------------------------------------------------------------------
+
+const toolsByTarget = new WeakMap<ResolvedDatabase, Promise<PostgresTools>>()
+
+/** A target's clients, found once per restore: in the image, finding them asks the server its version (a psql
+ *  process and a connection), and the preflight, the dump check and the restore all need them. Asked through the
+ *  maintenance database, since a drill's scratch database may not exist yet. */
+function targetTools(ctx: DbContext, db: ResolvedDatabase): Promise<PostgresTools> {
+  let tools = toolsByTarget.get(db)
+  if (!tools) {
+    tools = postgresTools(ctx.exec, {...db, database: 'postgres'}, ctx.env, ctx.signal)
+    toolsByTarget.set(db, tools)
+  }
+  return tools
+}
+
+function psqlLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`
+}
+
+function pgIdentifier(text: string): string {
+  return `"${text.replace(/"/g, '""')}"`
+}
+
+/** A dry run of a drill whose scratch database does not exist yet: the drill would create it, so this user must
+ *  be allowed to, on a primary. */
+async function assertCanCreate(ctx: DbContext, db: ResolvedDatabase, tools: PostgresTools): Promise<void> {
+  const sql = "SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' WHEN rolsuper OR rolcreatedb THEN 'ok' ELSE 'no-createdb' END FROM pg_roles WHERE rolname = current_user;"
+  const answer = (await runChecked(ctx.exec, psqlSpec(db, tools, 'postgres', 'psql (may this user create the scratch database?)'), {stdin: {text: sql + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout.trim()
+  if (answer === 'ok') return
+  const why = answer === 'standby' ? 'the server is a standby (read-only)' : 'it does not exist yet, and this user may not create databases (no CREATEDB)'
+  throw new KamalBackupError(ctx.redactor.redact(`cannot drill into PostgreSQL database "${db.database}" (${describeDatabase(db)}): ${why}; nothing was changed`), {
+    code: 'database-not-writable',
+    suggestions: answer === 'standby' ? ['drill against the primary server'] : [`create ${db.database} first (as a user who may), owned by this user, or grant it CREATEDB`],
+  })
+}
+
+/** Whether this pg_restore surely reads the dump: the snapshot's pg_dump tag is not newer than pg_restore. */
+async function pgRestoreReads(ctx: DbContext, dump: DumpSource, tools: PostgresTools): Promise<string | undefined> {
+  const tag = dump.tags.find((x) => x.startsWith(PG_DUMP_TAG))
+  if (!tag) return undefined
+  const local = await clientMajor(ctx.exec, tools, 'pg_restore', ctx.signal)
+  return local !== undefined && Number(tag.slice(PG_DUMP_TAG.length)) <= local ? tag : undefined
+}
+
+/** `restic dump | pg_restore --list`: pg_restore reads only the header and the table of contents, then stops
+ *  (restic runs without a lock, so stopping it early leaves none behind). A dump this pg_restore cannot read is
+ *  refused here, before the database is reset. Returns the number of tables the table of contents lists. */
+async function probeDump(ctx: DbContext, t: DatabaseTarget, dump: DumpSource, tools: PostgresTools): Promise<number> {
+  const producer: CommandSpec = {...dump.spec, argv: [...dump.spec.argv, '--no-lock'] as unknown as CommandSpec['argv']}
+  let tables = 0
+  const result = await ctx.exec.stream(producer, pgRestoreListSpec(tools), {
+    signal: ctx.signal,
+    onConsumerStdoutLine: (line) => {
+      tables += tocTableCount(line)
+    },
+  })
+  if (result.producer.interrupted || result.consumer.interrupted) throw new InterruptedError()
+  if (result.consumer.exitCode === 0) return tables
+  // pg_restore could not read it. When restic failed, pg_restore only saw its input end early: restic's error
+  // is the cause. (When pg_restore gives up first, restic is stopped; its exit status says nothing then.)
+  const stderr = lastLines(result.consumer.stderr, 3)
+  if (result.producer.exitCode !== 0 && (stderr === '' || /end of file|too short|magic string|could not read/i.test(stderr))) throw dump.error(result.producer)
+  const version = /unsupported version \(([\d.]+)\) in file header/.exec(stderr)
+  if (version) {
+    throw new KamalBackupError(`the dump of database ${t.name} was written by a newer pg_dump (archive version ${version[1]}) than this pg_restore can read (${tools.pg_restore}${tools.serverMajor ? `, PostgreSQL ${tools.serverMajor}` : ''}); nothing was changed`, {
+      code: 'postgres-client-too-old',
+      suggestions: ['restore with a newer PostgreSQL client: upgrade the accessory image (or the PostgreSQL client on this machine) to the version that took the backup'],
+    })
+  }
+  throw new KamalBackupError(ctx.redactor.redact(`pg_restore cannot read the dump of database ${t.name} (snapshot ${dump.shortId}): ${stderr || `exit ${result.consumer.exitCode}`}; nothing was changed`), {code: 'bad-dump'})
+}
+
+export const postgres: DatabaseAdapter = {
+  kind: 'postgres',
+  location: 'server',
+  railsAdapters: /postg/,
+  extension: 'pgdump',
+  preflightTitle: 'reachable and writable',
+  localExample: 'url: ...',
+
+  files: () => [],
+  connectionUrl: (db) => serverUrl('postgres', db),
+
+  checkSource: () => {},
+
+  async dump(ctx, db) {
+    const tools = await postgresTools(ctx.exec, db, ctx.env, ctx.signal)
+    // Which pg_dump wrote it, when known without running anything (the image picks its clients by major): a
+    // restore then knows, without reading the dump, whether its pg_restore can.
+    return {kind: 'stream', spec: pgDumpSpec(db, tools), tags: tools.major !== undefined ? [`${PG_DUMP_TAG}${tools.major}`] : []}
+  },
+
+  assertRestoreTools(ctx, t) {
+    // With the image's client root, postgresTools picks (and the preflight checks) the client matching the server.
+    if (ctx.env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT) return
+    for (const tool of ['psql', 'pg_restore']) if (!ctx.exec.which(tool, ctx.env.PATH)) throw missingTool(tool, `restore database ${t.name}`)
+  },
+
+  async preflight(ctx, t, {dryRun}) {
+    const db = t.target
+    const tools = await targetTools(ctx, db)
+    // The client picked for this server (the image ships one per major): all of it must be there.
+    for (const tool of [tools.psql, tools.pg_restore]) if (!ctx.exec.which(tool, ctx.env.PATH)) throw missingTool(tool, `restore database ${t.name}`)
+    const exists = await ctx.exec.run(psqlSpec(db, tools, 'postgres', 'psql (database exists?)'), {stdin: {text: `\\set name ${psqlLiteral(db.database!)}\nSELECT 1 FROM pg_database WHERE datname = :'name';\n`}, signal: ctx.signal, timeoutMs: 60_000})
+    if (exists.interrupted) throw new InterruptedError()
+    if (exists.exitCode !== 0) throw unreachable(db, exists, ctx.redactor)
+    if (exists.stdout.trim() !== '1') {
+      if (!t.scratch) throw new KamalBackupError(`database ${db.database} does not exist on ${db.host ?? 'localhost'}`, {code: 'target-missing', suggestions: ['create it first (e.g. bin/rails db:create), then restore']})
+      // A drill creates its scratch database; a dry run asks whether it could.
+      if (dryRun) return assertCanCreate(ctx, db, tools)
+      await runChecked(ctx.exec, psqlSpec(db, tools, 'postgres', `create database ${db.database}`), {stdin: {text: `CREATE DATABASE ${pgIdentifier(db.database!)};\n`}, signal: ctx.signal, redactor: ctx.redactor})
+    }
+    // A standby, a read-only default, or schemas this user cannot drop would fail the reset — or worse, half of it.
+    const state = await ctx.exec.run(psqlSpec(db, tools, db.database, 'psql (can the database be reset?)'), {stdin: {text: POSTGRES_STATE_SQL + '\n'}, signal: ctx.signal, timeoutMs: 60_000})
+    if (state.interrupted) throw new InterruptedError()
+    if (state.exitCode !== 0) throw unreachable(db, state, ctx.redactor)
+    const problem = parsePostgresState(state.stdout)
+    if (problem) {
+      throw new KamalBackupError(ctx.redactor.redact(`cannot restore PostgreSQL database "${t.name}" (${describeDatabase(db)}): ${problem}; nothing was changed`), {
+        code: 'database-not-writable',
+        suggestions: ["restore into the primary server, as a user that owns the database and its schemas (the app's own user usually does)"],
+      })
+    }
+  },
+
+  stagingSpace: () => [],
+
+  async inspectDump(ctx, t, dump, {tableOfContents, check}) {
+    const tools = await targetTools(ctx, t.target)
+    // Reading the dump costs a repository open (key derivation and index: 0.3-0.9 s). The snapshot's tag says
+    // which pg_dump wrote it; pg_restore reads archives of its own major and older ones.
+    const tag = tableOfContents ? undefined : await pgRestoreReads(ctx, dump, tools)
+    if (tag) {
+      await check(`database ${t.name}: the dump's pg_dump (${tag}) is not newer than this pg_restore`, () => undefined)
+      return undefined
+    }
+    const name = `database ${t.name}: pg_restore reads the dump`
+    return check(name, () => probeDump(ctx, t, dump, tools), (tables) => `${name} (its table of contents lists ${tables} table${tables === 1 ? '' : 's'})`)
+  },
+
+  async restore(ctx, t, dump, {lockTimeoutSeconds: seconds, tablesInToc, mark}) {
+    const db = t.target
+    const tools = await targetTools(ctx, db)
+    // The reset is one DO block, so one transaction: when the app's locks make it time out, nothing was dropped.
+    const resetSpec = psqlSpec(db, tools, db.database, `reset ${db.database}`)
+    const reset = await ctx.exec.run(resetSpec, {stdin: {text: `SET lock_timeout = '${seconds}s';\n${POSTGRES_RESET_SQL}\n`}, signal: ctx.signal})
+    if (reset.interrupted) throw new InterruptedError()
+    if (reset.exitCode !== 0) {
+      if (/lock timeout/i.test(reset.stderr)) throw databaseInUse(t, seconds, false)
+      throw new CommandFailedError(resetSpec, reset, ctx.redactor)
+    }
+    mark('partial', 'it was reset, and the dump was being loaded when the restore stopped: it holds part of the data, or none')
+    // pg_restore --verbose names every table it creates, one per stderr line: collected as they go by (the tail
+    // of stderr kept for errors would lose them on a large schema).
+    const dumped = new Set<string>()
+    let ignored = 0
+    const result = await ctx.exec.stream(dump.spec, pgRestoreSpec(db, tools, db.database!, seconds), {
+      signal: ctx.signal,
+      onConsumerStderrLine: (line) => {
+        const table = tableFromPgRestoreLine(line)
+        if (table) dumped.add(table)
+        ignored = Math.max(ignored, ignoredErrors(line))
+      },
+    })
+    await checkStream(ctx, dump, result.producer, result.consumer)
+    if (ignored > 0) throw new KamalBackupError(`pg_restore ignored ${ignored} errors: the database is only partly restored`, {code: 'restore-failed'})
+    mark('restored')
+    const restored = lines((await runChecked(ctx.exec, psqlSpec(db, tools, db.database, 'list tables'), {stdin: {text: POSTGRES_TABLES_SQL + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
+    const inDump = [...dumped].sort()
+    return {tables_in_dump: inDump, tables_restored: restored, missing_tables: inDump.filter((x) => !restored.includes(x)), tables_in_toc: tablesInToc, integrity: null}
+  },
+
+  verify: () => [],
+  dryRunLimits: () => [],
+
+  /** The pg_dump a backup of the first database uses (the client matching its server), when the server answers;
+   *  otherwise the newest client in the image, or the one on PATH. */
+  async versionCommands(ctx, databases) {
+    let pgDump: string | undefined
+    if (databases[0]) pgDump = await postgresTools(ctx.exec, databases[0], ctx.env, ctx.signal).then((tools) => tools.pg_dump, () => undefined)
+    const majors = clientMajors(ctx.env)
+    pgDump ??= majors.length > 0 ? join(ctx.env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT!, String(majors.at(-1)), 'bin', 'pg_dump') : 'pg_dump'
+    return {pg_dump: [pgDump, '--version'] as Argv}
+  },
+
+  versionNotes(env) {
+    const majors = clientMajors(env)
+    return majors.length > 1 ? {pg_clients: majors.join(', ')} : ({} as Record<string, string>)
+  },
 }

@@ -1,21 +1,18 @@
 // One backup run: each database streamed into its own snapshot, then one snapshot of the files, then retention
 // and check, all tagged with the same run id. A run is `ok` only if every step succeeded and every new snapshot
 // is visible in the repository afterwards; a failed dump never leaves a snapshot behind.
-import {mkdirSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {readdirSync, rmSync, statSync} from 'node:fs'
 import {describeSchedule, nextRun} from '../config/schedule.js'
 import {errorMessage, isKamalBackupError, KamalBackupError} from '../errors.js'
-import {runChecked} from '../exec/local.js'
-import type {CommandSpec} from '../exec/spec.js'
 import type {SnapshotTags} from '../restic/argv.js'
 import {resolveDatabase, type ResolvedDatabase} from '../db/connection.js'
-import {mysqlDumpSpec, mysqlTools} from '../db/mysql.js'
-import {PG_DUMP_TAG, pgDumpSpec, postgresTools} from '../db/postgres.js'
-import {sqliteBackupSpec, sqliteQuickCheckSpec} from '../db/sqlite.js'
+import {databaseAdapter} from '../db/index.js'
 import {LeftoverSnapshotError, type BackupSummary, type Restic} from '../restic/client.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {bytes, type TaskHandle} from './progress.js'
 import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, runIdTime, snapshotHost} from './runs.js'
-import type {MaintenanceRecord} from './maintenance.js'
+import type {MaintenanceRecord} from '../documents.js'
+import {addPartialSnapshots, forgetPartialSnapshots, type Leftover} from './leftovers.js'
 import {STATE_FILES} from './state.js'
 
 export const RECORD_VERSION = 1
@@ -160,12 +157,6 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   return record
 }
 
-/** A snapshot restic saved for a failed dump and that could not be removed. */
-interface Leftover {
-  id: string
-  group: string
-}
-
 /** Run ids have one-second resolution: a run right after another (a retry, a forced run) waits for the next
  *  second rather than share the other run's id, which would merge the two runs. */
 async function uniqueRunId(engine: Engine, startedAt: Date): Promise<string> {
@@ -178,8 +169,8 @@ async function uniqueRunId(engine: Engine, startedAt: Date): Promise<string> {
   return id
 }
 
-/** SQLite copies left in state/tmp by a run that was killed (SIGKILL, a full disk): we hold the run lock, so
- *  nothing else is using them. */
+/** Temporary copies (SQLite's) left in state/tmp by a run that was killed (SIGKILL, a full disk), named after
+ *  their run: we hold the run lock, so nothing else is using them. */
 function cleanTemporaryCopies(engine: Pick<Engine, 'state'>): void {
   const dir = engine.state.file('tmp')
   let names: string[]
@@ -188,18 +179,14 @@ function cleanTemporaryCopies(engine: Pick<Engine, 'state'>): void {
   } catch {
     return
   }
-  for (const name of names) if (/^\d{8}T\d{6}Z-.+\.sqlite3(-journal|-wal|-shm)?$/.test(name)) rmSync(`${dir}/${name}`, {force: true})
+  for (const name of names) if (/^\d{8}T\d{6}Z-/.test(name)) rmSync(`${dir}/${name}`, {force: true})
 }
 
 async function execute(engine: Engine, record: BackupRunRecord, options: BackupOptions, runStart: Date, leftovers: Leftover[]): Promise<void> {
   const {config, redactor} = engine
   // Preflight: everything that can be checked before a byte is written.
   const databases = config.databases.map((db) => resolveDatabase(db, engine.secrets, redactor))
-  for (const db of databases) {
-    if (db.adapter === 'sqlite' && !isFile(db.path!)) {
-      throw new KamalBackupError(`SQLite database ${db.path} (${db.name}) does not exist`, {code: 'preflight', suggestions: ['check databases[].path, and that the app volume is mounted into the accessory at the same path']})
-    }
-  }
+  for (const db of databases) databaseAdapter(db.adapter).checkSource(db)
   for (const p of config.paths) {
     if (!isDirectory(p.path)) {
       throw new KamalBackupError(`path ${p.path} does not exist or is not a directory`, {code: 'preflight', suggestions: ['mount the app volume into the accessory at this path (accessories.<name>.volumes)']})
@@ -259,7 +246,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   for (const db of databases) {
     const tags = [...common, 'type:database', databaseGroup(db.name), `adapter:${db.adapter}`]
     // A flat name: restic 0.18.0 cannot create directories for --stdin-filename (fixed in 0.18.1).
-    const filename = `${config.app}.${db.name}.${extension(db)}`
+    const filename = `${config.app}.${db.name}.${databaseAdapter(db.adapter).extension}`
     await step(databaseGroup(db.name), `database ${db.name} (${db.adapter})`, async (task, started) => {
       const summary = await withRepository(() => backupDatabase(engine, restic, db, filename, {tags, host, time: runStart}, task, started))
       if (summary.bytes === 0) {
@@ -348,37 +335,6 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   record.status = 'ok'
 }
 
-/** Snapshots of failed runs, waiting for a complete run to supersede them (state file). */
-export const PARTIAL_SNAPSHOTS = 'partial_snapshots.json'
-
-export interface PartialSnapshots {
-  /** `failed`: the snapshot of a failed dump (not just part of a failed run): it is never shown or used. */
-  snapshots: {id: string; run_id: string | null; group: string; failed?: boolean}[]
-}
-
-function addPartialSnapshots(engine: Pick<Engine, 'state'>, record: Pick<BackupRunRecord, 'run_id' | 'snapshots'>, failed: readonly Leftover[] = []): void {
-  const pending = engine.state.read<PartialSnapshots>(PARTIAL_SNAPSHOTS)?.snapshots ?? []
-  pending.push(...record.snapshots.map((s) => ({id: s.id, run_id: record.run_id, group: s.group})))
-  pending.push(...failed.map((s) => ({id: s.id, run_id: record.run_id, group: s.group, failed: true})))
-  engine.state.write(PARTIAL_SNAPSHOTS, {snapshots: pending})
-}
-
-/** Ids of failed dumps' snapshots that are still waiting to be forgotten (list, evidence and restores skip them). */
-export function failedSnapshotIds(engine: Pick<Engine, 'state'>): Set<string> {
-  return new Set((engine.state.read<PartialSnapshots>(PARTIAL_SNAPSHOTS)?.snapshots ?? []).filter((s) => s.failed).map((s) => s.id))
-}
-
-/** Forgets the snapshots of failed runs (restic ignores ids that are already gone), before retention counts
- *  snapshots per group: otherwise every failed run's file snapshot would push a complete run's out of keep_last,
- *  leaving the older runs incomplete. Called by a successful run's forget step and by `prune`. */
-export async function forgetPartialSnapshots(engine: Pick<Engine, 'state'>, restic: Restic): Promise<number> {
-  const pending = engine.state.read<PartialSnapshots>(PARTIAL_SNAPSHOTS)?.snapshots ?? []
-  if (pending.length === 0) return 0
-  await restic.forgetIds([...new Set(pending.map((s) => s.id))])
-  engine.state.write(PARTIAL_SNAPSHOTS, {snapshots: []})
-  return pending.length
-}
-
 /** last_check.json / last_prune.json written by a backup's own check and forget steps: the same shape `check` and
  *  `prune` record (schemas/output/check.schema.json, prune.schema.json), so evidence reads one format. */
 function maintenanceRecord(engine: Pick<Engine, 'now' | 'redactor'>, kind: 'check' | 'prune', started: Date, fields: {read_data_subset?: string | null; removed?: number; kept?: number; output?: string; error?: unknown}): MaintenanceRecord {
@@ -405,46 +361,25 @@ function assertVisible(newIds: string[], present: string[]): void {
   }
 }
 
-function extension(db: ResolvedDatabase): string {
-  return db.adapter === 'postgres' ? 'pgdump' : db.adapter === 'mysql' ? 'sql' : 'sqlite3'
-}
-
+/** One database into its own snapshot: a dump streamed into restic (with --stdin-from-command when restic has it,
+ *  so a failed dump saves nothing), or a consistent copy stored from a file and removed. */
 async function backupDatabase(engine: Engine, restic: Restic, db: ResolvedDatabase, filename: string, snapshot: SnapshotTags, task: TaskHandle, started: number): Promise<BackupSummary> {
   const onProgress = (p: Parameters<typeof progressText>[0]) => task.update(progressText(p, started))
-  if (db.adapter === 'sqlite') return backupSqlite(engine, restic, db, filename, snapshot, onProgress)
-  let producer: CommandSpec
-  if (db.adapter === 'postgres') {
-    const tools = await postgresTools(db, engine.env, engine.signal)
-    producer = pgDumpSpec(db, tools)
-    // Which pg_dump wrote it, when known without running anything (the image picks its clients by major): a
-    // restore then knows, without reading the dump, whether its pg_restore can.
-    if (tools.major !== undefined) snapshot = {...snapshot, tags: [...snapshot.tags, `${PG_DUMP_TAG}${tools.major}`]}
-  } else {
-    producer = mysqlDumpSpec(db, mysqlTools(engine.env))
-  }
-  return restic.caps.stdinFromCommand ? restic.backupFromCommand(filename, snapshot, producer, onProgress) : restic.backupPiped(filename, snapshot, producer, onProgress)
-}
-
-/** SQLite's online backup into a temporary copy beside the state directory, checked, stored, removed. */
-async function backupSqlite(engine: Engine, restic: Restic, db: ResolvedDatabase, filename: string, snapshot: SnapshotTags, onProgress: (p: Parameters<typeof progressText>[0]) => void): Promise<BackupSummary> {
-  const dir = engine.state.file('tmp')
-  mkdirSync(dir, {recursive: true})
-  const copy = `${dir}/${snapshot.tags.find((t) => t.startsWith('run:'))!.slice(4)}-${db.name}.sqlite3`
-  try {
-    await runChecked(sqliteBackupSpec(db.path!, copy), {redactor: engine.redactor, signal: engine.signal})
-    const check = await runChecked(sqliteQuickCheckSpec(copy), {redactor: engine.redactor, signal: engine.signal})
-    if (check.stdout.trim() !== 'ok') {
-      throw new KamalBackupError(`the SQLite copy of ${db.name} fails its integrity check: ${check.stdout.trim().slice(0, 300)}`, {code: 'dump-failed', suggestions: ['the source database may be corrupt: run PRAGMA integrity_check on it']})
+  const runId = snapshot.tags.find((t) => t.startsWith('run:'))!.slice(4)
+  const dump = await databaseAdapter(db.adapter).dump(engine, db, {scratchDir: engine.state.file('tmp'), runId})
+  if (dump.kind === 'file') {
+    try {
+      return await restic.backupFile(filename, snapshot, dump.path, onProgress)
+    } finally {
+      dump.cleanup()
     }
-    return await restic.backupFile(filename, snapshot, copy, onProgress)
-  } finally {
-    // The copy is in WAL mode like its source: the read-only quick_check leaves empty -wal/-shm files behind.
-    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${copy}${suffix}`, {force: true})
   }
+  const tagged = {...snapshot, tags: [...snapshot.tags, ...dump.tags]}
+  return restic.caps.stdinFromCommand ? restic.backupFromCommand(filename, tagged, dump.spec, onProgress) : restic.backupPiped(filename, tagged, dump.spec, onProgress)
 }
 
-/** Per-path excludes, plus every SQLite database inside a backed-up path (it is stored consistently as a database
- *  snapshot; a file copy of a live database, or its -wal/-shm/-journal, would be torn). restic applies every
+/** Per-path excludes, plus the files of every database inside a backed-up path (SQLite: it is stored consistently
+ *  as a database snapshot; a file copy of a live database, or its -wal/-shm/-journal, would be torn). restic applies every
  *  --exclude to every path, and a pattern without a leading slash matches at any depth of the absolute path
  *  (`tmp` would drop all of /tmp/app): so a relative pattern is anchored under its own path, at any depth there. */
 export function fileExcludes(engine: Pick<Engine, 'config'>, databases: readonly ResolvedDatabase[]): string[] {
@@ -452,9 +387,9 @@ export function fileExcludes(engine: Pick<Engine, 'config'>, databases: readonly
   // A restore's staging directories and write probes (left behind only if it was killed) are never backed up.
   out.push('*.kamal-backup-restore-*', '.kamal-backup-write-test-*')
   for (const db of databases) {
-    if (db.adapter !== 'sqlite' || !db.path) continue
-    if (!engine.config.paths.some((p) => db.path!.startsWith(p.path + '/'))) continue
-    out.push(db.path, `${db.path}-wal`, `${db.path}-shm`, `${db.path}-journal`)
+    const files = databaseAdapter(db.adapter).files(db)
+    if (files.length === 0 || !engine.config.paths.some((p) => files[0]!.startsWith(p.path + '/'))) continue
+    out.push(...files)
   }
   return [...new Set(out)]
 }
@@ -478,14 +413,6 @@ function progressText(p: {bytesDone: number; totalBytes?: number; percent?: numb
 /** ", 12.3 MiB/s" once there is something to measure. */
 export function rate(done: number, elapsedMs: number): string {
   return elapsedMs >= 200 && done > 0 ? `, ${bytes((done * 1000) / elapsedMs)}/s` : ''
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile()
-  } catch {
-    return false
-  }
 }
 
 function isDirectory(path: string): boolean {

@@ -7,6 +7,7 @@ import {loadBackupConfig} from '../config/backup-config.js'
 import {throwOnErrors} from '../parse/findings.js'
 import {DEFAULT_STATE_DIR, type BackupConfig, type ResticConfig} from '../config/types.js'
 import {ConfigError, KamalBackupError} from '../errors.js'
+import {localExecutor, type Executor} from '../exec/executor.js'
 import type {Log} from '../log.js'
 import {Secret, type Redactor} from '../redact.js'
 import type {ResticTarget} from '../restic/argv.js'
@@ -22,6 +23,8 @@ export interface Engine {
   redactor: Redactor
   log: Log
   progress: Progress
+  /** Every process the engine starts goes through it (tests may pass a recording one). */
+  exec: Executor
   state: StateDir
   now: () => Date
   signal: AbortSignal
@@ -37,6 +40,7 @@ export interface EngineOptions {
   signal: AbortSignal
   now?: () => Date
   secrets?: SecretSource
+  exec?: Executor
   /** Overrides the state directory (a workstation keeps its own, under tmp/kamal-backup). */
   stateDir?: string
 }
@@ -54,6 +58,7 @@ export function createEngine(options: EngineOptions): Engine {
     redactor: options.log.redactor,
     log: options.log,
     progress: options.progress,
+    exec: options.exec ?? localExecutor,
     state: new StateDir(options.stateDir ?? stateDirectory(config, options.env, options.cwd)),
     now: options.now ?? (() => new Date()),
     signal: options.signal,
@@ -140,12 +145,12 @@ export function openTimeoutMs(env: NodeJS.ProcessEnv): number {
 
 /** The repository, ready to use: restic found and recent enough, the backend reachable. */
 export async function openRepository(engine: Engine, restic: ResticConfig = engine.config.restic): Promise<Restic> {
-  const version = await detectRestic(engine.resticBin, engine.redactor)
+  const version = await detectRestic(engine.exec, engine.resticBin, engine.redactor)
   const target = resticTarget(restic, version, engine)
   const repository = target.env.RESTIC_REPOSITORY
   if (repository instanceof Secret) await probeBackend(repository.reveal(), engine.redactor)
   const backend = repository instanceof Secret ? engine.redactor.redact(repository.reveal()) : restic.repositoryFile ? `in ${restic.repositoryFile}` : undefined
-  return new Restic(target, version, engine.redactor, engine.signal, {openTimeoutMs: openTimeoutMs(engine.env), ...(backend !== undefined && {backend})})
+  return new Restic(engine.exec, target, version, engine.redactor, engine.signal, {openTimeoutMs: openTimeoutMs(engine.env), ...(backend !== undefined && {backend})})
 }
 
 /** restic ≥ 0.17 retries an unreachable backend for 15 minutes; a TCP connect tells us in seconds. */

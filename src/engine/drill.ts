@@ -5,10 +5,10 @@ import {dirname} from 'node:path'
 import {hostname, userInfo} from 'node:os'
 import type {LocalConfig} from '../config/backup-config.js'
 import type {RestoreRequest, RestoreTargets} from '../documents.js'
-import {errorMessage, ExitCode, isKamalBackupError, KamalBackupError} from '../errors.js'
+import {errorMessage, ExitCode, InterruptedError, isKamalBackupError} from '../errors.js'
 import {lastLines} from '../exec/local.js'
-import {runGroup} from '../exec/pipeline.js'
 import {describeDatabase, type ResolvedDatabase} from '../db/connection.js'
+import {databaseAdapter} from '../db/index.js'
 import {openRepository, type Engine} from './context.js'
 import {loadRuns} from './list.js'
 import {emptyRestoreReport, planRun, restoreRun, selectParts, type DatabaseReport, type FileTarget, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
@@ -101,7 +101,7 @@ export function drillNotChecked(choice: DrillChoice, options: DrillOptions): str
   return [
     'the files are not downloaded and verified (staging)',
     `the ${choice.scope === 'production' ? 'scratch ' : ''}databases are not reset or restored, so the verification (tables, integrity, file counts) is not run`,
-    ...(choice.scope === 'production' && choice.targets.databases.some((d) => d.target.adapter === 'mysql') ? ['a scratch MySQL database that does not exist yet is not created: whether this user may create it is seen only then'] : []),
+    ...new Set(choice.targets.databases.flatMap((d) => databaseAdapter(d.target.adapter).dryRunLimits(choice.scope))),
     ...(options.check ? ['the --check command is not run'] : []),
   ]
 }
@@ -180,7 +180,7 @@ export function verificationProblems(databases: readonly DatabaseReport[]): stri
   const problems: string[] = []
   for (const db of databases) {
     if (db.missing_tables.length > 0) problems.push(`database ${db.name} is missing tables: ${db.missing_tables.join(', ')}`)
-    if (db.adapter === 'sqlite' && db.integrity !== 'ok') problems.push(`database ${db.name} failed its integrity check`)
+    for (const problem of databaseAdapter(db.adapter).verify(db)) problems.push(`database ${db.name} ${problem}`)
     const toc = db.tables_in_toc ?? 0
     if (toc > db.tables_in_dump.length) problems.push(`database ${db.name}: the dump's table of contents lists ${toc} tables, but only ${db.tables_in_dump.length} could be checked`)
     else if (db.tables_in_dump.length === 0 && db.tables_restored.length > 0) problems.push(`database ${db.name}: the dump's table list is empty, but ${db.tables_restored.length} tables were restored: the tables cannot be verified`)
@@ -197,12 +197,12 @@ export function checkEnvironment(databases: readonly {name: string; db: Resolved
   for (const name of Object.keys(inherited)) if (/^([A-Za-z0-9_]+_)?DATABASE_URL$/.test(name)) env[name] = undefined
   const key = (name: string) => name.toUpperCase().replace(/[^A-Z0-9]/g, '_')
   for (const {name, db} of databases) {
-    const url = connectionUrl(db)
+    const url = databaseAdapter(db.adapter).connectionUrl(db)
     env[`KAMAL_BACKUP_DRILL_${key(name)}_URL`] = url
     env[`${key(name)}_DATABASE_URL`] = url
   }
   const primary = databases.length === 1 ? databases[0] : databases.find((d) => d.name === 'primary')
-  if (primary) env.DATABASE_URL = connectionUrl(primary.db)
+  if (primary) env.DATABASE_URL = databaseAdapter(primary.db.adapter).connectionUrl(primary.db)
   if (files.length === 1) env.KAMAL_BACKUP_DRILL_FILES = files[0]!.to
   else if (files.length > 1) env.KAMAL_BACKUP_DRILL_FILES = dirname(files[0]!.to)
   return env
@@ -210,16 +210,8 @@ export function checkEnvironment(databases: readonly {name: string; db: Resolved
 
 async function runCheckCommand(engine: Engine, command: string, databases: {name: string; db: ResolvedDatabase}[], files: FileTarget[]): Promise<CheckResult> {
   const env = checkEnvironment(databases, files, engine.env)
-  const result = await runGroup({argv: ['sh', '-c', command], env, label: 'drill check'}, {signal: engine.signal, timeoutMs: 3_600_000})
-  if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: ExitCode.interrupted})
+  const result = await engine.exec.group({argv: ['sh', '-c', command], env, label: 'drill check'}, {signal: engine.signal, timeoutMs: 3_600_000})
+  if (result.interrupted) throw new InterruptedError()
   const output = lastLines([result.stdout, result.stderr].filter(Boolean).join('\n'), 40)
   return {command: engine.redactor.redact(command), exit_code: result.exitCode, duration_ms: result.durationMs, output: engine.redactor.redact(output)}
-}
-
-function connectionUrl(db: ResolvedDatabase): string {
-  if (db.adapter === 'sqlite') return `sqlite3:${db.path}`
-  const scheme = db.adapter === 'postgres' ? 'postgres' : 'mysql2'
-  const auth = db.user ? `${encodeURIComponent(db.user)}${db.password ? ':' + encodeURIComponent(db.password.reveal()) : ''}@` : ''
-  const query = new URLSearchParams(db.params).toString()
-  return `${scheme}://${auth}${db.host ?? 'localhost'}${db.port ? ':' + db.port : ''}/${encodeURIComponent(db.database ?? '')}${query ? '?' + query : ''}`
 }

@@ -1,13 +1,11 @@
 // `evidence`: one redacted JSON document for a security review — what is backed up, where, how often, the latest
 // complete run, how old it is against the schedule, the last run/check/drill results, tool versions — with a
 // SHA-256 digest of its canonical form so a copy attached to a ticket can be checked for edits.
-import {existsSync, readdirSync} from 'node:fs'
-import {join} from 'node:path'
 import {describeSchedule, nextRun, nominalIntervalSeconds} from '../config/schedule.js'
 import {errorMessage} from '../errors.js'
-import {findExecutable, runProcess} from '../exec/local.js'
+import type {Argv} from '../exec/spec.js'
 import {resolveDatabase, describeDatabase, type ResolvedDatabase} from '../db/connection.js'
-import {postgresTools} from '../db/postgres.js'
+import {databaseAdapter, databaseAdapters, type DbContext} from '../db/index.js'
 import {fileExcludes, type BackupRunRecord} from './backup.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {loadRuns, recordedResults, runView, type RunView} from './list.js'
@@ -112,7 +110,7 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
     last_restore: state.read<Record<string, unknown>>(STATE_FILES.lastRestore) ?? null,
     restores: historySummary(state.history<Record<string, unknown>>(STATE_FILES.restores)),
     repository_error: repositoryError,
-    versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine.env, undefined, await pgDumpInUse(engine, databases))), restic: resticVersion ?? (await toolVersions(engine.env, ['restic'])).restic ?? null},
+    versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine, databases)), ...(resticVersion !== null && {restic: resticVersion})},
   }
   const redacted = engine.redactor.redactValue(doc)
   return {...redacted, digest: {algorithm: 'sha256', value: digest(redacted)}}
@@ -165,23 +163,11 @@ function resolvedDatabases(engine: Engine): ResolvedDatabase[] {
   return out
 }
 
-/** The pg_dump a backup of the first PostgreSQL database uses (the client matching its server), when the server
- *  answers; otherwise the newest client. */
-async function pgDumpInUse(engine: Engine, databases: readonly ResolvedDatabase[]): Promise<string | undefined> {
-  const db = databases.find((d) => d.adapter === 'postgres')
-  if (!db) return undefined
-  try {
-    return (await postgresTools(db, engine.env, engine.signal)).pg_dump
-  } catch {
-    return undefined
-  }
-}
-
 function databaseSource(engine: Engine, db: Engine['config']['databases'][number]): string {
   try {
     return describeDatabase(resolveDatabase(db, engine.secrets, engine.redactor))
   } catch {
-    return db.adapter === 'sqlite' ? '(path not available here)' : '(url not available here)'
+    return databaseAdapter(db.adapter).location === 'file' ? '(path not available here)' : '(url not available here)'
   }
 }
 
@@ -192,24 +178,16 @@ function retentionView(policy: NonNullable<Engine['config']['restic']['retention
   return out
 }
 
-/** `--version` of every tool the accessory uses, in parallel; null when missing. */
-export async function toolVersions(env: NodeJS.ProcessEnv, only?: string[], pgDump?: string): Promise<Record<string, string | null>> {
-  const pgRoot = env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT
-  const pgClients = pgRoot && existsSync(pgRoot) ? readdirSync(pgRoot).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b)) : []
-  const tools: Record<string, string[] | undefined> = {
-    restic: [env.KAMAL_BACKUP_RESTIC ?? 'restic', 'version'],
-    pg_dump: pgDump ? [pgDump, '--version'] : pgClients.length > 0 ? [join(pgRoot!, pgClients.at(-1)!, 'bin', 'pg_dump'), '--version'] : ['pg_dump', '--version'],
-    mysql_dump: [env.KAMAL_BACKUP_MYSQL_DUMP ?? findExecutable('mariadb-dump', env.PATH) ?? 'mysqldump', '--version'],
-    sqlite3: ['sqlite3', '--version'],
-    rclone: ['rclone', 'version'],
-  }
-  const names = only ?? Object.keys(tools)
+/** `--version` of every tool the accessory uses (restic, each database kind's, rclone), in parallel; null when
+ *  missing. `databases`: the configured ones (each kind names the tool they would use). */
+export async function toolVersions(ctx: DbContext & {resticBin?: string}, databases: readonly ResolvedDatabase[] = []): Promise<Record<string, string | null>> {
+  const commands: Record<string, Argv> = {restic: [ctx.resticBin ?? ctx.env.KAMAL_BACKUP_RESTIC ?? 'restic', 'version']}
+  for (const adapter of databaseAdapters) Object.assign(commands, await adapter.versionCommands(ctx, databases.filter((d) => d.adapter === adapter.kind)))
+  commands.rclone = ['rclone', 'version']
   const entries = await Promise.all(
-    names.map(async (name): Promise<[string, string | null]> => {
-      const argv = tools[name]
-      if (!argv) return [name, null]
+    Object.entries(commands).map(async ([name, argv]): Promise<[string, string | null]> => {
       try {
-        const result = await runProcess({argv: argv as [string, ...string[]], label: name}, {timeoutMs: 10_000})
+        const result = await ctx.exec.run({argv, label: name}, {timeoutMs: 10_000})
         const line = (result.stdout || result.stderr).trim().split('\n')[0] ?? ''
         return [name, result.exitCode === 0 && line ? line : null]
       } catch {
@@ -218,6 +196,6 @@ export async function toolVersions(env: NodeJS.ProcessEnv, only?: string[], pgDu
     }),
   )
   const out = Object.fromEntries(entries)
-  if (pgClients.length > 1 && !only) out.pg_clients = pgClients.join(', ')
+  for (const adapter of databaseAdapters) Object.assign(out, adapter.versionNotes?.(ctx.env))
   return out
 }

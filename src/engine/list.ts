@@ -1,5 +1,6 @@
 // `list`: the backup runs in the repository, newest first, grouped by run id.
-import {failedSnapshotIds, type BackupRunRecord} from './backup.js'
+import type {BackupRunRecord} from './backup.js'
+import {failedSnapshotIds} from './leftovers.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {appTags, expectedGroups, groupRuns, type Run} from './runs.js'
 import type {Restic} from '../restic/client.js'

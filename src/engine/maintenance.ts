@@ -1,23 +1,10 @@
 // check, unlock, prune: what their names say, each recorded in the state directory.
 import {ConfigError, errorMessage} from '../errors.js'
-import {forgetPartialSnapshots} from './backup.js'
+import type {MaintenanceRecord} from '../documents.js'
+import {forgetPartialSnapshots} from './leftovers.js'
 import {openRepository, type Engine} from './context.js'
 import {appTags} from './runs.js'
 import {STATE_FILES, type RunLock} from './state.js'
-
-export interface MaintenanceRecord {
-  schema_version: 1
-  kind: 'check' | 'unlock' | 'prune'
-  status: 'ok' | 'failed'
-  started_at: string
-  finished_at: string
-  duration_ms: number
-  read_data_subset?: string | null
-  removed?: number
-  kept?: number
-  output: string | null
-  error: string | null
-}
 
 async function recorded(engine: Engine, kind: MaintenanceRecord['kind'], file: string, work: (record: MaintenanceRecord, lock: RunLock) => Promise<void>): Promise<MaintenanceRecord> {
   engine.state.ensureWritable()
@@ -77,3 +64,4 @@ export function runPrune(engine: Engine): Promise<MaintenanceRecord> {
   })
 }
 
+export type {MaintenanceRecord} from '../documents.js'

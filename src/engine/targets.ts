@@ -9,6 +9,7 @@ import type {LocalConfig} from '../config/backup-config.js'
 import {SUSPICIOUS_PATHS} from '../config/backup-config.js'
 import type {DatabaseConfig} from '../config/types.js'
 import {resolveDatabase, type ResolvedDatabase} from '../db/connection.js'
+import {databaseAdapter, kindOfRailsAdapter} from '../db/index.js'
 import {renderErb} from '../kamal/erb.js'
 import {parseYaml} from '../parse/yaml.js'
 import {Secret} from '../redact.js'
@@ -34,11 +35,6 @@ export function ownName(path: string, project?: string): string {
   return basename(path)
 }
 
-/** SQLite databases under restored paths must survive the directory replacement (with -wal/-shm/-journal). */
-export function preservedFiles(paths: readonly string[]): string[] {
-  return paths.flatMap((p) => [p, `${p}-wal`, `${p}-shm`, `${p}-journal`])
-}
-
 export interface Targets {
   databases: DatabaseTarget[]
   files: FileTarget[]
@@ -47,8 +43,8 @@ export interface Targets {
 
 export function productionTargets(engine: Engine, parts: RestoreParts): Targets {
   const all = engine.config.databases.map((db) => ({name: db.name, target: resolveDatabase(db, engine.secrets, engine.redactor), scratch: false}))
-  // Every configured SQLite database is preserved by a file restore, restored with it or not.
-  const preserve = preservedFiles(all.filter((d) => d.target.adapter === 'sqlite').map((d) => d.target.path!))
+  // Every configured database that lives in files (SQLite) is preserved by a file restore, restored with it or not.
+  const preserve = all.flatMap((d) => databaseAdapter(d.target.adapter).files(d.target))
   return {
     databases: all.filter((d) => parts.databases.includes(d.name)),
     files: parts.files ? engine.config.paths.map((p) => ({from: p.path, to: p.path})) : [],
@@ -103,7 +99,8 @@ const ABOVE: Relation[] = ['same', 'contains']
 
 export interface ProtectedPlaces {
   backedUp: string[]
-  sqliteDatabases: string[]
+  /** The files of the databases that live in files (SQLite: the file, -wal, -shm, -journal). */
+  databaseFiles: string[]
   stateDir: string
   repositories: string[]
   cacheDir: string
@@ -133,16 +130,17 @@ export function protectedPlaces(engine: Pick<Engine, 'config' | 'env' | 'state' 
       addRepository(readFileSync(r.repositoryFile, 'utf8').split('\n')[0])
     } catch {}
   }
-  const sqliteDatabases: string[] = []
+  const databaseFiles: string[] = []
   for (const db of engine.config.databases) {
-    if (db.adapter !== 'sqlite' || !db.path) continue
+    if (!db.path) continue
     try {
-      sqliteDatabases.push(resolve(cwd, resolveValue(db.path, `databases.${db.name}.path`, engine.secrets, engine.redactor)))
+      const path = resolve(cwd, resolveValue(db.path, `databases.${db.name}.path`, engine.secrets, engine.redactor))
+      databaseFiles.push(...databaseAdapter(db.adapter).files({name: db.name, adapter: db.adapter, params: {}, path}))
     } catch {}
   }
   return {
     backedUp: engine.config.paths.map((p) => p.path),
-    sqliteDatabases,
+    databaseFiles,
     stateDir: resolve(engine.state.path),
     repositories,
     cacheDir: resolve(cwd, engine.env.RESTIC_CACHE_DIR ?? engine.state.file('cache')),
@@ -193,7 +191,7 @@ function directoryGuards(places: ProtectedPlaces, kind: 'scratch' | 'local'): Gu
   if (places.home) guards.push({path: resolve(places.home), what: `HOME (${places.home})`, refuse: ABOVE})
   guards.push(
     ...places.backedUp.map((p) => ({path: p, what: `the backed-up path ${p}`, refuse: kind === 'scratch' ? OVERLAP : ABOVE})),
-    ...places.sqliteDatabases.map((p) => ({path: dirname(p), what: `the directory of the SQLite database ${p}`, refuse: kind === 'scratch' ? OVERLAP : ABOVE})),
+    ...[...new Set(places.databaseFiles.map((p) => dirname(p)))].map((dir) => ({path: dir, what: `the directory of the database file ${places.databaseFiles.find((p) => dirname(p) === dir)}`, refuse: kind === 'scratch' ? OVERLAP : ABOVE})),
     {path: places.stateDir, what: `the state directory ${places.stateDir}`, refuse: kind === 'scratch' ? ABOVE : OVERLAP},
     {path: join(places.stateDir, 'tmp'), what: `the state directory's tmp ${join(places.stateDir, 'tmp')}`, refuse: OVERLAP},
     ...places.repositories.map((p) => ({path: p, what: `the restic repository ${p}`, refuse: OVERLAP})),
@@ -253,7 +251,7 @@ export function assertScratchDirectory(dir: string, places: ProtectedPlaces): vo
 
 /** A scratch SQLite file: not a configured database, not in a live or system place, not some other file. */
 export function assertScratchSqliteFile(path: string, places: ProtectedPlaces): void {
-  const live = places.sqliteDatabases.flatMap((p) => preservedFiles([p]))
+  const live = places.databaseFiles
   if (live.some((p) => p === path || realPath(p) === realPath(path))) throw new UsageError(`scratch SQLite path ${path} is a configured source database: a drill never restores into a live database`)
   const guards: Guard[] = [
     ...SYSTEM_TREES.map((p) => ({path: p, what: `the system directory ${p}`, refuse: OVERLAP})),
@@ -313,13 +311,15 @@ export interface ScratchOptions {
 export function scratchTargets(engine: Engine, options: ScratchOptions, parts: RestoreParts, cwd: string): {databases: DatabaseTarget[]; files: FileTarget[]} {
   const {config} = engine
   const places = protectedPlaces(engine, cwd)
-  const all = config.databases.map((db) => ({config: db, resolved: resolveDatabase(db, engine.secrets, engine.redactor)}))
+  const all = config.databases.map((db) => ({config: db, resolved: resolveDatabase(db, engine.secrets, engine.redactor), location: databaseAdapter(db.adapter).location}))
   const sources = all.filter((s) => parts.databases.includes(s.config.name))
-  const allServers = all.filter((s) => s.config.adapter !== 'sqlite')
-  const servers = sources.filter((s) => s.config.adapter !== 'sqlite')
-  const sqlites = sources.filter((s) => s.config.adapter === 'sqlite')
+  // A database on a server gets a scratch database on that server (--database); one in a file, a scratch file
+  // (--sqlite-path).
+  const allServers = all.filter((s) => s.location === 'server')
+  const servers = sources.filter((s) => s.location === 'server')
+  const fileDatabases = sources.filter((s) => s.location === 'file')
   if (servers.length > 0 && !options.database) throw new UsageError('a production drill needs a scratch database: --database <name>', {suggestions: ['e.g. --database drill (created if missing; with several databases it is a prefix: drill_<name>)']})
-  if (sqlites.length > 0 && !options.sqlitePath) throw new UsageError('a production drill needs a scratch SQLite path: --sqlite-path <path>', {suggestions: ['e.g. --sqlite-path /var/lib/kamal-backup/drill (a file for one database, a directory for several)']})
+  if (fileDatabases.length > 0 && !options.sqlitePath) throw new UsageError('a production drill needs a scratch SQLite path: --sqlite-path <path>', {suggestions: ['e.g. --sqlite-path /var/lib/kamal-backup/drill (a file for one database, a directory for several)']})
   const sourceNames = new Set(allServers.map((s) => s.resolved.database))
   const databases: DatabaseTarget[] = []
   for (const s of servers) {
@@ -330,10 +330,10 @@ export function scratchTargets(engine: Engine, options: ScratchOptions, parts: R
     if (looksLikeProduction(name)) throw new UsageError(`scratch database "${name}" looks like a production database (it contains "production", "prod" or "live")`, {suggestions: ['use a name like drill or restore_check']})
     databases.push({name: s.config.name, target: {...s.resolved, database: name}, scratch: true})
   }
-  const allSqlites = all.filter((s) => s.config.adapter === 'sqlite')
-  for (const s of sqlites) {
+  const allFileDatabases = all.filter((s) => s.location === 'file')
+  for (const s of fileDatabases) {
     const base = resolve(cwd, options.sqlitePath!)
-    const path = allSqlites.length === 1 ? base : posix.join(base, `${s.config.name}.sqlite3`)
+    const path = allFileDatabases.length === 1 ? base : posix.join(base, `${s.config.name}.sqlite3`)
     assertScratchSqliteFile(path, places)
     if (looksLikeProduction(ownName(path, places.project))) throw new UsageError(`scratch SQLite path ${path} looks like production (it contains "production", "prod" or "live")`, {suggestions: ['e.g. --sqlite-path /var/lib/kamal-backup/drill/db.sqlite3']})
     databases.push({name: s.config.name, target: {...s.resolved, path}, scratch: true})
@@ -378,13 +378,13 @@ export function localTargets(engine: Engine, local: LocalConfig | undefined, cwd
     if (!target) {
       throw new ConfigError(`no local target for database "${db.name}"`, {
         code: 'no-local-target',
-        suggestions: [`add it to config/kamal-backup.local.yml: databases: [{name: ${db.name}, ${db.adapter === 'sqlite' ? 'path: storage/development.sqlite3' : 'url: ...'}}]`, `or restore only the others: --database <name>`],
+        suggestions: [`add it to config/kamal-backup.local.yml: databases: [{name: ${db.name}, ${databaseAdapter(db.adapter).localExample}}]`, `or restore only the others: --database <name>`],
       })
     }
-    // Judge the target's own name: its database (and host), or its path below the project.
-    const judged = target.adapter === 'sqlite' ? [ownName(resolve(cwd, target.path!), project)] : [target.database ?? '', target.host ?? '']
+    // Judge the target's own name: its path below the project (a file database), or its database (and host).
+    const judged = target.path !== undefined ? [ownName(resolve(cwd, target.path), project)] : [target.database ?? '', target.host ?? '']
     if (judged.some(looksLikeProduction)) {
-      const identifier = target.adapter === 'sqlite' ? target.path! : `${target.host ?? 'localhost'}/${target.database}`
+      const identifier = target.path ?? `${target.host ?? 'localhost'}/${target.database}`
       throw new UsageError(`local target ${identifier} for database "${db.name}" looks like production`, {suggestions: ['point it at a development database; to restore production, use `kamal-backup restore production`']})
     }
     databases.push({name: db.name, target, scratch: false})
@@ -410,12 +410,12 @@ export function localTargets(engine: Engine, local: LocalConfig | undefined, cwd
       })
     }
   }
-  // Local SQLite databases living in a restored directory survive it, restored now or not.
+  // Local databases living in files in a restored directory (SQLite) survive it, restored now or not.
   const preserve: string[] = []
-  for (const db of config.databases.filter((d) => d.adapter === 'sqlite')) {
+  for (const db of config.databases) {
     try {
       const target = localDatabaseTarget(engine, local, db, cwd)
-      if (target?.path) preserve.push(...preservedFiles([resolve(cwd, target.path)]))
+      if (target) preserve.push(...databaseAdapter(db.adapter).files({...target, ...(target.path !== undefined && {path: resolve(cwd, target.path)})}))
     } catch {}
   }
   return {databases, files, preserve, unmappedPaths}
@@ -429,9 +429,9 @@ function localDatabaseTarget(engine: Engine, local: LocalConfig | undefined, db:
 }
 
 function localEntryTarget(engine: Engine, db: DatabaseConfig, entry: LocalConfig['databases'][number]): ResolvedDatabase {
-  if (db.adapter === 'sqlite') {
-    if (!entry.path) throw new ConfigError(`config/kamal-backup.local.yml: database "${db.name}" is SQLite and needs "path"`, {code: 'no-local-target'})
-    return {name: db.name, adapter: 'sqlite', params: {}, path: entry.path}
+  if (databaseAdapter(db.adapter).location === 'file') {
+    if (!entry.path) throw new ConfigError(`config/kamal-backup.local.yml: database "${db.name}" is ${db.adapter} and needs "path"`, {code: 'no-local-target'})
+    return {name: db.name, adapter: db.adapter, params: {}, path: entry.path}
   }
   if (!entry.url) throw new ConfigError(`config/kamal-backup.local.yml: database "${db.name}" needs "url"`, {code: 'no-local-target'})
   return resolveDatabase({name: db.name, adapter: db.adapter, url: entry.url, ...(entry.password && {password: entry.password})}, engine.secrets, engine.redactor)
@@ -447,8 +447,9 @@ function developmentDatabase(engine: Engine, db: DatabaseConfig, cwd: string): R
   if (dev && !('adapter' in dev) && !('url' in dev) && !('database' in dev)) dev = (dev.primary as Record<string, unknown> | undefined) ?? undefined
   if (!dev) return undefined
   const adapter = String(dev.adapter ?? '')
-  const kind = /sqlite/.test(adapter) ? 'sqlite' : /postg/.test(adapter) ? 'postgres' : /mysql|trilogy|maria/.test(adapter) ? 'mysql' : undefined
-  if (typeof dev.url === 'string' && kind !== 'sqlite') {
+  const kind = kindOfRailsAdapter(adapter)
+  const inFile = kind !== undefined && databaseAdapter(kind).location === 'file'
+  if (typeof dev.url === 'string' && !inFile) {
     return resolveDatabase({name: db.name, adapter: db.adapter, url: {kind: 'value', value: dev.url}}, engine.secrets, engine.redactor)
   }
   if (kind !== db.adapter) {
@@ -457,9 +458,9 @@ function developmentDatabase(engine: Engine, db: DatabaseConfig, cwd: string): R
       suggestions: [`set a ${db.adapter} target in config/kamal-backup.local.yml`],
     })
   }
-  if (kind === 'sqlite') {
+  if (inFile) {
     const path = String(dev.database ?? '')
-    return {name: db.name, adapter: 'sqlite', params: {}, path: isAbsolute(path) ? path : resolve(cwd, path)}
+    return {name: db.name, adapter: kind, params: {}, path: isAbsolute(path) ? path : resolve(cwd, path)}
   }
   const password = dev.password === undefined || dev.password === null ? undefined : String(dev.password)
   if (password) engine.redactor.add(password)

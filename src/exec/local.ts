@@ -1,12 +1,12 @@
 // The only code that starts local processes. argv arrays only (shell: false); secrets reach children through
 // their environment; output is captured with bounded memory; an AbortSignal stops children with SIGINT first
 // (restic then removes its own lock), escalating to SIGTERM and SIGKILL.
-import {spawn, type ChildProcess} from 'node:child_process'
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {accessSync, constants, openSync, closeSync} from 'node:fs'
 import {delimiter, join} from 'node:path'
-import {InterruptedError, KamalBackupError} from '../errors.js'
+import {KamalBackupError} from '../errors.js'
 import type {Redactor} from '../redact.js'
-import {childEnvironment, displayCommand, type CommandSpec} from './spec.js'
+import {childEnvironment, displayCommand, type Argv, type CommandSpec} from './spec.js'
 
 export interface RunOptions {
   /** Where stdin comes from: nothing (default), a file, or a string. */
@@ -138,14 +138,6 @@ export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise
       resolvePromise(result)
     })
   })
-}
-
-/** Like runProcess, but a non-zero exit (or a signal) becomes a CommandFailedError. */
-export async function runChecked(spec: CommandSpec, options: RunOptions = {}): Promise<ProcessResult> {
-  const result = await runProcess(spec, options)
-  if (result.interrupted) throw new InterruptedError()
-  if (result.exitCode !== 0) throw new CommandFailedError(spec, result, options.redactor)
-  return result
 }
 
 export class CommandFailedError extends KamalBackupError {
@@ -392,3 +384,29 @@ export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, op
     })
   })
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Two shapes the asynchronous runners above do not cover.
+
+export interface SyncResult {
+  status: number | null
+  stdout: string
+  stderr: string
+  /** The command could not be started (ENOENT: not installed). */
+  error?: NodeJS.ErrnoException
+}
+
+/** Runs a command synchronously with exactly `env` (not merged with this process's), its output kept whole: for
+ *  reading configuration, which is synchronous (`$(…)` in .kamal/secrets, `kamal config`). */
+export function runSync(argv: Argv, options: {env: NodeJS.ProcessEnv; cwd?: string | undefined}): SyncResult {
+  const result = spawnSync(argv[0], argv.slice(1), {env: options.env, cwd: options.cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024})
+  return {status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '', ...(result.error && {error: result.error as NodeJS.ErrnoException})}
+}
+
+/** A local process whose stdin and stdout carry a byte stream (an SSH ProxyCommand or `ssh -W`); the caller reads
+ *  its stderr and ends it. */
+export function startStreamProcess(argv: Argv): ChildProcess {
+  return spawn(argv[0], argv.slice(1), {stdio: ['pipe', 'pipe', 'pipe']})
+}
+
+export type {ChildProcess}

@@ -1,10 +1,10 @@
 // Reads config/deploy.yml the way Kamal 2.x does: -c/-d file naming, ERB per file (with KAMAL_DESTINATION set),
 // YAML as Psych sees it, ActiveSupport-style deep merge of the destination file, then Kamal's strict key checks
 // for the sections kamal-backup relies on. Positions survive the merge, so findings point at the right file:line.
-import {spawnSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {basename, dirname, extname, join, resolve} from 'node:path'
 import {ConfigError} from '../errors.js'
+import {runSync} from '../exec/local.js'
 import {validateDeployFile} from '../generated/validators.js'
 import deploySchema from '../../schemas/kamal-deploy.schema.json' with {type: 'json'}
 import {displayPath, finding, formatPath, joinSuggestions, type Finding} from '../parse/findings.js'
@@ -228,8 +228,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 // role → hosts map, so the hosts of a role/tag-selected accessory are only known when there is a single role.
 
 export const defaultKamalRunner: KamalRunner = (args, {cwd, env}) => {
-  const result = spawnSync('kamal', args, {cwd, env: env as NodeJS.ProcessEnv, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024})
-  return {status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '', ...(result.error && {error: result.error as NodeJS.ErrnoException})}
+  return runSync(['kamal', ...args], {cwd, env: env as NodeJS.ProcessEnv})
 }
 
 export function readKamalConfigOutput(options: DeployOptions): {source?: DeploySource; findings: Finding[]} {

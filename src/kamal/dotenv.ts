@@ -7,11 +7,11 @@
 // from it with $VAR, so a caller that needs the value can stop with that error: an empty password is worse than
 // no run. A failure in a key nobody needs (RAILS_MASTER_KEY=$(cat config/master.key) in CI) blocks nothing.
 
-import {spawnSync} from 'node:child_process'
 import {accessSync, constants, statSync} from 'node:fs'
 import {delimiter, join} from 'node:path'
 
 import {ConfigError} from '../errors.js'
+import {runSync} from '../exec/local.js'
 import {Redactor} from '../redact.js'
 
 export interface CommandRunner {
@@ -51,9 +51,9 @@ export function shellRunner(cwd?: string): CommandRunner {
   return (command, env) => {
     const clean: Record<string, string> = {}
     for (const [name, value] of Object.entries(env)) if (value !== undefined) clean[name] = value
-    const result = spawnSync('/bin/sh', ['-c', command], {env: clean, encoding: 'utf8', cwd, maxBuffer: 64 * 1024 * 1024})
-    if (result.error) return {status: null, stdout: result.stdout ?? '', stderr: result.error.message}
-    return {status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? ''}
+    const result = runSync(['/bin/sh', '-c', command], {env: clean, cwd})
+    if (result.error) return {status: null, stdout: result.stdout, stderr: result.error.message}
+    return {status: result.status, stdout: result.stdout, stderr: result.stderr}
   }
 }
 

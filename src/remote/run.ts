@@ -3,7 +3,6 @@
 // the output streamed (exec.ts), and the remote exit code returned. `restore production` runs two commands on one
 // connection (restore.ts). Each `docker exec` is a new process, so each has its own handshake.
 import {errorMessage, ExitCode, KamalBackupError} from '../errors.js'
-import type {Log} from '../log.js'
 import {accessoryArgv, remoteCommandLine} from './command.js'
 import {connectionLostError, dockerExecError, versionMismatchError} from './errors.js'
 import {execInAccessory, type ExecResult} from './exec.js'

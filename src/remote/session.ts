@@ -16,7 +16,6 @@
 // - A single-hop ssh.proxy / ProxyJump is a second ssh2 connection with a direct-tcpip channel (`ssh -W` done
 //   in-process; the jump host needs AllowTcpForwarding); the jump host's key is checked like the target's.
 //   Several hops, and proxy commands, run the OpenSSH client / `sh -c` as Kamal (net-ssh) does.
-import {spawn, type ChildProcess} from 'node:child_process'
 import {lookup} from 'node:dns/promises'
 import {readFileSync} from 'node:fs'
 import {connect as tcpConnect, isIP, type Socket} from 'node:net'
@@ -25,8 +24,9 @@ import {homedir} from 'node:os'
 import {Duplex} from 'node:stream'
 import type {Client, ClientChannel, ConnectConfig} from 'ssh2'
 import {InterruptedError, KamalBackupError} from '../errors.js'
+import {startStreamProcess, type ChildProcess} from '../exec/local.js'
 import type {Log} from '../log.js'
-import {connectionError, describeTarget, hostKeyChangedError, hostKeyUnknownError, proxyError, type AuthAttempt, type Target} from './errors.js'
+import {connectionError, describeTarget, hostKeyChangedError, hostKeyUnknownError, proxyError, type Target} from './errors.js'
 import {appendKnownHost, checkHostKey, fingerprint, knownHostKeyTypes, knownHostsNames, serverHostKeyAlgorithmsOption} from './known-hosts.js'
 import {proxyArgv, type EffectiveSsh, type JumpSettings} from './ssh-settings.js'
 
@@ -390,7 +390,7 @@ export async function connect(settings: EffectiveSsh, options: ConnectOptions): 
   // ProxyCommand, ssh.proxy_command, or a multi-hop jump: a local process carries the connection.
   const argv = proxyArgv(settings)!
   const via = proxy.kind === 'command' ? `proxy command \`${proxy.command}\`` : `ssh ${argv.slice(1).join(' ')}`
-  const child = spawn(argv[0]!, argv.slice(1), {stdio: ['pipe', 'pipe', 'pipe']})
+  const child = startStreamProcess(argv as [string, ...string[]])
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000)

@@ -1,7 +1,8 @@
 // Runs restic and turns what it prints into typed results and actionable errors. Knows the differences between
 // restic 0.14 (Debian 12) and 0.17+ (exit codes 10/11/12, --stdin-from-command, REST credentials in env).
-import {KamalBackupError} from '../errors.js'
-import {CommandFailedError, lastLines, runChecked, runPipe, runProcess, type OpenDeadline, type ProcessResult, type RunOptions} from '../exec/local.js'
+import {InterruptedError, KamalBackupError} from '../errors.js'
+import {runChecked, type Executor} from '../exec/executor.js'
+import {CommandFailedError, lastLines, type OpenDeadline, type ProcessResult, type RunOptions} from '../exec/local.js'
 import type {CommandSpec} from '../exec/spec.js'
 import type {Redactor} from '../redact.js'
 import type {RetentionPolicy} from '../config/types.js'
@@ -63,8 +64,8 @@ export function capabilities(v: ResticVersion) {
   }
 }
 
-export async function detectRestic(bin: string, redactor?: Redactor): Promise<ResticVersion> {
-  const result = await runChecked(resticArgv.version({bin, env: {}, options: []}), redactor ? {redactor} : {})
+export async function detectRestic(executor: Executor, bin: string, redactor?: Redactor): Promise<ResticVersion> {
+  const result = await runChecked(executor, resticArgv.version({bin, env: {}, options: []}), redactor ? {redactor} : {})
   const version = parseResticVersion(result.stdout)
   if (!version) throw new KamalBackupError(`could not read the restic version from "${result.stdout.trim()}"`, {code: 'restic/version'})
   if (!atLeast(version, MINIMUM_RESTIC.major, MINIMUM_RESTIC.minor, MINIMUM_RESTIC.patch)) {
@@ -113,6 +114,7 @@ export class Restic {
   readonly openTimeoutMs: number
   #opened = false
   constructor(
+    readonly executor: Executor,
     readonly target: ResticTarget,
     readonly version: ResticVersion,
     readonly redactor: Redactor,
@@ -151,8 +153,8 @@ export class Restic {
   /** Runs a repository command; failures become classified errors. */
   async run(spec: CommandSpec, options: RunOptions = {}): Promise<ProcessResult> {
     const deadline = this.openDeadline()
-    const result = await runProcess(spec, {redactor: this.redactor, ...(this.signal && {signal: this.signal}), ...(deadline && {openDeadline: deadline}), ...options})
-    if (result.interrupted) throw new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130})
+    const result = await this.executor.run(spec, {redactor: this.redactor, ...(this.signal && {signal: this.signal}), ...(deadline && {openDeadline: deadline}), ...options})
+    if (result.interrupted) throw new InterruptedError()
     this.settle(result)
     if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
     return result
@@ -184,7 +186,7 @@ export class Restic {
     const spec = resticArgv.backupFromCommand(this.target, filename, snapshot, producer)
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
-    const result = await runProcess(spec, {
+    const result = await this.executor.run(spec, {
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
       ...(deadline && {openDeadline: deadline}),
@@ -194,7 +196,7 @@ export class Restic {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
-    if (result.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    if (result.interrupted) throw await this.discard(summary, new InterruptedError())
     if (result.openTimedOut) throw this.notAnswering()
     this.settle(result)
     if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, producer))
@@ -209,9 +211,11 @@ export class Restic {
     try {
       // Not tied to the abort signal: after an interrupt the cleanup still has to happen (it takes a second).
       const spec = resticArgv.forgetIds(this.target, [summary.snapshotId])
-      const result = await runProcess(spec, {redactor: this.redactor, timeoutMs: 120_000})
+      const result = await this.executor.run(spec, {redactor: this.redactor, timeoutMs: 120_000})
       if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
-      return new KamalBackupError(`${error.message}\n(the snapshot ${summary.snapshotId.slice(0, 8)} restic saved anyway was removed)`, {code: error.code, exitCode: error.exitCode, suggestions: error.suggestions, cause: error})
+      const message = `${error.message}\n(the snapshot ${summary.snapshotId.slice(0, 8)} restic saved anyway was removed)`
+      if (error instanceof InterruptedError) return new InterruptedError(message)
+      return new KamalBackupError(message, {code: error.code, exitCode: error.exitCode, suggestions: error.suggestions, cause: error})
     } catch (forgetError) {
       return new LeftoverSnapshotError(
         `${error.message}\nrestic saved snapshot ${summary.snapshotId.slice(0, 8)} anyway, and it could not be removed: ${this.redactor.redact(forgetError instanceof Error ? forgetError.message : String(forgetError))}`,
@@ -227,7 +231,7 @@ export class Restic {
     const consumer = resticArgv.backupStdin(this.target, filename, snapshot)
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
-    const piped = await runPipe(producer, consumer, {
+    const piped = await this.executor.pipe(producer, consumer, {
       commitOnProducerSuccess: true,
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
@@ -237,7 +241,7 @@ export class Restic {
       },
     })
     const {producer: p, consumer: c} = piped
-    if (p.interrupted || c.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    if (p.interrupted || c.interrupted) throw await this.discard(summary, new InterruptedError())
     if (c.openTimedOut) throw this.notAnswering()
     this.settle(c)
     // restic failing on its own (no repository, wrong password, a lock) closes the pipe: the dump then dies of
@@ -255,7 +259,7 @@ export class Restic {
     const spec = resticArgv.backupStdin(this.target, filename, snapshot)
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
-    const result = await runProcess(spec, {
+    const result = await this.executor.run(spec, {
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
       ...(deadline && {openDeadline: deadline}),
@@ -264,7 +268,7 @@ export class Restic {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
-    if (result.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    if (result.interrupted) throw await this.discard(summary, new InterruptedError())
     this.settle(result)
     if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor))
     return requireSummary(summary, spec)
@@ -274,7 +278,7 @@ export class Restic {
     const spec = resticArgv.backupPaths(this.target, paths, excludes, snapshot)
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
-    const result = await runProcess(spec, {
+    const result = await this.executor.run(spec, {
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
       ...(deadline && {openDeadline: deadline}),
@@ -282,7 +286,7 @@ export class Restic {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
-    if (result.interrupted) throw await this.discard(summary, new KamalBackupError('interrupted', {code: 'interrupted', exitCode: 130}))
+    if (result.interrupted) throw await this.discard(summary, new InterruptedError())
     this.settle(result)
     // Exit 3: some files could not be read. The snapshot restic saved is incomplete: that is a failure here, and
     // the snapshot is removed so the run can never look complete.

@@ -14,7 +14,7 @@ import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
 import {BIN} from '../../support/cli.ts'
 import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, restic, resticBin, resticEnv, RESTIC_VERSIONS, run, tempDir, uniqueName, type ResticVersion, type TestDatabase} from '../../support/lab.ts'
-import {assertSchema, cli, cliJson, localRestic, pgDatabaseLine, readHistory, readState, repoLocks, repoSnapshots, script, writeApp, type App} from './support.ts'
+import {assertSchema, cli, cliJson, localRestic, pgDatabaseLine, readHistory, readState, repoLocks, repoSnapshots, script, writeApp} from './support.ts'
 
 function filesDir(prefix: string): string {
   const dir = join(tempDir(prefix), 'files')

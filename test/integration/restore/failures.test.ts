@@ -2,7 +2,7 @@
 // database, schemas or publications the user cannot drop, a dump pg_restore cannot read, an unwritable file
 // target, the app's open transactions — and what a failure after a change must say: which parts were restored,
 // which are unchanged or partly restored, and the command that undoes it (which works).
-import {before, describe, test} from 'node:test'
+import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'

@@ -31,7 +31,7 @@ describe('drill production: the scratch directory is never live data, and never 
   test('the directory of the live SQLite database, the local repository (local:), the state directory, HOME, the current directory or a system directory are refused', async () => {
     mkdirSync(join(root, 'home'))
     const cases: [string, RegExp][] = [
-      [join(root, 'live'), /is the directory of the SQLite database/],
+      [join(root, 'live'), /is the directory of the database file/],
       [repo, /is the restic repository/],
       [join(repo, 'data'), /is inside the restic repository/],
       [join(root, 'state'), /is the state directory/],

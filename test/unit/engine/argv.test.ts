@@ -14,6 +14,7 @@ import {fileExcludes} from '../../../src/engine/backup.ts'
 import {resticTarget} from '../../../src/engine/context.ts'
 import {environmentSecrets} from '../../../src/config/resolve.ts'
 import {StateDir} from '../../../src/engine/state.ts'
+import {localExecutor} from '../../../src/exec/executor.ts'
 import type {CommandSpec} from '../../../src/exec/spec.ts'
 import {childEnvironment, displayCommand} from '../../../src/exec/spec.ts'
 import {keepArgs, resticArgv, type ResticTarget} from '../../../src/restic/argv.ts'
@@ -119,8 +120,8 @@ describe('database dump commands', () => {
     const bin = mkdtempSync(join(tmpdir(), 'kb-mysql-bin-'))
     try {
       writeFileSync(join(bin, 'mysqldump'), '#!/bin/sh\n', {mode: 0o755})
-      assert.deepEqual(mysqlTools({PATH: bin}), {dump: join(bin, 'mysqldump')})
-      assert.throws(() => mysqlTools({PATH: join(bin, 'none')}), /neither mariadb-dump nor mysqldump is installed/)
+      assert.deepEqual(mysqlTools(localExecutor, {PATH: bin}), {dump: join(bin, 'mysqldump')})
+      assert.throws(() => mysqlTools(localExecutor, {PATH: join(bin, 'none')}), /neither mariadb-dump nor mysqldump is installed/)
     } finally {
       rmSync(bin, {recursive: true, force: true})
     }

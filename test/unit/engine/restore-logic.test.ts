@@ -9,6 +9,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {firstSentence} from '../../../src/cli/confirm.ts'
 import {restoreSelection} from '../../../src/cli/engine-command.ts'
+import {sqliteFiles} from '../../../src/db/sqlite.ts'
 import {mysqlDropStatements, mysqlLockProbe, mysqlReadOnly} from '../../../src/db/mysql.ts'
 import {ignoredErrors, parsePostgresState, pgRestoreSpec, tableFromPgRestoreLine, tablesFromPgRestore, tocTableCount} from '../../../src/db/postgres.ts'
 import {checkEnvironment, verificationProblems} from '../../../src/engine/drill.ts'
@@ -54,7 +55,7 @@ describe('looksLikeProduction and ownName', () => {
 function places(root: string, extra: Partial<ProtectedPlaces> = {}): ProtectedPlaces {
   return {
     backedUp: [join(root, 'storage')],
-    sqliteDatabases: [join(root, 'db', 'production.sqlite3')],
+    databaseFiles: sqliteFiles(join(root, 'db', 'production.sqlite3')),
     stateDir: join(root, 'state'),
     repositories: [join(root, 'repo')],
     cacheDir: join(root, 'state', 'cache'),
@@ -77,8 +78,8 @@ describe('scratch directory checks', () => {
       [join(root, 'storage'), /is the backed-up path/],
       [join(root, 'storage', 'uploads'), /is inside the backed-up path/],
       [root, /contains the (current directory|backed-up path)/],
-      [join(root, 'db'), /is the directory of the SQLite database/],
-      [join(root, 'db', 'scratch'), /is inside the directory of the SQLite database/],
+      [join(root, 'db'), /is the directory of the database file/],
+      [join(root, 'db', 'scratch'), /is inside the directory of the database file/],
       [join(root, 'state'), /is the state directory/],
       [join(root, 'state', 'cache'), /restic's cache/],
       [join(root, 'repo'), /is the restic repository/],
@@ -138,7 +139,7 @@ describe('local files targets (paths[].to)', () => {
   const root = temp()
   const project = join(root, 'app')
   for (const d of ['app/.git', 'app/storage', 'app/vendor/gem/.git', 'app/tmp/kamal-backup', 'home']) mkdirSync(join(root, d), {recursive: true})
-  const p = places(root, {project, cwd: project, home: join(root, 'home'), stateDir: join(project, 'tmp', 'kamal-backup'), backedUp: ['/rails/storage'], sqliteDatabases: [], repositories: []})
+  const p = places(root, {project, cwd: project, home: join(root, 'home'), stateDir: join(project, 'tmp', 'kamal-backup'), backedUp: ['/rails/storage'], databaseFiles: [], repositories: []})
 
   test('refused: the project and anything above it, a checkout, HOME, the state directory, system directories', () => {
     const cases: [string, RegExp][] = [

@@ -34,7 +34,7 @@ function fakeClock(start: string, onSleep?: (now: Date, ms: number) => void): Cl
 }
 
 function record(status: BackupRunRecord['status'], extra: Partial<BackupRunRecord> = {}): BackupRunRecord {
-  return {status, run_id: '20260101T000000Z', duration_ms: 1000, failed_step: status === 'failed' ? 'database:main' : null, error: status === 'failed' ? 'boom' : null, reason: null} as BackupRunRecord
+  return {status, run_id: '20260101T000000Z', duration_ms: 1000, failed_step: status === 'failed' ? 'database:main' : null, error: status === 'failed' ? 'boom' : null, reason: null, ...extra} as BackupRunRecord
 }
 
 const silent = {info() {}, warn() {}, error() {}}

@@ -5,7 +5,6 @@ import {execFileSync, spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import ssh2 from 'ssh2'
 import {
   appendKnownHost,
   checkHostKey,

@@ -1,0 +1,187 @@
+// What kamal-backup does that depends on the kind of database, as one interface. Each kind is one module that
+// implements it (postgres.ts, mysql.ts, sqlite.ts) and is registered in index.ts; the engine asks the adapter
+// (`databaseAdapter(db.adapter)`) and never branches on the kind itself. A new kind is a new module, its entry in
+// the config schema (schemas/kamal-backup.schema.json, config/types.ts) and its tests.
+//
+// Adapters build argv (never a shell string) and run it through the Executor they are given, so their flows can
+// be tested with a recording executor as well as against real servers. They know nothing of restic: a restore
+// reads the dump through a DumpSource the engine hands them.
+import {existsSync} from 'node:fs'
+import {dirname} from 'node:path'
+import {InterruptedError, KamalBackupError, UsageError} from '../errors.js'
+import type {Executor} from '../exec/executor.js'
+import {lastLines, type ProcessResult} from '../exec/local.js'
+import type {Argv, CommandSpec} from '../exec/spec.js'
+import type {Redactor} from '../redact.js'
+import type {Adapter} from '../config/types.js'
+import {describeDatabase, type ResolvedDatabase} from './connection.js'
+
+/** What an adapter may use: processes through the executor, the environment (PATH, client locations), the run's
+ *  abort signal, and the redactor for anything it puts in an error. The engine context satisfies it. */
+export interface DbContext {
+  exec: Executor
+  env: NodeJS.ProcessEnv
+  signal: AbortSignal
+  redactor: Redactor
+}
+
+/** A database to restore into. */
+export interface DatabaseTarget {
+  /** The database's name in kamal-backup.yml (its snapshot group). */
+  name: string
+  target: ResolvedDatabase
+  /** Scratch targets (a drill's) may be created when missing; production and local targets never are. */
+  scratch: boolean
+}
+
+/** What a backup stores for one database: the stdout of a command (streamed into restic, never to disk), or a
+ *  consistent copy in a file, removed by `cleanup` once it is stored. */
+export type Dump = {kind: 'stream'; spec: CommandSpec; tags: string[]} | {kind: 'file'; path: string; cleanup(): void}
+
+/** A database's dump in the repository, as a restore reads it: the `restic dump` that streams it, its snapshot,
+ *  and what a failure of restic means. */
+export interface DumpSource {
+  spec: CommandSpec
+  /** The snapshot's tags (PostgreSQL: `pg_dump:<major>`, which pg_dump wrote it). */
+  tags: readonly string[]
+  shortId: string
+  /** restic's own failure, classified (its stderr, its exit code). */
+  error(result: ProcessResult): KamalBackupError
+  /** restic was stopped by a broken pipe (the client gave up): the lock it left is stale and goes. */
+  releaseLock(): Promise<void>
+}
+
+/** The adapter's half of a restored database's report (engine/restore.ts adds name, adapter, snapshot, target). */
+export interface DatabaseRestore {
+  tables_in_dump: string[]
+  tables_restored: string[]
+  missing_tables: string[]
+  /** PostgreSQL: the tables the dump's table of contents lists (pg_restore --list). */
+  tables_in_toc?: number | null
+  integrity: 'ok' | null
+}
+
+/** Where a part of a restore stands, as it changes (the record on disk follows it). */
+export type MarkPart = (state: 'restored' | 'partial', note?: string) => void
+
+/** Runs one preflight check and records it (the dry run lists every check, passed or failed). `done` names a
+ *  passed check by what it found. */
+export type RecordCheck = <T>(name: string, work: () => T | Promise<T>, done?: (result: T) => string) => Promise<T>
+
+export interface DatabaseAdapter {
+  readonly kind: Adapter
+  /** A server reached by URL, or a file (SQLite). Decides how the target is named (a drill's --database or
+   *  --sqlite-path; a local target's url or path) and judged. */
+  readonly location: 'server' | 'file'
+  /** The Rails adapter names (config/database.yml `adapter:`) of this kind. */
+  readonly railsAdapters: RegExp
+  /** The dump's file name extension in the snapshot (`<app>.<name>.<extension>`). */
+  readonly extension: string
+  /** What the preflight checks for a target of this kind, in words (the dry run's check list). */
+  readonly preflightTitle: string
+
+  // ---- the database itself --------------------------------------------------------------------------------------
+  /** The files the database is (SQLite: the file and its -wal/-shm/-journal): kept out of the file snapshot and
+   *  preserved when a directory around them is restored. None for a server. */
+  files(db: ResolvedDatabase): string[]
+  /** The URL a drill's check gets for a restored database (Rails' DATABASE_URL forms). */
+  connectionUrl(db: ResolvedDatabase): string
+  /** An example of a local target entry, for suggestions (`url: ...`, `path: storage/development.sqlite3`). */
+  readonly localExample: string
+
+  // ---- backup -----------------------------------------------------------------------------------------------------
+  /** Refuses a source that cannot be dumped, before anything is written (SQLite: the file must exist). */
+  checkSource(db: ResolvedDatabase): void
+  /** What to store for one database. `scratchDir` is a directory for a temporary copy (removed on every path). */
+  dump(ctx: DbContext, db: ResolvedDatabase, options: {scratchDir: string; runId: string}): Promise<Dump>
+
+  // ---- restore ----------------------------------------------------------------------------------------------------
+  /** Throws when a tool the restore needs is not installed. */
+  assertRestoreTools(ctx: DbContext, t: DatabaseTarget): void
+  /** Reachable, writable, not locked by a writer, not a standby; a scratch database created when missing (not in
+   *  a dry run, which only checks that it could be). Changes nothing else. */
+  preflight(ctx: DbContext, t: DatabaseTarget, options: {dryRun: boolean}): Promise<void>
+  /** Room a restore needs on this machine beside the target, for `bytes` of dump (SQLite stages a copy). */
+  stagingSpace(db: ResolvedDatabase, bytes: number): {path: string; bytes: number}[]
+  /** Before anything changes: whether this client can read the dump (PostgreSQL). With `tableOfContents` it
+   *  reads it even when the snapshot's tags already tell (a drill counts its tables). Returns the tables its table
+   *  of contents lists, when read. */
+  inspectDump?(ctx: DbContext, t: DatabaseTarget, dump: DumpSource, options: {tableOfContents: boolean; check: RecordCheck}): Promise<number | undefined>
+  /** Replaces the target's contents with the dump's, and reports what the dump had and what the target has now. */
+  restore(ctx: DbContext, t: DatabaseTarget, dump: DumpSource, options: {lockTimeoutSeconds: number; tablesInToc: number | null; mark: MarkPart}): Promise<DatabaseRestore>
+
+  // ---- drills and evidence ------------------------------------------------------------------------------------------
+  /** Problems in a restored database that only this kind knows to look for (missing tables are checked for every
+   *  kind). */
+  verify(restored: DatabaseRestore): string[]
+  /** What a dry run of a drill cannot find out for this kind without changing something. */
+  dryRunLimits(scope: 'production' | 'local'): string[]
+  /** This kind's tools and how to ask their version (name → argv), for `version --json` and evidence.
+   *  `databases`: the configured databases of this kind (PostgreSQL names the pg_dump the first one would use). */
+  versionCommands(ctx: DbContext, databases: readonly ResolvedDatabase[]): Promise<Record<string, Argv>>
+  /** Facts for the versions list that are not a version (the PostgreSQL client majors in the image). */
+  versionNotes?(env: NodeJS.ProcessEnv): Record<string, string>
+}
+
+// ---- shared by the adapters -----------------------------------------------------------------------------------------
+
+/** Seconds a database reset waits for the app's locks (KAMAL_BACKUP_RESTORE_LOCK_TIMEOUT, default 30). */
+export function lockTimeoutSeconds(env: NodeJS.ProcessEnv): number {
+  const raw = env.KAMAL_BACKUP_RESTORE_LOCK_TIMEOUT
+  if (raw === undefined || raw === '') return 30
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 1 || value > 86_400) {
+    throw new UsageError(`KAMAL_BACKUP_RESTORE_LOCK_TIMEOUT=${raw} must be a whole number of seconds (1 to 86400)`)
+  }
+  return value
+}
+
+export function missingTool(tool: string, why: string): KamalBackupError {
+  return new KamalBackupError(`${tool} ${tool.includes('/') ? 'does not exist' : 'is not installed (not found on PATH)'}: it is needed to ${why}; nothing was changed`, {
+    code: 'command-not-found',
+    suggestions: [`install ${tool} here (the kamal-backup accessory image ships it)`],
+  })
+}
+
+export function unreachable(db: ResolvedDatabase, result: ProcessResult, redactor: Redactor): KamalBackupError {
+  return new KamalBackupError(redactor.redact(`cannot connect to ${db.adapter} database "${db.name}" at ${describeDatabase(db)}: ${lastLines(result.stderr, 3) || `exit ${result.exitCode}`}`), {
+    code: 'database-unreachable',
+    suggestions: ['check the URL, password and that the server is reachable from here'],
+  })
+}
+
+export function databaseInUse(t: DatabaseTarget, seconds: number, dropped: boolean): KamalBackupError {
+  return new KamalBackupError(`database ${t.name} is in use: another connection (the app?) holds locks on its tables, and the reset gave up after waiting ${seconds} s; ${dropped ? 'some of its objects may already be dropped' : 'nothing was dropped'}`, {
+    code: 'database-in-use',
+    suggestions: ['stop the app first (kamal app stop, or maintenance mode), then restore again', 'KAMAL_BACKUP_RESTORE_LOCK_TIMEOUT=<seconds> waits longer'],
+  })
+}
+
+/** Both ends of a restore pipe must succeed. A client that failed early kills `restic dump` with SIGPIPE, which
+ *  leaves a stale lock behind: it is released (restic unlock removes only stale locks). */
+export async function checkStream(ctx: DbContext, dump: DumpSource, producer: ProcessResult, consumer: ProcessResult): Promise<void> {
+  if (producer.interrupted || consumer.interrupted) throw new InterruptedError()
+  if (consumer.exitCode !== 0) {
+    if (producer.exitCode !== 0) await dump.releaseLock().catch(() => undefined)
+    throw new KamalBackupError(ctx.redactor.redact(`restoring failed (exit ${consumer.exitCode ?? consumer.signal}): ${lastLines(consumer.stderr, 6)}`), {
+      code: 'restore-failed',
+      suggestions: ['the target may be partly restored; fix the cause and restore again (or restore the safety backup)'],
+    })
+  }
+  if (producer.exitCode !== 0) throw dump.error(producer)
+}
+
+/** Non-empty trimmed lines (a client's one-name-per-line answer). */
+export function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+}
+
+/** The nearest existing directory at or above `path`: what a dry run checks instead of creating `path`. */
+export function nearestExisting(path: string): string {
+  let current = path
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current)
+  return current
+}
