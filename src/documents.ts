@@ -65,3 +65,146 @@ export interface MaintenanceRecord {
   output: string | null
   error: string | null
 }
+
+/** The kinds of database kamal-backup knows (config `adapter:`), as records name them. */
+export type DatabaseKind = 'postgres' | 'mysql' | 'sqlite'
+
+/** The adapter's half of a restored database's report (engine/restore.ts adds name, adapter, snapshot, target). */
+export interface DatabaseRestore {
+  tables_in_dump: string[]
+  tables_restored: string[]
+  missing_tables: string[]
+  /** PostgreSQL: the tables the dump's table of contents lists (pg_restore --list). */
+  tables_in_toc?: number | null
+  integrity: 'ok' | null
+}
+
+export type StepStatus = 'ok' | 'failed' | 'skipped'
+
+export interface StepRecord {
+  name: string
+  status: StepStatus
+  started_at: string | null
+  duration_ms: number | null
+  snapshot_id?: string
+  bytes?: number
+  data_added?: number
+  error?: string
+}
+
+export interface BackupRunRecord {
+  schema_version: number
+  kind: 'backup_run'
+  app: string
+  run_id: string | null
+  status: 'ok' | 'failed' | 'skipped'
+  reason: string | null
+  trigger: 'manual' | 'scheduled' | 'pre-restore'
+  started_at: string
+  finished_at: string
+  duration_ms: number
+  restic_version: string | null
+  repository: string
+  steps: StepRecord[]
+  failed_step: string | null
+  error: string | null
+  /** Snapshot per group, for `list` on restic versions that do not store sizes. */
+  snapshots: {group: string; id: string; bytes: number}[]
+  last_success_at: string | null
+  next_due_at: string | null
+}
+
+export interface StepReport {
+  name: string
+  status: 'running' | 'ok' | 'failed' | 'skipped'
+  started_at?: string
+  duration_ms: number | null
+  error?: string
+}
+
+export interface FilesReport {
+  snapshot: string
+  from: string
+  to: string
+  files: number
+  bytes: number
+  expected_files: number
+  expected_bytes: number
+}
+
+/** A restored database: which, from which snapshot, into what, and what its adapter found (the tables the dump
+ *  had and the target has now, integrity). */
+export interface DatabaseReport extends DatabaseRestore {
+  name: string
+  adapter: DatabaseKind
+  snapshot: string
+  target: string
+}
+
+export interface RestoreReport {
+  run_id: string | null
+  run_time: string | null
+  files: FilesReport[]
+  databases: DatabaseReport[]
+  steps: StepReport[]
+}
+
+/** Where one part of a restore stands: what an engineer needs to know after a failure. */
+export interface PartState {
+  /** `files:/data/storage`, `database:primary` */
+  part: string
+  target: string
+  state: 'unchanged' | 'restored' | 'partial'
+  note?: string
+}
+
+export interface CheckResult {
+  command: string
+  exit_code: number | null
+  duration_ms: number
+  output: string
+}
+
+export interface DrillRecord extends RestoreReport {
+  schema_version: 1
+  kind: 'drill'
+  scope: 'production' | 'local'
+  status: 'ok' | 'failed'
+  app: string
+  operator: string
+  host: string
+  requested: RestoreRequest
+  targets: RestoreTargets
+  /** The parts of the run this drill did not restore, and why: a drill that skipped the files says so. */
+  skipped: string[]
+  started_at: string
+  finished_at: string
+  /** The measured restore time: from the start of the restore to the end of the check. */
+  duration_ms: number
+  verification: {passed: boolean; problems: string[]; check: CheckResult | null}
+  error: string | null
+  suggestions: string[]
+}
+
+export interface RestoreResult extends RestoreReport {
+  schema_version: 1
+  kind: 'restore'
+  scope: 'production' | 'local'
+  /** `running` only in last_restore.json while the restore is under way. */
+  status: 'running' | 'ok' | 'failed'
+  app: string
+  operator: string
+  host: string
+  requested: RestoreRequest
+  targets: RestoreTargets
+  /** Each part and where it stands: unchanged, restored, or partly restored. */
+  changes: PartState[]
+  safety_backup: {run_id: string | null; status: string; undo_command: string | null} | null
+  skipped_paths: string[]
+  started_at: string
+  updated_at: string
+  finished_at: string | null
+  duration_ms: number
+  error: string | null
+  suggestions: string[]
+}

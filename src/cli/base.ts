@@ -1,7 +1,7 @@
 // The one base class for every command: --json, a redacting Ui on stderr, results on stdout, and errors rendered
 // once with their location and a suggestion (a stack trace only with DEBUG=kamal-backup*).
 import {Command} from '@oclif/core/command'
-import {ExitCode, formatLocation, isKamalBackupError, KamalBackupError} from '../errors.js'
+import {ExitCode, formatLocation, InterruptedError, isKamalBackupError, KamalBackupError} from '../errors.js'
 import {Redactor} from '../redact.js'
 import {isDebugEnabled, Ui} from './ui.js'
 
@@ -53,7 +53,7 @@ export abstract class BaseCommand extends Command {
     lines.push(`${s.red(s.bold('Error:'))} ${where ? s.bold(where) + ': ' : ''}${error.message}`)
     for (const suggestion of error.suggestions) lines.push(`  ${s.cyan('→')} ${suggestion}`)
     if (isDebugEnabled() && original instanceof Error && original.stack) lines.push(s.dim(original.stack))
-    else if (error.code === 'bug') lines.push(s.dim('  Run again with DEBUG=kamal-backup* for the stack trace, and please report it.'))
+    else if (error.code === 'internal/bug') lines.push(s.dim('  Run again with DEBUG=kamal-backup* for the stack trace, and please report it.'))
     this.ui.raw(lines.join('\n') + '\n')
   }
 }
@@ -67,16 +67,16 @@ export function asKamalBackupError(err: unknown): KamalBackupError {
     // oclif: flag/argument parsing (exit 2) and this.error() calls.
     const exit = anyErr.oclif.exit
     return new KamalBackupError(cleanOclifMessage(anyErr.message ?? 'usage error'), {
-      code: exit === ExitCode.usage ? 'usage' : (anyErr.code ?? 'failed'),
+      code: exit === ExitCode.usage ? 'usage/invalid' : 'command/failed',
       exitCode: exit,
       suggestions: anyErr.suggestions ?? (exit === ExitCode.usage ? ['See --help for the flags and arguments this command takes.'] : []),
     })
   }
   if (anyErr?.name === 'AbortError' || (err as NodeJS.ErrnoException)?.code === 'ABORT_ERR') {
-    return new KamalBackupError('interrupted', {code: 'interrupted', exitCode: ExitCode.interrupted})
+    return new InterruptedError()
   }
   const message = err instanceof Error ? err.message : String(err)
-  return new KamalBackupError(`unexpected error: ${message}`, {code: 'bug', exitCode: ExitCode.failed, cause: err})
+  return new KamalBackupError(`unexpected error: ${message}`, {code: 'internal/bug', exitCode: ExitCode.failed, cause: err})
 }
 
 function cleanOclifMessage(message: string): string {

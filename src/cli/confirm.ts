@@ -2,7 +2,7 @@
 // flag is required, so nothing destructive can happen by accident in a script. Any answer but the expected one
 // is "not confirmed": exit 2, nothing changed.
 import {createInterface} from 'node:readline/promises'
-import {InterruptedError, KamalBackupError, UsageError, ExitCode} from '../errors.js'
+import {InterruptedError, KamalBackupError, UsageError} from '../errors.js'
 
 export function interactive(): boolean {
   return Boolean(process.stdin.isTTY && process.stderr.isTTY)
@@ -34,7 +34,7 @@ export async function ask(question: string): Promise<string> {
 }
 
 function notConfirmed(): KamalBackupError {
-  return new KamalBackupError('not confirmed: nothing was changed', {code: 'not-confirmed', exitCode: ExitCode.usage})
+  return new KamalBackupError('not confirmed: nothing was changed', {code: 'usage/not-confirmed'})
 }
 
 /** The question's first sentence, for "…: confirmation required" (`Restore …? This overwrites local data.` →
@@ -46,7 +46,7 @@ export function firstSentence(message: string): string {
 /** Refuses early (before any work) when a [y/N] confirmation cannot be asked: no --yes and no terminal. */
 export function assertCanConfirm(message: string, yes: boolean): void {
   if (yes || interactive()) return
-  throw new UsageError(`${firstSentence(message)}: confirmation required`, {suggestions: ['rerun with --yes to confirm without a terminal']})
+  throw new UsageError(`${firstSentence(message)}: confirmation required`, {code: 'usage/not-confirmed', suggestions: ['rerun with --yes to confirm without a terminal']})
 }
 
 /** `[y/N]`, skipped with --yes; refused without a terminal unless --yes. */
@@ -66,7 +66,7 @@ export function checkProductionConfirmation(app: string, options: {confirm?: str
     if (options.confirm !== app) throw new UsageError(`--confirm ${options.confirm} does not match the app name "${app}"`, {suggestions: [`pass --confirm ${app}`]})
     return 'confirmed'
   }
-  if (!interactive()) throw new UsageError('a production restore needs --confirm <app> when not run in a terminal', {suggestions: [`pass --confirm ${app}`]})
+  if (!interactive()) throw new UsageError('a production restore needs --confirm <app> when not run in a terminal', {code: 'usage/not-confirmed', suggestions: [`pass --confirm ${app}`]})
   return 'ask'
 }
 

@@ -19,6 +19,7 @@ import {DEFAULT_SECRETS_PATH, kamalSecrets} from '../kamal/secrets.js'
 import {throwOnErrors} from '../parse/findings.js'
 import type {WorkstationFlags} from '../remote/target.js'
 import {asKamalBackupError, BaseCommand} from './base.js'
+import {failurePrinter} from './failures.js'
 import {checkoutFlags, parseAt, remoteFlags} from './flags.js'
 import {listrProgress, plainProgress} from './progress.js'
 import {renderPlan} from './render/restore.js'
@@ -58,6 +59,7 @@ export abstract class EngineCommand extends BaseCommand {
 
   protected readonly abortController = new AbortController()
   #signalsInstalled = false
+  readonly #engines: Engine[] = []
 
   /** Run by a workstation over SSH (src/remote/protocol.ts): announce our version and wait for its go-ahead first. */
   override async init(): Promise<void> {
@@ -96,7 +98,7 @@ export abstract class EngineCommand extends BaseCommand {
   protected async engine(flags: CheckoutFlagValues, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}): Promise<Engine> {
     this.installSignalHandlers()
     const cwd = process.cwd()
-    return createEngine({
+    const engine = createEngine({
       configFile: backupConfigPath({cwd, env: process.env, ...(flags['backup-config'] !== undefined && {backupConfigFile: resolve(cwd, flags['backup-config'])})}),
       cwd,
       env: process.env,
@@ -105,6 +107,15 @@ export abstract class EngineCommand extends BaseCommand {
       signal: this.abortController.signal,
       ...overrides,
     })
+    engine.events.on(failurePrinter(this.ui))
+    this.#engines.push(engine)
+    return engine
+  }
+
+  /** Before the command exits: what listeners of the engine's events still do (a notification being sent). */
+  override async finally(error: Error | undefined): Promise<unknown> {
+    for (const engine of this.#engines) await engine.events.settled()
+    return super.finally(error)
   }
 
   /** A dry run's plan, printed (or the --json document); a failed plan is the command's error, and under --json

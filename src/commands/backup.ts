@@ -1,7 +1,8 @@
 import * as Flags from '@oclif/core/flags'
 import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
-import {describeSkip, runBackup, type BackupRunRecord} from '../engine/backup.js'
+import {describeSkip, runBackup} from '../engine/backup.js'
 import {ExitCode} from '../errors.js'
+import type {BackupRunRecord} from '../documents.js'
 
 export default class Backup extends AccessoryCommand<typeof Backup> {
   static override summary = 'Back up every database and the file paths now, if due'

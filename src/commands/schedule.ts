@@ -22,7 +22,7 @@ ${WHERE_IT_RUNS} From a workstation it is refused: the accessory already runs it
     const accessory = loadModel({cwd: process.cwd(), env: process.env, flags}).accessory
     const destination = flags.destination ? ` -d ${flags.destination}` : ''
     throw new UsageError('schedule is what the backup accessory itself runs; it is not started from a workstation', {
-      code: 'schedule-remote',
+      code: 'usage/schedule-remote',
       suggestions: [
         `follow the accessory's scheduler: kamal accessory logs ${accessory.name} -f${destination}`,
         `back up now: kamal-backup backup --force${destination}; run a scheduler on this machine: kamal-backup schedule --local`,

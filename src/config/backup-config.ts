@@ -2,7 +2,7 @@
 // Returns findings rather than throwing, so `validate` can show them all; other commands call throwOnErrors().
 import {readFileSync} from 'node:fs'
 import {isAbsolute, resolve} from 'node:path'
-import {ConfigError} from '../errors.js'
+import {ConfigError, type FindingRule} from '../errors.js'
 import {validateBackupFile, validateLocalFile} from '../generated/validators.js'
 import type {KamalBackupFile, KamalBackupLocalFile} from '../generated/schema-types.js'
 import {parseYaml, PositionMap, type Position, type YamlPath} from '../parse/yaml.js'
@@ -115,7 +115,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
   const data = source.data
   const findings: Finding[] = []
   const at = (path: YamlPath) => source.positions.nearest(path)
-  const add = (severity: 'error' | 'warning', rule: string, path: YamlPath, message: string, suggestion?: string) =>
+  const add = (severity: 'error' | 'warning', rule: FindingRule, path: YamlPath, message: string, suggestion?: string) =>
     findings.push(finding(severity, rule, at(path), path, message, suggestion))
 
   // ---- databases
@@ -284,7 +284,7 @@ function isCredentialsFilePath(name: string, value: string): boolean {
   return /^\/\S*$/.test(value) && /(CREDENTIALS|_FILE|_PATH|_DIR|CERT)$/i.test(name)
 }
 
-type Add = (severity: 'error' | 'warning', rule: string, path: YamlPath, message: string, suggestion?: string) => void
+type Add = (severity: 'error' | 'warning', rule: FindingRule, path: YamlPath, message: string, suggestion?: string) => void
 
 const SCHEMES: Record<string, string[]> = {postgres: ['postgres:', 'postgresql:'], mysql: ['mysql:', 'mysql2:', 'mariadb:', 'trilogy:']}
 

@@ -5,7 +5,7 @@ import type {KamalBackupFile} from '../generated/schema-types.js'
 import type {SecretsSource, SecretValue} from '../kamal/secrets.js'
 import type {DeployModel, Mount, Volume} from '../kamal/model.js'
 import type {Position, PositionMap, YamlPath} from '../parse/yaml.js'
-import {ConfigError} from '../errors.js'
+import {ConfigError, isFindingRule, type FindingRule} from '../errors.js'
 import {isSecretName, locationCredentials} from '../redact.js'
 import {didYouMean, finding, formatPath, joinSuggestions, type Finding} from '../parse/findings.js'
 import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR, type BackupConfig, type ValueRef} from './types.js'
@@ -249,7 +249,7 @@ function checkSecrets(input: CrossCheckInput, deployAt: (...keys: (string | numb
   let fileFailed = false
   const secretsFile = secretsFileFor(model)
 
-  const failureFinding = (error: ConfigError, severity: 'error' | 'warning', rule: string, note: string): Finding => {
+  const failureFinding = (error: ConfigError, severity: 'error' | 'warning', rule: FindingRule, note: string): Finding => {
     const loc = error.location
     return finding(severity, rule, {file: loc?.file ?? model.secretsPath, line: loc?.line ?? 1, column: loc?.column ?? 1}, loc?.key ?? '', `${error.message}${note}`, joinSuggestions([...error.suggestions, 'or run `kamal-backup validate --skip-secrets` where the secret store is not available']))
   }
@@ -323,9 +323,9 @@ function checkSecrets(input: CrossCheckInput, deployAt: (...keys: (string | numb
   return findings
 }
 
-/** `secrets-needs-kamal` → `secrets/needs-kamal`: each way of failing keeps its own stable rule id. */
-function ruleFor(error: ConfigError): string {
-  return error.code.includes('/') ? error.code : error.code.replace(/^secrets-/, 'secrets/')
+/** A secrets error (secrets/command-failed, ...) as the finding that reports it: the same id. */
+function ruleFor(error: ConfigError): FindingRule {
+  return isFindingRule(error.code) ? error.code : 'secrets/unreadable'
 }
 
 /** RESTIC_PASSWORD and RESTIC_REST_PASSWORD are different secrets: a "did you mean" between them would mislead. */

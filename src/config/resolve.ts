@@ -32,7 +32,7 @@ export function resolveValue(ref: ValueRef, what: string, source: SecretSource, 
   const value = source.get(ref.name)
   if (value === undefined || value.trim() === '') {
     throw new ConfigError(`${what} comes from secret ${ref.name}, which is ${value === undefined ? 'not set' : 'empty'} in ${source.description}`, {
-      code: 'secret-missing',
+      code: 'secrets/missing',
       suggestions: [source.hint(ref.name)],
     })
   }
@@ -66,14 +66,14 @@ export function resolvePassword(ref: PasswordRef | undefined, what: string, sour
       value = readFileSync(ref.path, 'utf8').replace(/\r?\n$/, '')
     } catch (error) {
       throw new ConfigError(`${what} is read from ${ref.path}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`, {
-        code: 'password-file',
+        code: 'config/password-file',
         suggestions: ['mount the password file into the accessory with `files:`, readable by the kamal-backup process'],
       })
     }
     redactor.add(value)
     return new Secret(value)
   }
-  throw new ConfigError(`${what} cannot use a password command`, {code: 'password-command'})
+  throw new ConfigError(`${what} cannot use a password command`, {code: 'config/password-command'})
 }
 
 /** On a workstation: the environment first, then .kamal/secrets (with -d, .kamal/secrets.<destination>), read only

@@ -1,8 +1,9 @@
 // The normalised configuration the rest of the code sees: adapters canonical, defaults applied, secrets still
 // *references* (resolved later, where they are available: the accessory's environment or the workstation's).
+import type {DatabaseKind} from '../documents.js'
 import type {Schedule} from './schedule.js'
 
-export type Adapter = 'postgres' | 'mysql' | 'sqlite'
+export type Adapter = DatabaseKind
 
 /** A value written in the file, or the name of the environment variable that holds it. */
 export type ValueRef = {kind: 'value'; value: string} | {kind: 'secret'; name: string}

@@ -15,6 +15,7 @@ import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Redactor} from '../redact.js'
 import type {Adapter} from '../config/types.js'
 import {describeDatabase, type ResolvedDatabase} from './connection.js'
+import type {DatabaseRestore} from '../documents.js'
 
 /** What an adapter may use: processes through the executor, the environment (PATH, client locations), the run's
  *  abort signal, and the redactor for anything it puts in an error. The engine context satisfies it. */
@@ -49,16 +50,6 @@ export interface DumpSource {
   error(result: ProcessResult): KamalBackupError
   /** restic was stopped by a broken pipe (the client gave up): the lock it left is stale and goes. */
   releaseLock(): Promise<void>
-}
-
-/** The adapter's half of a restored database's report (engine/restore.ts adds name, adapter, snapshot, target). */
-export interface DatabaseRestore {
-  tables_in_dump: string[]
-  tables_restored: string[]
-  missing_tables: string[]
-  /** PostgreSQL: the tables the dump's table of contents lists (pg_restore --list). */
-  tables_in_toc?: number | null
-  integrity: 'ok' | null
 }
 
 /** Where a part of a restore stands, as it changes (the record on disk follows it). */
@@ -138,21 +129,21 @@ export function lockTimeoutSeconds(env: NodeJS.ProcessEnv): number {
 
 export function missingTool(tool: string, why: string): KamalBackupError {
   return new KamalBackupError(`${tool} ${tool.includes('/') ? 'does not exist' : 'is not installed (not found on PATH)'}: it is needed to ${why}; nothing was changed`, {
-    code: 'command-not-found',
+    code: 'exec/not-found',
     suggestions: [`install ${tool} here (the kamal-backup accessory image ships it)`],
   })
 }
 
 export function unreachable(db: ResolvedDatabase, result: ProcessResult, redactor: Redactor): KamalBackupError {
   return new KamalBackupError(redactor.redact(`cannot connect to ${db.adapter} database "${db.name}" at ${describeDatabase(db)}: ${lastLines(result.stderr, 3) || `exit ${result.exitCode}`}`), {
-    code: 'database-unreachable',
+    code: 'database/unreachable',
     suggestions: ['check the URL, password and that the server is reachable from here'],
   })
 }
 
 export function databaseInUse(t: DatabaseTarget, seconds: number, dropped: boolean): KamalBackupError {
   return new KamalBackupError(`database ${t.name} is in use: another connection (the app?) holds locks on its tables, and the reset gave up after waiting ${seconds} s; ${dropped ? 'some of its objects may already be dropped' : 'nothing was dropped'}`, {
-    code: 'database-in-use',
+    code: 'database/in-use',
     suggestions: ['stop the app first (kamal app stop, or maintenance mode), then restore again', 'KAMAL_BACKUP_RESTORE_LOCK_TIMEOUT=<seconds> waits longer'],
   })
 }
@@ -164,7 +155,7 @@ export async function checkStream(ctx: DbContext, dump: DumpSource, producer: Pr
   if (consumer.exitCode !== 0) {
     if (producer.exitCode !== 0) await dump.releaseLock().catch(() => undefined)
     throw new KamalBackupError(ctx.redactor.redact(`restoring failed (exit ${consumer.exitCode ?? consumer.signal}): ${lastLines(consumer.stderr, 6)}`), {
-      code: 'restore-failed',
+      code: 'restore/failed',
       suggestions: ['the target may be partly restored; fix the cause and restore again (or restore the safety backup)'],
     })
   }

@@ -27,7 +27,7 @@ export function resolveDatabase(db: DatabaseConfig, source: SecretSource, redact
   try {
     url = new URL(text)
   } catch {
-    throw new ConfigError(`databases.${db.name}.url is not a valid URL`, {code: 'database-url'})
+    throw new ConfigError(`databases.${db.name}.url is not a valid URL`, {code: 'config/database-url'})
   }
   const urlPassword = url.password ? decodeURIComponent(url.password) : undefined
   if (urlPassword) redactor.add(urlPassword)

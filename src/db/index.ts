@@ -20,4 +20,4 @@ export function kindOfRailsAdapter(name: string): Adapter | undefined {
   return databaseAdapters.find((a) => a.railsAdapters.test(name))?.kind
 }
 
-export type {DatabaseAdapter, DatabaseRestore, DatabaseTarget, DbContext, DumpSource} from './adapter.js'
+export type {DatabaseAdapter, DatabaseTarget, DbContext, DumpSource} from './adapter.js'

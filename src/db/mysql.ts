@@ -17,7 +17,7 @@ export interface MysqlTools {
 export function mysqlTools(executor: Executor, env: NodeJS.ProcessEnv): MysqlTools {
   const dump = env.KAMAL_BACKUP_MYSQL_DUMP ?? executor.which('mariadb-dump', env.PATH) ?? executor.which('mysqldump', env.PATH)
   if (!dump) {
-    throw new KamalBackupError('neither mariadb-dump nor mysqldump is installed', {code: 'command-not-found', suggestions: ['install the MariaDB client (the accessory image ships it)']})
+    throw new KamalBackupError('neither mariadb-dump nor mysqldump is installed', {code: 'exec/not-found', suggestions: ['install the MariaDB client (the accessory image ships it)']})
   }
   return {dump}
 }
@@ -161,7 +161,7 @@ export const mysql: DatabaseAdapter = {
     if (probe.exitCode !== 0) throw unreachable(db, probe, ctx.redactor)
     const missing = probe.stdout.trim() !== '1'
     if (missing) {
-      if (!t.scratch) throw new KamalBackupError(`database ${db.database} does not exist on ${db.host ?? 'localhost'}`, {code: 'target-missing', suggestions: ['create it first (e.g. bin/rails db:create), then restore']})
+      if (!t.scratch) throw new KamalBackupError(`database ${db.database} does not exist on ${db.host ?? 'localhost'}`, {code: 'restore/target-missing', suggestions: ['create it first (e.g. bin/rails db:create), then restore']})
       // A dry run does not create the drill's scratch database (whether it may is left to the drill).
       if (!dryRun) await runChecked(ctx.exec, mysqlClientSpec(db, client, 'information_schema', `create database ${db.database}`), {stdin: {text: `CREATE DATABASE \`${db.database!.replace(/`/g, '``')}\`;\n`}, signal: ctx.signal, redactor: ctx.redactor})
     }
@@ -171,7 +171,7 @@ export const mysql: DatabaseAdapter = {
     const variable = mysqlReadOnly(readOnly.stdout)
     if (variable) {
       throw new KamalBackupError(ctx.redactor.redact(`cannot restore MySQL database "${t.name}" (${describeDatabase(db)}): the server is read-only (@@${variable} is ON; a replica?); nothing was changed`), {
-        code: 'database-not-writable',
+        code: 'database/not-writable',
         suggestions: ['restore into the primary server'],
       })
     }
@@ -207,7 +207,7 @@ export const mysql: DatabaseAdapter = {
     mark('partial', 'it was reset, and the dump was being loaded when the restore stopped: it holds part of the data, or none')
     const result = await ctx.exec.stream(dump.spec, spec(`restore ${db.database}`, init), {signal: ctx.signal, tap: MYSQL_TABLE_SCANNER})
     await checkStream(ctx, dump, result.producer, result.consumer)
-    if (result.tee && result.tee.exitCode !== 0) throw new KamalBackupError(`tee failed while restoring: ${lastLines(result.tee.stderr, 3)}`, {code: 'restore-failed'})
+    if (result.tee && result.tee.exitCode !== 0) throw new KamalBackupError(`tee failed while restoring: ${lastLines(result.tee.stderr, 3)}`, {code: 'restore/failed'})
     mark('restored')
     const dumped = tablesFromScanner(result.tap?.stdout ?? '')
     const restored = lines((await runChecked(ctx.exec, spec('list tables', ['--batch', '--skip-column-names']), {stdin: {text: MYSQL_TABLES_SQL + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)

@@ -73,7 +73,7 @@ export async function postgresTools(executor: Executor, db: ResolvedDatabase, en
   const number = Number(probe.stdout.trim())
   if (probe.exitCode !== 0 || !Number.isFinite(number) || number <= 0) {
     throw new KamalBackupError(`cannot connect to PostgreSQL database "${db.name}": ${lastLines(probe.stderr, 3) || 'no answer'}`, {
-      code: 'database-unreachable',
+      code: 'database/unreachable',
       suggestions: ['check the database URL, password and that the server is reachable from the accessory'],
     })
   }
@@ -82,7 +82,7 @@ export async function postgresTools(executor: Executor, db: ResolvedDatabase, en
   const major = majors.find((m) => m >= serverMajor)
   if (major === undefined) {
     throw new KamalBackupError(`PostgreSQL ${serverMajor} is newer than every client in this image (${majors.join(', ')})`, {
-      code: 'postgres-client',
+      code: 'database/no-client',
       suggestions: ['upgrade the kamal-backup accessory image to a release that ships this PostgreSQL version'],
     })
   }
@@ -229,7 +229,7 @@ async function assertCanCreate(ctx: DbContext, db: ResolvedDatabase, tools: Post
   if (answer === 'ok') return
   const why = answer === 'standby' ? 'the server is a standby (read-only)' : 'it does not exist yet, and this user may not create databases (no CREATEDB)'
   throw new KamalBackupError(ctx.redactor.redact(`cannot drill into PostgreSQL database "${db.database}" (${describeDatabase(db)}): ${why}; nothing was changed`), {
-    code: 'database-not-writable',
+    code: 'database/not-writable',
     suggestions: answer === 'standby' ? ['drill against the primary server'] : [`create ${db.database} first (as a user who may), owned by this user, or grant it CREATEDB`],
   })
 }
@@ -263,11 +263,11 @@ async function probeDump(ctx: DbContext, t: DatabaseTarget, dump: DumpSource, to
   const version = /unsupported version \(([\d.]+)\) in file header/.exec(stderr)
   if (version) {
     throw new KamalBackupError(`the dump of database ${t.name} was written by a newer pg_dump (archive version ${version[1]}) than this pg_restore can read (${tools.pg_restore}${tools.serverMajor ? `, PostgreSQL ${tools.serverMajor}` : ''}); nothing was changed`, {
-      code: 'postgres-client-too-old',
+      code: 'database/client-too-old',
       suggestions: ['restore with a newer PostgreSQL client: upgrade the accessory image (or the PostgreSQL client on this machine) to the version that took the backup'],
     })
   }
-  throw new KamalBackupError(ctx.redactor.redact(`pg_restore cannot read the dump of database ${t.name} (snapshot ${dump.shortId}): ${stderr || `exit ${result.consumer.exitCode}`}; nothing was changed`), {code: 'bad-dump'})
+  throw new KamalBackupError(ctx.redactor.redact(`pg_restore cannot read the dump of database ${t.name} (snapshot ${dump.shortId}): ${stderr || `exit ${result.consumer.exitCode}`}; nothing was changed`), {code: 'restore/bad-dump'})
 }
 
 export const postgres: DatabaseAdapter = {
@@ -305,7 +305,7 @@ export const postgres: DatabaseAdapter = {
     if (exists.interrupted) throw new InterruptedError()
     if (exists.exitCode !== 0) throw unreachable(db, exists, ctx.redactor)
     if (exists.stdout.trim() !== '1') {
-      if (!t.scratch) throw new KamalBackupError(`database ${db.database} does not exist on ${db.host ?? 'localhost'}`, {code: 'target-missing', suggestions: ['create it first (e.g. bin/rails db:create), then restore']})
+      if (!t.scratch) throw new KamalBackupError(`database ${db.database} does not exist on ${db.host ?? 'localhost'}`, {code: 'restore/target-missing', suggestions: ['create it first (e.g. bin/rails db:create), then restore']})
       // A drill creates its scratch database; a dry run asks whether it could.
       if (dryRun) return assertCanCreate(ctx, db, tools)
       await runChecked(ctx.exec, psqlSpec(db, tools, 'postgres', `create database ${db.database}`), {stdin: {text: `CREATE DATABASE ${pgIdentifier(db.database!)};\n`}, signal: ctx.signal, redactor: ctx.redactor})
@@ -317,7 +317,7 @@ export const postgres: DatabaseAdapter = {
     const problem = parsePostgresState(state.stdout)
     if (problem) {
       throw new KamalBackupError(ctx.redactor.redact(`cannot restore PostgreSQL database "${t.name}" (${describeDatabase(db)}): ${problem}; nothing was changed`), {
-        code: 'database-not-writable',
+        code: 'database/not-writable',
         suggestions: ["restore into the primary server, as a user that owns the database and its schemas (the app's own user usually does)"],
       })
     }
@@ -363,7 +363,7 @@ export const postgres: DatabaseAdapter = {
       },
     })
     await checkStream(ctx, dump, result.producer, result.consumer)
-    if (ignored > 0) throw new KamalBackupError(`pg_restore ignored ${ignored} errors: the database is only partly restored`, {code: 'restore-failed'})
+    if (ignored > 0) throw new KamalBackupError(`pg_restore ignored ${ignored} errors: the database is only partly restored`, {code: 'restore/failed'})
     mark('restored')
     const restored = lines((await runChecked(ctx.exec, psqlSpec(db, tools, db.database, 'list tables'), {stdin: {text: POSTGRES_TABLES_SQL + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
     const inDump = [...dumped].sort()

@@ -7,7 +7,8 @@ import {InterruptedError, KamalBackupError} from '../errors.js'
 import {runChecked} from '../exec/executor.js'
 import {lastLines} from '../exec/local.js'
 import type {CommandSpec} from '../exec/spec.js'
-import {lines, missingTool, nearestExisting, type DatabaseAdapter, type DatabaseRestore} from './adapter.js'
+import {lines, missingTool, nearestExisting, type DatabaseAdapter} from './adapter.js'
+import type {DatabaseRestore} from '../documents.js'
 
 /** The path goes inside a dot-command: refuse characters the sqlite3 shell would parse. */
 export function assertSafeSqlitePath(path: string): void {
@@ -61,7 +62,7 @@ export const sqlite: DatabaseAdapter = {
 
   checkSource(db) {
     if (!isFile(db.path!)) {
-      throw new KamalBackupError(`SQLite database ${db.path} (${db.name}) does not exist`, {code: 'preflight', suggestions: ['check databases[].path, and that the app volume is mounted into the accessory at the same path']})
+      throw new KamalBackupError(`SQLite database ${db.path} (${db.name}) does not exist`, {code: 'backup/source-missing', suggestions: ['check databases[].path, and that the app volume is mounted into the accessory at the same path']})
     }
   },
 
@@ -77,7 +78,7 @@ export const sqlite: DatabaseAdapter = {
       await runChecked(ctx.exec, sqliteBackupSpec(db.path!, copy), {redactor: ctx.redactor, signal: ctx.signal})
       const check = await runChecked(ctx.exec, sqliteQuickCheckSpec(copy), {redactor: ctx.redactor, signal: ctx.signal})
       if (check.stdout.trim() !== 'ok') {
-        throw new KamalBackupError(`the SQLite copy of ${db.name} fails its integrity check: ${check.stdout.trim().slice(0, 300)}`, {code: 'dump-failed', suggestions: ['the source database may be corrupt: run PRAGMA integrity_check on it']})
+        throw new KamalBackupError(`the SQLite copy of ${db.name} fails its integrity check: ${check.stdout.trim().slice(0, 300)}`, {code: 'dump/failed', suggestions: ['the source database may be corrupt: run PRAGMA integrity_check on it']})
       }
     } catch (error) {
       cleanup()
@@ -103,7 +104,7 @@ export const sqlite: DatabaseAdapter = {
         rmSync(probe)
       }
     } catch (error) {
-      throw new KamalBackupError(`cannot restore SQLite database ${db.path}: ${dir} is not writable (${(error as NodeJS.ErrnoException).code}); nothing was changed`, {code: 'target-not-writable'})
+      throw new KamalBackupError(`cannot restore SQLite database ${db.path}: ${dir} is not writable (${(error as NodeJS.ErrnoException).code}); nothing was changed`, {code: 'restore/target-not-writable'})
     }
     if (!existsSync(db.path!)) return
     // The restore applies the backup through SQLite's backup API, which refuses while another connection writes:
@@ -113,7 +114,7 @@ export const sqlite: DatabaseAdapter = {
     if (probe.exitCode !== 0) {
       const locked = /locked|busy/i.test(probe.stderr)
       throw new KamalBackupError(`SQLite database ${db.path} (${t.name}) ${locked ? 'is locked: another connection is writing to it' : `cannot be written: ${lastLines(probe.stderr, 2)}`}; nothing was changed (the database is unchanged)`, {
-        code: locked ? 'database-busy' : 'target-not-writable',
+        code: locked ? 'database/busy' : 'restore/target-not-writable',
         suggestions: locked ? ['stop the app (or its writers: kamal app stop, or maintenance mode) and restore again'] : ["check the file's permissions and that its volume is mounted read-write"],
       })
     }
@@ -132,14 +133,14 @@ export const sqlite: DatabaseAdapter = {
       const integrity = async (file: string) => (await runChecked(ctx.exec, sqliteIntegritySpec(file), {signal: ctx.signal, redactor: ctx.redactor})).stdout.trim()
       const tables = async (file: string) => lines((await runChecked(ctx.exec, sqliteTablesSpec(file), {signal: ctx.signal})).stdout)
       const check = await integrity(staged)
-      if (check !== 'ok') throw new KamalBackupError(`the restored SQLite copy fails its integrity check: ${check.slice(0, 300)}`, {code: 'restore-failed'})
+      if (check !== 'ok') throw new KamalBackupError(`the restored SQLite copy fails its integrity check: ${check.slice(0, 300)}`, {code: 'restore/failed'})
       const dumped = await tables(staged)
       const applied = await ctx.exec.run(sqliteRestoreSpec(target, staged), {signal: ctx.signal})
       if (applied.interrupted) throw new InterruptedError()
       if (applied.exitCode !== 0) {
         const locked = /locked|busy/i.test(applied.stderr)
         throw new KamalBackupError(`SQLite refused to restore ${target}${locked ? ': another connection is writing to it' : ''} (${lastLines(applied.stderr, 2)}); the database is unchanged`, {
-          code: locked ? 'database-busy' : 'restore-failed',
+          code: locked ? 'database/busy' : 'restore/failed',
           suggestions: locked ? ['stop the app (or its writers) and restore again'] : [],
         })
       }
@@ -147,7 +148,7 @@ export const sqlite: DatabaseAdapter = {
       const after = await integrity(target)
       if (after !== 'ok') {
         mark('partial', 'it was restored, but fails its integrity check')
-        throw new KamalBackupError(`${target} fails its integrity check after the restore: ${after.slice(0, 300)}`, {code: 'restore-failed'})
+        throw new KamalBackupError(`${target} fails its integrity check after the restore: ${after.slice(0, 300)}`, {code: 'restore/failed'})
       }
       const restored = await tables(target)
       return {tables_in_dump: dumped, tables_restored: restored, missing_tables: dumped.filter((x) => !restored.includes(x)), integrity: 'ok'} satisfies DatabaseRestore

@@ -3,7 +3,7 @@
 // is visible in the repository afterwards; a failed dump never leaves a snapshot behind.
 import {readdirSync, rmSync, statSync} from 'node:fs'
 import {describeSchedule, nextRun} from '../config/schedule.js'
-import {errorMessage, isKamalBackupError, KamalBackupError} from '../errors.js'
+import {errorMessage, InterruptedError, isKamalBackupError, KamalBackupError} from '../errors.js'
 import type {SnapshotTags} from '../restic/argv.js'
 import {resolveDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {databaseAdapter} from '../db/index.js'
@@ -11,46 +11,11 @@ import {LeftoverSnapshotError, type BackupSummary, type Restic} from '../restic/
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {bytes, type TaskHandle} from './progress.js'
 import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, runIdTime, snapshotHost} from './runs.js'
-import type {MaintenanceRecord} from '../documents.js'
+import type {BackupRunRecord, MaintenanceRecord, StepRecord} from '../documents.js'
 import {addPartialSnapshots, forgetPartialSnapshots, type Leftover} from './leftovers.js'
 import {STATE_FILES} from './state.js'
 
 export const RECORD_VERSION = 1
-
-export type StepStatus = 'ok' | 'failed' | 'skipped'
-
-export interface StepRecord {
-  name: string
-  status: StepStatus
-  started_at: string | null
-  duration_ms: number | null
-  snapshot_id?: string
-  bytes?: number
-  data_added?: number
-  error?: string
-}
-
-export interface BackupRunRecord {
-  schema_version: number
-  kind: 'backup_run'
-  app: string
-  run_id: string | null
-  status: 'ok' | 'failed' | 'skipped'
-  reason: string | null
-  trigger: 'manual' | 'scheduled' | 'pre-restore'
-  started_at: string
-  finished_at: string
-  duration_ms: number
-  restic_version: string | null
-  repository: string
-  steps: StepRecord[]
-  failed_step: string | null
-  error: string | null
-  /** Snapshot per group, for `list` on restic versions that do not store sizes. */
-  snapshots: {group: string; id: string; bytes: number}[]
-  last_success_at: string | null
-  next_due_at: string | null
-}
 
 export interface BackupOptions {
   force?: boolean
@@ -95,10 +60,14 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
 
   state.ensureWritable()
   const due = nextDue(engine)
+  const skipped = (record: BackupRunRecord): BackupRunRecord => {
+    engine.events.emit({type: 'backup-finished', record})
+    return record
+  }
   if (!options.force) {
-    if (!config.enabled) return {...base(), reason: 'disabled', last_success_at: due.lastSuccessAt?.toISOString() ?? null}
+    if (!config.enabled) return skipped({...base(), reason: 'disabled', last_success_at: due.lastSuccessAt?.toISOString() ?? null})
     if (due.dueAt && due.dueAt > startedAt) {
-      return {...base(), reason: 'not_due', last_success_at: due.lastSuccessAt!.toISOString(), next_due_at: due.dueAt.toISOString()}
+      return skipped({...base(), reason: 'not_due', last_success_at: due.lastSuccessAt!.toISOString(), next_due_at: due.dueAt.toISOString()})
     }
   }
 
@@ -107,27 +76,31 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     lock = options.lockHeld ? undefined : state.lock('backup')
   } catch (error) {
     // Another run holds the lock: the attempt is kept in the history (not as the last run: that one is running).
-    if (isKamalBackupError(error) && error.code === 'busy') state.append(STATE_FILES.runs, engine.redactor.redactValue({...base(), reason: 'busy', error: errorMessage(error)}))
+    if (isKamalBackupError(error) && error.code === 'command/busy') {
+      const busy = engine.redactor.redactValue({...base(), reason: 'busy', error: errorMessage(error)})
+      state.append(STATE_FILES.runs, busy)
+      engine.events.emit({type: 'backup-finished', record: busy, error})
+    }
     throw error
   }
   const record: BackupRunRecord = {...base(), status: 'failed' as BackupRunRecord['status']}
   const leftovers: Leftover[] = []
+  let failure: {error: unknown} | undefined
   try {
     record.run_id = await uniqueRunId(engine, startedAt)
+    engine.events.emit({type: 'backup-started', app: config.app, run_id: record.run_id, trigger: record.trigger, started_at: record.started_at})
     cleanTemporaryCopies(engine)
     // The run id's second is the time of every snapshot of the run.
     await execute(engine, record, options, runIdTime(record.run_id) ?? startedAt, leftovers)
   } catch (error) {
-    // Failures outside a step (restic missing, a secret not set): still recorded, and shown once with what to do.
+    // Failures outside a step (restic missing, a secret not set): still recorded, and shown once with what to do
+    // (by whoever listens to backup-finished).
     record.error ??= engine.redactor.redact(errorMessage(error))
     if (record.failed_step === null) {
       record.failed_step = 'preflight'
-      if (!(isKamalBackupError(error) && error.code === 'interrupted')) {
-        engine.log.error(`preflight: ${record.error}`)
-        for (const s of isKamalBackupError(error) ? error.suggestions : []) engine.log.error(`  → ${s}`)
-      }
+      failure = {error}
     }
-    if (isKamalBackupError(error) && error.code === 'interrupted') record.reason = 'interrupted'
+    if (error instanceof InterruptedError) record.reason = 'interrupted'
   } finally {
     lock?.release()
   }
@@ -154,6 +127,7 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   state.append(STATE_FILES.runs, stored)
   // A safety backup before a restore is not a scheduled backup: it must not postpone the next one.
   if (ok && record.trigger !== 'pre-restore') state.write(STATE_FILES.lastSuccessfulBackup, stored)
+  engine.events.emit({type: 'backup-finished', record, ...failure})
   return record
 }
 
@@ -189,7 +163,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   for (const db of databases) databaseAdapter(db.adapter).checkSource(db)
   for (const p of config.paths) {
     if (!isDirectory(p.path)) {
-      throw new KamalBackupError(`path ${p.path} does not exist or is not a directory`, {code: 'preflight', suggestions: ['mount the app volume into the accessory at this path (accessories.<name>.volumes)']})
+      throw new KamalBackupError(`path ${p.path} does not exist or is not a directory`, {code: 'backup/source-missing', suggestions: ['mount the app volume into the accessory at this path (accessories.<name>.volumes)']})
     }
   }
   const restic = await openRepository(engine)
@@ -219,6 +193,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
     const entry: StepRecord = {name, status: 'failed', started_at: engine.now().toISOString(), duration_ms: null}
     record.steps.push(entry)
     const started = Date.now()
+    let failure: {error: unknown} | undefined
     try {
       const summary = await engine.progress.task(title, (task) => work(task, started), (s) => (s ? `${bytes(s.bytes)} read${rate(s.bytes, Date.now() - started)}, ${bytes(s.dataAdded)} new, snapshot ${s.snapshotId.slice(0, 8)}` : 'done'))
       entry.status = 'ok'
@@ -230,15 +205,15 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
       return true
     } catch (error) {
       onError?.(error)
+      failure = {error}
       entry.error = redactor.redact(errorMessage(error))
       record.failed_step ??= name
       record.error ??= entry.error
-      if (isKamalBackupError(error) && error.code === 'interrupted') throw error
-      engine.log.error(`${title}: ${entry.error}`)
-      for (const s of isKamalBackupError(error) ? error.suggestions : []) engine.log.error(`  → ${s}`)
+      if (error instanceof InterruptedError) throw error
       return false
     } finally {
       entry.duration_ms = Date.now() - started
+      engine.events.emit({type: 'step-finished', app: config.app, run_id: runId, step: entry, title, ...failure})
     }
   }
 
@@ -256,7 +231,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
         } catch (error) {
           throw new LeftoverSnapshotError(`the dump was empty (0 bytes), and its snapshot ${summary.snapshotId.slice(0, 8)} could not be removed: ${redactor.redact(errorMessage(error))}`, summary.snapshotId, [])
         }
-        throw new KamalBackupError('the dump was empty (0 bytes); its snapshot was removed', {code: 'dump-empty', suggestions: ['check that the database exists and the dump tool works here']})
+        throw new KamalBackupError('the dump was empty (0 bytes); its snapshot was removed', {code: 'dump/empty', suggestions: ['check that the database exists and the dump tool works here']})
       }
       return summary
     }, (error) => {
@@ -302,7 +277,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
         engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {removed: removed.length, kept: kept.length, output: `${removed.length} snapshot(s) removed, ${kept.length} kept (after backup run ${runId})`}))
         assertVisible(newIds, kept)
       } catch (error) {
-        if (!(isKamalBackupError(error) && error.code === 'verify')) engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {error}))
+        if (!(isKamalBackupError(error) && error.code === 'backup/not-visible')) engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {error}))
         throw error
       }
     })
@@ -313,7 +288,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
       assertVisible(newIds, found.map((s) => s.id))
       const present = new Set(found.map((s) => (s.tags ?? []).find((t) => t.startsWith('database:')) ?? (s.tags?.includes('type:files') ? FILES_GROUP : '')))
       const missing = groups.filter((g) => !present.has(g))
-      if (missing.length > 0) throw new KamalBackupError(`the repository has no snapshot of ${missing.join(', ')} for run ${runId}`, {code: 'verify'})
+      if (missing.length > 0) throw new KamalBackupError(`the repository has no snapshot of ${missing.join(', ')} for run ${runId}`, {code: 'backup/not-visible'})
     })
     if (!ok) return
   }
@@ -357,7 +332,7 @@ function assertVisible(newIds: string[], present: string[]): void {
   // restic 0.14 reports 8-character ids in the backup summary.
   const missing = newIds.filter((id) => !present.some((p) => p === id || p.startsWith(id)))
   if (missing.length > 0) {
-    throw new KamalBackupError(`snapshot(s) ${missing.join(', ')} are not visible in the repository after the backup`, {code: 'verify', suggestions: ['run `kamal-backup check` and look at the repository with `kamal-backup list`']})
+    throw new KamalBackupError(`snapshot(s) ${missing.join(', ')} are not visible in the repository after the backup`, {code: 'backup/not-visible', suggestions: ['run `kamal-backup check` and look at the repository with `kamal-backup list`']})
   }
 }
 

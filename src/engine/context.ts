@@ -14,6 +14,7 @@ import type {ResticTarget} from '../restic/argv.js'
 import {DEFAULT_OPEN_TIMEOUT_MS, detectRestic, Restic, type ResticVersion} from '../restic/client.js'
 import type {Progress} from './progress.js'
 import {environmentSecrets, resolvePassword, resolveValue, type SecretSource} from '../config/resolve.js'
+import {RunEvents} from './events.js'
 import {StateDir} from './state.js'
 
 export interface Engine {
@@ -25,6 +26,8 @@ export interface Engine {
   progress: Progress
   /** Every process the engine starts goes through it (tests may pass a recording one). */
   exec: Executor
+  /** What happens during a run, for whoever listens (the CLI prints failures; notifications, metrics). */
+  events: RunEvents
   state: StateDir
   now: () => Date
   signal: AbortSignal
@@ -41,6 +44,7 @@ export interface EngineOptions {
   now?: () => Date
   secrets?: SecretSource
   exec?: Executor
+  events?: RunEvents
   /** Overrides the state directory (a workstation keeps its own, under tmp/kamal-backup). */
   stateDir?: string
 }
@@ -59,6 +63,7 @@ export function createEngine(options: EngineOptions): Engine {
     log: options.log,
     progress: options.progress,
     exec: options.exec ?? localExecutor,
+    events: options.events ?? new RunEvents(options.log),
     state: new StateDir(options.stateDir ?? stateDirectory(config, options.env, options.cwd)),
     now: options.now ?? (() => new Date()),
     signal: options.signal,
@@ -117,7 +122,7 @@ export function resticTarget(restic: ResticConfig, version: ResticVersion | unde
 export function checkPasswordFile(path: string): string {
   const fail = (why: string) =>
     new ConfigError(`the restic password file ${path} (restic.password) ${why}`, {
-      code: 'password-file',
+      code: 'config/password-file',
       suggestions: ['mount the password file into the accessory (accessories.<name>.files) readable by the kamal-backup process, or use password: {secret: RESTIC_PASSWORD}'],
     })
   try {
@@ -138,7 +143,7 @@ export function openTimeoutMs(env: NodeJS.ProcessEnv): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_OPEN_TIMEOUT_MS
   const seconds = Number(raw)
   if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new ConfigError(`KAMAL_BACKUP_REPOSITORY_TIMEOUT=${raw} is not a number of seconds`, {code: 'config', suggestions: ['set it to the seconds restic may take to open the repository (default 60; 0 turns the deadline off)']})
+    throw new ConfigError(`KAMAL_BACKUP_REPOSITORY_TIMEOUT=${raw} is not a number of seconds`, {code: 'config/invalid', suggestions: ['set it to the seconds restic may take to open the repository (default 60; 0 turns the deadline off)']})
   }
   return seconds * 1000
 }

@@ -4,44 +4,16 @@
 import {dirname} from 'node:path'
 import {hostname, userInfo} from 'node:os'
 import type {LocalConfig} from '../config/backup-config.js'
-import type {RestoreRequest, RestoreTargets} from '../documents.js'
+import type {CheckResult, DatabaseReport, DrillRecord} from '../documents.js'
 import {errorMessage, ExitCode, InterruptedError, isKamalBackupError} from '../errors.js'
 import {lastLines} from '../exec/local.js'
 import {describeDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {databaseAdapter} from '../db/index.js'
 import {openRepository, type Engine} from './context.js'
 import {loadRuns} from './list.js'
-import {emptyRestoreReport, planRun, restoreRun, selectParts, type DatabaseReport, type FileTarget, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
+import {emptyRestoreReport, planRun, restoreRun, selectParts, type FileTarget, type RestoreParts, type RestoreSelection} from './restore.js'
 import {STATE_FILES} from './state.js'
 import {assertNotProductionEnvironment, localTargets, scratchTargets, type ScratchOptions, type Targets} from './targets.js'
-
-export interface CheckResult {
-  command: string
-  exit_code: number | null
-  duration_ms: number
-  output: string
-}
-
-export interface DrillRecord extends RestoreReport {
-  schema_version: 1
-  kind: 'drill'
-  scope: 'production' | 'local'
-  status: 'ok' | 'failed'
-  app: string
-  operator: string
-  host: string
-  requested: RestoreRequest
-  targets: RestoreTargets
-  /** The parts of the run this drill did not restore, and why: a drill that skipped the files says so. */
-  skipped: string[]
-  started_at: string
-  finished_at: string
-  /** The measured restore time: from the start of the restore to the end of the check. */
-  duration_ms: number
-  verification: {passed: boolean; problems: string[]; check: CheckResult | null}
-  error: string | null
-  suggestions: string[]
-}
 
 /** The human behind a drill or restore: passed from the workstation for remote runs. */
 export function drillOperator(env: NodeJS.ProcessEnv): string {
@@ -161,7 +133,7 @@ async function drill(engine: Engine, {scope, parts, targets, skipped, filesMode}
     record.error = engine.redactor.redact(errorMessage(error))
     record.suggestions = isKamalBackupError(error) ? error.suggestions.map((s) => engine.redactor.redact(s)) : []
     record.verification.problems.push(record.error)
-    if (isKamalBackupError(error) && error.exitCode === ExitCode.interrupted) exitCode = ExitCode.interrupted
+    if (error instanceof InterruptedError) exitCode = ExitCode.interrupted
   } finally {
     lock.release()
     const finished = engine.now()
@@ -170,6 +142,7 @@ async function drill(engine: Engine, {scope, parts, targets, skipped, filesMode}
     const stored = engine.redactor.redactValue(record)
     engine.state.write(STATE_FILES.lastDrill, stored)
     engine.state.append(STATE_FILES.drills, stored)
+    engine.events.emit({type: 'drill-finished', record: stored})
   }
   return {record: engine.redactor.redactValue(record), exitCode}
 }

@@ -6,11 +6,12 @@ import {errorMessage} from '../errors.js'
 import type {Argv} from '../exec/spec.js'
 import {resolveDatabase, describeDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {databaseAdapter, databaseAdapters, type DbContext} from '../db/index.js'
-import {fileExcludes, type BackupRunRecord} from './backup.js'
+import {fileExcludes} from './backup.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {loadRuns, recordedResults, runView, type RunView} from './list.js'
 import type {MaintenanceRecord} from './maintenance.js'
 import {STATE_FILES} from './state.js'
+import type {BackupRunRecord} from '../documents.js'
 
 /** One restore or drill in the evidence's history summaries. */
 export interface HistoryEntry {

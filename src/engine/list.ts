@@ -1,10 +1,10 @@
 // `list`: the backup runs in the repository, newest first, grouped by run id.
-import type {BackupRunRecord} from './backup.js'
 import {failedSnapshotIds} from './leftovers.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {appTags, expectedGroups, groupRuns, type Run} from './runs.js'
 import type {Restic} from '../restic/client.js'
 import {STATE_FILES} from './state.js'
+import type {BackupRunRecord} from '../documents.js'
 
 export interface RunView {
   id: string

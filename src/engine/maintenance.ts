@@ -23,7 +23,9 @@ async function recorded(engine: Engine, kind: MaintenanceRecord['kind'], file: s
     const finished = engine.now()
     record.finished_at = finished.toISOString()
     record.duration_ms = finished.getTime() - started.getTime()
-    engine.state.write(file, engine.redactor.redactValue(record))
+    const stored = engine.redactor.redactValue(record)
+    engine.state.write(file, stored)
+    engine.events.emit({type: 'maintenance-finished', record: stored})
   }
   if (failure) throw failure
   return record
@@ -52,7 +54,7 @@ export function runUnlock(engine: Engine): Promise<MaintenanceRecord> {
 export function runPrune(engine: Engine): Promise<MaintenanceRecord> {
   const policy = engine.config.restic.retention
   if (!policy) {
-    throw new ConfigError('there is no retention policy to apply', {code: 'no-retention', suggestions: ['add restic.retention to config/kamal-backup.yml, e.g. keep_daily: 7, keep_weekly: 4, keep_monthly: 6']})
+    throw new ConfigError('there is no retention policy to apply', {code: 'config/no-retention', suggestions: ['add restic.retention to config/kamal-backup.yml, e.g. keep_daily: 7, keep_weekly: 4, keep_monthly: 6']})
   }
   return recorded(engine, 'prune', STATE_FILES.lastPrune, async (record) => {
     const restic = await openRepository(engine)

@@ -6,8 +6,8 @@ import {accessSync, constants, existsSync, readFileSync, statSync} from 'node:fs
 import {hostname} from 'node:os'
 import {dirname, resolve} from 'node:path'
 import type {LocalConfig} from '../config/backup-config.js'
-import type {PreflightCheck, RestorePlan, RestoreRequest, RestoreTargets} from '../documents.js'
-import {errorMessage, ExitCode, isKamalBackupError, KamalBackupError} from '../errors.js'
+import type {PreflightCheck, RestorePlan, RestoreResult} from '../documents.js'
+import {errorMessage, ExitCode, InterruptedError, isKamalBackupError, KamalBackupError} from '../errors.js'
 import {shellJoin} from '../exec/quote.js'
 import {describeDatabase} from '../db/connection.js'
 import {runBackup} from './backup.js'
@@ -15,33 +15,10 @@ import type {Restic} from '../restic/client.js'
 import {openRepository, type Engine} from './context.js'
 import {drillNotChecked, drillOperator, type DrillChoice, type DrillOptions} from './drill.js'
 import {loadRuns} from './list.js'
-import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type PartState, type RestoreInput, type RestoreParts, type RestoreReport, type RestoreSelection} from './restore.js'
+import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type RestoreInput, type RestoreParts, type RestoreSelection} from './restore.js'
 import {databaseGroup, describeRun, FILES_GROUP, type Run} from './runs.js'
 import {judge, STATE_FILES} from './state.js'
 import {assertNotProductionEnvironment, localTargets, productionTargets, type Targets} from './targets.js'
-
-export interface RestoreResult extends RestoreReport {
-  schema_version: 1
-  kind: 'restore'
-  scope: 'production' | 'local'
-  /** `running` only in last_restore.json while the restore is under way. */
-  status: 'running' | 'ok' | 'failed'
-  app: string
-  operator: string
-  host: string
-  requested: RestoreRequest
-  targets: RestoreTargets
-  /** Each part and where it stands: unchanged, restored, or partly restored. */
-  changes: PartState[]
-  safety_backup: {run_id: string | null; status: string; undo_command: string | null} | null
-  skipped_paths: string[]
-  started_at: string
-  updated_at: string
-  finished_at: string | null
-  duration_ms: number
-  error: string | null
-  suggestions: string[]
-}
 
 /** What is about to be restored, for the confirmation. */
 export interface RestorePlanView {
@@ -140,6 +117,7 @@ function recorder(engine: Engine, result: RestoreResult): Recorder {
   const write = (final: boolean) => {
     // No record before the restore was confirmed: a refused restore leaves the last one in place.
     if (final && !started) return
+    if (!started) engine.events.emit({type: 'restore-started', record: engine.redactor.redactValue(result)})
     started = true
     try {
       if (!final) {
@@ -154,6 +132,7 @@ function recorder(engine: Engine, result: RestoreResult): Recorder {
       if (!warned) engine.log.warn(`cannot write the restore record in ${engine.state.path}: ${errorMessage(error)}`)
       warned = true
     }
+    if (final) engine.events.emit({type: 'restore-finished', record: engine.redactor.redactValue(result)})
   }
   return {update: () => write(false), final: () => write(true)}
 }
@@ -202,7 +181,7 @@ export function describePlan(plan: RestorePlanView): string {
 function explainFailure(engine: Engine, result: RestoreResult, error: unknown, undo: string | undefined, safetySkipped: boolean): unknown {
   const state = describeChanges(result.changes)
   if (!state) return error
-  const failure = isKamalBackupError(error) ? error : new KamalBackupError(`unexpected error: ${errorMessage(error)}`, {code: 'bug', cause: error})
+  const failure = isKamalBackupError(error) ? error : new KamalBackupError(`unexpected error: ${errorMessage(error)}`, {code: 'internal/bug', cause: error})
   failure.suggestions.unshift(state)
   if (undo) failure.suggestions.push(`to go back to the state before this restore: ${undo}`)
   else if (safetySkipped) failure.suggestions.push('no safety backup was taken (--no-safety-backup): the data that was replaced cannot be brought back by kamal-backup')
@@ -218,7 +197,7 @@ function assertExpectedRun(engine: Engine, run: Run, selection: RestoreSelection
   const where = {destination: engine.env.KAMAL_BACKUP_DESTINATION || undefined, configFile: engine.env.KAMAL_BACKUP_CONFIG_FILE || undefined, ...options.undo}
   const all = {databases: engine.config.databases.map((d) => d.name), pathsConfigured: engine.config.paths.length > 0}
   throw new KamalBackupError(`${what} changed since it was confirmed: it is now run ${describeRun(run)}, not run ${options.expectRun}; a backup finished (or runs were pruned) in between. Nothing was changed`, {
-    code: 'run-changed',
+    code: 'run/changed',
     exitCode: ExitCode.usage,
     suggestions: [
       `to restore the run you confirmed: ${restoreCommand(engine.config.app, options.expectRun, where, parts, all, false)}`,
@@ -367,7 +346,7 @@ function stateWritable(engine: Engine): void {
     accessSync(parent, constants.W_OK)
   } catch (error) {
     throw new KamalBackupError(`the state directory ${engine.state.path} does not exist and cannot be created in ${parent} (${(error as NodeJS.ErrnoException).code})`, {
-      code: 'state-not-writable',
+      code: 'state/not-writable',
       suggestions: ['mount a writable volume at the state directory (state.path, KAMAL_BACKUP_STATE_DIR; default /var/lib/kamal-backup)'],
     })
   }
@@ -386,7 +365,7 @@ function lockFree(engine: Engine): void {
   }
   if (judge(holder, mtime, Date.now()) === 'stale') return
   throw new KamalBackupError(`another kamal-backup ${holder.command ?? 'command'} is running (pid ${holder.pid ?? '?'}${holder.hostname && holder.hostname !== hostname() ? ` on host ${holder.hostname}` : ''}, since ${holder.started_at ?? '?'}): a restore now would be refused`, {
-    code: 'busy',
+    code: 'command/busy',
     suggestions: ['wait for it to finish (kamal-backup evidence shows the last runs), then check again'],
   })
 }
@@ -435,11 +414,9 @@ export async function restoreProduction(engine: Engine, selection: RestoreSelect
         result.safety_backup = {run_id: safety.run_id, status: safety.status, undo_command: undo ?? null}
         record.update()
         if (safety.status !== 'ok') {
-          throw new KamalBackupError(`the safety backup failed at ${safety.failed_step}: ${safety.error}; nothing was restored`, {
-            code: safety.reason === 'interrupted' ? 'interrupted' : 'safety-backup-failed',
-            ...(safety.reason === 'interrupted' && {exitCode: 130}),
-            suggestions: ['fix the cause and restore again; only if production is already lost, pass --no-safety-backup'],
-          })
+          const message = `the safety backup failed at ${safety.failed_step}: ${safety.error}; nothing was restored`
+          if (safety.reason === 'interrupted') throw new InterruptedError(message)
+          throw new KamalBackupError(message, {code: 'backup/safety-failed', suggestions: ['fix the cause and restore again; only if production is already lost, pass --no-safety-backup']})
         }
         engine.log.info(`safety backup: run ${safety.run_id}. To undo this restore: ${undo}`)
       },

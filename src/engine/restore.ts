@@ -7,10 +7,9 @@
 import {accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describeDatabase} from '../db/connection.js'
-import {databaseAdapter, type DatabaseRestore, type DatabaseTarget, type DumpSource} from '../db/index.js'
+import {databaseAdapter, type DatabaseTarget, type DumpSource} from '../db/index.js'
 import {lockTimeoutSeconds, nearestExisting} from '../db/adapter.js'
-import type {Adapter} from '../config/types.js'
-import type {PreflightCheck} from '../documents.js'
+import type {DatabaseReport, PartState, PreflightCheck, RestoreReport, StepReport} from '../documents.js'
 import {errorMessage, isKamalBackupError, KamalBackupError, UsageError} from '../errors.js'
 import {resticArgv} from '../restic/argv.js'
 import {resticError, type Restic} from '../restic/client.js'
@@ -60,50 +59,6 @@ export interface RestoreInput {
   tableOfContents?: boolean
 }
 
-export interface StepReport {
-  name: string
-  status: 'running' | 'ok' | 'failed' | 'skipped'
-  started_at?: string
-  duration_ms: number | null
-  error?: string
-}
-
-export interface FilesReport {
-  snapshot: string
-  from: string
-  to: string
-  files: number
-  bytes: number
-  expected_files: number
-  expected_bytes: number
-}
-
-/** A restored database: which, from which snapshot, into what, and what its adapter found (the tables the dump
- *  had and the target has now, integrity). */
-export interface DatabaseReport extends DatabaseRestore {
-  name: string
-  adapter: Adapter
-  snapshot: string
-  target: string
-}
-
-export interface RestoreReport {
-  run_id: string | null
-  run_time: string | null
-  files: FilesReport[]
-  databases: DatabaseReport[]
-  steps: StepReport[]
-}
-
-/** Where one part of a restore stands: what an engineer needs to know after a failure. */
-export interface PartState {
-  /** `files:/data/storage`, `database:primary` */
-  part: string
-  target: string
-  state: 'unchanged' | 'restored' | 'partial'
-  note?: string
-}
-
 export interface RestoreHooks {
   /** After the preflight and the staging of the files, right before the first change (the safety backup). */
   beforeChanges?: () => Promise<void>
@@ -119,7 +74,7 @@ export function emptyRestoreReport(): RestoreReport {
  *  restores only the files). --no-files: everything but the files. */
 export function selectParts(selection: RestoreSelection, databaseNames: readonly string[], pathsConfigured: boolean): RestoreParts {
   for (const name of selection.databases ?? []) {
-    if (!databaseNames.includes(name)) throw new KamalBackupError(`no database "${name}" in the configuration`, {code: 'usage', exitCode: 2, suggestions: [`databases: ${databaseNames.join(', ') || '(none)'}`]})
+    if (!databaseNames.includes(name)) throw new KamalBackupError(`no database "${name}" in the configuration`, {code: 'usage/invalid', exitCode: 2, suggestions: [`databases: ${databaseNames.join(', ') || '(none)'}`]})
   }
   if (selection.files === true && !pathsConfigured) throw new UsageError('--files: the configuration backs up no paths', {suggestions: ['leave out --files']})
   const named = selection.databases !== undefined || selection.files === true
@@ -135,14 +90,14 @@ export function planRun(runs: Run[], selection: RestoreSelection, parts: Restore
   try {
     run = selectRun(runs, {...(selection.snapshot !== undefined && {snapshot: selection.snapshot}), ...(selection.at !== undefined && {at: selection.at})})
   } catch (error) {
-    const partial = restricted && isKamalBackupError(error) && error.code === 'incomplete-run' ? runs.find((r) => r.id === selection.snapshot || r.snapshots.some((s) => s.id.startsWith(selection.snapshot ?? '\0'))) : undefined
+    const partial = restricted && isKamalBackupError(error) && error.code === 'run/incomplete' ? runs.find((r) => r.id === selection.snapshot || r.snapshots.some((s) => s.id.startsWith(selection.snapshot ?? '\0'))) : undefined
     if (!partial) throw error
     run = partial
   }
   const missing = parts.databases.filter((name) => !run.snapshots.some((s) => s.group === databaseGroup(name)))
-  if (missing.length > 0) throw new KamalBackupError(`run ${run.id} has no snapshot of database ${missing.join(', ')}`, {code: 'incomplete-run'})
+  if (missing.length > 0) throw new KamalBackupError(`run ${run.id} has no snapshot of database ${missing.join(', ')}`, {code: 'run/incomplete'})
   const filesSnapshot = run.snapshots.find((s) => s.group === FILES_GROUP)
-  if (parts.files && !filesSnapshot) throw new KamalBackupError(`run ${run.id} has no file snapshot`, {code: 'incomplete-run'})
+  if (parts.files && !filesSnapshot) throw new KamalBackupError(`run ${run.id} has no file snapshot`, {code: 'run/incomplete'})
   return {run, databases: parts.databases, files: parts.files ? filesSnapshot : undefined}
 }
 
@@ -316,7 +271,7 @@ function preflightDirectory(f: FileTarget, mode: 'replace' | 'scratch', dryRun: 
     rmSync(probe, {recursive: true, force: true})
   } catch (error) {
     throw new KamalBackupError(`cannot restore files into ${path}: it must be an existing, writable directory (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}); nothing was changed`, {
-      code: 'target-not-writable',
+      code: 'restore/target-not-writable',
       suggestions: ['check that the volume is mounted read-write (no :ro) and the directory exists'],
     })
   }
@@ -349,7 +304,7 @@ function assertFreeSpace(needs: {path: string; bytes: number}[]): void {
   if (short.length > 0) {
     const s = short[0]!
     throw new KamalBackupError(`not enough free space to stage the restore on the file system of ${s.path}: it needs about ${bytes(s.needed)}, ${bytes(s.available)} are free; nothing was changed`, {
-      code: 'disk-full',
+      code: 'restore/disk-full',
       suggestions: ['free space there (the staged copy sits beside the current data until it replaces it), or restore fewer parts (--database, --no-files)'],
     })
   }
@@ -377,7 +332,7 @@ async function stageFiles(restic: Restic, snapshot: RunSnapshot, target: FileTar
     if (!existsSync(entry.staged)) mkdirSync(entry.staged, {recursive: true}) // an empty directory was backed up
     const actual = countFiles(entry.staged)
     if (actual.files !== expected.files || actual.bytes !== expected.bytes) {
-      throw new KamalBackupError(`the restored copy of ${target.from} has ${actual.files} files (${actual.bytes} bytes), the snapshot ${expected.files} (${expected.bytes} bytes); nothing was replaced`, {code: 'files-mismatch'})
+      throw new KamalBackupError(`the restored copy of ${target.from} has ${actual.files} files (${actual.bytes} bytes), the snapshot ${expected.files} (${expected.bytes} bytes); nothing was replaced`, {code: 'restore/files-mismatch'})
     }
     entry.files = actual.files
     entry.bytes = actual.bytes
@@ -464,7 +419,7 @@ export function replaceContents(target: string, staged: string, preserve: Readon
 /** A database's dump as its adapter reads it: `restic dump` of the snapshot's one file. */
 function dumpSource(engine: Engine, restic: Restic, snapshot: RunSnapshot): DumpSource {
   const path = snapshot.paths[0]
-  if (!path) throw new KamalBackupError(`snapshot ${snapshot.shortId} has no path`, {code: 'bad-snapshot'})
+  if (!path) throw new KamalBackupError(`snapshot ${snapshot.shortId} has no path`, {code: 'restore/bad-snapshot'})
   const spec = resticArgv.dump(restic.target, snapshot.id, path)
   return {
     spec,

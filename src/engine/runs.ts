@@ -132,7 +132,7 @@ export function selectRun(runs: readonly Run[], selector: {snapshot?: string; at
   }
   const onlySafety = (what: string, reference?: Date) =>
     new KamalBackupError(`${what}: the only complete runs there are safety backups taken before restores (type:pre-restore)`, {
-      code: 'no-run',
+      code: 'run/not-found',
       suggestions: [...nearest(reference), 'to restore a safety backup, name it by its run id'],
     })
   if (selector.at) {
@@ -142,7 +142,7 @@ export function selectRun(runs: readonly Run[], selector: {snapshot?: string; at
     if (!run) {
       const what = `no complete run at or before ${selector.at.toISOString()}`
       if (complete.some(before)) throw onlySafety(what, selector.at)
-      throw new KamalBackupError(what, {code: 'no-run', suggestions: nearest(selector.at)})
+      throw new KamalBackupError(what, {code: 'run/not-found', suggestions: nearest(selector.at)})
     }
     return run
   }
@@ -151,15 +151,15 @@ export function selectRun(runs: readonly Run[], selector: {snapshot?: string; at
     const run = regular[0]
     if (!run) {
       if (complete.length > 0) throw onlySafety('no complete backup run')
-      throw new KamalBackupError('there is no complete backup run yet', {code: 'no-run', suggestions: nearest()})
+      throw new KamalBackupError('there is no complete backup run yet', {code: 'run/not-found', suggestions: nearest()})
     }
     return run
   }
   const run = runs.find((r) => r.id === wanted) ?? runs.find((r) => r.snapshots.some((s) => s.id === wanted || s.shortId === wanted || (wanted.length >= 8 && s.id.startsWith(wanted))))
-  if (!run) throw new KamalBackupError(`no run or snapshot "${wanted}"`, {code: 'no-run', suggestions: nearest(runIdTime(wanted))})
+  if (!run) throw new KamalBackupError(`no run or snapshot "${wanted}"`, {code: 'run/not-found', suggestions: nearest(runIdTime(wanted))})
   if (!run.complete) {
     throw new KamalBackupError(`run ${run.id} is incomplete (missing: ${run.missing.join(', ')})`, {
-      code: 'incomplete-run',
+      code: 'run/incomplete',
       suggestions: [...nearest(runIdTime(run.id)), 'restore only the parts it has with --database/--files if you really mean this run'],
     })
   }

@@ -3,7 +3,7 @@
 // failed run with backoff, never overlaps another run, and on SIGTERM stops its children cleanly and returns.
 import {describeSchedule, nextRun, type Schedule} from '../config/schedule.js'
 import {errorMessage, isKamalBackupError} from '../errors.js'
-import type {BackupRunRecord} from './backup.js'
+import type {BackupRunRecord} from '../documents.js'
 
 export interface Clock {
   now(): Date
@@ -118,7 +118,7 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
     } catch (error) {
       failures++
       lastFailure = clock.now()
-      const busy = isKamalBackupError(error) && error.code === 'busy'
+      const busy = isKamalBackupError(error) && error.code === 'command/busy'
       ;(busy ? log.warn : log.error).call(log, `backup ${busy ? 'postponed' : 'failed'}: ${errorMessage(error)}`)
     }
     runs++

@@ -130,27 +130,27 @@ export function stateError(error: unknown, dir: string, action: string): KamalBa
   const volume = 'the volume mounted at the state directory (state.path, KAMAL_BACKUP_STATE_DIR; default /var/lib/kamal-backup)'
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new KamalBackupError(`cannot ${action} the state directory ${dir}: no space left on the device (${code})`, {
-      code: 'state-dir/full',
+      code: 'state/full',
       cause: error,
       suggestions: [`free space on ${volume}, or make it larger`, `restic's cache (${join(dir, 'cache')}) can be deleted safely; restic rebuilds it`],
     })
   }
   if (code === 'EROFS') {
     return new KamalBackupError(`cannot ${action} the state directory ${dir}: the filesystem is read-only (EROFS)`, {
-      code: 'state-dir/read-only',
+      code: 'state/read-only',
       cause: error,
       suggestions: [`mount ${volume} read-write (no :ro in accessories.<name>.volumes)`],
     })
   }
   if (code === 'EACCES' || code === 'EPERM') {
     return new KamalBackupError(`cannot ${action} the state directory ${dir}: permission denied (${code})`, {
-      code: 'state-dir/permission',
+      code: 'state/permission',
       cause: error,
       suggestions: [`make ${volume} writable by the user kamal-backup runs as (uid ${process.getuid?.() ?? '?'})`, 'or set KAMAL_BACKUP_STATE_DIR / state.path to a writable directory'],
     })
   }
   return new KamalBackupError(`cannot ${action} the state directory ${dir} (${code ?? (error instanceof Error ? error.message : String(error))})`, {
-    code: 'state-dir',
+    code: 'state/unusable',
     cause: error,
     suggestions: [`mount ${volume} writable by kamal-backup`, 'or set KAMAL_BACKUP_STATE_DIR / state.path to a writable directory'],
   })
@@ -234,7 +234,7 @@ export class RunLock {
       closeSync(fd)
       return new RunLock(path, content, replaced)
     }
-    throw new KamalBackupError(`could not take the run lock ${path}`, {code: 'busy'})
+    throw new KamalBackupError(`could not take the run lock ${path}`, {code: 'command/busy'})
   }
 
   release(): void {
@@ -268,7 +268,7 @@ function busy(holder: Partial<LockInfo>, mtimeMs: number, nowMs: number): KamalB
   return new KamalBackupError(
     `another kamal-backup ${holder.command ?? 'command'} is running (pid ${holder.pid ?? '?'}${here ? '' : ` on host ${holder.hostname ?? '?'}`}, since ${holder.started_at ?? '?'}; lock refreshed ${refreshed} s ago)`,
     {
-      code: 'busy',
+      code: 'command/busy',
       suggestions: here
         ? ['wait for it to finish; the scheduler and manual commands never overlap']
         : [

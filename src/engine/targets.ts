@@ -377,7 +377,7 @@ export function localTargets(engine: Engine, local: LocalConfig | undefined, cwd
     const target = localDatabaseTarget(engine, local, db, cwd)
     if (!target) {
       throw new ConfigError(`no local target for database "${db.name}"`, {
-        code: 'no-local-target',
+        code: 'config/no-local-target',
         suggestions: [`add it to config/kamal-backup.local.yml: databases: [{name: ${db.name}, ${databaseAdapter(db.adapter).localExample}}]`, `or restore only the others: --database <name>`],
       })
     }
@@ -430,10 +430,10 @@ function localDatabaseTarget(engine: Engine, local: LocalConfig | undefined, db:
 
 function localEntryTarget(engine: Engine, db: DatabaseConfig, entry: LocalConfig['databases'][number]): ResolvedDatabase {
   if (databaseAdapter(db.adapter).location === 'file') {
-    if (!entry.path) throw new ConfigError(`config/kamal-backup.local.yml: database "${db.name}" is ${db.adapter} and needs "path"`, {code: 'no-local-target'})
+    if (!entry.path) throw new ConfigError(`config/kamal-backup.local.yml: database "${db.name}" is ${db.adapter} and needs "path"`, {code: 'config/no-local-target'})
     return {name: db.name, adapter: db.adapter, params: {}, path: entry.path}
   }
-  if (!entry.url) throw new ConfigError(`config/kamal-backup.local.yml: database "${db.name}" needs "url"`, {code: 'no-local-target'})
+  if (!entry.url) throw new ConfigError(`config/kamal-backup.local.yml: database "${db.name}" needs "url"`, {code: 'config/no-local-target'})
   return resolveDatabase({name: db.name, adapter: db.adapter, url: entry.url, ...(entry.password && {password: entry.password})}, engine.secrets, engine.redactor)
 }
 
@@ -454,7 +454,7 @@ function developmentDatabase(engine: Engine, db: DatabaseConfig, cwd: string): R
   }
   if (kind !== db.adapter) {
     throw new ConfigError(`config/database.yml development uses ${adapter || 'no adapter'}, but production database "${db.name}" is ${db.adapter}`, {
-      code: 'no-local-target',
+      code: 'config/no-local-target',
       suggestions: [`set a ${db.adapter} target in config/kamal-backup.local.yml`],
     })
   }

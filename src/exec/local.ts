@@ -133,7 +133,7 @@ export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise
       if (spawnError) {
         const code = (spawnError as NodeJS.ErrnoException).code
         if (code === 'ENOENT') return reject(commandNotFound(spec))
-        return reject(new KamalBackupError(`${spec.label ?? spec.argv[0]} could not run: ${spawnError.message}`, {code: 'exec', cause: spawnError}))
+        return reject(new KamalBackupError(`${spec.label ?? spec.argv[0]} could not run: ${spawnError.message}`, {code: 'exec/start-failed', cause: spawnError}))
       }
       resolvePromise(result)
     })
@@ -148,7 +148,7 @@ export class CommandFailedError extends KamalBackupError {
     const status = result.timedOut ? 'timed out' : result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`
     const tail = lastLines(result.stderr, 8)
     const text = message ?? `${spec.label ?? spec.argv[0]} ${status}${tail ? `: ${tail}` : ''}`
-    super(redactor ? redactor.redact(text) : text, {code: 'command-failed', suggestions})
+    super(redactor ? redactor.redact(text) : text, {code: 'exec/failed', suggestions})
     this.name = 'CommandFailedError'
     this.result = result
     this.command = redactor ? redactor.redact(command) : command
@@ -158,7 +158,7 @@ export class CommandFailedError extends KamalBackupError {
 export function commandNotFound(spec: CommandSpec): KamalBackupError {
   const name = spec.argv[0]
   return new KamalBackupError(`${name} is not installed (not found on PATH)`, {
-    code: 'command-not-found',
+    code: 'exec/not-found',
     suggestions: [name === 'restic' ? 'install restic (apt install restic, or https://restic.net); the accessory image ships it' : `install ${name}; the kamal-backup accessory image ships it`],
   })
 }

@@ -3,7 +3,7 @@
 // for the sections kamal-backup relies on. Positions survive the merge, so findings point at the right file:line.
 import {readFileSync} from 'node:fs'
 import {basename, dirname, extname, join, resolve} from 'node:path'
-import {ConfigError} from '../errors.js'
+import {ConfigError, isFindingRule} from '../errors.js'
 import {runSync} from '../exec/local.js'
 import {validateDeployFile} from '../generated/validators.js'
 import deploySchema from '../../schemas/kamal-deploy.schema.json' with {type: 'json'}
@@ -138,10 +138,10 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
       }
     } catch (caught) {
       // A YAML error after leaving out an unevaluated tag is most likely that tag's doing: report the tag.
-      const error = caught instanceof ConfigError && caught.code === 'yaml-syntax' && deferred[0] ? erbUnsupported(deferred[0]) : caught
+      const error = caught instanceof ConfigError && caught.code === 'yaml/syntax' && deferred[0] ? erbUnsupported(deferred[0]) : caught
       if (error instanceof ConfigError) {
         const loc = error.location
-        findings.push(finding('error', error.code === 'config' ? 'deploy/invalid' : error.code.replace(/-/, '/'), {file: loc?.file ?? file, line: loc?.line ?? 1, column: loc?.column ?? 1}, '', error.message, joinSuggestions(error.suggestions)))
+        findings.push(finding('error', isFindingRule(error.code) ? error.code : 'deploy/invalid', {file: loc?.file ?? file, line: loc?.line ?? 1, column: loc?.column ?? 1}, '', error.message, joinSuggestions(error.suggestions)))
         return {findings}
       }
       throw error
@@ -183,7 +183,7 @@ export function readDeployConfig(options: DeployOptions): {source?: DeploySource
 const READ_SECTIONS = new Set(['service', 'servers', 'accessories', 'ssh', 'secrets_path', 'volumes', 'require_destination'])
 
 function erbUnsupported(tag: ErbDeferred): ConfigError {
-  return new ConfigError(tag.message, {code: 'erb-unsupported', location: tag.position, suggestions: tag.suggestions})
+  return new ConfigError(tag.message, {code: 'erb/unsupported', location: tag.position, suggestions: tag.suggestions})
 }
 
 /** The deepest key or item written on `line`. */

@@ -10,7 +10,7 @@
 import {accessSync, constants, statSync} from 'node:fs'
 import {delimiter, join} from 'node:path'
 
-import {ConfigError} from '../errors.js'
+import {ConfigError, type ErrorCode, type FindingRule} from '../errors.js'
 import {runSync} from '../exec/local.js'
 import {Redactor} from '../redact.js'
 
@@ -28,7 +28,7 @@ export interface DotenvEntry {
 }
 
 /** Errors that spoil one key only (its value becomes empty, as in Kamal); anything else spoils the file. */
-const PER_KEY_CODES = new Set(['secrets-command-failed', 'secrets-needs-kamal'])
+const PER_KEY_CODES = new Set<ErrorCode | FindingRule>(['secrets/command-failed', 'secrets/needs-kamal'])
 
 export interface DotenvResult {
   entries: DotenvEntry[]
@@ -273,7 +273,7 @@ function commandFailed(ctx: LineContext, written: string, status: number | null,
   }
   suggestions.push(`Run it in a shell to see the full error: ${shown}`)
   suggestions.push(readFromEnvironment(ctx.key))
-  return new ConfigError(message, {code: 'secrets-command-failed', location: {file: ctx.options.file, line: ctx.line, key: ctx.key}, suggestions})
+  return new ConfigError(message, {code: 'secrets/command-failed', location: {file: ctx.options.file, line: ctx.line, key: ctx.key}, suggestions})
 }
 
 /** Password manager CLIs and how to sign in, for a failed command's suggestion. */
@@ -302,7 +302,7 @@ function extractSecret(args: string[], ctx: LineContext): string {
   const location = {file: ctx.options.file, line: ctx.line, key: ctx.key}
   if (name === undefined || json === undefined) {
     throw new ConfigError(`kamal secrets extract on line ${ctx.line} of ${ctx.options.file} needs a secret name and the output of kamal secrets fetch`, {
-      code: 'secrets-command-failed',
+      code: 'secrets/command-failed',
       location,
       suggestions: ['Write it as $(kamal secrets extract NAME ${SECRETS}) after SECRETS=$(kamal secrets fetch …)'],
     })
@@ -315,7 +315,7 @@ function extractSecret(args: string[], ctx: LineContext): string {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(`kamal secrets extract ${name} on line ${ctx.line} of ${ctx.options.file}: its secrets argument is not a JSON object`, {
-      code: 'secrets-command-failed',
+      code: 'secrets/command-failed',
       location,
       suggestions: ['Pass the output of kamal secrets fetch, e.g. $(kamal secrets extract NAME ${SECRETS}), and check that SECRETS is defined above this line'],
     })
@@ -327,7 +327,7 @@ function extractSecret(args: string[], ctx: LineContext): string {
   }
   if (value === undefined || value === null || value === false) {
     throw new ConfigError(`Could not find secret ${name} (kamal secrets extract on line ${ctx.line} of ${ctx.options.file})`, {
-      code: 'secrets-command-failed',
+      code: 'secrets/command-failed',
       location,
       suggestions: [`Check that the kamal secrets fetch call that produces the JSON asks for ${name} (with --from, its keys are FROM/NAME)`],
     })
@@ -342,7 +342,7 @@ function runCommand(command: string, written: string, ctx: LineContext, used: {n
       args = shellSplit(command)
     } catch (error) {
       throw new ConfigError(`Cannot split the kamal secrets command on line ${ctx.line} of ${ctx.options.file}: ${(error as Error).message}`, {
-        code: 'secrets-command-failed',
+        code: 'secrets/command-failed',
         location: {file: ctx.options.file, line: ctx.line, key: ctx.key},
         suggestions: ['Check the quotes in the command'],
       })
@@ -353,7 +353,7 @@ function runCommand(command: string, written: string, ctx: LineContext, used: {n
       throw new ConfigError(
         `Line ${ctx.line} of ${ctx.options.file} (${ctx.key}) runs "kamal secrets ${subcommand}", which needs the kamal CLI, and kamal is not on PATH`,
         {
-          code: 'secrets-needs-kamal',
+          code: 'secrets/needs-kamal',
           location: {file: ctx.options.file, line: ctx.line, key: ctx.key},
           suggestions: [
             'Install Kamal (gem install kamal) so that kamal-backup can run it, then run kamal-backup again',
@@ -438,7 +438,7 @@ export function parseDotenv(text: string, options: DotenvOptions): DotenvResult 
       // `export KEY` re-exports a key defined above; it cannot introduce one.
       if (!values.has(key)) {
         throw new ConfigError(`Line ${line} of ${options.file} exports ${key}, which has no value: "${match[0].trim()}"`, {
-          code: 'secrets-format',
+          code: 'secrets/format',
           location: {file: options.file, line, key},
           suggestions: [`Write export ${key}=value, or define ${key} on an earlier line`],
         })

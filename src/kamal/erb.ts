@@ -3,7 +3,7 @@
 // over literals and ENV lookups, comments, and trim markers. Anything else fails with the tag's location, except
 // inside a YAML comment line, where the output would be discarded anyway: there it renders as nothing, with a warning.
 
-import {ConfigError} from '../errors.js'
+import {ConfigError, type ErrorCode} from '../errors.js'
 import type {Position} from '../parse/yaml.js'
 
 export interface ErbOptions {
@@ -70,7 +70,7 @@ class Unsupported extends Error {
 class RubyRaise extends Error {
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: ErrorCode,
     readonly suggestions: string[],
   ) {
     super(message)
@@ -455,7 +455,7 @@ function evaluate(expr: Expr, env: ErbOptions['env'], unset: string[] = []): Rub
       if (value !== undefined) return value
       if (expr.block) return evaluate(expr.block, env, unset)
       if (fallback !== undefined) return fallback
-      throw new RubyRaise(`${expr.source} failed: key not found: "${name}" (KeyError)`, 'erb-env-missing', [
+      throw new RubyRaise(`${expr.source} failed: key not found: "${name}" (KeyError)`, 'erb/env-missing', [
         `Set ${name} in the environment before running kamal-backup (Kamal needs it too)`,
         `Or give it a default in the config: ENV.fetch("${name}", "default")`,
       ])
@@ -486,7 +486,7 @@ function evaluate(expr: Expr, env: ErbOptions['env'], unset: string[] = []): Rub
 
 function envName(value: RubyValue): string {
   if (typeof value !== 'string') {
-    throw new RubyRaise(`no implicit conversion of ${rubyClass(value)} into String (TypeError)`, 'erb-error', [
+    throw new RubyRaise(`no implicit conversion of ${rubyClass(value)} into String (TypeError)`, 'erb/raised', [
       'Pass the variable name as a string, e.g. ENV["NAME"]',
     ])
   }
@@ -514,7 +514,7 @@ function callMethod(receiver: RubyValue, method: string): RubyValue {
         return receiver.toUpperCase()
     }
   }
-  throw new RubyRaise(`undefined method '${method}' for ${receiver === null ? 'nil' : `an instance of ${rubyClass(receiver)}`} (NoMethodError)`, 'erb-error', [
+  throw new RubyRaise(`undefined method '${method}' for ${receiver === null ? 'nil' : `an instance of ${rubyClass(receiver)}`} (NoMethodError)`, 'erb/raised', [
     receiver === null
       ? 'An ENV value it reads is not set: set it, or use ENV.fetch("NAME", "default") or ENV["NAME"].to_s'
       : `Only strings have .${method}`,
@@ -599,7 +599,7 @@ function readTag(text: string, start: number, options: ErbOptions, lines: LineIn
     const lineEnd = text.indexOf('\n', start)
     const opening = text.slice(start, lineEnd < 0 ? undefined : lineEnd).trim()
     throw new ConfigError(`ERB tag ${shorten(opening, 40)} in ${options.file} is never closed with %>`, {
-      code: 'erb-syntax',
+      code: 'erb/syntax',
       location: {file: options.file, line: at.line, column: at.column},
       suggestions: ['Close the tag with %>, or write <%% for a literal <%'],
     })
@@ -699,7 +699,7 @@ export function renderErb(text: string, options: ErbOptions): ErbResult {
       }
       if (error instanceof Unsupported) {
         throw new ConfigError(`Cannot evaluate ERB tag ${tagText}: ${error.reason}`, {
-          code: 'erb-unsupported',
+          code: 'erb/unsupported',
           location: position,
           suggestions: FALLBACK_SUGGESTIONS,
         })

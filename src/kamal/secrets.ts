@@ -92,7 +92,7 @@ export function kamalSecrets(options: KamalSecretsOptions): SecretsSource {
           text = readFileSync(resolve(options.cwd, file), 'utf8')
         } catch (error) {
           throw new ConfigError(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-            code: 'secrets-unreadable',
+            code: 'secrets/unreadable',
             location: {file},
             suggestions: [`Check the permissions of ${file}`],
           })

@@ -1,6 +1,6 @@
 // A finding is one problem in one place: what `validate` reports, and what every other command turns into an
 // error before it does anything. Rule ids are stable (README "Validation rules") so CI can allow-list them.
-import {ConfigError} from '../errors.js'
+import {ConfigError, type FindingRule} from '../errors.js'
 import {isAbsolute, relative} from 'node:path'
 import type {Position, YamlPath} from './yaml.js'
 
@@ -8,7 +8,7 @@ export type Severity = 'error' | 'warning'
 
 export interface Finding {
   severity: Severity
-  rule: string
+  rule: FindingRule
   file: string
   line: number
   column: number
@@ -20,7 +20,7 @@ export interface Finding {
 
 export function finding(
   severity: Severity,
-  rule: string,
+  rule: FindingRule,
   position: Position,
   path: YamlPath | string,
   message: string,
@@ -78,7 +78,7 @@ export function throwOnErrors(findings: readonly Finding[]): void {
   if (!first) return
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more; run \`kamal-backup validate\` to see all)` : ''
   throw new ConfigError(`${first.message}${more}`, {
-    code: first.rule,
+    rule: first.rule,
     location: {file: first.file, line: first.line, column: first.column},
     suggestions: first.suggestion ? [first.suggestion] : [],
   })

@@ -13,7 +13,7 @@ export interface SchemaContext {
   rootSchema: string
   positions: PositionMap
   /** Rule id prefix: `schema` for kamal-backup.yml, `deploy` for deploy.yml. */
-  rulePrefix: string
+  rulePrefix: 'schema' | 'deploy'
   /** Friendlier wording for `pattern` failures, keyed by the last key of the path. */
   patternHints?: Record<string, string>
   /** Paths (as `formatPath` strings, with `[]` for any index) where a scalar would be a literal secret. */

@@ -6,7 +6,7 @@
 import {LineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments, visit} from 'yaml'
 import type {Alias, Document, Node as YamlNode, Pair, Scalar, YAMLError, YAMLMap, YAMLSeq} from 'yaml'
 
-import {ConfigError} from '../errors.js'
+import {ConfigError, type FindingRule} from '../errors.js'
 
 /** A place in a source file. Lines and columns are 1-based. */
 export interface Position {
@@ -19,7 +19,7 @@ export type YamlPath = readonly (string | number)[]
 
 export interface YamlDiagnostic {
   severity: 'error' | 'warning'
-  rule: string
+  rule: FindingRule
   message: string
   suggestion?: string
   path: YamlPath
@@ -126,7 +126,7 @@ export interface ParseYamlOptions {
 
 interface ScalarReading {
   value: unknown
-  warning?: {rule: string; message: string; suggestion: string}
+  warning?: {rule: FindingRule; message: string; suggestion: string}
 }
 
 // Text that starts like a word: at most one leading character that is not a digit, `.`, `:` or `-`, then letters,
@@ -312,7 +312,7 @@ function kindOf(node: YamlNode | null | undefined, ctx: Context): NodeKind {
   return 'scalar'
 }
 
-function warn(ctx: Context, path: YamlPath, position: Position, warning: {rule: string; message: string; suggestion?: string}): void {
+function warn(ctx: Context, path: YamlPath, position: Position, warning: {rule: FindingRule; message: string; suggestion?: string}): void {
   if (ctx.quiet) return
   ctx.diagnostics.push({severity: 'warning', path: [...path], position, ...warning})
 }
@@ -324,7 +324,7 @@ function defineKey(target: Record<string, unknown>, key: string, value: unknown)
 
 function syntaxError(message: string, position: Position, suggestion: string): ConfigError {
   return new ConfigError(message, {
-    code: 'yaml-syntax',
+    code: 'yaml/syntax',
     location: {file: position.file, line: position.line, column: position.column},
     suggestions: [suggestion],
   })

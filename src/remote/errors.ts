@@ -1,6 +1,6 @@
 // What went wrong reaching the accessory, in words that say what to fix. Pure functions over what ssh2, the
 // network and `docker exec` report, so they are unit-tested without a server.
-import {ExitCode, KamalBackupError} from '../errors.js'
+import {ExitCode, KamalBackupError, type ErrorCode} from '../errors.js'
 import {shellQuote} from '../exec/quote.js'
 
 export interface Target {
@@ -17,7 +17,7 @@ export function describeTarget(target: Pick<Target, 'user' | 'host' | 'port'>): 
   return `${target.user}@${host}:${target.port}`
 }
 
-function unreachable(message: string, code: string, suggestions: string[] = [], cause?: unknown): KamalBackupError {
+function unreachable(message: string, code: ErrorCode, suggestions: string[] = [], cause?: unknown): KamalBackupError {
   return new KamalBackupError(message, {code, exitCode: ExitCode.unreachable, suggestions, ...(cause !== undefined && {cause})})
 }
 
@@ -42,18 +42,18 @@ export function connectionError(error: unknown, target: Target, context: {auth?:
   const code = err?.code
   const message = err?.message ?? String(error)
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || err?.level === 'client-dns' || /getaddrinfo/.test(message)) {
-    return unreachable(`cannot resolve the host name ${target.host} (DNS${code ? `: ${code}` : ''})`, 'ssh-dns', [
+    return unreachable(`cannot resolve the host name ${target.host} (DNS${code ? `: ${code}` : ''})`, 'ssh/dns', [
       `check the host in config/deploy.yml (or its HostName in ~/.ssh/config), and that this machine's DNS can resolve it`,
     ], error)
   }
   if (code === 'ECONNREFUSED') {
-    return unreachable(`connection to ${what}${via} refused: nothing listens on port ${target.port}`, 'ssh-refused', [
+    return unreachable(`connection to ${what}${via} refused: nothing listens on port ${target.port}`, 'ssh/refused', [
       `check ssh.port in config/deploy.yml (now ${target.port}) and that sshd runs on ${target.host}`,
     ], error)
   }
   if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || err?.level === 'client-timeout') {
     const seconds = context.timeoutMs !== undefined ? ` after ${Math.round(context.timeoutMs / 1000)} s` : ''
-    return unreachable(`connection to ${what}${via} timed out${seconds}${code && code !== 'ETIMEDOUT' ? ` (${code})` : ''}`, 'ssh-timeout', [
+    return unreachable(`connection to ${what}${via} timed out${seconds}${code && code !== 'ETIMEDOUT' ? ` (${code})` : ''}`, 'ssh/timeout', [
       `check that ${target.host} is up and that a firewall lets this machine reach port ${target.port}`,
       'a slow link may need a longer ConnectTimeout in ~/.ssh/config',
     ], error)
@@ -63,7 +63,7 @@ export function connectionError(error: unknown, target: Target, context: {auth?:
     const skipped = context.auth?.skipped ?? []
     return unreachable(
       `SSH authentication as ${target.user} on ${what} failed; tried: ${tried.length > 0 ? tried.join(', ') : 'nothing (no keys and no agent)'}`,
-      'ssh-auth',
+      'ssh/auth',
       [
         ...skipped.map((s) => `not used: ${s}`),
         `check ssh.user (now ${target.user}) and ssh.keys in config/deploy.yml, ${agentAdvice(context.auth)}`,
@@ -73,11 +73,11 @@ export function connectionError(error: unknown, target: Target, context: {auth?:
     )
   }
   if (code === 'ECONNRESET' || code === 'EPIPE' || /Connection lost before handshake|socket hang up/i.test(message)) {
-    return unreachable(`${what}${via} closed the connection during the SSH handshake (${code ?? message})`, 'ssh-handshake', [
+    return unreachable(`${what}${via} closed the connection during the SSH handshake (${code ?? message})`, 'ssh/handshake', [
       'check that the port speaks SSH, and the server logs (MaxStartups, AllowUsers, fail2ban)',
     ], error)
   }
-  return unreachable(`SSH connection to ${what}${via} failed: ${message}`, 'ssh-failed', [], error)
+  return unreachable(`SSH connection to ${what}${via} failed: ${message}`, 'ssh/failed', [], error)
 }
 
 function agentAdvice(auth: AuthAttempt | undefined): string {
@@ -90,13 +90,13 @@ export function hostKeyChangedError(info: {names: string[]; keyType: string; off
   const shown = info.displayFile ?? info.file
   const name = info.names[0] ?? '?'
   if (info.revoked) {
-    return unreachable(`the host key of ${name} (${info.keyType} ${info.offered}) is marked @revoked in ${shown}:${info.line}; refusing to connect`, 'ssh-host-key-revoked', [
+    return unreachable(`the host key of ${name} (${info.keyType} ${info.offered}) is marked @revoked in ${shown}:${info.line}; refusing to connect`, 'ssh/host-key-revoked', [
       'ask whoever runs the server which key it should present',
     ])
   }
   return unreachable(
     `the host key of ${name} has CHANGED: it offered ${info.keyType} ${info.offered}, but ${shown}:${info.line} records ${info.known.join(', ')}. Someone could be intercepting the connection, or the server was reinstalled; refusing to connect`,
-    'ssh-host-key-changed',
+    'ssh/host-key-changed',
     [
       `verify the new fingerprint with whoever runs the server (on the server: ssh-keygen -lf /etc/ssh/ssh_host_${hostKeyFileType(info.keyType)}_key.pub)`,
       `if it is legitimate: ssh-keygen -R ${shellQuote(name)} -f ${shellQuote(info.file)}, then run this again`,
@@ -108,13 +108,13 @@ export function hostKeyUnknownError(info: {names: string[]; keyType: string; off
   const name = info.names[0] ?? '?'
   const host = name.replace(/^\[(.*)\]:(\d+)$/, '$1')
   const port = /^\[.*\]:(\d+)$/.exec(name)?.[1]
-  return unreachable(`${name} is not in known_hosts (it offered ${info.keyType} ${info.offered}), and ${info.reason === 'strict' ? 'strict host key checking (--strict-host-key or StrictHostKeyChecking yes) refuses unknown hosts' : 'there is no known_hosts file to record it in'}`, 'ssh-host-key-unknown', [
+  return unreachable(`${name} is not in known_hosts (it offered ${info.keyType} ${info.offered}), and ${info.reason === 'strict' ? 'strict host key checking (--strict-host-key or StrictHostKeyChecking yes) refuses unknown hosts' : 'there is no known_hosts file to record it in'}`, 'ssh/host-key-unknown', [
     `verify the fingerprint with whoever runs the server, then add it: ssh-keyscan ${port ? `-p ${port} ` : ''}${host} >> ~/.ssh/known_hosts`,
   ])
 }
 
 export function proxyError(message: string, suggestions: string[] = [], cause?: unknown): KamalBackupError {
-  return unreachable(message, 'ssh-proxy', suggestions, cause)
+  return unreachable(message, 'ssh/proxy', suggestions, cause)
 }
 
 /** What `docker exec` said when kamal-backup never started in the container (no handshake). Undefined when the
@@ -123,34 +123,34 @@ export function dockerExecError(exitCode: number | null, stderr: string, context
   const d = context.destination ? ` -d ${context.destination}` : ''
   const detail = stderr.trim().split('\n').filter((l) => l.trim() !== '').slice(-3).join(' / ')
   if (/No such container/i.test(stderr)) {
-    return unreachable(`the backup accessory container ${context.container} does not exist on ${context.host}`, 'accessory-missing', [
+    return unreachable(`the backup accessory container ${context.container} does not exist on ${context.host}`, 'accessory/missing', [
       `boot it: kamal accessory boot ${context.accessory}${d}`,
     ])
   }
   if (/is not running|is paused|is restarting/i.test(stderr)) {
-    return unreachable(`the backup accessory container ${context.container} on ${context.host} is not running (${detail})`, 'accessory-not-running', [
+    return unreachable(`the backup accessory container ${context.container} on ${context.host} is not running (${detail})`, 'accessory/not-running', [
       `see why it stopped: kamal accessory logs ${context.accessory}${d}`,
       `start it again: kamal accessory boot ${context.accessory}${d} (or kamal accessory reboot ${context.accessory}${d})`,
     ])
   }
   if (/executable file not found|no such file or directory/i.test(stderr) && /kamal-backup/.test(stderr)) {
-    return unreachable(`kamal-backup is not installed in the container ${context.container} on ${context.host}: the accessory runs the wrong image`, 'accessory-wrong-image', [
+    return unreachable(`kamal-backup is not installed in the container ${context.container} on ${context.host}: the accessory runs the wrong image`, 'accessory/wrong-image', [
       `set the accessory's image to ghcr.io/kamal-backup/kamal-backup (or an image built FROM it) in config/deploy.yml`,
       `then: kamal accessory reboot ${context.accessory}${d}`,
     ])
   }
   if (/docker: (command )?not found|docker: No such file/i.test(stderr) || (exitCode === 127 && /docker/.test(stderr))) {
-    return unreachable(`docker is not installed (or not on the PATH) for the SSH user on ${context.host}`, 'docker-missing', [
+    return unreachable(`docker is not installed (or not on the PATH) for the SSH user on ${context.host}`, 'accessory/docker-missing', [
       'is this the right host? Kamal installs Docker on the servers it deploys to (kamal server bootstrap)',
     ])
   }
   if (/permission denied.*docker(\.sock| daemon)/i.test(stderr)) {
-    return unreachable(`the SSH user may not use Docker on ${context.host}: ${detail}`, 'docker-permission', [
+    return unreachable(`the SSH user may not use Docker on ${context.host}: ${detail}`, 'accessory/docker-permission', [
       'add the SSH user to the docker group on the server, or set ssh.user to one that may use Docker',
     ])
   }
   if (/Cannot connect to the Docker daemon/i.test(stderr)) {
-    return unreachable(`Docker is not running on ${context.host}: ${detail}`, 'docker-down', ['start Docker on the server (systemctl start docker)'])
+    return unreachable(`Docker is not running on ${context.host}: ${detail}`, 'accessory/docker-down', ['start Docker on the server (systemctl start docker)'])
   }
   return undefined
 }
@@ -162,7 +162,7 @@ export function versionMismatchError(info: {local: string; remote: string; acces
   return new KamalBackupError(
     `this kamal-backup is ${info.local} but the accessory runs ${info.remote}: they must share major.minor (${want}); nothing was run`,
     {
-      code: 'version-mismatch',
+      code: 'accessory/version-mismatch',
       exitCode: ExitCode.versionMismatch,
       suggestions: [
         `make the accessory run kamal-backup ${want}${info.image ? ` (config/deploy.yml has image: ${info.image})` : ''}, then: kamal accessory reboot ${info.accessory}${d}`,
@@ -233,7 +233,7 @@ export function connectionLostError(info: ConnectionLostInfo): KamalBackupError 
     suggestions.push('nothing is left half done by this command; run it again')
   }
   if (info.discardedStdout) suggestions.push(`the ${info.discardedStdout} bytes of output that had arrived were dropped, so stdout holds only this error`)
-  return unreachable(base, 'ssh-connection-lost', suggestions)
+  return unreachable(base, 'ssh/connection-lost', suggestions)
 }
 
 function hostKeyFileType(keyType: string): string {

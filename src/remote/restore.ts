@@ -46,7 +46,7 @@ export async function restoreInAccessory(options: RemoteRestoreOptions, presente
     }
     if (plan.kind !== 'plan' || plan.plan.status !== 'ok' || !plan.plan.run) {
       throw new KamalBackupError(`the accessory's dry run (kamal-backup restore production --dry-run --json) did not print a restore plan; nothing was restored`, {
-        code: 'accessory-protocol',
+        code: 'accessory/protocol',
         suggestions: [`run the same kamal-backup release on both sides (the accessory: kamal accessory reboot ${remote.accessory.name}${remote.destination ? ` -d ${remote.destination}` : ''})`],
       })
     }
@@ -68,7 +68,7 @@ function refuse(plan: RestorePlan, exitCode: number, options: RemoteRestoreOptio
     return exitCode
   }
   presenter.show(plan)
-  throw new KamalBackupError(`not restoring: ${plan.error ?? 'the checks in the accessory failed'}`, {code: 'restore-refused', exitCode, suggestions: plan.suggestions})
+  throw new KamalBackupError(`not restoring: ${plan.error ?? 'the checks in the accessory failed'}`, {code: 'restore/refused', exitCode, suggestions: plan.suggestions})
 }
 
 /** The argv of the dry run: the same selection and flags, `--dry-run --json` (once). */
@@ -112,5 +112,5 @@ function planError(error: {message?: string; code?: string; suggestions?: string
   const suggestions = [...(error.suggestions ?? [])]
   // An accessory from before --dry-run existed (same major.minor, older patch) does not know the flag.
   if (/--dry-run|--expect-run/.test(error.message ?? '')) suggestions.push(`the accessory's kamal-backup may predate restore production --dry-run: update its image, then kamal accessory reboot ${remote.accessory.name}${remote.destination ? ` -d ${remote.destination}` : ''}`)
-  return new KamalBackupError(error.message ?? `the accessory refused the restore (exit ${exitCode})`, {code: error.code ?? 'failed', exitCode, suggestions})
+  return KamalBackupError.fromDocument({...error, suggestions}, exitCode, `the accessory refused the restore (exit ${exitCode})`)
 }

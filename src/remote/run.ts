@@ -101,7 +101,7 @@ export function settle(outcome: ExecOutcome, connection: Connection, remote: Rem
   if (result.handshake && (compatibility === 'incompatible' || protocolMismatch)) {
     if (protocolMismatch) {
       throw new KamalBackupError(`the accessory's kamal-backup ${result.handshake.version} speaks remote protocol ${result.handshake.protocol}, this machine's ${options.version} speaks ${PROTOCOL_VERSION}; nothing was run`, {
-        code: 'version-mismatch',
+        code: 'accessory/version-mismatch',
         exitCode: ExitCode.versionMismatch,
         suggestions: [`run the same kamal-backup release on both sides (the accessory: kamal accessory reboot ${accessory.name}${destination ? ` -d ${destination}` : ''} after updating its image)`],
       })
@@ -135,7 +135,7 @@ export function settle(outcome: ExecOutcome, connection: Connection, remote: Rem
     if (result.preamble !== '') options.log.raw(result.preamble.endsWith('\n') ? result.preamble : result.preamble + '\n')
     if (result.exitCode !== 0) {
       throw new KamalBackupError(`kamal-backup did not start in the container ${accessory.container} on ${remote.settings.hostName} (exit ${result.exitCode})`, {
-        code: 'accessory-exec-failed',
+        code: 'accessory/exec-failed',
         exitCode: ExitCode.unreachable,
         suggestions: [`check the accessory: kamal accessory details ${accessory.name}${destination ? ` -d ${destination}` : ''}`],
       })
@@ -203,7 +203,7 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
 
 /** `version` with the accessory out of reach: this machine's version, then the error (exit 3). */
 function versionUnreachable(options: RemoteRunOptions, error: unknown): number {
-  const failure = error instanceof KamalBackupError ? error : new KamalBackupError(String((error as Error)?.message ?? error), {code: 'ssh-failed', exitCode: ExitCode.unreachable})
+  const failure = error instanceof KamalBackupError ? error : new KamalBackupError(String((error as Error)?.message ?? error), {code: 'ssh/failed', exitCode: ExitCode.unreachable})
   if (options.json) {
     const doc = {version: options.version, node: process.version, accessory: null, error: options.log.redactor.redactValue(failure.toJSON())}
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n')

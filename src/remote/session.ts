@@ -416,7 +416,7 @@ export async function connect(settings: EffectiveSsh, options: ConnectOptions): 
     }}
   } catch (error) {
     child.kill()
-    if (error instanceof KamalBackupError && error.code !== 'ssh-proxy' && stderr.trim()) {
+    if (error instanceof KamalBackupError && error.code !== 'ssh/proxy' && stderr.trim()) {
       throw proxyError(`${error.message}; the proxy said: ${stderr.trim().split('\n').slice(-3).join(' / ')}`, error.suggestions, error)
     }
     throw error

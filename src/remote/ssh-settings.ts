@@ -128,7 +128,7 @@ export function effectiveSsh(host: string, section: KamalSshSection, options: Ef
   const {cwd, homeDir, env} = options
   const localUser = env.USER ?? env.LOGNAME ?? userInfo().username
   const target = parseHostSpec(host)
-  if (target.host === '') throw new ConfigError(`SSH host ${JSON.stringify(host)} has no host name`, {code: 'ssh-host'})
+  if (target.host === '') throw new ConfigError(`SSH host ${JSON.stringify(host)} has no host name`, {code: 'ssh/host'})
 
   const user = target.user ?? nonEmpty(section.user) ?? 'root'
   const port = target.port ?? parsePortSetting(section.port) ?? 22
@@ -192,7 +192,7 @@ export function effectiveSsh(host: string, section: KamalSshSection, options: Ef
   const jumpHop = (spec: string, defaultUser: string | undefined) => {
     const hops = spec.split(',').map((s) => s.trim()).filter((s) => s !== '')
     const first = parseHostSpec((hops[0] ?? '').replace(/^ssh:\/\//, ''))
-    if (first.host === '') throw new ConfigError(`SSH proxy ${JSON.stringify(spec)} has no host`, {code: 'ssh-proxy'})
+    if (first.host === '') throw new ConfigError(`SSH proxy ${JSON.stringify(spec)} has no host`, {code: 'ssh/proxy'})
     const hopUser = first.user ?? defaultUser
     const hopCfg = readSshConfig(candidates, first.host, {...readOptions, ...(hopUser !== undefined && {user: hopUser}), ...(first.port !== undefined && {port: first.port})})
     for (const n of hopCfg.notes ?? []) if (!notes.includes(n)) notes.push(n)
@@ -298,7 +298,7 @@ export function parseHostSpec(spec: string): {user?: string; host: string; port?
 function checkPort(text: string, context: string): number {
   const port = Number(text)
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ConfigError(`Invalid SSH port in ${JSON.stringify(context)}`, {code: 'ssh-port'})
+    throw new ConfigError(`Invalid SSH port in ${JSON.stringify(context)}`, {code: 'ssh/port'})
   }
   return port
 }
@@ -306,7 +306,7 @@ function checkPort(text: string, context: string): number {
 function parsePortSetting(value: number | string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined
   const text = String(value).trim()
-  if (!/^\d+$/.test(text)) throw new ConfigError(`ssh.port must be a port number, got ${JSON.stringify(value)}`, {code: 'ssh-port'})
+  if (!/^\d+$/.test(text)) throw new ConfigError(`ssh.port must be a port number, got ${JSON.stringify(value)}`, {code: 'ssh/port'})
   return checkPort(text, `ssh.port ${text}`)
 }
 

@@ -68,7 +68,7 @@ export function pickHost(model: DeployModel, wanted: string | undefined): string
   const hosts = model.accessory.hosts
   if (hosts.length === 0) {
     throw new KamalBackupError(`the backup accessory "${model.accessory.name}" has no host (${model.accessory.hostsFrom})`, {
-      code: 'accessory-no-host',
+      code: 'accessory/no-host',
       exitCode: ExitCode.failed,
       suggestions: ['give it host:, hosts:, role: or roles: in config/deploy.yml'],
     })
@@ -78,7 +78,7 @@ export function pickHost(model: DeployModel, wanted: string | undefined): string
   const match = hosts.find((h) => h === wanted) ?? hosts.find((h) => bare(h) === bare(wanted))
   if (!match) {
     throw new UsageError(`--host ${wanted} is not a host of the backup accessory "${model.accessory.name}"`, {
-      code: 'unknown-host',
+      code: 'usage/unknown-host',
       suggestions: [`its hosts (${model.accessory.hostsFrom}): ${hosts.join(', ')}`],
     })
   }

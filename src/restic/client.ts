@@ -1,6 +1,6 @@
 // Runs restic and turns what it prints into typed results and actionable errors. Knows the differences between
 // restic 0.14 (Debian 12) and 0.17+ (exit codes 10/11/12, --stdin-from-command, REST credentials in env).
-import {InterruptedError, KamalBackupError} from '../errors.js'
+import {InterruptedError, KamalBackupError, type ErrorCode} from '../errors.js'
 import {runChecked, type Executor} from '../exec/executor.js'
 import {CommandFailedError, lastLines, type OpenDeadline, type ProcessResult, type RunOptions} from '../exec/local.js'
 import type {CommandSpec} from '../exec/spec.js'
@@ -215,7 +215,7 @@ export class Restic {
       if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
       const message = `${error.message}\n(the snapshot ${summary.snapshotId.slice(0, 8)} restic saved anyway was removed)`
       if (error instanceof InterruptedError) return new InterruptedError(message)
-      return new KamalBackupError(message, {code: error.code, exitCode: error.exitCode, suggestions: error.suggestions, cause: error})
+      return error.withMessage(message)
     } catch (forgetError) {
       return new LeftoverSnapshotError(
         `${error.message}\nrestic saved snapshot ${summary.snapshotId.slice(0, 8)} anyway, and it could not be removed: ${this.redactor.redact(forgetError instanceof Error ? forgetError.message : String(forgetError))}`,
@@ -381,7 +381,7 @@ function dumpFailed(producer: CommandSpec, result: ProcessResult, redactor: Reda
   const status = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`
   const tail = redactor.redact(lastLines(result.stderr, 6))
   return new KamalBackupError(`${producer.label ?? producer.argv[0]} ${status}; no snapshot was saved${tail ? `:\n${tail}` : ''}`, {
-    code: 'dump-failed',
+    code: 'dump/failed',
     suggestions: dumpSuggestions(tail),
   })
 }
@@ -410,7 +410,7 @@ export function resticError(spec: CommandSpec, result: ProcessResult, redactor: 
   })
   const tail = redactor.redact(lastLines(stderr, 6))
   const code = result.exitCode
-  const make = (errorCode: string, message: string, suggestions: string[]) => {
+  const make = (errorCode: ErrorCode, message: string, suggestions: string[]) => {
     const error = new CommandFailedError(spec, result, redactor, message, suggestions)
     Object.defineProperty(error, 'code', {value: errorCode})
     return error
@@ -425,7 +425,7 @@ export function resticError(spec: CommandSpec, result: ProcessResult, redactor: 
     return make('restic/locked', `the repository is locked by another restic process${tail ? `:\n${tail}` : ''}`, ['if no other backup, check or prune is running, remove the stale lock with `kamal-backup unlock`'])
   }
   if (producer && /command failed|exit status \d+|signal: /.test(stderr)) {
-    return make('dump-failed', `${producer.label ?? producer.argv[0]} failed; no snapshot was saved${tail ? `:\n${tail}` : ''}`, dumpSuggestions(stderr))
+    return make('dump/failed', `${producer.label ?? producer.argv[0]} failed; no snapshot was saved${tail ? `:\n${tail}` : ''}`, dumpSuggestions(stderr))
   }
   if (/no space left on device/i.test(stderr)) {
     return make('restic/disk-full', `no space left on device${tail ? `:\n${tail}` : ''}`, ['free space where the repository (or restic\'s cache in the state directory) lives'])
@@ -437,7 +437,7 @@ export function resticError(spec: CommandSpec, result: ProcessResult, redactor: 
     return make('restic/unreachable', `the repository server cannot be reached${tail ? `:\n${tail}` : ''}`, ['check restic.repository and that the server is up and reachable from here'])
   }
   if (/snapshot is empty|no data read/.test(stderr)) {
-    return make('dump-empty', `${producer?.label ?? 'the dump'} produced no data; no snapshot was saved`, ['check that the database exists and the dump tool works in the accessory'])
+    return make('dump/empty', `${producer?.label ?? 'the dump'} produced no data; no snapshot was saved`, ['check that the database exists and the dump tool works in the accessory'])
   }
   return make('restic/failed', `${spec.label ?? 'restic'} failed (exit ${code ?? result.signal})${tail ? `:\n${tail}` : ''}`, [])
 }

@@ -1,9 +1,7 @@
 // Human summaries of restores and drills (stdout). --json prints the records themselves.
-import type {DrillRecord} from '../../engine/drill.js'
 import {bytes, count, seconds} from '../../engine/progress.js'
-import type {RestoreReport} from '../../engine/restore.js'
-import type {RestorePlan, RestoreResult} from '../../engine/restore-flows.js'
-import type {PreflightCheck} from '../../documents.js'
+import type {RestorePlan} from '../../engine/restore-flows.js'
+import type {DrillRecord, PreflightCheck, RestoreReport, RestoreResult} from '../../documents.js'
 import type {Style} from '../style.js'
 
 function parts(report: RestoreReport): string[] {

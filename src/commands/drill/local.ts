@@ -3,8 +3,9 @@ import {confirmYesNo} from '../../cli/confirm.js'
 import {EngineCommand, restoreSelection} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderDrill} from '../../cli/render/restore.js'
-import {drillLocal, drillLocalChoice, type DrillRecord} from '../../engine/drill.js'
+import {drillLocal, drillLocalChoice} from '../../engine/drill.js'
 import {planDrill, type RestorePlan} from '../../engine/restore-flows.js'
+import type {DrillRecord} from '../../documents.js'
 
 export default class DrillLocal extends EngineCommand {
   static override summary = 'Restore a backup run onto this machine, verify it, and record the result'

@@ -3,8 +3,9 @@ import {confirmYesNo} from '../../cli/confirm.js'
 import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS, type Parsed} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderDrill} from '../../cli/render/restore.js'
-import {drillOperator, drillProduction, drillProductionChoice, type DrillRecord} from '../../engine/drill.js'
+import {drillOperator, drillProduction, drillProductionChoice} from '../../engine/drill.js'
 import {planDrill, type RestorePlan} from '../../engine/restore-flows.js'
+import type {DrillRecord} from '../../documents.js'
 
 const QUESTION = 'Run a production drill? It restores into scratch targets on production infrastructure.'
 

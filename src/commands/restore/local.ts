@@ -5,8 +5,9 @@ import {assertCanConfirm, confirmYesNo} from '../../cli/confirm.js'
 import {EngineCommand, restoreSelection} from '../../cli/engine-command.js'
 import {selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderRestore} from '../../cli/render/restore.js'
-import {describePlan, planLocal, restoreLocal, type RestorePlan, type RestoreResult} from '../../engine/restore-flows.js'
+import {describePlan, planLocal, restoreLocal, type RestorePlan} from '../../engine/restore-flows.js'
 import {assertNotProductionEnvironment} from '../../engine/targets.js'
+import type {RestoreResult} from '../../documents.js'
 
 const QUESTION = 'Restore into the local targets? This overwrites local data.'
 

@@ -10,7 +10,8 @@ import {loadBackupConfig} from '../../config/backup-config.js'
 import {throwOnErrors} from '../../parse/findings.js'
 import {backupConfigPath} from '../../config/validate.js'
 import {drillOperator} from '../../engine/drill.js'
-import {planProduction, restoreProduction, type RestorePlan, type RestoreResult} from '../../engine/restore-flows.js'
+import {planProduction, restoreProduction, type RestorePlan} from '../../engine/restore-flows.js'
+import type {RestoreResult} from '../../documents.js'
 
 export default class RestoreProduction extends AccessoryCommand<typeof RestoreProduction> {
   static override summary = 'Restore a backup run into the production databases and paths'

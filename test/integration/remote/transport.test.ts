@@ -511,7 +511,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     const result = await dropMidCommand(['list', '--json'])
     assert.equal(result.code, 3, result.stderr)
     const doc = JSON.parse(result.stdoutText)
-    assert.equal(doc.error.code, 'ssh-connection-lost')
+    assert.equal(doc.error.code, 'ssh/connection-lost')
     assert.ok(doc.error.suggestions.some((s: string) => /bytes of output that had arrived were dropped/.test(s)), JSON.stringify(doc))
   })
 
@@ -691,7 +691,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     const doc = JSON.parse(json.stdout)
     assert.equal(doc.version, LOCAL_VERSION)
     assert.equal(doc.accessory, null)
-    assert.equal(doc.error.code, 'ssh-refused')
+    assert.equal(doc.error.code, 'ssh/refused')
   })
 
   test('an accessory speaking another protocol number is refused before anything runs', async () => {

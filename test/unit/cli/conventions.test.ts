@@ -7,7 +7,7 @@ import {mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync} from 'node
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ROOT, ensureBuilt, kb} from '../../support/cli.ts'
-import {ExitCode} from '../../../src/errors.ts'
+import {ERROR_CODES, ExitCode} from '../../../src/errors.ts'
 
 interface ManifestCommand {
   id: string
@@ -71,8 +71,20 @@ test('--host with --local is said to be ignored', async () => {
 
 test('the README documents every exit code the CLI uses', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  const table = readme.slice(readme.indexOf('## Exit codes'), readme.indexOf('## JSON output'))
+  const table = readme.slice(readme.indexOf('## Exit codes'), readme.indexOf('## Error codes'))
   for (const code of Object.values(ExitCode)) assert.match(table, new RegExp(`^\\| ${code} \\|`, 'm'), `exit code ${code}`)
+})
+
+test('the README\'s error code table and the registry (src/errors.ts) agree: the same codes, exit codes and meanings', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Error codes'), readme.indexOf('## JSON output'))
+  const documented = new Map([...section.matchAll(/^\| `([^`]+)` \| (\d+) \| (.+) \|$/gm)].map((m) => [m[1]!, {exit: Number(m[2]), meaning: m[3]!}]))
+  assert.ok(documented.size > 50, `the table was found (${documented.size} rows)`)
+  assert.deepEqual([...documented.keys()].sort(), Object.keys(ERROR_CODES).sort(), 'the same codes in both')
+  for (const [code, entry] of Object.entries(ERROR_CODES)) assert.deepEqual(documented.get(code), {exit: entry.exit, meaning: entry.meaning}, code)
+  // One naming style, and every exit code is a documented one.
+  for (const code of Object.keys(ERROR_CODES)) assert.match(code, /^[a-z]+\/[a-z]+(-[a-z]+)*$/, code)
+  for (const {exit} of Object.values(ERROR_CODES)) assert.ok((Object.values(ExitCode) as number[]).includes(exit), `exit ${exit}`)
 })
 
 test('oclif.manifest.json as committed is what the build generates', (t) => {

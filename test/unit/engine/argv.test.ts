@@ -219,8 +219,8 @@ describe('restic errors', () => {
 
   test('a failed --stdin-from-command producer is a dump failure; an empty one is an empty dump', () => {
     const producer: CommandSpec = {argv: ['pg_dump'], label: 'pg_dump main'}
-    assert.equal(classify(1, 'Fatal: unable to save snapshot: failed to save /x: Fatal: command failed: exit status 1', producer), 'dump-failed')
-    assert.equal(classify(3, '{"message_type":"error","error":{"message":"failed to save /x.sql: read /x.sql: no data read"}}', producer), 'dump-empty')
+    assert.equal(classify(1, 'Fatal: unable to save snapshot: failed to save /x: Fatal: command failed: exit status 1', producer), 'dump/failed')
+    assert.equal(classify(3, '{"message_type":"error","error":{"message":"failed to save /x.sql: read /x.sql: no data read"}}', producer), 'dump/empty')
   })
 
   test('messages are redacted and restic\'s JSON error lines become their message', () => {

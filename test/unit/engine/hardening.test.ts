@@ -35,7 +35,8 @@ describe('local processes', () => {
     const silent = await runProcess({argv: node('setTimeout(() => {}, 30000)')}, {openDeadline: {ms: 300}})
     assert.equal(silent.openTimedOut, true)
     assert.ok(silent.durationMs < 10_000)
-    const talking = await runProcess({argv: node(`console.log('{"message_type":"status"}'); setTimeout(() => console.log('done'), 700)`)}, {openDeadline: {ms: 300}, onStdoutLine: () => {}})
+    // The deadline must leave room for node's own start on a loaded machine; the command outlives it by far.
+    const talking = await runProcess({argv: node(`console.log('{"message_type":"status"}'); setTimeout(() => console.log('done'), 3000)`)}, {openDeadline: {ms: 2000}, onStdoutLine: () => {}})
     assert.equal(talking.openTimedOut, undefined)
     assert.equal(talking.exitCode, 0)
     const preOpen = await runProcess({argv: node(`console.log('using temporary cache in /x'); setTimeout(() => {}, 30000)`)}, {openDeadline: {ms: 300, opened: (l) => !l.startsWith('using temporary cache')}})
@@ -129,7 +130,7 @@ describe('the run lock', () => {
 
     writeFileSync(path, info({}))
     assert.throws(() => RunLock.acquire(path, 'backup'), (error: unknown) => {
-      assert.ok(isKamalBackupError(error) && error.code === 'busy')
+      assert.ok(isKamalBackupError(error) && error.code === 'command/busy')
       assert.match(error.message, /another kamal-backup backup is running \(pid 1 on host old-container-3f2a, since 2026-11-30T02:00:00.000Z; lock refreshed \d+ s ago\)/)
       assert.ok(error.suggestions.some((s) => /goes stale 5 minutes after its last refresh.*kamal-backup unlock/.test(s)), error.suggestions.join('\n'))
       return true
@@ -149,13 +150,13 @@ describe('the run lock', () => {
 describe('state directory errors', () => {
   test('ENOSPC, EROFS and EACCES become errors that say what to do', () => {
     const fail = (code: string) => stateError(Object.assign(new Error(code), {code}), '/var/lib/kamal-backup', 'take the run lock in')
-    assert.equal(fail('ENOSPC').code, 'state-dir/full')
+    assert.equal(fail('ENOSPC').code, 'state/full')
     assert.match(fail('ENOSPC').message, /cannot take the run lock in the state directory \/var\/lib\/kamal-backup: no space left on the device/)
     assert.ok(fail('ENOSPC').suggestions.some((s) => /free space/.test(s)))
-    assert.equal(fail('EROFS').code, 'state-dir/read-only')
+    assert.equal(fail('EROFS').code, 'state/read-only')
     assert.ok(fail('EROFS').suggestions.some((s) => /read-write/.test(s)))
-    assert.equal(fail('EACCES').code, 'state-dir/permission')
-    assert.equal(fail('EIO').code, 'state-dir')
+    assert.equal(fail('EACCES').code, 'state/permission')
+    assert.equal(fail('EIO').code, 'state/unusable')
   })
 
   test('write and lock errors are mapped (a directory in the way of a record stands in for a broken volume)', () => {
@@ -166,7 +167,7 @@ describe('state directory errors', () => {
     const broken = new StateDir(join(d, 'not-a-dir'))
     assert.throws(() => broken.write('last_backup.json', {}), (e: unknown) => isKamalBackupError(e) && /cannot write last_backup.json in the state directory/.test(e.message))
     assert.throws(() => broken.lock('backup'), (e: unknown) => isKamalBackupError(e) && /cannot take the run lock in the state directory/.test(e.message))
-    assert.throws(() => broken.ensureWritable(), (e: unknown) => isKamalBackupError(e) && e.code.startsWith('state-dir'))
+    assert.throws(() => broken.ensureWritable(), (e: unknown) => isKamalBackupError(e) && e.code.startsWith('state/'))
   })
 })
 

@@ -14,10 +14,11 @@ import {mysqlDropStatements, mysqlLockProbe, mysqlReadOnly} from '../../../src/d
 import {ignoredErrors, parsePostgresState, pgRestoreSpec, tableFromPgRestoreLine, tablesFromPgRestore, tocTableCount} from '../../../src/db/postgres.ts'
 import {checkEnvironment, verificationProblems} from '../../../src/engine/drill.ts'
 import {undoCommand} from '../../../src/engine/restore-flows.ts'
-import {describeChanges, freeSpaceShortfalls, lockTimeoutSeconds, replaceContents, type DatabaseReport} from '../../../src/engine/restore.ts'
+import {describeChanges, freeSpaceShortfalls, lockTimeoutSeconds, replaceContents} from '../../../src/engine/restore.ts'
 import {assertLocalFilesTarget, assertScratchDirectory, assertScratchSqliteFile, DRILL_MARKER, looksLikeProduction, ownName, type ProtectedPlaces} from '../../../src/engine/targets.ts'
 import {KamalBackupError} from '../../../src/errors.ts'
 import {Secret} from '../../../src/redact.ts'
+import type {DatabaseReport} from '../../../src/documents.ts'
 
 function temp(): string {
   return mkdtempSync(join(tmpdir(), 'kb-restore-logic-'))

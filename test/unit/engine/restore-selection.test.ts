@@ -70,14 +70,14 @@ describe('selectRun', () => {
 
   test('an unknown id is an error listing the complete runs nearest to it', () => {
     const error = errorOf(() => selectRun(runs, {snapshot: '20261109T000000Z'}))
-    assert.equal(error.code, 'no-run')
+    assert.equal(error.code, 'run/not-found')
     assert.match(error.suggestions[0]!, /^complete runs: 20261110T030000Z .*, 20261101T030000Z .*, 20261120T030000Z /)
     assert.match(errorOf(() => selectRun(runs, {snapshot: 'deadbeef'})).message, /no run or snapshot "deadbeef"/)
   })
 
   test('an incomplete run is refused by name, with what it misses and the nearest complete runs', () => {
     const error = errorOf(() => selectRun(runs, {snapshot: '20261121T030000Z'}))
-    assert.equal(error.code, 'incomplete-run')
+    assert.equal(error.code, 'run/incomplete')
     assert.match(error.message, /run 20261121T030000Z is incomplete \(missing: files\)/)
     assert.match(error.suggestions[0]!, /^complete runs: 20261120T030000Z/)
   })

@@ -7,11 +7,12 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parseSchedule} from '../../../src/config/schedule.ts'
-import {nextDue, type BackupRunRecord} from '../../../src/engine/backup.ts'
+import {nextDue} from '../../../src/engine/backup.ts'
 import {newRunId, runIdTime} from '../../../src/engine/runs.ts'
 import {backoffMs, nextAttempt, runScheduler, type Clock} from '../../../src/engine/scheduler.ts'
 import {StateDir} from '../../../src/engine/state.ts'
 import {KamalBackupError} from '../../../src/errors.ts'
+import type {BackupRunRecord} from '../../../src/documents.ts'
 
 const at = (iso: string) => new Date(iso)
 const H = 3_600_000
@@ -139,7 +140,7 @@ describe('runScheduler with a fake clock', () => {
     await runScheduler({
       schedule: parseSchedule('1d'), enabled: true, clock, log, signal: new AbortController().signal, random: () => 0, lastSuccess: () => null, maxRuns: 2,
       runBackup: async () => {
-        if (calls++ === 0) throw new KamalBackupError('another kamal-backup backup is running (pid 1)', {code: 'busy'})
+        if (calls++ === 0) throw new KamalBackupError('another kamal-backup backup is running (pid 1)', {code: 'command/busy'})
         return record('ok')
       },
     })

@@ -77,7 +77,7 @@ describe('parseDotenv: lines and keys', () => {
   test('export KEY re-exports a key defined above, and is an error otherwise', () => {
     assert.deepEqual(values('A=1\nexport A\n'), {A: '1'})
     const error = failure('B=1\nexport A\n')
-    assert.equal(error.code, 'secrets-format')
+    assert.equal(error.code, 'secrets/format')
     assert.equal(error.message, 'Line 2 of .kamal/secrets exports A, which has no value: "export A"')
     assert.deepEqual(error.location, {file: FILE, line: 2, key: 'A'})
   })
@@ -212,7 +212,7 @@ describe('parseDotenv: commands', () => {
       'op read op://vault/s3cr3t-password-value/x': {status: 1, stdout: 'partial-output', stderr: 'line 1\n[ERROR] not signed in: s3cr3t-password-value\n'},
     })
     const error = failure('TOKEN=s3cr3t-password-value\nDB_PASSWORD=$(op read op://vault/$TOKEN/x)\n', {run})
-    assert.equal(error.code, 'secrets-command-failed')
+    assert.equal(error.code, 'secrets/command-failed')
     assert.deepEqual(error.location, {file: FILE, line: 2, key: 'DB_PASSWORD'})
     assert.equal(
       error.message,
@@ -231,7 +231,7 @@ describe('parseDotenv: commands', () => {
     const run = fakeRunner({'cat config/master.key': {status: 1, stderr: 'cat: config/master.key: No such file or directory\n'}, 'echo ok': {stdout: 'ok\n'}})
     const result = parse('RAILS_MASTER_KEY=$(cat config/master.key)\nCOPY=$RAILS_MASTER_KEY\nOK=$(echo ok)\nPLAIN=x\n', {run})
     const byName = Object.fromEntries(result.entries.map((e) => [e.name, e]))
-    assert.equal(byName.RAILS_MASTER_KEY!.failure?.code, 'secrets-command-failed')
+    assert.equal(byName.RAILS_MASTER_KEY!.failure?.code, 'secrets/command-failed')
     assert.equal(byName.COPY!.failure, byName.RAILS_MASTER_KEY!.failure, 'COPY fails with the first cause')
     assert.equal(byName.COPY!.value, '')
     assert.deepEqual([byName.OK!.value, byName.OK!.failure, byName.PLAIN!.value], ['ok', undefined, 'x'])
@@ -321,7 +321,7 @@ describe('parseDotenv: kamal secrets', () => {
 
   test('extract of a name that is not there: "Could not find secret NAME"', () => {
     const error = failure(`S='${JSON_SECRETS}'\nX=$(kamal secrets extract NOPE '$S')\n`)
-    assert.equal(error.code, 'secrets-command-failed')
+    assert.equal(error.code, 'secrets/command-failed')
     assert.equal(error.message, 'Could not find secret NOPE (kamal secrets extract on line 2 of .kamal/secrets)')
     assert.deepEqual(error.location, {file: FILE, line: 2, key: 'X'})
     assert.equal(error.message.includes('dbpw'), false)
@@ -335,7 +335,7 @@ describe('parseDotenv: kamal secrets', () => {
   test('kamal secrets fetch without kamal on PATH is a clear error', () => {
     const run = fakeRunner({})
     const error = failure('SECRETS=$(kamal secrets fetch --adapter 1password --account acme DB)\n', {run, env: {PATH: '/nonexistent'}})
-    assert.equal(error.code, 'secrets-needs-kamal')
+    assert.equal(error.code, 'secrets/needs-kamal')
     assert.equal(error.message, 'Line 1 of .kamal/secrets (SECRETS) runs "kamal secrets fetch", which needs the kamal CLI, and kamal is not on PATH')
     assert.deepEqual(error.location, {file: FILE, line: 1, key: 'SECRETS'})
     assert.deepEqual(error.suggestions, [

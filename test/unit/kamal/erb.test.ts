@@ -92,7 +92,7 @@ describe('renderErb: text and tags', () => {
 
   test('an unclosed tag is an erb-syntax error at the <%', () => {
     const error = failure('a: 1\nb: <%= ENV["HOST"]\nc: 2\n')
-    assert.equal(error.code, 'erb-syntax')
+    assert.equal(error.code, 'erb/syntax')
     assert.equal(error.message, 'ERB tag <%= ENV["HOST"] in config/deploy.yml is never closed with %>')
     assert.deepEqual(error.location, {file: FILE, line: 2, column: 4})
   })
@@ -116,7 +116,7 @@ describe('renderErb: expressions', () => {
 
   test('ENV.fetch of an unset variable fails like KeyError, with the location', () => {
     const error = failure('service: app\nssh:\n  user: <%= ENV.fetch("SSH_USER") %>\n')
-    assert.equal(error.code, 'erb-env-missing')
+    assert.equal(error.code, 'erb/env-missing')
     assert.equal(error.message, 'ERB tag <%= ENV.fetch("SSH_USER") %> raised an error: ENV.fetch("SSH_USER") failed: key not found: "SSH_USER" (KeyError)')
     assert.deepEqual(error.location, {file: FILE, line: 3, column: 9})
     assert.deepEqual(error.suggestions, [
@@ -158,7 +158,7 @@ describe('renderErb: expressions', () => {
 
   test('a string method on nil fails like NoMethodError', () => {
     const error = failure('a: 1\nb: <%= ENV["NOPE"].strip %>\n')
-    assert.equal(error.code, 'erb-error')
+    assert.equal(error.code, 'erb/raised')
     assert.equal(error.message, 'ERB tag <%= ENV["NOPE"].strip %> raised an error: undefined method \'strip\' for nil (NoMethodError)')
     assert.deepEqual(error.location, {file: FILE, line: 2, column: 4})
     assert.equal(failure('<%= 12.upcase %>').message, "ERB tag <%= 12.upcase %> raised an error: undefined method 'upcase' for an instance of Integer (NoMethodError)")
@@ -178,7 +178,7 @@ describe('renderErb: expressions', () => {
 
   test('ENV with a non-string name is a TypeError', () => {
     const error = failure('<%= ENV[nil] %>')
-    assert.equal(error.code, 'erb-error')
+    assert.equal(error.code, 'erb/raised')
     assert.equal(error.message, 'ERB tag <%= ENV[nil] %> raised an error: no implicit conversion of nil into String (TypeError)')
   })
 })
@@ -202,7 +202,7 @@ describe('renderErb: unsupported Ruby', () => {
   for (const [text, tag, column, reason] of cases) {
     test(`${tag} fails with erb-unsupported at its <%`, () => {
       const error = failure(`service: app\n${text}`)
-      assert.equal(error.code, 'erb-unsupported')
+      assert.equal(error.code, 'erb/unsupported')
       assert.equal(error.message, `Cannot evaluate ERB tag ${tag}: ${reason}`)
       assert.deepEqual(error.location, {file: FILE, line: 2, column})
       assert.deepEqual(error.suggestions, FALLBACKS)
@@ -240,7 +240,7 @@ describe('renderErb: unsupported Ruby', () => {
 
   test('in a YAML comment line, a failing ENV.fetch is still an error: ERB runs before YAML, so Kamal stops too', () => {
     const error = failure('a: 1\n# user: <%= ENV.fetch("NOPE") %>\n')
-    assert.equal(error.code, 'erb-env-missing')
+    assert.equal(error.code, 'erb/env-missing')
     assert.deepEqual([error.location?.line, error.location?.column], [2, 9])
     assert.match(error.message, /key not found: "NOPE" \(KeyError\)\. It is inside a YAML comment, but Kamal renders ERB before it reads YAML/)
     assert.ok(error.suggestions.some((s) => /Set NOPE in the environment/.test(s)))
@@ -256,9 +256,9 @@ describe('renderErb: unsupported Ruby', () => {
   })
 
   test('# inside quotes or glued to text is not a YAML comment', () => {
-    assert.equal(failure('a: "#" <%= `x` %>\n').code, 'erb-unsupported')
-    assert.equal(failure("a: '# x' <%= `x` %>\n").code, 'erb-unsupported')
-    assert.equal(failure('a: b#<%= `x` %>\n').code, 'erb-unsupported')
+    assert.equal(failure('a: "#" <%= `x` %>\n').code, 'erb/unsupported')
+    assert.equal(failure("a: '# x' <%= `x` %>\n").code, 'erb/unsupported')
+    assert.equal(failure('a: b#<%= `x` %>\n').code, 'erb/unsupported')
   })
 
   test('endsInYamlComment', () => {
@@ -355,7 +355,7 @@ describe('corpus', {skip: noCorpus}, () => {
           error = caught
         }
         assert.ok(error instanceof ConfigError, `${file} should fail at ${line}:${column}`)
-        assert.equal(error.code, 'erb-unsupported')
+        assert.equal(error.code, 'erb/unsupported')
         assert.deepEqual(error.location, {file, line, column})
         assert.ok(error.message.endsWith(`: ${reason}`), error.message)
         // Replace the failing tag with a supported one to reach the next.

@@ -142,7 +142,7 @@ describe('kamalSecrets', () => {
     const secrets = kamalSecrets({cwd, env: {}, run})
     assert.equal(secrets.get('OK')?.value, '1')
     const first = thrown(() => secrets.get('PW'))
-    assert.equal(first.code, 'secrets-command-failed')
+    assert.equal(first.code, 'secrets/command-failed')
     assert.deepEqual(first.location, {file: '.kamal/secrets', line: 2, key: 'PW'})
     assert.equal(thrown(() => secrets.get('PW2')), first)
     assert.equal(secrets.lookup('PW')?.failure, first)
@@ -190,7 +190,7 @@ describe('kamalSecrets: Kamal integration app shapes (inline copies)', () => {
     const secrets = kamalSecrets({cwd: app({'.kamal/secrets-common': COMMON, '.kamal/secrets': FETCHING}), env: {PATH: '/nonexistent'}})
     assert.equal(secrets.get('SECRET_TOKEN')?.value, '1234 with "中文"', 'secrets-common is unaffected')
     const error = thrown(() => secrets.get('INTERPOLATED_SECRET2'))
-    assert.equal(error.code, 'secrets-needs-kamal')
+    assert.equal(error.code, 'secrets/needs-kamal')
     assert.equal(error.message, 'Line 1 of .kamal/secrets (SECRETS) runs "kamal secrets fetch", which needs the kamal CLI, and kamal is not on PATH')
     assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1, key: 'SECRETS'})
   })
@@ -211,7 +211,7 @@ describe('kamalSecrets: Kamal integration app shapes (inline copies)', () => {
   test('$(cat certs/…) with the certificate missing: secrets-command-failed with cat\'s stderr', () => {
     const cwd = app({'.kamal/secrets': 'CUSTOM_CERT=$(cat certs/cert.pem)\nCUSTOM_KEY=$(cat certs/key.pem)\n'})
     const error = thrown(() => kamalSecrets({cwd, env: {PATH: process.env.PATH}}).get('CUSTOM_CERT'))
-    assert.equal(error.code, 'secrets-command-failed')
+    assert.equal(error.code, 'secrets/command-failed')
     assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1, key: 'CUSTOM_CERT'})
     assert.match(error.message, /^The command \$\(cat certs\/cert\.pem\) on line 1 of \.kamal\/secrets \(for CUSTOM_CERT\) failed with exit status 1\nstderr:\n {2}cat: certs\/cert\.pem: No such file or directory$/)
   })
@@ -259,7 +259,7 @@ describe('corpus .kamal/secrets files', {skip: noCorpus}, () => {
     assert.deepEqual(secrets.files, ['.kamal/secrets-common', '.kamal/secrets'])
     assert.equal(secrets.get('SECRET_TAG')?.value, 'TAGME')
     const error = thrown(() => secrets.get('INTERPOLATED_SECRET1'))
-    assert.equal(error.code, 'secrets-needs-kamal')
+    assert.equal(error.code, 'secrets/needs-kamal')
     assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1, key: 'SECRETS'})
     assert.deepEqual(error.suggestions, [
       'Install Kamal (gem install kamal) so that kamal-backup can run it, then run kamal-backup again',
@@ -288,7 +288,7 @@ describe('corpus .kamal/secrets files', {skip: noCorpus}, () => {
   test('app_with_custom_certificate: $(cat certs/…) fails clearly without the certs, and reads them when present', () => {
     const missing = kamalSecrets({cwd: join(APPS, 'app_with_custom_certificate'), env: {PATH: process.env.PATH}})
     const error = thrown(() => missing.get('CUSTOM_CERT'))
-    assert.equal(error.code, 'secrets-command-failed')
+    assert.equal(error.code, 'secrets/command-failed')
     assert.deepEqual(error.location, {file: '.kamal/secrets', line: 1, key: 'CUSTOM_CERT'})
     assert.match(error.message, /^The command \$\(cat certs\/cert\.pem\) on line 1 of \.kamal\/secrets/)
 

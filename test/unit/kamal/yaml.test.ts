@@ -249,14 +249,14 @@ describe('parseYaml: duplicates, anchors and merge keys', () => {
 
   test('an alias to an undefined anchor is a syntax error at the alias', () => {
     const error = syntaxError('a: 1\nb: *nope\n')
-    assert.equal(error.code, 'yaml-syntax')
+    assert.equal(error.code, 'yaml/syntax')
     assert.equal(error.message, 'Unknown alias *nope: no anchor &nope is defined before it')
     assert.deepEqual(error.location, {file: 'config/deploy.yml', line: 2, column: 4})
   })
 
   test('an alias inside its own anchor is an error, not a hang', () => {
     const error = syntaxError('a: &r\n  - *r\n')
-    assert.equal(error.code, 'yaml-syntax')
+    assert.equal(error.code, 'yaml/syntax')
     assert.deepEqual(error.location, {file: 'config/deploy.yml', line: 2, column: 5})
   })
 
@@ -266,7 +266,7 @@ describe('parseYaml: duplicates, anchors and merge keys', () => {
       lines.push(`a${index}: &a${index} [${Array.from({length: 10}, () => `*a${index - 1}`).join(', ')}]`)
     }
     const error = syntaxError(lines.join('\n') + '\n')
-    assert.equal(error.code, 'yaml-syntax')
+    assert.equal(error.code, 'yaml/syntax')
     assert.match(error.message, /more than 200000 YAML nodes/)
   })
 })
@@ -274,7 +274,7 @@ describe('parseYaml: duplicates, anchors and merge keys', () => {
 describe('parseYaml: syntax errors', () => {
   test('tabs used for indentation', () => {
     const error = syntaxError('service: app\nservers:\n\tweb: [1.1.1.1]\n')
-    assert.equal(error.code, 'yaml-syntax')
+    assert.equal(error.code, 'yaml/syntax')
     assert.equal(error.message, 'Invalid YAML in config/deploy.yml: Tabs are not allowed as indentation')
     assert.deepEqual(error.location, {file: 'config/deploy.yml', line: 3, column: 1})
     assert.deepEqual(error.suggestions, ['Indent with spaces: YAML does not allow tabs for indentation'])

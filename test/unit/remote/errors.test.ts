@@ -12,20 +12,20 @@ function err(message: string, extra: Record<string, unknown>) {
 
 test('network errors are told apart, with host and port', () => {
   const dns = connectionError(err('getaddrinfo ENOTFOUND db1.example.com', {code: 'ENOTFOUND', level: 'client-socket'}), target)
-  assert.equal(dns.code, 'ssh-dns')
+  assert.equal(dns.code, 'ssh/dns')
   assert.match(dns.message, /cannot resolve the host name db1\.example\.com/)
   const refused = connectionError(err('connect ECONNREFUSED', {code: 'ECONNREFUSED', level: 'client-socket'}), target)
-  assert.equal(refused.code, 'ssh-refused')
+  assert.equal(refused.code, 'ssh/refused')
   assert.match(refused.message, /deploy@db1\.example\.com:2222 refused/)
   const timeout = connectionError(err('Timed out while waiting for handshake', {level: 'client-timeout'}), target, {timeoutMs: 15000})
-  assert.equal(timeout.code, 'ssh-timeout')
+  assert.equal(timeout.code, 'ssh/timeout')
   assert.match(timeout.message, /timed out after 15 s/)
   for (const e of [dns, refused, timeout]) assert.equal(e.exitCode, ExitCode.unreachable)
 })
 
 test('authentication errors list what was tried and what was skipped', () => {
   const auth = connectionError(err('All configured authentication methods failed', {level: 'client-authentication'}), target, {auth: {tried: ['ssh-agent (/run/agent)', '~/.ssh/id_ed25519'], skipped: ['~/.ssh/id_rsa: encrypted; add it to ssh-agent']}})
-  assert.equal(auth.code, 'ssh-auth')
+  assert.equal(auth.code, 'ssh/auth')
   assert.match(auth.message, /as deploy on deploy@db1\.example\.com:2222 failed; tried: ssh-agent \(\/run\/agent\), ~\/\.ssh\/id_ed25519/)
   assert.ok(auth.suggestions.some((s) => /id_rsa: encrypted/.test(s)))
   const none = connectionError(err('All configured authentication methods failed', {level: 'client-authentication'}), target, {auth: {tried: [], skipped: []}})
@@ -47,17 +47,17 @@ test('a changed host key shows both fingerprints and how to fix known_hosts', ()
 
 test('docker exec failures map to what to do (container missing, stopped, wrong image, docker missing)', () => {
   const missing = dockerExecError(1, 'Error response from daemon: No such container: app-backup\n', ctx)!
-  assert.equal(missing.code, 'accessory-missing')
+  assert.equal(missing.code, 'accessory/missing')
   assert.deepEqual(missing.suggestions, ['boot it: kamal accessory boot backup -d production'])
   const stopped = dockerExecError(1, 'Error response from daemon: container 4f2a is not running\n', ctx)!
-  assert.equal(stopped.code, 'accessory-not-running')
+  assert.equal(stopped.code, 'accessory/not-running')
   assert.ok(stopped.suggestions.some((s) => s.includes('kamal accessory boot backup -d production')))
   const wrong = dockerExecError(127, 'OCI runtime exec failed: exec failed: unable to start container process: exec: "kamal-backup": executable file not found in $PATH: unknown\n', ctx)!
-  assert.equal(wrong.code, 'accessory-wrong-image')
+  assert.equal(wrong.code, 'accessory/wrong-image')
   const noDocker = dockerExecError(127, 'bash: line 1: docker: command not found\n', ctx)!
-  assert.equal(noDocker.code, 'docker-missing')
+  assert.equal(noDocker.code, 'accessory/docker-missing')
   const perm = dockerExecError(1, 'permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock\n', ctx)!
-  assert.equal(perm.code, 'docker-permission')
+  assert.equal(perm.code, 'accessory/docker-permission')
   assert.equal(dockerExecError(1, 'something else entirely\n', ctx), undefined)
 })
 
@@ -72,7 +72,7 @@ test('a version mismatch names both versions and the exact reboot command', () =
 test('a lost connection during a restore: it goes on in the accessory; how to check it; the safety backup only when known', () => {
   const base = {command: ['restore', 'production'], target, afterGo: true, accessory: 'backup', destination: 'production', continues: true, stateDir: '/data/state'}
   const restore = connectionLostError(base)
-  assert.equal(restore.code, 'ssh-connection-lost')
+  assert.equal(restore.code, 'ssh/connection-lost')
   assert.match(restore.message, /lost while `kamal-backup restore production` was running/)
   const text = restore.suggestions.join('\n')
   assert.match(text, /goes on in the accessory/)

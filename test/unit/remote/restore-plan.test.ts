@@ -11,7 +11,7 @@ test('the dry run of a remote restore gets the same selection and flags, with --
 test('the dry run\'s stdout: a plan, an error document, or neither', () => {
   const plan = {kind: 'restore-plan', status: 'ok', run: {id: '20261120T030000Z'}}
   assert.deepEqual(parsePlan(JSON.stringify(plan, null, 2) + '\n'), {kind: 'plan', plan})
-  assert.deepEqual(parsePlan(JSON.stringify({error: {code: 'usage', message: 'no database "x"', suggestions: []}})), {kind: 'error', error: {code: 'usage', message: 'no database "x"', suggestions: []}})
+  assert.deepEqual(parsePlan(JSON.stringify({error: {code: 'usage/invalid', message: 'no database "x"', suggestions: []}})), {kind: 'error', error: {code: 'usage/invalid', message: 'no database "x"', suggestions: []}})
   assert.deepEqual(parsePlan(''), {kind: 'unknown'})
   assert.deepEqual(parsePlan('{"argv": []}'), {kind: 'unknown'})
   assert.deepEqual(parsePlan('[1]'), {kind: 'unknown'})
