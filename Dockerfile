@@ -14,7 +14,7 @@
 # Another architecture: pass the SHA-256 of that architecture's restic .deb from Debian's signed Packages index,
 #   docker build --platform linux/arm64 --build-arg RESTIC_DEB_SHA256=<sha256> -t ... .
 # Updating restic: change RESTIC_DEB_VERSION and RESTIC_DEB_SHA256 together (the SHA256 field of restic in
-# dists/trixie/main/binary-amd64/Packages); test/unit/engine/dockerfile.test.ts checks they stay pinned.
+# dists/trixie/main/binary-amd64/Packages); test/unit/image/dockerfile.test.ts checks they stay pinned.
 #
 # At run time the accessory mounts config/kamal-backup.yml at /app/config/kamal-backup.yml and a volume at
 # /var/lib/kamal-backup (run records, check and drill results, restic's cache). Secrets arrive as environment

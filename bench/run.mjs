@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the benchmarks: `npm run bench` (all), `npm run bench -- startup backup-pg` (some), `--list`.
 // Options: --n=N (iterations for every selected benchmark), --json (one JSON document on stdout instead of markdown),
-// --out=FILE (also write the markdown report there, and the JSON to FILE.json, after each benchmark). Progress goes
+// --out=FILE (also write the markdown report there, and the JSON to FILE.json, after each benchmark), --against=DIR
+// (startup: also time the CLI of another checkout, built, in the same interleaved rounds). Progress goes
 // to stderr. An interrupted run may leave /tmp/kb-bench-* directories behind.
 // Environment: BENCH_PG_MB (database size for backup-pg/restore-pg, default 1300: a dump of about 1 GiB), BENCH_MEMORY_MB (memory, default 128,1300), BENCH_RESTIC (0.14,0.18),
 // BENCH_N (like --n). See BENCHMARKS.md for what each benchmark measures and the figures.
@@ -20,7 +21,7 @@ if (flag('list') || flag('help')) {
     const suite = await import(`./suites/${name}.mjs`)
     process.stdout.write(`${name.padEnd(16)} ${suite.description} (default ${suite.defaultIterations} iterations)\n`)
   }
-  process.stdout.write('\nUsage: npm run bench [-- NAME... --n=N --json --out=FILE]\n')
+  process.stdout.write('\nUsage: npm run bench [-- NAME... --n=N --json --out=FILE --against=DIR]\n')
   process.exit(0)
 }
 
@@ -45,7 +46,7 @@ for (const name of selected) {
   const iterations = Number.isInteger(n) && n > 0 ? n : suite.defaultIterations
   const started = Date.now()
   try {
-    const result = await suite.run({iterations})
+    const result = await suite.run({iterations, against: value('against')})
     const seconds = (Date.now() - started) / 1000
     report.benchmarks[name] = {iterations, seconds, ...result}
     sections.push(`## ${name}\n\n${suite.description}; ${iterations} interleaved rounds; the benchmark took ${seconds.toFixed(0)} s.\n\n${result.markdown}`)

@@ -9,7 +9,7 @@ import {countExecs, EXEC_ALIGN, EXEC_HEADER, execTable} from '../support/execs.m
 export const description = '`node bin/run.js validate` (examples/sample-app), `version`, `--help` vs `node -e 0`'
 export const defaultIterations = 30
 
-export async function run({iterations}) {
+export async function run({iterations, against}) {
   const sample = join(ROOT, 'examples', 'sample-app')
   // `version` from an app checkout asks the accessory over SSH; from a plain directory it only prints the version.
   const plain = mkdtempSync(join(tmpdir(), 'kb-bench-startup-'))
@@ -24,6 +24,8 @@ export async function run({iterations}) {
     {name: 'version', run: node([BIN, 'version'], plain), note: 'outside an app checkout'},
     {name: '--help', run: node([BIN, '--help'], plain)},
     {name: 'validate, no code cache', run: node([noCache, 'validate'], sample), note: 'bench/support/run-without-code-cache.mjs'},
+    // --against=DIR: another checkout's build (an earlier commit), timed in the same rounds.
+    ...(against ? [{name: `validate (${against})`, run: node([join(against, 'bin', 'run.js'), 'validate'], sample), note: 'the other checkout'}] : []),
   ]
   try {
     log(`startup: ${iterations} rounds of ${cases.length} cases`)

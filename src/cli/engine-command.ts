@@ -24,8 +24,6 @@ import {checkoutFlags, parseAt, remoteFlags} from './flags.js'
 import {listrProgress, plainProgress} from './progress.js'
 import {renderPlan} from './render/restore.js'
 
-export type CheckoutFlagValues = WorkstationFlags
-
 /** The run and parts a restore or drill was asked for: [SNAPSHOT] or --at (not both: a snapshot named next to
  *  --at would be silently ignored), --database and --files/--no-files. */
 export function restoreSelection(
@@ -95,7 +93,7 @@ export abstract class EngineCommand extends BaseCommand {
     return plainProgress(this.ui)
   }
 
-  protected async engine(flags: CheckoutFlagValues, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}): Promise<Engine> {
+  protected async engine(flags: WorkstationFlags, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}): Promise<Engine> {
     this.installSignalHandlers()
     const cwd = process.cwd()
     const engine = createEngine({
@@ -129,7 +127,7 @@ export abstract class EngineCommand extends BaseCommand {
 
   /** The engine for restores onto this workstation: secrets from the environment and .kamal/secrets (for the
    *  destination), the workstation's own state directory, and config/kamal-backup.local.yml. */
-  protected async workstationEngine(flags: CheckoutFlagValues): Promise<{engine: Engine; local: LocalConfig | undefined}> {
+  protected async workstationEngine(flags: WorkstationFlags): Promise<{engine: Engine; local: LocalConfig | undefined}> {
     const cwd = process.cwd()
     const localFile = loadLocalConfig(resolve(cwd, DEFAULT_LOCAL_CONFIG), cwd)
     throwOnErrors(localFile.findings)
@@ -186,12 +184,12 @@ export abstract class AccessoryCommand<C extends typeof Command> extends EngineC
   }
 
   /** Running on a workstation with --local (not in the accessory, not for a workstation over SSH). */
-  protected ranWithLocalFlag(flags: CheckoutFlagValues): boolean {
+  protected ranWithLocalFlag(flags: WorkstationFlags): boolean {
     return Boolean(flags.local) && process.env[IN_ACCESSORY_ENV] !== '1' && !process.env[REMOTE_CLIENT_ENV]
   }
 
   /** Should this invocation run inside the accessory? */
-  private runsRemotely(flags: CheckoutFlagValues): boolean {
+  private runsRemotely(flags: WorkstationFlags): boolean {
     if (flags.local) {
       const ignored = (['host', 'strict-host-key'] as const).filter((name) => flags[name] !== undefined && flags[name] !== false)
       if (ignored.length > 0) this.ui.warn(`${ignored.map((name) => `--${name}`).join(' and ')} ${ignored.length === 1 ? 'applies' : 'apply'} only to the SSH connection: ignored with --local`)
@@ -205,7 +203,7 @@ export abstract class AccessoryCommand<C extends typeof Command> extends EngineC
   }
 
   /** How the accessory is reached from here: the checkout, the flags, this CLI's version, the abort signal. */
-  protected remoteOptions(flags: CheckoutFlagValues, argv: string[], options: {operator?: string} = {}) {
+  protected remoteOptions(flags: WorkstationFlags, argv: string[], options: {operator?: string} = {}) {
     this.installSignalHandlers()
     return {
       cwd: process.cwd(),
@@ -223,7 +221,7 @@ export abstract class AccessoryCommand<C extends typeof Command> extends EngineC
 
   /** Runs this same command inside the accessory, with `argv` (the flags that only make sense here are removed on
    *  the way), and returns its exit code. Output streams through as it arrives. */
-  protected async runRemote(flags: CheckoutFlagValues, argv: string[], options: {operator?: string} = {}): Promise<number> {
+  protected async runRemote(flags: WorkstationFlags, argv: string[], options: {operator?: string} = {}): Promise<number> {
     const {runInAccessory} = await import('../remote/run.js')
     return runInAccessory(this.remoteOptions(flags, argv, options))
   }

@@ -1,9 +1,10 @@
 // Restoring a run: files first (every path staged on its target's own filesystem and verified before any target
-// is touched, then each target's *contents* replaced, so a Docker volume's mount point stays), then each database
-// (reset, then `restic dump` streamed into the client through an OS pipe; SQLite staged, checked, applied with
-// the backup API). Nothing is changed before every target has been checked — tools, writability, locks,
-// read-only servers, privileges, free space, and that pg_restore can read the dump — and every exit code in every
-// pipe is checked. What has changed is tracked part by part, so a failure can say exactly where production is.
+// is touched, then each target's *contents* replaced, so a Docker volume's mount point stays), then each database,
+// by its adapter (src/db/: reset, then `restic dump` streamed into the client through an OS pipe; SQLite staged,
+// checked, applied with the backup API). Nothing is changed before every target has been checked — tools,
+// writability, locks, read-only servers, privileges, free space, and whether each client can read its dump — and
+// every exit code in every pipe is checked. What has changed is tracked part by part, so a failure can say exactly
+// where production is.
 import {accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describeDatabase} from '../db/connection.js'
@@ -17,8 +18,6 @@ import type {Engine} from './context.js'
 import {bytes, count} from './progress.js'
 import {databaseGroup, FILES_GROUP, selectRun, type Run, type RunSnapshot} from './runs.js'
 
-export type {DatabaseTarget} from '../db/index.js'
-export {lockTimeoutSeconds} from '../db/adapter.js'
 
 export interface RestoreSelection {
   /** `latest`, a run id or a snapshot id. */

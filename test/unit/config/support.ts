@@ -1,4 +1,5 @@
-// Helpers for the config tests: throw-away app checkouts on disk, and a known-good sample to start from.
+// Helpers for the config, kamal and commands tests: throw-away app checkouts on disk, and a known-good sample to
+// start from.
 import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'

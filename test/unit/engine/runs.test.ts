@@ -1,12 +1,13 @@
 // Snapshots → runs: grouping by run id, completeness against the configured groups, newest first, a retried
-// group's newer snapshot winning, sizes from our own records for restic versions that do not store them, and the
-// evidence digest over the canonical form.
+// group's newer snapshot winning, sizes from our own records for restic versions that do not store them, and run
+// ids. (The evidence digest is in evidence.test.ts.)
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {canonicalJson, digest} from '../../../src/engine/evidence.ts'
 import {runView} from '../../../src/engine/list.ts'
-import {appTags, expectedGroups, groupRuns, selectRun, snapshotGroup} from '../../../src/engine/runs.ts'
+import {appTags, expectedGroups, groupRuns, newRunId, runIdTime, selectRun, snapshotGroup} from '../../../src/engine/runs.ts'
 import type {Snapshot} from '../../../src/restic/client.ts'
+
+const at = (iso: string) => new Date(iso)
 
 let n = 0
 function snap(run: string, group: string, time: string, extra: Partial<Snapshot> & {tags?: string[]} = {}): Snapshot {
@@ -79,14 +80,12 @@ describe('groupRuns', () => {
   })
 })
 
-describe('evidence digest', () => {
-  test('canonical JSON: keys sorted at every level, no whitespace, digest and undefined members left out', () => {
-    assert.equal(canonicalJson({b: 1, a: {d: [2, {z: null, y: 'x'}], c: undefined}, digest: {value: 'x'}}), '{"a":{"d":[2,{"y":"x","z":null}]},"b":1}')
-  })
-  test('the digest does not depend on key order or on the digest itself, and changes with any value', () => {
-    const a = digest({app: 'shop', runs: {total: 2, complete: 1}})
-    assert.equal(a, digest({runs: {complete: 1, total: 2}, app: 'shop', digest: {algorithm: 'sha256', value: 'whatever'}}))
-    assert.notEqual(a, digest({app: 'shop', runs: {total: 2, complete: 2}}))
-    assert.match(a, /^[0-9a-f]{64}$/)
+describe('backup due logic and run ids', () => {
+  test('run ids are sortable UTC timestamps that round-trip', () => {
+    const id = newRunId(at('2026-03-04T05:06:07.891Z'))
+    assert.equal(id, '20260304T050607Z')
+    assert.equal(runIdTime(id)?.toISOString(), '2026-03-04T05:06:07.000Z')
+    assert.equal(runIdTime('nope'), undefined)
+    assert.ok(newRunId(at('2026-12-31T23:59:59Z')) < newRunId(at('2027-01-01T00:00:00Z')))
   })
 })

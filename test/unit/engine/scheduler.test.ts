@@ -1,16 +1,10 @@
 // The scheduler's decisions with an injectable clock (no sleeping): catch-up from the last success instead of a
 // backup on every restart, retry with backoff, jitter bounds, a busy run lock, idling when disabled, stopping on
-// abort. Plus the due logic of `backup` and run ids.
+// abort. (When a backup is due is in backup.test.ts, run ids in runs.test.ts.)
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdtempSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {parseSchedule} from '../../../src/config/schedule.ts'
-import {nextDue} from '../../../src/engine/backup.ts'
-import {newRunId, runIdTime} from '../../../src/engine/runs.ts'
 import {backoffMs, nextAttempt, runScheduler, type Clock} from '../../../src/engine/scheduler.ts'
-import {StateDir} from '../../../src/engine/state.ts'
 import {KamalBackupError} from '../../../src/errors.ts'
 import type {BackupRunRecord} from '../../../src/documents.ts'
 
@@ -182,26 +176,5 @@ describe('runScheduler with a fake clock', () => {
     assert.equal(calls, 0)
     assert.equal(clock.time().toISOString(), '2026-01-03T10:00:00.000Z', 'two days of idling')
     assert.match(log.lines[0]!, /disabled .* staying up idle/)
-  })
-})
-
-describe('backup due logic and run ids', () => {
-  test('nextDue reads the last successful run from the state directory', () => {
-    const state = new StateDir(mkdtempSync(join(tmpdir(), 'kb-due-')))
-    const config = {schedule: parseSchedule('6h')} as never
-    assert.deepEqual(nextDue({config, state}), {lastSuccessAt: null, dueAt: null})
-    writeFileSync(state.file('last_successful_backup.json'), JSON.stringify({finished_at: '2026-01-01T10:00:00.000Z'}))
-    const due = nextDue({config, state})
-    assert.equal(due.dueAt?.toISOString(), '2026-01-01T16:00:00.000Z')
-    writeFileSync(state.file('last_successful_backup.json'), '{not json')
-    assert.equal(nextDue({config, state}).dueAt, null, 'a corrupt record means "no backup yet", not a crash')
-  })
-
-  test('run ids are sortable UTC timestamps that round-trip', () => {
-    const id = newRunId(at('2026-03-04T05:06:07.891Z'))
-    assert.equal(id, '20260304T050607Z')
-    assert.equal(runIdTime(id)?.toISOString(), '2026-03-04T05:06:07.000Z')
-    assert.equal(runIdTime('nope'), undefined)
-    assert.ok(newRunId(at('2026-12-31T23:59:59Z')) < newRunId(at('2027-01-01T00:00:00Z')))
   })
 })

@@ -1,8 +1,9 @@
+// redactingWriter (src/remote/exec.ts): whole lines redacted across chunk boundaries, bytes passed through
+// unchanged otherwise, backpressure passed on. execInAccessory itself is in exec-server.test.ts.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {redactingWriter} from '../../../src/remote/exec.js'
 import {Redactor} from '../../../src/redact.js'
-import {keyTypeOf} from '../../../src/remote/session.js'
 
 test('redactingWriter: whole lines are redacted even when a secret is split across chunks', () => {
   const redactor = new Redactor().add('s3cr3t-value')
@@ -36,10 +37,4 @@ test('redactingWriter: passes the destination\'s backpressure on', () => {
   const w = redactingWriter(new Redactor(), () => false)
   assert.equal(w.push(Buffer.from('a\n')), false)
   assert.equal(w.push(Buffer.from('no newline yet')), true)
-})
-
-test('keyTypeOf reads the key type from an SSH public key blob', () => {
-  const blob = Buffer.from('AAAAC3NzaC1lZDI1NTE5AAAAIMVrGItAmR8053uxF9EyY7k0boodgOSS+PixBoPVMHFK', 'base64')
-  assert.equal(keyTypeOf(blob), 'ssh-ed25519')
-  assert.equal(keyTypeOf(Buffer.alloc(2)), 'unknown')
 })

@@ -1,5 +1,6 @@
 // connect() (src/remote/session.ts) against an in-process ssh2 server: the client logic of choosing an address
-// and authenticating. The end-to-end proof with OpenSSH's sshd is in test/integration/remote.
+// and authenticating. The end-to-end proof with OpenSSH's sshd is in test/integration/remote. At the end,
+// keyTypeOf, a pure function.
 import {ed25519KeyPair} from '../../support/ssh-keys.ts'
 import {after, before, test} from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,7 +12,7 @@ import {join} from 'node:path'
 import {PassThrough} from 'node:stream'
 import ssh2 from 'ssh2'
 import {Ui} from '../../../src/cli/ui.js'
-import {connect, opensshPublicKey} from '../../../src/remote/session.js'
+import {connect, keyTypeOf, opensshPublicKey} from '../../../src/remote/session.js'
 import {effectiveSsh, type KamalSshSection} from '../../../src/remote/ssh-settings.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kb-session-'))
@@ -124,4 +125,10 @@ test('an encrypted key with no agent at all: the advice is to start one, not to 
     assert.match(error.suggestions.join('\n'), /encrypted, and no ssh-agent is available .*start one/)
     return true
   })
+})
+
+test('keyTypeOf reads the key type from an SSH public key blob', () => {
+  const blob = Buffer.from('AAAAC3NzaC1lZDI1NTE5AAAAIMVrGItAmR8053uxF9EyY7k0boodgOSS+PixBoPVMHFK', 'base64')
+  assert.equal(keyTypeOf(blob), 'ssh-ed25519')
+  assert.equal(keyTypeOf(Buffer.alloc(2)), 'unknown')
 })

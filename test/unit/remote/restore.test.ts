@@ -1,3 +1,5 @@
+// A remote `restore production` (src/remote/restore.ts): the dry run's argv built from the operator's, and what
+// the dry run's stdout is (a plan, an error document, or neither). Pure functions, no connection.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {dryRunArgv, parsePlan} from '../../../src/remote/restore.js'

@@ -1,7 +1,9 @@
+// The restore plan as an operator reads it before confirming (src/cli/render/restore.ts): a run's age in words and
+// the confirmation text. Pure functions, plain style (no colour).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {age, confirmationText} from '../../../src/cli/render/restore.js'
-import {style} from '../../../src/cli/style.js'
+import {age, confirmationText} from '../../../../src/cli/render/restore.js'
+import {style} from '../../../../src/cli/style.js'
 
 test('how old a run is, in words an operator reads at a glance', () => {
   assert.deepEqual([0, 59, 60, 3599, 3600, 7380, 86_399, 86_400, 183_600].map(age), ['0 s', '59 s', '1 min', '59 min', '1 h', '2 h 3 min', '23 h 59 min', '1 d', '2 d 3 h'])

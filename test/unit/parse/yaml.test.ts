@@ -1,3 +1,5 @@
+// YAML as Kamal (Ruby's Psych) reads it (src/parse/yaml.ts): typing of plain scalars, duplicates, anchors and merge
+// keys, located syntax errors, positions through ERB's sourceLine; then every deploy*.yml of the shared corpus.
 import {test, describe} from 'node:test'
 import assert from 'node:assert/strict'
 import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'

@@ -5,7 +5,7 @@ import {after, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {deepMerge, destinationFile, readDeployConfig, type KamalRunner} from '../../../src/kamal/deploy.js'
 import {buildDeployModel} from '../../../src/kamal/model.js'
-import {DEPLOY, assertActionable, cleanupApps, makeApp, only, rules} from './support.js'
+import {DEPLOY, assertActionable, cleanupApps, makeApp, only, rules} from '../config/support.js'
 
 after(cleanupApps)
 

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {readDeployConfig} from '../../../src/kamal/deploy.js'
 import {buildDeployModel} from '../../../src/kamal/model.js'
-import {cleanupApps, makeApp, only, rules} from './support.js'
+import {cleanupApps, makeApp, only, rules} from '../config/support.js'
 
 after(cleanupApps)
 

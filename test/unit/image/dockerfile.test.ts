@@ -1,3 +1,4 @@
+// In test/unit/image/, a folder named for what it tests: the accessory image's Dockerfile (no src/ counterpart).
 // The accessory image cannot be built here (no Docker engine), so its Dockerfile is parsed and checked for what
 // the product depends on: pinned bases, restic >= 0.18 pinned by version and verified by SHA-256 in the same step
 // that downloads it, PostgreSQL clients for every supported major laid out where the engine looks for them, the

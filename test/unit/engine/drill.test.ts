@@ -1,0 +1,42 @@
+// The drill's pure logic (src/engine/drill.ts): the environment its --check command gets, and the verification
+// problems a restored drill's report shows.
+import {describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {checkEnvironment, verificationProblems} from '../../../src/engine/drill.ts'
+import {Secret} from '../../../src/redact.ts'
+import type {DatabaseReport} from '../../../src/documents.ts'
+
+describe('the drill check\'s environment', () => {
+  const pg = {name: 'main', adapter: 'postgres' as const, host: 'db', port: 5432, user: 'app', password: new Secret('pw'), database: 'drill_main', params: {}}
+  const lite = {name: 'queue', adapter: 'sqlite' as const, params: {}, path: '/scratch/queue.sqlite3'}
+  const inherited = {DATABASE_URL: 'postgres://prod/app', QUEUE_DATABASE_URL: 'sqlite3:/rails/queue.sqlite3', CACHE_DATABASE_URL: 'x', PATH: '/bin'}
+
+  test('several databases: the inherited *DATABASE_URL are removed; one variable per database; no DATABASE_URL', () => {
+    const env = checkEnvironment([{name: 'main', db: pg}, {name: 'queue', db: lite}], [], inherited)
+    assert.equal('DATABASE_URL' in env && env.DATABASE_URL, undefined)
+    assert.equal(env.CACHE_DATABASE_URL, undefined)
+    assert.ok('CACHE_DATABASE_URL' in env, 'removed, not just left alone')
+    assert.equal(env.MAIN_DATABASE_URL, 'postgres://app:pw@db:5432/drill_main')
+    assert.equal(env.KAMAL_BACKUP_DRILL_MAIN_URL, 'postgres://app:pw@db:5432/drill_main')
+    assert.equal(env.QUEUE_DATABASE_URL, 'sqlite3:/scratch/queue.sqlite3')
+    assert.equal(env.PATH, undefined, 'other variables are inherited as they are')
+  })
+
+  test('DATABASE_URL for the only database, or the one named primary; the files directory', () => {
+    assert.equal(checkEnvironment([{name: 'main', db: pg}], [{from: '/d', to: '/scratch/files'}], inherited).DATABASE_URL, 'postgres://app:pw@db:5432/drill_main')
+    assert.equal(checkEnvironment([{name: 'primary', db: pg}, {name: 'queue', db: lite}], [], inherited).DATABASE_URL, 'postgres://app:pw@db:5432/drill_main')
+    assert.equal(checkEnvironment([], [{from: '/d', to: '/scratch/files'}], {}).KAMAL_BACKUP_DRILL_FILES, '/scratch/files')
+    assert.equal(checkEnvironment([], [{from: '/a', to: '/scratch/files/a'}, {from: '/b', to: '/scratch/files/b'}], {}).KAMAL_BACKUP_DRILL_FILES, '/scratch/files')
+  })
+})
+
+describe('drill verification', () => {
+  const db = (over: Partial<DatabaseReport>): DatabaseReport => ({name: 'main', adapter: 'postgres', snapshot: 's', target: 't', tables_in_dump: ['public.a'], tables_restored: ['public.a'], missing_tables: [], tables_in_toc: 1, integrity: null, ...over})
+  test('missing tables, SQLite integrity, and table lists that cannot vouch for anything', () => {
+    assert.deepEqual(verificationProblems([db({})]), [])
+    assert.match(verificationProblems([db({missing_tables: ['public.b']})]).join(), /missing tables: public.b/)
+    assert.match(verificationProblems([db({adapter: 'sqlite', integrity: null, tables_in_toc: null})]).join(), /integrity check/)
+    assert.match(verificationProblems([db({tables_in_dump: [], tables_in_toc: 3})]).join(), /lists 3 tables, but only 0 could be checked/)
+    assert.match(verificationProblems([db({adapter: 'mysql', tables_in_dump: [], tables_in_toc: null})]).join(), /table list is empty, but 1 tables were restored/)
+  })
+})
