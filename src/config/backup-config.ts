@@ -14,7 +14,9 @@ import {DEFAULT_SCHEDULE, nextRun, parseSchedule, ScheduleError} from './schedul
 import {schemaFindings} from '../parse/schema-findings.js'
 import {
   canonicalAdapter,
+  DATABASE_KINDS,
   pathLabel,
+  type Adapter,
   type BackupConfig,
   type DatabaseConfig,
   type PasswordRef,
@@ -128,15 +130,16 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     if (earlier !== undefined) add('error', 'config/duplicate-database', [...path, 'name'], `database name "${entry.name}" is used twice (also databases[${earlier}])`, 'each database needs its own name: it becomes its restic tag')
     names.set(entry.name, index)
     const db: DatabaseConfig = {name: entry.name, adapter}
-    if (adapter === 'sqlite') {
-      if (entry.url !== undefined) add('error', 'config/adapter-fields', [...path, 'url'], `sqlite databases take "path", not "url"`, 'write path: /rails/storage/production.sqlite3')
-      if (entry.password !== undefined) add('error', 'config/adapter-fields', [...path, 'password'], 'sqlite databases have no password', 'remove password: from this database')
+    const kind = DATABASE_KINDS[adapter]
+    if (kind.location === 'file') {
+      if (entry.url !== undefined) add('error', 'config/adapter-fields', [...path, 'url'], `${adapter} databases take "path", not "url"`, `write path: ${kind.example}`)
+      if (entry.password !== undefined) add('error', 'config/adapter-fields', [...path, 'password'], `${adapter} databases have no password`, 'remove password: from this database')
       db.path = valueRef(entry.path!)
       if (db.path.kind === 'value' && !isAbsolute(db.path.value)) {
         add('error', 'config/relative-path', [...path, 'path'], `path "${db.path.value}" must be absolute (it is a path inside the accessory container)`, `e.g. /rails/${db.path.value.replace(/^\.?\//, '')}`)
       }
     } else {
-      if (entry.path !== undefined) add('error', 'config/adapter-fields', [...path, 'path'], `${adapter} databases take "url", not "path"`, `remove path: and give the connection as url:, e.g. ${adapter === 'postgres' ? 'postgres://app@myapp-db:5432/myapp_production' : 'mysql://app@myapp-mysql:3306/myapp_production'}`)
+      if (entry.path !== undefined) add('error', 'config/adapter-fields', [...path, 'path'], `${adapter} databases take "url", not "path"`, `remove path: and give the connection as url:, e.g. ${kind.example}`)
       db.url = valueRef(entry.url!)
       if (db.url.kind === 'value') checkDatabaseUrl(db.url.value, adapter, [...path, 'url'], add)
       if (entry.password) db.password = passwordRef(entry.password)
@@ -286,21 +289,20 @@ function isCredentialsFilePath(name: string, value: string): boolean {
 
 type Add = (severity: 'error' | 'warning', rule: FindingRule, path: YamlPath, message: string, suggestion?: string) => void
 
-const SCHEMES: Record<string, string[]> = {postgres: ['postgres:', 'postgresql:'], mysql: ['mysql:', 'mysql2:', 'mariadb:', 'trilogy:']}
-
-function checkDatabaseUrl(text: string, adapter: 'postgres' | 'mysql', path: YamlPath, add: Add): void {
+function checkDatabaseUrl(text: string, adapter: Adapter, path: YamlPath, add: Add): void {
+  const {schemes, example} = DATABASE_KINDS[adapter]
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    add('error', 'config/database-url', path, `not a valid ${adapter} URL`, adapter === 'postgres' ? 'e.g. postgres://app@myapp-db:5432/myapp_production' : 'e.g. mysql://app@myapp-mysql:3306/myapp_production')
+    add('error', 'config/database-url', path, `not a valid ${adapter} URL`, `e.g. ${example}`)
     return
   }
   if (url.password) {
     add('error', 'config/url-password', path, 'the database URL contains a password; it would be committed to git', 'remove the password from the URL and add `password: {secret: NAME}` to this database (or make the whole url a {secret: DATABASE_URL})')
   }
-  if (!SCHEMES[adapter]!.includes(url.protocol)) {
-    add('error', 'config/database-url', path, `a ${adapter} URL must start with ${SCHEMES[adapter]!.map((s) => s + '//').join(' or ')}, not ${url.protocol}//`, `write it as ${SCHEMES[adapter]![0]}//${url.host}${url.pathname}, or change the adapter`)
+  if (!schemes.includes(url.protocol)) {
+    add('error', 'config/database-url', path, `a ${adapter} URL must start with ${schemes.map((s) => s + '//').join(' or ')}, not ${url.protocol}//`, `write it as ${schemes[0]}//${url.host}${url.pathname}, or change the adapter`)
   }
   if (!url.pathname.replace(/^\//, '')) add('error', 'config/database-url', path, 'the database URL has no database name', `add it as the path, e.g. ${url.protocol}//${url.host}/myapp_production`)
   if (!url.hostname) add('error', 'config/database-url', path, 'the database URL has no host', 'use the accessory container name, e.g. myapp-db')

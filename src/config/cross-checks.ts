@@ -77,7 +77,8 @@ export function crossCheck(input: CrossCheckInput): Finding[] {
       }
     })
     config.databases.forEach((db, index) => {
-      if (db.adapter !== 'sqlite' || db.path?.kind !== 'value') return
+      // A database that lives in a file (SQLite) must be on a volume the accessory mounts.
+      if (db.path?.kind !== 'value') return
       const where: YamlPath = ['databases', index, 'path']
       const mount = covering(mounts, db.path.value)
       if (!mount) {

@@ -8,7 +8,7 @@ import {readDeployConfig} from '../kamal/deploy.js'
 import {accessoryHostsOf, containerName, roles} from '../kamal/model.js'
 import {parseYaml} from '../parse/yaml.js'
 import {displayPath, throwOnErrors} from '../parse/findings.js'
-import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR} from './types.js'
+import {ACCESSORY_CONFIG_PATH, DATABASE_KINDS, DEFAULT_STATE_DIR, kindOfRailsAdapter, type Adapter} from './types.js'
 
 export const IMAGE = 'ghcr.io/kamal-backup/kamal-backup'
 export const SCHEMA_URL = 'https://unpkg.com/kamal-backup/schemas/kamal-backup.schema.json'
@@ -30,7 +30,7 @@ export interface InitOptions {
 
 export interface InferredDatabase {
   name: string
-  adapter: 'postgres' | 'mysql' | 'sqlite'
+  adapter: Adapter
   url?: string
   urlSecret?: string
   passwordSecret?: string
@@ -85,7 +85,8 @@ export function initCheckout(options: InitOptions): InitResult {
       found.push({name, adapter: 'mysql', user, db: env.clear.MYSQL_DATABASE ?? env.clear.MARIADB_DATABASE ?? `${service}_production`, password: passwordSecret(env.secret, wanted), accessory, image})
     }
   }
-  const rails = railsProductionDatabases(options.cwd, options.env, notes).filter((db) => db.adapter === 'sqlite' || found.length === 0)
+  // Databases in files are on the app's volumes; server databases only when no database accessory was found.
+  const rails = railsProductionDatabases(options.cwd, options.env, notes).filter((db) => DATABASE_KINDS[db.adapter].location === 'file' || found.length === 0)
 
   // Paths: the app's volumes that hold storage (Active Storage's Disk service lives in /rails/storage).
   const appVolumes = volumeMounts(data.volumes)
@@ -97,11 +98,11 @@ export function initCheckout(options: InitOptions): InitResult {
   // through its host's address and a published port: container names resolve only on one Docker host.
   const appHost = firstAppHost(data.servers)
   const hostsOf = accessoryHostsOf(source)
-  const needsAppHost = paths.length > 0 || rails.some((d) => d.adapter === 'sqlite')
+  const needsAppHost = paths.length > 0 || rails.some((d) => DATABASE_KINDS[d.adapter].location === 'file')
   const backupHost = needsAppHost ? appHost : (found.map((f) => hostsOf[f.name]?.[0]).find(Boolean) ?? appHost)
   const databases: InferredDatabase[] = []
   for (const f of found) {
-    const port = f.adapter === 'postgres' ? '5432' : '3306'
+    const port = String(DATABASE_KINDS[f.adapter].defaultPort)
     const dbHosts = hostsOf[f.name] ?? []
     let address = containerName(service, f.name, f.accessory)
     let hostPort = port
@@ -147,8 +148,8 @@ export function initCheckout(options: InitOptions): InitResult {
   const accessoryName = existing?.[0] ?? 'backup'
   let accessoryBlock: string | null = null
   if (!existing) {
-    const sqliteDirs = databases.filter((d) => d.adapter === 'sqlite').map((d) => posix.dirname(d.path!))
-    const mounts = appVolumes.filter((v) => paths.includes(v.target) || sqliteDirs.some((dir) => dir === v.target || dir.startsWith(v.target + '/')))
+    const databaseDirs = databases.filter((d) => d.path !== undefined).map((d) => posix.dirname(d.path!))
+    const mounts = appVolumes.filter((v) => paths.includes(v.target) || databaseDirs.some((dir) => dir === v.target || dir.startsWith(v.target + '/')))
     accessoryBlock = renderAccessory({service, name: accessoryName, host: backupHost, mounts: mounts.map((m) => `${m.source}:${m.target}`), secrets, version: options.version})
     if (needsAppHost) {
       notes.push(`The backup accessory must run on the host that has the app's volumes (${backupHost ?? 'your app host'}).`)
@@ -233,16 +234,16 @@ export function railsProductionDatabases(cwd: string, env: Readonly<Record<strin
       : Object.entries(production as Record<string, Record<string, unknown>>).filter(([, v]) => v && typeof v === 'object')
   const out: InferredDatabase[] = []
   for (const [name, entry] of entries) {
-    const adapter = String(entry.adapter ?? '')
-    if (/sqlite/.test(adapter) && typeof entry.database === 'string') {
+    const kind = kindOfRailsAdapter(String(entry.adapter ?? ''))
+    if (kind && DATABASE_KINDS[kind].location === 'file' && typeof entry.database === 'string') {
       if (name === 'cache' || name === 'cable') {
         notes.push(`Skipped the "${name}" database (Solid Cache/Cable data can be rebuilt); add it under databases: if you want it backed up.`)
         continue
       }
       const path = entry.database.startsWith('/') ? entry.database : posix.join(RAILS_ROOT, entry.database)
-      out.push({name, adapter: 'sqlite', path, from: `config/database.yml production${entries.length > 1 ? `.${name}` : ''}`})
-    } else if (/postg|mysql|trilogy|maria/.test(adapter)) {
-      out.push({name, adapter: /postg/.test(adapter) ? 'postgres' : 'mysql', urlSecret: 'DATABASE_URL', from: `config/database.yml production${entries.length > 1 ? `.${name}` : ''}`})
+      out.push({name, adapter: kind, path, from: `config/database.yml production${entries.length > 1 ? `.${name}` : ''}`})
+    } else if (kind && DATABASE_KINDS[kind].location === 'server') {
+      out.push({name, adapter: kind, urlSecret: 'DATABASE_URL', from: `config/database.yml production${entries.length > 1 ? `.${name}` : ''}`})
     }
   }
   return out

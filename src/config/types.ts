@@ -69,18 +69,38 @@ export const DEFAULT_STATE_DIR = '/var/lib/kamal-backup'
 /** Where the accessory image reads its config (WORKDIR /app + config/kamal-backup.yml). */
 export const ACCESSORY_CONFIG_PATH = '/app/config/kamal-backup.yml'
 
+/** What the config pipeline knows of each database kind: its entry next to the `adapter` enum of
+ *  schemas/kamal-backup.schema.json. How it is given (a file `path`, or a server `url` with these schemes), the
+ *  names that mean it (`adapter:` and Rails' config/database.yml), an example, the server's usual port. What is
+ *  done with a database of the kind lives in its adapter, src/db/<kind>.ts. */
+export interface DatabaseKindFacts {
+  location: 'file' | 'server'
+  /** `adapter:` values that mean this kind (the schema's enum lists them all). */
+  aliases: readonly string[]
+  /** Rails adapter names (config/database.yml) of this kind. */
+  rails: RegExp
+  /** URL schemes (`postgres:`), for a server. */
+  schemes: readonly string[]
+  /** A URL (server) or a path (file), for suggestions. */
+  example: string
+  defaultPort?: number
+}
+
+export const DATABASE_KINDS: Record<Adapter, DatabaseKindFacts> = {
+  postgres: {location: 'server', aliases: ['postgres', 'postgresql', 'postgis'], rails: /postg/, schemes: ['postgres:', 'postgresql:'], example: 'postgres://app@myapp-db:5432/myapp_production', defaultPort: 5432},
+  mysql: {location: 'server', aliases: ['mysql', 'mysql2', 'mariadb', 'trilogy'], rails: /mysql|trilogy|maria/, schemes: ['mysql:', 'mysql2:', 'mariadb:', 'trilogy:'], example: 'mysql://app@myapp-mysql:3306/myapp_production', defaultPort: 3306},
+  sqlite: {location: 'file', aliases: ['sqlite', 'sqlite3'], rails: /sqlite/, schemes: [], example: '/rails/storage/production.sqlite3'},
+}
+
+/** The kind an `adapter:` value names (the schema admits only known names). */
 export function canonicalAdapter(adapter: string): Adapter {
-  switch (adapter.toLowerCase()) {
-    case 'postgres':
-    case 'postgresql':
-    case 'postgis':
-      return 'postgres'
-    case 'sqlite':
-    case 'sqlite3':
-      return 'sqlite'
-    default:
-      return 'mysql'
-  }
+  const name = adapter.toLowerCase()
+  return (Object.keys(DATABASE_KINDS) as Adapter[]).find((kind) => DATABASE_KINDS[kind].aliases.includes(name)) ?? 'mysql'
+}
+
+/** The kind a Rails adapter name (config/database.yml `adapter:`) means, if kamal-backup knows it. */
+export function kindOfRailsAdapter(name: string): Adapter | undefined {
+  return (Object.keys(DATABASE_KINDS) as Adapter[]).find((kind) => DATABASE_KINDS[kind].rails.test(name))
 }
 
 /** `/rails/storage` → `rails-storage`: safe inside a restic tag (no commas, no spaces). */

@@ -1,7 +1,7 @@
 // What kamal-backup does that depends on the kind of database, as one interface. Each kind is one module that
 // implements it (postgres.ts, mysql.ts, sqlite.ts) and is registered in index.ts; the engine asks the adapter
 // (`databaseAdapter(db.adapter)`) and never branches on the kind itself. A new kind is a new module, its entry in
-// the config schema (schemas/kamal-backup.schema.json, config/types.ts) and its tests.
+// the config schema (schemas/kamal-backup.schema.json, DATABASE_KINDS in config/types.ts) and its tests.
 //
 // Adapters build argv (never a shell string) and run it through the Executor they are given, so their flows can
 // be tested with a recording executor as well as against real servers. They know nothing of restic: a restore
@@ -61,11 +61,9 @@ export type RecordCheck = <T>(name: string, work: () => T | Promise<T>, done?: (
 
 export interface DatabaseAdapter {
   readonly kind: Adapter
-  /** A server reached by URL, or a file (SQLite). Decides how the target is named (a drill's --database or
-   *  --sqlite-path; a local target's url or path) and judged. */
+  /** A server reached by URL, or a file (SQLite), as config/types.ts DATABASE_KINDS says. Decides how a target is
+   *  named (a drill's --database or --sqlite-path; a local target's url or path) and judged. */
   readonly location: 'server' | 'file'
-  /** The Rails adapter names (config/database.yml `adapter:`) of this kind. */
-  readonly railsAdapters: RegExp
   /** The dump's file name extension in the snapshot (`<app>.<name>.<extension>`). */
   readonly extension: string
   /** What the preflight checks for a target of this kind, in words (the dry run's check list). */

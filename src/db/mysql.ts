@@ -8,6 +8,7 @@ import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Secret} from '../redact.js'
 import {checkStream, databaseInUse, lines, missingTool, unreachable, type DatabaseAdapter} from './adapter.js'
 import {describeDatabase, serverUrl, type ResolvedDatabase} from './connection.js'
+import {DATABASE_KINDS} from '../config/types.js'
 
 export interface MysqlTools {
   dump: string
@@ -134,8 +135,7 @@ function sqlLiteral(text: string): string {
 
 export const mysql: DatabaseAdapter = {
   kind: 'mysql',
-  location: 'server',
-  railsAdapters: /mysql|trilogy|maria/,
+  location: DATABASE_KINDS.mysql.location,
   extension: 'sql',
   preflightTitle: 'reachable and writable',
   localExample: 'url: ...',

@@ -9,6 +9,7 @@ import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Secret} from '../redact.js'
 import {checkStream, databaseInUse, lines, missingTool, unreachable, type DatabaseAdapter, type DatabaseTarget, type DbContext, type DumpSource} from './adapter.js'
 import {describeDatabase, serverUrl, type ResolvedDatabase} from './connection.js'
+import {DATABASE_KINDS} from '../config/types.js'
 
 const PARAM_ENV: Record<string, string> = {
   sslmode: 'PGSSLMODE',
@@ -272,8 +273,7 @@ async function probeDump(ctx: DbContext, t: DatabaseTarget, dump: DumpSource, to
 
 export const postgres: DatabaseAdapter = {
   kind: 'postgres',
-  location: 'server',
-  railsAdapters: /postg/,
+  location: DATABASE_KINDS.postgres.location,
   extension: 'pgdump',
   preflightTitle: 'reachable and writable',
   localExample: 'url: ...',

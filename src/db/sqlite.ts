@@ -9,6 +9,7 @@ import {lastLines} from '../exec/local.js'
 import type {CommandSpec} from '../exec/spec.js'
 import {lines, missingTool, nearestExisting, type DatabaseAdapter} from './adapter.js'
 import type {DatabaseRestore} from '../documents.js'
+import {DATABASE_KINDS} from '../config/types.js'
 
 /** The path goes inside a dot-command: refuse characters the sqlite3 shell would parse. */
 export function assertSafeSqlitePath(path: string): void {
@@ -51,8 +52,7 @@ export function sqliteFiles(path: string): string[] {
 
 export const sqlite: DatabaseAdapter = {
   kind: 'sqlite',
-  location: 'file',
-  railsAdapters: /sqlite/,
+  location: DATABASE_KINDS.sqlite.location,
   extension: 'sqlite3',
   preflightTitle: 'its directory writable, no writer holding the lock',
   localExample: 'path: storage/development.sqlite3',
