@@ -4,7 +4,7 @@ import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {groupRuns, selectRun, type Run} from '../../../src/engine/runs.ts'
 import {planRun, selectParts} from '../../../src/engine/restore.ts'
-import {KamalBackupError} from '../../../src/errors.ts'
+import {errorOf} from './support.ts'
 import type {Snapshot} from '../../../src/restic/client.ts'
 
 const GROUPS = ['database:primary', 'database:queue', 'files']
@@ -32,15 +32,6 @@ const snapshots = [
 ]
 const runs: Run[] = groupRuns(snapshots, GROUPS)
 
-function errorOf(work: () => unknown): KamalBackupError {
-  try {
-    work()
-  } catch (error) {
-    assert.ok(error instanceof KamalBackupError, String(error))
-    return error
-  }
-  assert.fail('expected an error')
-}
 
 describe('selectRun', () => {
   test('latest is the newest complete run, never the newer incomplete one', () => {
