@@ -112,6 +112,11 @@ export interface BackupRunRecord {
   snapshots: {group: string; id: string; bytes: number}[]
   last_success_at: string | null
   next_due_at: string | null
+  /** What the run saved but someone should look at (a path or a dump that shrank past its max_shrink). Absent in
+   *  records of versions before 0.2. */
+  warnings?: string[]
+  /** The files found under each path before the snapshot (the next run compares its own with these). */
+  file_counts?: {path: string; files: number}[]
 }
 
 export interface StepReport {

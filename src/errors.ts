@@ -72,6 +72,8 @@ export const ERROR_CODES = {
   'dump/failed': {exit: ExitCode.failed, meaning: 'a database dump failed; no snapshot was saved'},
   'dump/empty': {exit: ExitCode.failed, meaning: 'a database dump was empty; no snapshot was kept'},
   'backup/source-missing': {exit: ExitCode.failed, meaning: 'a database file or a path to back up does not exist'},
+  'backup/source-empty': {exit: ExitCode.failed, meaning: 'a path to back up is empty, as an unmounted volume is (paths[].allow_empty: true backs it up anyway)'},
+  'backup/source-not-mounted': {exit: ExitCode.failed, meaning: 'inside the accessory, a path to back up is on the container\'s own file system, not a mounted volume'},
   'backup/not-visible': {exit: ExitCode.failed, meaning: 'a new snapshot is not in the repository after the backup'},
   'backup/safety-failed': {exit: ExitCode.failed, meaning: 'the safety backup before a production restore failed; nothing was restored'},
   'database/unreachable': {exit: ExitCode.failed, meaning: 'a database server cannot be reached, or refused the login'},

@@ -39,6 +39,8 @@ EXIT CODES
       if (record.reason === 'interrupted') this.ui.error(`backup run ${record.run_id ?? ''} interrupted at step ${record.failed_step}`)
       else this.ui.error(`backup run ${record.run_id ?? ''} failed at step ${record.failed_step} (see above)`)
     }
+    // Saved, but worth a look (a path or a dump that shrank): on stderr, and in the record.
+    for (const warning of record.warnings ?? []) this.ui.warn(warning)
     return record
   }
 }

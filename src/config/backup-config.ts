@@ -15,6 +15,7 @@ import {schemaFindings} from '../parse/schema-findings.js'
 import {
   canonicalAdapter,
   DATABASE_KINDS,
+  DEFAULT_MAX_SHRINK,
   pathLabel,
   type Adapter,
   type BackupConfig,
@@ -129,7 +130,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     const earlier = names.get(entry.name)
     if (earlier !== undefined) add('error', 'config/duplicate-database', [...path, 'name'], `database name "${entry.name}" is used twice (also databases[${earlier}])`, 'each database needs its own name: it becomes its restic tag')
     names.set(entry.name, index)
-    const db: DatabaseConfig = {name: entry.name, adapter}
+    const db: DatabaseConfig = {name: entry.name, adapter, maxShrink: entry.max_shrink ?? DEFAULT_MAX_SHRINK}
     const kind = DATABASE_KINDS[adapter]
     if (kind.location === 'file') {
       if (entry.url !== undefined) add('error', 'config/adapter-fields', [...path, 'url'], `${adapter} databases take "path", not "url"`, `write path: ${kind.example}`)
@@ -154,6 +155,8 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     const where: YamlPath = typeof entry === 'string' ? ['paths', index] : ['paths', index, 'path']
     const raw = typeof entry === 'string' ? entry : entry.path
     const exclude = typeof entry === 'string' ? [] : (entry.exclude ?? [])
+    const allowEmpty = typeof entry === 'string' ? false : (entry.allow_empty ?? false)
+    const maxShrink = typeof entry === 'string' ? DEFAULT_MAX_SHRINK : (entry.max_shrink ?? DEFAULT_MAX_SHRINK)
     if (!isAbsolute(raw)) {
       add('error', 'config/relative-path', where, `path "${raw}" must be absolute (it is a directory inside the accessory container)`, `e.g. /rails/${raw.replace(/^\.?\//, '')}`)
       continue
@@ -169,7 +172,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
       continue
     }
     labels.set(label, normal)
-    paths.push({path: normal, exclude, label})
+    paths.push({path: normal, exclude, label, allowEmpty, maxShrink})
   }
   for (const a of paths) {
     for (const b of paths) {

@@ -18,6 +18,8 @@ export interface DatabaseConfig {
   password?: PasswordRef
   /** sqlite */
   path?: ValueRef
+  /** Percent: a dump this much smaller than the previous complete run's is a warning (100: never). */
+  maxShrink: number
 }
 
 export interface PathConfig {
@@ -25,7 +27,14 @@ export interface PathConfig {
   exclude: string[]
   /** For the `path:<label>` tag: the path without leading slashes, other characters made tag-safe. */
   label: string
+  /** An empty directory is backed up instead of failing the run. */
+  allowEmpty: boolean
+  /** Percent: this many fewer files than in the previous complete run is a warning (100: never). */
+  maxShrink: number
 }
+
+/** The default of paths[].max_shrink and databases[].max_shrink. */
+export const DEFAULT_MAX_SHRINK = 50
 
 export interface RetentionPolicy {
   keepLast?: number

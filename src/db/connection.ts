@@ -19,7 +19,7 @@ export interface ResolvedDatabase {
   path?: string
 }
 
-export function resolveDatabase(db: DatabaseConfig, source: SecretSource, redactor: Redactor): ResolvedDatabase {
+export function resolveDatabase(db: Pick<DatabaseConfig, 'name' | 'adapter' | 'url' | 'password' | 'path'>, source: SecretSource, redactor: Redactor): ResolvedDatabase {
   // A file database (SQLite) is named by its path, a server by its URL (the config schema says which a kind takes).
   if (db.path !== undefined) return {name: db.name, adapter: db.adapter, params: {}, path: resolveValue(db.path, `databases.${db.name}.path`, source, redactor)}
   const text = resolveValue(db.url!, `databases.${db.name}.url`, source, redactor)

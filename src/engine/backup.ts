@@ -1,7 +1,7 @@
 // One backup run: each database streamed into its own snapshot, then one snapshot of the files, then retention
 // and check, all tagged with the same run id. A run is `ok` only if every step succeeded and every new snapshot
 // is visible in the repository afterwards; a failed dump never leaves a snapshot behind.
-import {readdirSync, rmSync, statSync} from 'node:fs'
+import {readdirSync, rmSync} from 'node:fs'
 import {describeSchedule, nextRun} from '../config/schedule.js'
 import {errorMessage, InterruptedError, isKamalBackupError, KamalBackupError} from '../errors.js'
 import type {SnapshotTags} from '../restic/argv.js'
@@ -10,6 +10,7 @@ import {databaseAdapter} from '../db/index.js'
 import {LeftoverSnapshotError, type BackupSummary, type Restic} from '../restic/client.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {bytes, type TaskHandle} from './progress.js'
+import {checkPaths, shrinkWarnings} from './sources.js'
 import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, runIdTime, snapshotHost} from './runs.js'
 import type {BackupRunRecord, MaintenanceRecord, StepRecord} from '../documents.js'
 import {addPartialSnapshots, forgetPartialSnapshots, type Leftover} from './leftovers.js'
@@ -56,6 +57,8 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     snapshots: [],
     last_success_at: null,
     next_due_at: null,
+    warnings: [],
+    file_counts: [],
   })
 
   state.ensureWritable()
@@ -161,11 +164,8 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   // Preflight: everything that can be checked before a byte is written.
   const databases = config.databases.map((db) => resolveDatabase(db, engine.secrets, redactor))
   for (const db of databases) databaseAdapter(db.adapter).checkSource(db)
-  for (const p of config.paths) {
-    if (!isDirectory(p.path)) {
-      throw new KamalBackupError(`path ${p.path} does not exist or is not a directory`, {code: 'backup/source-missing', suggestions: ['mount the app volume into the accessory at this path (accessories.<name>.volumes)']})
-    }
-  }
+  // Nothing to save is a failure: a path that is missing, empty, or (in the accessory) not on a mounted volume.
+  record.file_counts = checkPaths(config, {inAccessory: engine.env.KAMAL_BACKUP_IN_ACCESSORY === '1'})
   const restic = await openRepository(engine)
   record.restic_version = restic.version.text
 
@@ -259,6 +259,8 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   // 3. Every group must have a snapshot with something in it.
   const groups = expectedGroups(config)
   record.snapshots = record.steps.filter((s) => s.status === 'ok' && s.snapshot_id).map((s) => ({group: s.name, id: s.snapshot_id!, bytes: s.bytes ?? 0}))
+  // What shrank since the previous complete run: saved, but someone should look (a warning, not a failure).
+  record.warnings = shrinkWarnings(config, {fileCounts: record.file_counts ?? [], snapshots: record.snapshots}, engine.state.read<BackupRunRecord>(STATE_FILES.lastSuccessfulBackup))
   if (record.steps.some((s) => s.status !== 'ok')) {
     for (const name of ['forget', 'check']) record.steps.push({name, status: 'skipped', started_at: null, duration_ms: null})
     return
@@ -388,14 +390,6 @@ function progressText(p: {bytesDone: number; totalBytes?: number; percent?: numb
 /** ", 12.3 MiB/s" once there is something to measure. */
 export function rate(done: number, elapsedMs: number): string {
   return elapsedMs >= 200 && done > 0 ? `, ${bytes((done * 1000) / elapsedMs)}/s` : ''
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory()
-  } catch {
-    return false
-  }
 }
 
 export function describeSkip(record: BackupRunRecord, engine: Pick<Engine, 'config'>): string {

@@ -4,7 +4,7 @@
 import {dirname} from 'node:path'
 import {hostname, userInfo} from 'node:os'
 import type {LocalConfig} from '../config/backup-config.js'
-import type {CheckResult, DatabaseReport, DrillRecord} from '../documents.js'
+import type {CheckResult, DatabaseReport, DrillRecord, FilesReport} from '../documents.js'
 import {errorMessage, ExitCode, InterruptedError, isKamalBackupError} from '../errors.js'
 import {lastLines} from '../exec/local.js'
 import {describeDatabase, type ResolvedDatabase} from '../db/connection.js'
@@ -120,7 +120,7 @@ async function drill(engine: Engine, {scope, parts, targets, skipped, filesMode}
     const {runs} = await loadRuns(engine, restic)
     const plan = planRun(runs, options.selection, parts)
     await restoreRun(engine, restic, {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode, preserve: targets.preserve, tableOfContents: true}, record)
-    record.verification.problems.push(...verificationProblems(record.databases))
+    record.verification.problems.push(...verificationProblems(record.databases, record.files))
     if (options.check) {
       record.verification.check = await engine.progress.task(`check: ${options.check}`, () => runCheckCommand(engine, options.check!, targets.databases.map((d) => ({name: d.name, db: d.target})), targets.files))
       if (record.verification.check.exit_code !== 0) record.verification.problems.push(`the check command exited with ${record.verification.check.exit_code}`)
@@ -149,9 +149,12 @@ async function drill(engine: Engine, {scope, parts, targets, skipped, filesMode}
 
 /** Every table of every dump is there; a dump whose table list came back empty (or short of its table of
  *  contents) cannot vouch for anything. (SQLite integrity and file counts are checked during the restore.) */
-export function verificationProblems(databases: readonly DatabaseReport[]): string[] {
+export function verificationProblems(databases: readonly DatabaseReport[], files: readonly Pick<FilesReport, 'from' | 'files'>[] = []): string[] {
   const problems: string[] = []
+  // A drill that restored nothing proves nothing: an empty database or directory is a failed verification.
+  for (const f of files) if (f.files === 0) problems.push(`files ${f.from}: the drill restored 0 files, so it proves nothing about them`)
   for (const db of databases) {
+    if (db.tables_restored.length === 0) problems.push(`database ${db.name}: the drill restored 0 tables, so it proves nothing about it`)
     if (db.missing_tables.length > 0) problems.push(`database ${db.name} is missing tables: ${db.missing_tables.join(', ')}`)
     for (const problem of databaseAdapter(db.adapter).verify(db)) problems.push(`database ${db.name} ${problem}`)
     const toc = db.tables_in_toc ?? 0

@@ -3,7 +3,6 @@
 // `latest` anywhere in the product means the latest complete run, never a mix of moments.
 import {KamalBackupError} from '../errors.js'
 import type {Snapshot} from '../restic/client.js'
-import type {BackupConfig} from '../config/types.js'
 
 export const BASE_TAG = 'kamal-backup'
 
@@ -54,7 +53,7 @@ export function databaseGroup(name: string): string {
 
 export const FILES_GROUP = 'files'
 
-export function expectedGroups(config: Pick<BackupConfig, 'databases' | 'paths'>): string[] {
+export function expectedGroups(config: {databases: readonly {name: string}[]; paths: readonly unknown[]}): string[] {
   return [...config.databases.map((d) => databaseGroup(d.name)), ...(config.paths.length > 0 ? [FILES_GROUP] : [])]
 }
 

@@ -108,6 +108,7 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
         failures = 0
         lastFailure = null
         log.info(`backup ok: run ${record.run_id} in ${(record.duration_ms / 1000).toFixed(1)} s`)
+        for (const warning of record.warnings ?? []) log.warn(warning)
       } else if (record.reason === 'interrupted' || signal.aborted) {
         log.warn(`backup interrupted: run ${record.run_id} is incomplete and will not count as the latest backup`)
       } else {

@@ -23,14 +23,20 @@ export type Database = {
   password?: DatabasePassword
   /** sqlite: the database file inside the accessory, e.g. /rails/storage/production.sqlite3. */
   path?: ValueOrSecret
+  /** Warn (the run is ok, with a warning, and the `warning` notification fires) when this dump is smaller than the previous complete run's by more than this many percent. Default 50; 100 turns it off. */
+  max_shrink?: number
 }
 
-/** An absolute directory, or `{path, exclude}`. */
+/** An absolute directory, or `{path, exclude, allow_empty, max_shrink}`. */
 export type PathEntry = string | {
   /** An absolute directory inside the accessory. */
   path: string
   /** restic --exclude patterns for this path. */
   exclude?: Array<string>
+  /** An empty directory is a failed run by default (the usual sign of a volume that is not mounted); true backs it up anyway. */
+  allow_empty?: boolean
+  /** Warn (the run is ok, with a warning, and the `warning` notification fires) when this path holds fewer files than in the previous complete run by more than this many percent. Default 50; 100 turns it off. */
+  max_shrink?: number
 }
 
 /** Where a password comes from: `{secret: NAME}` (an environment variable), `{file: PATH}` or `{command: CMD}` (restic's password file or password command). Exactly one. */

@@ -26,8 +26,8 @@ describe('a clean file', () => {
     assert.deepEqual(result.findings, [])
     const c = result.config!
     assert.equal(c.app, 'shop')
-    assert.deepEqual(c.databases, [{name: 'primary', adapter: 'sqlite', path: {kind: 'value', value: '/rails/storage/production.sqlite3'}}])
-    assert.deepEqual(c.paths, [{path: '/rails/storage', exclude: [], label: 'rails-storage'}])
+    assert.deepEqual(c.databases, [{name: 'primary', adapter: 'sqlite', maxShrink: 50, path: {kind: 'value', value: '/rails/storage/production.sqlite3'}}])
+    assert.deepEqual(c.paths, [{path: '/rails/storage', exclude: [], label: 'rails-storage', allowEmpty: false, maxShrink: 50}])
     assert.deepEqual(c.restic.password, {kind: 'secret', name: 'RESTIC_PASSWORD'})
     assert.deepEqual(c.restic.repository, {kind: 'secret', name: 'RESTIC_REPOSITORY'})
     assert.equal(c.restic.forgetAfterBackup, true, 'forget_after_backup defaults to true')

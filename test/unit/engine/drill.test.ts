@@ -39,4 +39,10 @@ describe('drill verification', () => {
     assert.match(verificationProblems([db({tables_in_dump: [], tables_in_toc: 3})]).join(), /lists 3 tables, but only 0 could be checked/)
     assert.match(verificationProblems([db({adapter: 'mysql', tables_in_dump: [], tables_in_toc: null})]).join(), /table list is empty, but 1 tables were restored/)
   })
+
+  test('a drill that restored 0 tables or 0 files proves nothing: a failed verification', () => {
+    assert.deepEqual(verificationProblems([db({tables_in_dump: [], tables_restored: [], tables_in_toc: 0})]), ['database main: the drill restored 0 tables, so it proves nothing about it'])
+    assert.deepEqual(verificationProblems([db({})], [{from: '/rails/storage', files: 0}]), ['files /rails/storage: the drill restored 0 files, so it proves nothing about them'])
+    assert.deepEqual(verificationProblems([db({})], [{from: '/rails/storage', files: 3}]), [])
+  })
 })

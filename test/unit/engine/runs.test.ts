@@ -74,8 +74,8 @@ describe('groupRuns', () => {
   })
 
   test('groups: each database, then the files when paths are configured', () => {
-    assert.deepEqual(expectedGroups({databases: [{name: 'a', adapter: 'postgres'}, {name: 'b', adapter: 'sqlite'}], paths: []}), ['database:a', 'database:b'])
-    assert.deepEqual(expectedGroups({databases: [], paths: [{path: '/x', exclude: [], label: 'x'}]}), ['files'])
+    assert.deepEqual(expectedGroups({databases: [{name: 'a'}, {name: 'b'}], paths: []}), ['database:a', 'database:b'])
+    assert.deepEqual(expectedGroups({databases: [], paths: ['/x']}), ['files'])
     assert.equal(snapshotGroup(['database:a']), undefined, 'a database tag without type:database is not a group')
   })
 })
