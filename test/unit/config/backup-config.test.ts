@@ -86,7 +86,7 @@ describe('unknown keys are rejected at every level, with "did you mean"', () => 
 
   test('without a close match, the allowed keys of that level are listed (not the top level\'s)', () => {
     const f = only(load(variant('    adapter: sqlite\n', '    adapter: sqlite\n    zzzzzzzzzz: 1\n')).findings, 'schema/unknown-key')
-    assert.match(f.suggestion!, /^allowed keys: name, adapter, url, password, path$/)
+    assert.match(f.suggestion!, /^allowed keys: name, adapter, url, password, path, max_shrink$/)
   })
 
   test('local file: unknown keys too', () => {

@@ -43,6 +43,7 @@ interface Fixture {
 function fixture(script: Script, events = new RunEvents()): Fixture {
   const dir = mkdtempSync(join(tmpdir(), 'kb-events-'))
   mkdirSync(join(dir, 'storage'))
+  writeFileSync(join(dir, 'storage', 'blob'), 'x')
   writeFileSync(join(dir, 'app.sqlite3'), '')
   const config = join(dir, 'kamal-backup.yml')
   writeFileSync(config, `app: evt
