@@ -13,6 +13,7 @@ import Prune from './commands/prune.js'
 import RestoreLocal from './commands/restore/local.js'
 import RestoreProduction from './commands/restore/production.js'
 import Schedule from './commands/schedule.js'
+import Status from './commands/status.js'
 import Unlock from './commands/unlock.js'
 import Validate from './commands/validate.js'
 import Version from './commands/version.js'
@@ -29,6 +30,7 @@ export const COMMANDS = {
   'restore:local': RestoreLocal,
   'restore:production': RestoreProduction,
   schedule: Schedule,
+  status: Status,
   unlock: Unlock,
   validate: Validate,
   version: Version,

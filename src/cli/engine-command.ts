@@ -1,5 +1,5 @@
 // Bases for the commands that use the engine. EngineCommand runs it on this machine (restore local, drill local).
-// AccessoryCommand, for backup, schedule, list, check, unlock, prune, evidence, version, restore production and
+// AccessoryCommand, for backup, schedule, list, status, check, unlock, prune, evidence, version, restore production and
 // drill production, owns the one rule for where they run (a template method): from an app checkout (config/
 // deploy.yml found, or -c/-d given) inside the backup accessory over SSH; with `--local`, or inside the accessory
 // image (KAMAL_BACKUP_IN_ACCESSORY=1), here. A command implements what it does here (`here`) and, only when it

@@ -141,6 +141,14 @@ export function nextRun(schedule: Schedule, after: Date): Date {
 }
 
 /** The nominal gap between runs, for "is the latest backup too old?" (evidence and `backup` due checks). */
+/** A duration such as 90m, 36h, 2d or 1w, in seconds (a unit is required: `--max-age 36` would be ambiguous). */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)\s*([smhdw])$/i.exec(text.trim())
+  const seconds = match ? Number(match[1]) * UNITS[match[2]!.toLowerCase()]! : 0
+  if (!match || seconds <= 0) throw new ScheduleError(`"${text}" is not a duration: write a number and a unit, e.g. 90m, 36h, 2d or 1w`)
+  return seconds
+}
+
 export function nominalIntervalSeconds(schedule: Schedule, now: Date = new Date()): number {
   if (schedule.kind === 'interval') return schedule.seconds
   const first = nextRun(schedule, now)
