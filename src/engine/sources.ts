@@ -3,7 +3,7 @@
 // empty, when a volume name is misspelt); inside the accessory a path on the container's own root file system is
 // that mistake for certain. And what a run saved is compared with the previous complete run's, so a path that lost
 // most of its files, or a dump that shrank to a fraction, is a warning someone hears about.
-import {readdirSync, readFileSync} from 'node:fs'
+import {readdirSync, readFileSync, realpathSync} from 'node:fs'
 import {KamalBackupError} from '../errors.js'
 import type {BackupRunRecord} from '../documents.js'
 import type {BackupConfig} from '../config/types.js'
@@ -65,7 +65,8 @@ export function checkPaths(config: Pick<BackupConfig, 'paths'>, options: {inAcce
     }
     if (options.inAccessory) {
       points ??= mountPoints((options.mountinfo ?? (() => readFileSync('/proc/self/mountinfo', 'utf8')))())
-      if (mountOf(p.path, points) === '/') {
+      // Judged where the path really is: a symlink into a mounted volume is on that volume.
+      if (mountOf(realpathSync(p.path), points) === '/') {
         throw new KamalBackupError(`path ${p.path} is not on a mounted volume: it is a directory of the accessory container itself, so it cannot hold the app's files; nothing was backed up`, {
           code: 'backup/source-not-mounted',
           suggestions: [`mount the app's volume at ${p.path} in the accessory: accessories.<name>.volumes in config/deploy.yml must name the same volume as the app (e.g. "myapp_storage:${p.path}"), then kamal accessory reboot <name>`],

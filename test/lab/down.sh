@@ -101,11 +101,14 @@ if uid=$(id -u kbdeploy 2>/dev/null); then
   done
 fi
 
-# 3. The tmpfs. If a test left a process inside it, a lazy unmount still detaches it.
-if mountpoint -q "$KB_LAB/mnt/volume" 2>/dev/null; then
-  umount "$KB_LAB/mnt/volume" 2>/dev/null || umount -l "$KB_LAB/mnt/volume"
-  say "unmounted $KB_LAB/mnt/volume"
-fi
+# 3. The tmpfs and the bind mount of the scratch space. If a test left a process inside, a lazy unmount still
+# detaches it.
+for mnt in "$KB_LAB/mnt/volume" "$KB_LAB/shared/tmp"; do
+  if mountpoint -q "$mnt" 2>/dev/null; then
+    umount "$mnt" 2>/dev/null || umount -l "$mnt"
+    say "unmounted $mnt"
+  fi
+done
 
 # 4. Data.
 if [ "$WIPE" = 1 ]; then

@@ -408,6 +408,15 @@ else
   mount -t tmpfs -o size=256m,mode=0777 kb-lab-volume "$KB_LAB/mnt/volume" || die "cannot mount a tmpfs on $KB_LAB/mnt/volume"
   say "tmpfs: mounted $KB_LAB/mnt/volume (256 MiB)"
 fi
+# The tests' scratch space is a mount of its own (bound onto itself), as an accessory's data is a Docker volume:
+# inside the accessory (KAMAL_BACKUP_IN_ACCESSORY=1, the stand-in docker's "containers" included) a path to back up
+# must be on a mounted volume, and the tests' apps live here.
+if mountpoint -q "$KB_LAB/shared/tmp"; then
+  say "bind mount: $KB_LAB/shared/tmp already mounted"
+else
+  mount --bind "$KB_LAB/shared/tmp" "$KB_LAB/shared/tmp" || die "cannot bind-mount $KB_LAB/shared/tmp onto itself"
+  say "bind mount: $KB_LAB/shared/tmp (the tests' volumes)"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # 7. wait for everything, then health checks (these also run when the lab was already up)
@@ -452,6 +461,7 @@ check "rest/s3 http" timeout 15 node -e '
   })().catch((e) => { console.error(e.message); process.exit(1) })' \
   "$REST_PORT" "$REST_AUTH_PORT" "$S3_PORT" "$REST_USER" "$REST_PW" "$KB_LAB/tls/cert.pem"
 check "tmpfs mounted" mountpoint -q "$KB_LAB/mnt/volume"
+check "scratch space mounted" mountpoint -q "$KB_LAB/shared/tmp"
 for s in postgres mariadb sshd sshd-jump rest rest-auth s3rver; do
   running "$s" || fails+=("$s: not running (pid file $KB_LAB/run/$s.pid: '$(pid_of "$s")')")
 done

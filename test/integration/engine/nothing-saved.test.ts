@@ -5,9 +5,11 @@
 // 0 files proves nothing and fails.
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {freshRepo, lab, RESTIC_VERSIONS, run, tempDir, uniqueName} from '../../support/lab.ts'
+import {mountOf, mountPoints} from '../../../src/engine/sources.ts'
 import {assertSchema, cli, cliJson, localRestic, readState, repoSnapshots, writeApp} from './support.ts'
 
 const pause = () => new Promise((r) => setTimeout(r, 1100)) // run ids have one-second resolution
@@ -48,9 +50,9 @@ describe('nothing saved is a failure', {concurrency: true}, () => {
       })
 
       test('in the accessory image, a path on the root file system is not a volume; one on a real mount is', async () => {
-        const dir = tempDir(`mount-${version}`)
-        const onRoot = join(dir, 'storage')
-        mkdirSync(onRoot)
+        // The lab's scratch space is itself a mount (test/lab/up.sh): the root file system's own /tmp is not.
+        const onRoot = mkdtempSync(join(tmpdir(), `kb-on-root-${version}-`))
+        assert.equal(mountOf(onRoot, mountPoints(readFileSync('/proc/self/mountinfo', 'utf8'))), '/', `${onRoot} is on the root file system here`)
         writeFileSync(join(onRoot, 'blob'), 'x')
         // The lab's tmpfs is a real mount (another entry of /proc/self/mountinfo).
         const onMount = join(lab().mountPoint, uniqueName('vol'))
@@ -69,6 +71,7 @@ describe('nothing saved is a failure', {concurrency: true}, () => {
           assert.equal(ok.code, 0, ok.stderr)
         } finally {
           rmSync(onMount, {recursive: true, force: true})
+          rmSync(onRoot, {recursive: true, force: true})
         }
       })
 

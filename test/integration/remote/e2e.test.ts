@@ -102,6 +102,20 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
     runId = runs[0].id
   })
 
+  test('status answers from the accessory: its document, and its exit code locally (0: healthy but no drill yet; 1 when stale)', async () => {
+    const result = await cli(app, ['status', '--json'])
+    assert.equal(result.code, 0, result.stderr)
+    const doc = JSON.parse(result.stdout)
+    assert.equal(doc.kind, 'status')
+    assert.equal(doc.status, 'warning')
+    assert.equal(doc.latest_complete_run.id, runId)
+    assert.match(doc.warnings.join('\n'), /no restore drill is recorded/)
+    await new Promise((r) => setTimeout(r, 2100)) // older than the 1 s allowed below, whatever ran before
+    const stale = await cli(app, ['status', '--max-age', '1s'])
+    assert.equal(stale.code, 1, 'the accessory\'s exit code is this command\'s')
+    assert.match(stale.stdout, new RegExp(`^✖ ${app.app}: failing: latest run ${runId}`))
+  })
+
   test('evidence is produced remotely and names the latest run', async () => {
     const result = await cli(app, ['evidence'])
     assert.equal(result.code, 0, result.stderr)
