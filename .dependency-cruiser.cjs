@@ -8,6 +8,7 @@
 //   config      src/config/** (kamal-backup's own config pipeline)               → ... and kamal
 //   db, restic, remote                                                           → ... and config; not each other
 //   engine      src/engine/**                                                    → all of the above
+//   notify      src/notify/** (notification targets, listening to the engine)    → ... and engine
 //   cli         src/cli/**                                                       → ... and engine
 //   commands    src/commands/**                                                  → ... and cli
 //   main        src/main.ts                                                      → anything
@@ -28,12 +29,13 @@ const DB = layer('db/')
 const RESTIC = layer('restic/')
 const REMOTE = layer('remote/')
 const ENGINE = layer('engine/')
+const NOTIFY = layer('notify/')
 const CLI = layer('cli/')
 const COMMANDS = layer('commands/')
 const MAIN = layer('main\\.ts$')
-const ALL_LAYERS = [...FOUNDATION, ...EXEC, ...PARSE, ...KAMAL, ...CONFIG, ...DB, ...RESTIC, ...REMOTE, ...ENGINE, ...CLI, ...COMMANDS, ...MAIN]
+const ALL_LAYERS = [...FOUNDATION, ...EXEC, ...PARSE, ...KAMAL, ...CONFIG, ...DB, ...RESTIC, ...REMOTE, ...ENGINE, ...NOTIFY, ...CLI, ...COMMANDS, ...MAIN]
 
-const ABOVE_ENGINE = [...CLI, ...COMMANDS, ...MAIN]
+const ABOVE_ENGINE = [...NOTIFY, ...CLI, ...COMMANDS, ...MAIN]
 const ABOVE_SERVICES = [...ENGINE, ...ABOVE_ENGINE]
 const ABOVE_CONFIG = [...DB, ...RESTIC, ...REMOTE, ...ABOVE_SERVICES]
 const ABOVE_KAMAL = [...CONFIG, ...ABOVE_CONFIG]
@@ -86,6 +88,9 @@ module.exports = {
     forbid('engine-not-upward',
       'src/engine/ (backup, restore, drill, evidence, scheduler) runs the same with or without a terminal: it may not import src/cli/, src/commands/ or src/main.ts; report through the callbacks/Progress it is given instead.',
       ENGINE, ABOVE_ENGINE),
+    forbid('notify-not-upward',
+      'src/notify/ (notification targets) listens to the engine\'s events: it may import the engine and everything below it, never src/cli/, src/commands/ or src/main.ts; the CLI subscribes it.',
+      NOTIFY, [...CLI, ...COMMANDS, ...MAIN]),
     forbid('cli-not-upward',
       'src/cli/ (base command, output, flags, confirmation) serves the commands: it may not import src/commands/ or src/main.ts; move what both need into src/cli/.',
       CLI, [...COMMANDS, ...MAIN]),

@@ -33,6 +33,12 @@ const validatorCode =
   standaloneCode(ajv, refs)
     .replace(/^"use strict";/, '')
     .replace(/require\("ajv\/dist\/runtime\/ucs2length"\)\.default/g, '(ucs2length.default ?? ucs2length)')
+// Any other runtime helper (uniqueItems needs one) would be a require() that fails in ESM: refuse it here.
+const leftover = /require\("([^"]+)"\)/.exec(validatorCode)
+if (leftover) {
+  process.stderr.write(`the generated validators require ${leftover[1]}: import it like ucs2length above, or avoid the schema keyword that needs it\n`)
+  process.exit(1)
+}
 
 // Output schemas are validated only in tests (with ajv at run time); each must at least be JSON here.
 for (const name of readdirSync(join(root, 'schemas', 'output')).filter((n) => n.endsWith('.schema.json'))) load(`output/${name}`)

@@ -9,6 +9,7 @@ import DrillProduction from './commands/drill/production.js'
 import Evidence from './commands/evidence.js'
 import Init from './commands/init.js'
 import List from './commands/list.js'
+import NotifyTest from './commands/notify/test.js'
 import Prune from './commands/prune.js'
 import RestoreLocal from './commands/restore/local.js'
 import RestoreProduction from './commands/restore/production.js'
@@ -26,6 +27,7 @@ export const COMMANDS = {
   evidence: Evidence,
   init: Init,
   list: List,
+  'notify:test': NotifyTest,
   prune: Prune,
   'restore:local': RestoreLocal,
   'restore:production': RestoreProduction,

@@ -93,7 +93,9 @@ export abstract class EngineCommand extends BaseCommand {
     return plainProgress(this.ui)
   }
 
-  protected async engine(flags: WorkstationFlags, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}): Promise<Engine> {
+  /** The engine, its failures printed as they happen, and (unless `notify` is false: a workstation's own restores)
+   *  notify[] told what happens. */
+  protected async engine(flags: WorkstationFlags, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}, options: {notify?: boolean} = {}): Promise<Engine> {
     this.installSignalHandlers()
     const cwd = process.cwd()
     const engine = createEngine({
@@ -106,6 +108,10 @@ export abstract class EngineCommand extends BaseCommand {
       ...overrides,
     })
     engine.events.on(failurePrinter(this.ui))
+    if (engine.config.notify.length > 0 && options.notify !== false) {
+      const {notifier} = await import('../notify/index.js')
+      engine.events.on(notifier({app: engine.config.app, targets: engine.config.notify, secrets: engine.secrets, redactor: engine.redactor, exec: engine.exec, state: engine.state, log: this.ui, version: this.config.version, logTail: () => this.ui.recentLines()}))
+    }
     this.#engines.push(engine)
     return engine
   }
@@ -133,10 +139,11 @@ export abstract class EngineCommand extends BaseCommand {
     throwOnErrors(localFile.findings)
     const secretsPath = DEFAULT_SECRETS_PATH
     const files = kamalSecrets({cwd, secretsPath, env: process.env, ...(flags.destination !== undefined && {destination: flags.destination})})
+    // A developer's restore onto their own machine is nobody else's news: no notifications from here.
     const engine = await this.engine(flags, {
       secrets: workstationSecrets(process.env, files, secretsPath),
       stateDir: localFile.config?.statePath ?? resolve(cwd, 'tmp/kamal-backup'),
-    })
+    }, {notify: false})
     if (localFile.config) {
       // Workstation overrides for reaching the repository (e.g. a password command using a password manager).
       Object.assign(engine.config.restic, Object.fromEntries(Object.entries(localFile.config.restic).filter(([, v]) => v !== undefined)))

@@ -24,6 +24,8 @@ export class Ui implements Log {
   readonly quiet: boolean
   readonly debugEnabled: boolean
   readonly #now: () => Date
+  /** The last lines written (or, under --json, held back), redacted: what a notification quotes of a run's log. */
+  readonly #recent: string[] = []
 
   constructor(options: UiOptions = {}) {
     this.stream = options.stream ?? process.stderr
@@ -40,12 +42,25 @@ export class Ui implements Log {
   }
 
   info(message: string): void {
-    if (!this.quiet) this.#line('info', message)
+    if (this.quiet) this.#remember('info', this.redactor.redact(message))
+    else this.#line('info', message)
   }
 
   /** A line that reads as good news on a TTY (a tick) and as INFO elsewhere. */
   success(message: string): void {
-    if (!this.quiet) this.#line('info', message, 'success')
+    if (this.quiet) this.#remember('info', this.redactor.redact(message))
+    else this.#line('info', message, 'success')
+  }
+
+  /** The last `count` lines of this run's log (timestamped, redacted), including those --json held back. */
+  recentLines(count = 50): string[] {
+    return this.#recent.slice(-count)
+  }
+
+  #remember(level: Level, text: string): void {
+    const stamp = this.#now().toISOString()
+    for (const line of text.split('\n')) this.#recent.push(`${stamp} ${level.toUpperCase().padEnd(5)} ${line}`)
+    if (this.#recent.length > 400) this.#recent.splice(0, this.#recent.length - 200)
   }
 
   warn(message: string): void {
@@ -63,6 +78,7 @@ export class Ui implements Log {
 
   #line(level: Level, message: string, flavour?: 'success'): void {
     const text = this.redactor.redact(message)
+    this.#remember(level, text)
     if (this.isTTY) {
       const s = this.style
       const prefix =

@@ -15,11 +15,14 @@ import {schemaFindings} from '../parse/schema-findings.js'
 import {
   canonicalAdapter,
   DATABASE_KINDS,
+  DEFAULT_HEALTHCHECKS_ON,
   DEFAULT_MAX_SHRINK,
+  DEFAULT_NOTIFY_ON,
   pathLabel,
   type Adapter,
   type BackupConfig,
   type DatabaseConfig,
+  type NotifyTarget,
   type PasswordRef,
   type PathConfig,
   type ResticConfig,
@@ -258,6 +261,31 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     add('error', 'config/relative-path', ['state', 'path'], `state.path "${data.state.path}" must be absolute (a directory inside the accessory)`, 'e.g. /var/lib/kamal-backup')
   }
 
+  // ---- notify
+  const notify: NotifyTarget[] = []
+  for (const [index, entry] of (data.notify ?? []).entries()) {
+    const path: YamlPath = ['notify', index]
+    const events = entry.events ?? (entry.type === 'healthchecks' ? DEFAULT_HEALTHCHECKS_ON : DEFAULT_NOTIFY_ON)
+    if (entry.signing_secret !== undefined && entry.type !== 'webhook') add('error', 'config/notify-target', [...path, 'signing_secret'], `a ${entry.type} target takes no signing_secret (only webhook bodies are signed)`, 'remove signing_secret')
+    if (entry.type === 'command') {
+      if (entry.url !== undefined) add('error', 'config/notify-target', [...path, 'url'], 'a command target takes "command", not "url"', 'remove url:, or use type: webhook')
+      if (!entry.command) {
+        add('error', 'config/notify-target', path, 'a command target needs "command": the program and its arguments', 'e.g. command: [/usr/local/bin/page-oncall, --team, ops]')
+        continue
+      }
+      notify.push({type: 'command', command: entry.command, events})
+      continue
+    }
+    if (entry.command !== undefined) add('error', 'config/notify-target', [...path, 'command'], `a ${entry.type} target takes "url", not "command"`, 'remove command:, or use type: command')
+    if (entry.url === undefined) {
+      add('error', 'config/notify-target', path, `a ${entry.type} target needs "url"`, `e.g. url: {secret: ${entry.type.toUpperCase()}_URL} (listed under the accessory's env.secret)`)
+      continue
+    }
+    const url = valueRef(entry.url)
+    if (url.kind === 'value' && !/^https?:\/\/[^/\s]+/.test(url.value)) add('error', 'config/notify-target', [...path, 'url'], `"${url.value}" is not an http(s) URL`, entry.type === 'healthchecks' ? 'e.g. https://hc-ping.com/<uuid>' : 'e.g. https://ntfy.sh/myapp-backups')
+    notify.push(entry.type === 'webhook' ? {type: 'webhook', url, ...(entry.signing_secret && {signingSecret: valueRef(entry.signing_secret)}), events} : {type: entry.type, url, events})
+  }
+
   if (findings.some((f) => f.severity === 'error') || !schedule) return {findings}
   return {
     findings,
@@ -271,6 +299,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
       schedule,
       enabled: data.backup?.enabled ?? true,
       ...(data.state?.path !== undefined && {statePath: resolve(data.state.path)}),
+      notify,
     },
   }
 }

@@ -60,6 +60,20 @@ export interface ResticConfig {
   retention?: RetentionPolicy
 }
 
+/** What a notification target can be told (notify[].events). */
+export const NOTIFY_EVENTS = ['started', 'ok', 'failed', 'warning', 'recovered', 'skipped', 'check_failed', 'drill_ok', 'drill_failed', 'restore_started', 'restore_finished'] as const
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number]
+
+/** notify[].events when it is not given: what someone must hear about (healthchecks needs start, success and failure
+ *  to work as a dead man's switch). */
+export const DEFAULT_NOTIFY_ON: readonly NotifyEvent[] = ['failed', 'warning', 'recovered']
+export const DEFAULT_HEALTHCHECKS_ON: readonly NotifyEvent[] = ['started', 'ok', 'failed']
+
+export type NotifyTarget =
+  | {type: 'webhook'; url: ValueRef; signingSecret?: ValueRef; events: readonly NotifyEvent[]}
+  | {type: 'healthchecks' | 'ntfy' | 'slack'; url: ValueRef; events: readonly NotifyEvent[]}
+  | {type: 'command'; command: readonly string[]; events: readonly NotifyEvent[]}
+
 export interface BackupConfig {
   /** The file it came from, as shown to the user (relative to the working directory when inside it). */
   file: string
@@ -72,6 +86,7 @@ export interface BackupConfig {
   enabled: boolean
   /** state.path when set in the file. */
   statePath?: string
+  notify: NotifyTarget[]
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/kamal-backup'

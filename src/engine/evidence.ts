@@ -56,6 +56,7 @@ export interface Evidence {
   /** The last restore (production ones, in the accessory), as `restore` wrote it: `running` if it never finished. */
   last_restore: Record<string, unknown> | null
   restores: HistorySummary
+  notifications: {targets: {index: number; type: string; events: string[]}[]; failed_deliveries: number; last_failure: Record<string, unknown> | null}
   repository_error: string | null
   versions: Record<string, string | null>
   digest: {algorithm: 'sha256'; value: string}
@@ -110,11 +111,22 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
     restore_drills: historySummary(state.history<Record<string, unknown>>(STATE_FILES.drills)),
     last_restore: state.read<Record<string, unknown>>(STATE_FILES.lastRestore) ?? null,
     restores: historySummary(state.history<Record<string, unknown>>(STATE_FILES.restores)),
+    notifications: notificationsView(engine),
     repository_error: repositoryError,
     versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine, databases)), ...(resticVersion !== null && {restic: resticVersion})},
   }
   const redacted = engine.redactor.redactValue(doc)
   return {...redacted, digest: {algorithm: 'sha256', value: digest(redacted)}}
+}
+
+/** The notify targets (never their URLs) and the deliveries that failed. */
+function notificationsView(engine: Pick<Engine, 'config' | 'state'>): Evidence['notifications'] {
+  const failures = engine.state.history<Record<string, unknown>>(STATE_FILES.notifications)
+  return {
+    targets: engine.config.notify.map((t, index) => ({index, type: t.type, events: [...t.events]})),
+    failed_deliveries: failures.length,
+    last_failure: failures.at(-1) ?? null,
+  }
 }
 
 /** drills.jsonl or restores.jsonl in short: counts, the last success, the ten most recent (newest first). */

@@ -11,11 +11,15 @@ export interface CommandSpec {
   readonly cwd?: string
   /** A short human name for logs and progress ("pg_dump primary"). */
   readonly label?: string
+  /** Inherit only these variables of this process (and add `env`): for commands that must not see the secrets
+   *  this process holds (a user's notification command). Default: inherit everything. */
+  readonly inheritEnv?: readonly string[]
 }
 
-/** The environment a child gets: the parent's, with the spec's additions revealed and removals applied. */
+/** The environment a child gets: the parent's (or only the names in `inheritEnv`), with the spec's additions
+ *  revealed and removals applied. */
 export function childEnvironment(spec: CommandSpec, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {...base}
+  const env: NodeJS.ProcessEnv = spec.inheritEnv ? Object.fromEntries(spec.inheritEnv.filter((name) => base[name] !== undefined).map((name) => [name, base[name]])) : {...base}
   for (const [name, value] of Object.entries(spec.env ?? {})) {
     if (value === undefined) delete env[name]
     else env[name] = value instanceof Secret ? value.reveal() : value

@@ -106,6 +106,19 @@ export type StateSettings = {
   path?: string
 }
 
+export type NotifyTarget = {
+  /** webhook: POST of a JSON document (schemas/output/notification.schema.json). healthchecks: healthchecks.io-style pings (<url>/start, <url>, <url>/fail), so a run that never happens is caught by the monitor's own schedule. ntfy: a message to an ntfy topic URL. slack: a Slack incoming webhook. command: an argv list run with the event's JSON document on stdin (no shell). */
+  type: "webhook" | "healthchecks" | "ntfy" | "slack" | "command"
+  /** The target's URL (webhook, healthchecks, ntfy, slack); `{secret: NAME}` when it holds a token. */
+  url?: ValueOrSecret
+  /** webhook: sign each body; the header X-Kamal-Backup-Signature is sha256=<hex HMAC-SHA256 of the body>. */
+  signing_secret?: SecretRef
+  /** command: the program and its arguments (run without a shell; the event's JSON document on stdin). */
+  command?: Array<string>
+  /** The events this target gets. Default: failed, warning, recovered (healthchecks: started, ok, failed). (Not `on:`: YAML 1.1, as Kamal reads YAML, takes a bare `on` for true.) */
+  events?: Array<"started" | "ok" | "failed" | "warning" | "recovered" | "skipped" | "check_failed" | "drill_ok" | "drill_failed" | "restore_started" | "restore_finished">
+}
+
 /** config/kamal-backup.yml: what kamal-backup backs up, where to, and how often. Uploaded into the backup accessory through Kamal `files:`. */
 export type KamalBackupFile = {
   /** Optional schema URL for editors. */
@@ -121,6 +134,8 @@ export type KamalBackupFile = {
   restic: ResticSettings
   backup?: BackupSettings
   state?: StateSettings
+  /** Who hears about runs: each target gets the events in its `events` list. Delivery never changes a run (5 s timeout per send, bounded retries); failed deliveries are recorded and shown by `evidence`. */
+  notify?: Array<NotifyTarget>
 }
 
 export type LocalDatabase = {

@@ -63,8 +63,19 @@ function describe(error: ErrorObject, path: YamlPath, value: unknown, context: S
     case 'additionalProperties': {
       const key = String((error.params as {additionalProperty: string}).additionalProperty)
       const allowed = allowedKeys(path, context)
-      const guess = didYouMean(key, allowed)
       const where = path.length === 0 ? 'at the top level' : `in ${here}`
+      // YAML 1.1 (how Kamal reads YAML) reads a bare on, off, yes or no as a boolean: as a key it becomes "true".
+      if (key === 'true' || key === 'false') {
+        return finding(
+          'error',
+          `${rulePrefix}/unknown-key`,
+          at([...path, key]),
+          [...path, key],
+          `a key ${where} is read as ${key}: YAML 1.1 (as Kamal reads YAML) takes a bare on/off/yes/no for a boolean`,
+          allowed.includes('events') ? 'the list of events is "events:" (e.g. events: [failed, recovered])' : 'quote the key ("on":), or use the name the schema expects',
+        )
+      }
+      const guess = didYouMean(key, allowed)
       if (guess) context.invalid?.add(formatPath([...path, guess]))
       return finding(
         'error',

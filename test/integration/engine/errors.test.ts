@@ -167,11 +167,12 @@ describe('databases', () => {
     }
   })
 
-  test('evidence still reports, with the repository error, when the repository cannot be opened', async () => {
+  test('evidence still reports, with the repository error, when the repository cannot be opened (and exits 3)', async () => {
     const repo = freshRepo('0.18')
     const app = writeApp({version: '0.18', repo, databases: ['  - {name: lite, adapter: sqlite, path: /nonexistent/app.sqlite3}'], restic: localRestic(repo), env: {RESTIC_PASSWORD: 'not-the-password'}})
     const r = await cli(app, ['evidence'])
-    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.code, 3, r.stderr)
+    assert.match(r.stderr, /the repository cannot be opened: restic could not open the repository: wrong password/)
     const doc = JSON.parse(r.stdout)
     assertSchema('evidence', doc)
     assert.match(doc.repository_error, /wrong password/)

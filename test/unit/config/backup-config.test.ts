@@ -353,3 +353,41 @@ describe('README "Configuration" examples', () => {
     assert.deepEqual(loadLocalConfig(join(dir, 'config/kamal-backup.local.yml'), dir).findings, [])
   })
 })
+
+describe('notify', () => {
+  const withNotify = (lines: string) => load(`${BACKUP.trimEnd()}\nnotify:\n${lines}\n`)
+
+  test('targets normalise with their default events (healthchecks: started, ok, failed)', () => {
+    const result = withNotify(['  - {type: webhook, url: {secret: HOOK_URL}, signing_secret: {secret: HOOK_SIGNING}, events: [failed, ok]}', '  - {type: healthchecks, url: "https://hc-ping.com/abc"}', '  - {type: command, command: [/usr/local/bin/page, --team, ops]}'].join('\n'))
+    assert.deepEqual(result.findings, [])
+    assert.deepEqual(result.config!.notify, [
+      {type: 'webhook', url: {kind: 'secret', name: 'HOOK_URL'}, signingSecret: {kind: 'secret', name: 'HOOK_SIGNING'}, events: ['failed', 'ok']},
+      {type: 'healthchecks', url: {kind: 'value', value: 'https://hc-ping.com/abc'}, events: ['started', 'ok', 'failed']},
+      {type: 'command', command: ['/usr/local/bin/page', '--team', 'ops'], events: ['failed', 'warning', 'recovered']},
+    ])
+  })
+
+  test('what a type needs and takes: url or command, signing_secret only on a webhook, an http(s) URL', () => {
+    const result = withNotify(['  - {type: slack}', '  - {type: command, url: "https://x.example"}', '  - {type: ntfy, url: "ntfy.sh/topic", signing_secret: {secret: X}}'].join('\n'))
+    const messages = result.findings.filter((f) => f.rule === 'config/notify-target').map((f) => `${f.path}: ${f.message}`)
+    assert.deepEqual(messages, [
+      'notify[0]: a slack target needs "url"',
+      'notify[1].url: a command target takes "command", not "url"',
+      'notify[1]: a command target needs "command": the program and its arguments',
+      'notify[2].signing_secret: a ntfy target takes no signing_secret (only webhook bodies are signed)',
+      'notify[2].url: "ntfy.sh/topic" is not an http(s) URL',
+    ])
+    for (const f of result.findings) assertActionable(f)
+  })
+
+  test('a bare `on:` (read as true by YAML 1.1, as Kamal reads it) is explained, pointing at events:', () => {
+    const f = only(withNotify('  - {type: webhook, url: "https://x.example", on: [failed]}').findings, 'schema/unknown-key')
+    assert.match(f.message, /is read as true: YAML 1\.1 .* takes a bare on\/off\/yes\/no for a boolean/)
+    assert.equal(f.suggestion, 'the list of events is "events:" (e.g. events: [failed, recovered])')
+    assertActionable(f)
+  })
+
+  test('an event that does not exist is a schema error', () => {
+    assert.deepEqual(rules(withNotify('  - {type: webhook, url: "https://x.example", events: [exploded]}').findings), ['schema/enum'])
+  })
+})
