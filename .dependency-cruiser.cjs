@@ -8,7 +8,7 @@
 //   config      src/config/** (kamal-backup's own config pipeline)               → ... and kamal
 //   db, restic, remote                                                           → ... and config; not each other
 //   engine      src/engine/**                                                    → all of the above
-//   notify      src/notify/** (notification targets, listening to the engine)    → ... and engine
+//   notify      src/notify/**, src/metrics/** (listening to the engine's events)   → ... and engine
 //   cli         src/cli/**                                                       → ... and engine
 //   commands    src/commands/**                                                  → ... and cli
 //   main        src/main.ts                                                      → anything
@@ -29,7 +29,7 @@ const DB = layer('db/')
 const RESTIC = layer('restic/')
 const REMOTE = layer('remote/')
 const ENGINE = layer('engine/')
-const NOTIFY = layer('notify/')
+const NOTIFY = layer('notify/', 'metrics/')
 const CLI = layer('cli/')
 const COMMANDS = layer('commands/')
 const MAIN = layer('main\\.ts$')
@@ -89,7 +89,7 @@ module.exports = {
       'src/engine/ (backup, restore, drill, evidence, scheduler) runs the same with or without a terminal: it may not import src/cli/, src/commands/ or src/main.ts; report through the callbacks/Progress it is given instead.',
       ENGINE, ABOVE_ENGINE),
     forbid('notify-not-upward',
-      'src/notify/ (notification targets) listens to the engine\'s events: it may import the engine and everything below it, never src/cli/, src/commands/ or src/main.ts; the CLI subscribes it.',
+      'src/notify/ and src/metrics/ listen to the engine\'s events: it may import the engine and everything below it, never src/cli/, src/commands/ or src/main.ts; the CLI subscribes it.',
       NOTIFY, [...CLI, ...COMMANDS, ...MAIN]),
     forbid('cli-not-upward',
       'src/cli/ (base command, output, flags, confirmation) serves the commands: it may not import src/commands/ or src/main.ts; move what both need into src/cli/.',

@@ -93,9 +93,9 @@ export abstract class EngineCommand extends BaseCommand {
     return plainProgress(this.ui)
   }
 
-  /** The engine, its failures printed as they happen, and (unless `notify` is false: a workstation's own restores)
-   *  notify[] told what happens. */
-  protected async engine(flags: WorkstationFlags, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}, options: {notify?: boolean} = {}): Promise<Engine> {
+  /** The engine, its failures printed as they happen, and (unless `report` is false: a workstation's own restores)
+   *  notify[] told what happens and the metrics textfile rewritten after each run, drill and check. */
+  protected async engine(flags: WorkstationFlags, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}, options: {report?: boolean} = {}): Promise<Engine> {
     this.installSignalHandlers()
     const cwd = process.cwd()
     const engine = createEngine({
@@ -108,9 +108,13 @@ export abstract class EngineCommand extends BaseCommand {
       ...overrides,
     })
     engine.events.on(failurePrinter(this.ui))
-    if (engine.config.notify.length > 0 && options.notify !== false) {
-      const {notifier} = await import('../notify/index.js')
-      engine.events.on(notifier({app: engine.config.app, targets: engine.config.notify, secrets: engine.secrets, redactor: engine.redactor, exec: engine.exec, state: engine.state, log: this.ui, version: this.config.version, logTail: () => this.ui.recentLines()}))
+    if (options.report !== false) {
+      if (engine.config.notify.length > 0) {
+        const {notifier} = await import('../notify/index.js')
+        engine.events.on(notifier({app: engine.config.app, targets: engine.config.notify, secrets: engine.secrets, redactor: engine.redactor, exec: engine.exec, state: engine.state, log: this.ui, version: this.config.version, logTail: () => this.ui.recentLines()}))
+      }
+      const {textfileWriter} = await import('../metrics/index.js')
+      engine.events.on(textfileWriter(engine.config, engine.state, this.ui))
     }
     this.#engines.push(engine)
     return engine
@@ -143,7 +147,7 @@ export abstract class EngineCommand extends BaseCommand {
     const engine = await this.engine(flags, {
       secrets: workstationSecrets(process.env, files, secretsPath),
       stateDir: localFile.config?.statePath ?? resolve(cwd, 'tmp/kamal-backup'),
-    }, {notify: false})
+    }, {report: false})
     if (localFile.config) {
       // Workstation overrides for reaching the repository (e.g. a password command using a password manager).
       Object.assign(engine.config.restic, Object.fromEntries(Object.entries(localFile.config.restic).filter(([, v]) => v !== undefined)))

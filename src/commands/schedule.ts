@@ -1,3 +1,4 @@
+import * as Flags from '@oclif/core/flags'
 import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {nextDue, runBackup} from '../engine/backup.js'
 import {runScheduler, systemClock} from '../engine/scheduler.js'
@@ -13,7 +14,13 @@ ${WHERE_IT_RUNS} From a workstation it is refused: the accessory already runs it
     {description: 'What the accessory image runs (KAMAL_BACKUP_IN_ACCESSORY=1 there, so it runs locally)', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Follow the scheduler of the production accessory from a laptop (Kamal, not kamal-backup)', command: 'kamal accessory logs backup -f -d production'},
     {description: 'A scheduler on this machine, outside an accessory', command: '<%= config.bin %> <%= command.id %> --local'},
+    {description: 'With Prometheus metrics on port 9464 (publish it in the accessory: options: publish: ["9464:9464"])', command: '<%= config.bin %> <%= command.id %> --metrics-port 9464'},
   ]
+
+  static override flags = {
+    'metrics-port': Flags.integer({summary: 'Serve Prometheus metrics on this port: /metrics and /healthz (also metrics.port).', min: 0, max: 65535}),
+    'metrics-address': Flags.string({summary: 'The address the metrics endpoint listens on (default metrics.address, else 0.0.0.0).'}),
+  }
 
   /** The accessory already runs the scheduler (its CMD); a second one from a laptop would back up on its own timer
    *  for as long as the laptop stays connected. */
@@ -32,6 +39,19 @@ ${WHERE_IT_RUNS} From a workstation it is refused: the accessory already runs it
 
   protected async here({flags}: Parsed<typeof Schedule>): Promise<{stopped: true}> {
     const engine = await this.engine(flags)
+    const port = flags['metrics-port'] ?? engine.config.metrics.port
+    let server: {port: number; close(): Promise<void>} | undefined
+    if (port !== undefined) {
+      const {collectMetrics, renderMetrics} = await import('../metrics/index.js')
+      const {startMetricsServer} = await import('../metrics/server.js')
+      const address = flags['metrics-address'] ?? engine.config.metrics.address
+      try {
+        server = await startMetricsServer({port, address, metrics: () => renderMetrics(collectMetrics(engine.config, engine.state))})
+      } catch (error) {
+        throw new UsageError(`cannot serve metrics on ${address}:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {suggestions: ['pick a free port with --metrics-port (or metrics.port)']})
+      }
+      this.ui.info(`metrics on http://${address}:${server.port}/metrics (and /healthz)`)
+    }
     await runScheduler({
       schedule: engine.config.schedule,
       enabled: engine.config.enabled,
@@ -40,7 +60,9 @@ ${WHERE_IT_RUNS} From a workstation it is refused: the accessory already runs it
       signal: this.abortController.signal,
       lastSuccess: () => nextDue(engine).lastSuccessAt,
       runBackup: () => runBackup(engine, {force: true, trigger: 'scheduled'}),
+      onStale: (lastSuccess, sinceSeconds) => engine.events.emit({type: 'stale', app: engine.config.app, last_success_at: lastSuccess?.toISOString() ?? null, since_seconds: sinceSeconds}),
     })
+    await server?.close()
     // A stop requested by a signal is a clean exit for the container.
     process.exitCode = 0
     return {stopped: true}

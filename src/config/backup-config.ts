@@ -257,6 +257,10 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     if (!(error instanceof ScheduleError)) throw error
     add('error', 'config/schedule', ['backup', 'schedule'], error.message, 'e.g. schedule: 1d, or schedule: "0 3 * * *" for 03:00 UTC')
   }
+  if (typeof data.metrics?.textfile === 'string' && !isAbsolute(data.metrics.textfile)) {
+    add('error', 'config/relative-path', ['metrics', 'textfile'], `metrics.textfile "${data.metrics.textfile}" must be absolute (a file inside the accessory)`, 'e.g. /var/lib/kamal-backup/metrics.prom, or leave it out for <state>/metrics.prom')
+  }
+  if (data.metrics?.textfile === true) add('error', 'config/metrics', ['metrics', 'textfile'], 'metrics.textfile: true says nothing: the textfile is written by default', 'leave textfile out for <state>/metrics.prom, give a path, or false for none')
   if (data.state?.path !== undefined && !isAbsolute(data.state.path)) {
     add('error', 'config/relative-path', ['state', 'path'], `state.path "${data.state.path}" must be absolute (a directory inside the accessory)`, 'e.g. /var/lib/kamal-backup')
   }
@@ -300,6 +304,11 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
       enabled: data.backup?.enabled ?? true,
       ...(data.state?.path !== undefined && {statePath: resolve(data.state.path)}),
       notify,
+      metrics: {
+        ...(data.metrics?.textfile !== undefined && data.metrics.textfile !== true && {textfile: data.metrics.textfile === false ? false : resolve(data.metrics.textfile)}),
+        ...(data.metrics?.port !== undefined && {port: data.metrics.port}),
+        address: data.metrics?.address ?? '0.0.0.0',
+      },
     },
   }
 }

@@ -61,7 +61,7 @@ export interface ResticConfig {
 }
 
 /** What a notification target can be told (notify[].events). */
-export const NOTIFY_EVENTS = ['started', 'ok', 'failed', 'warning', 'recovered', 'skipped', 'check_failed', 'drill_ok', 'drill_failed', 'restore_started', 'restore_finished'] as const
+export const NOTIFY_EVENTS = ['started', 'ok', 'failed', 'warning', 'recovered', 'skipped', 'check_failed', 'drill_ok', 'drill_failed', 'restore_started', 'restore_finished', 'stale'] as const
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number]
 
 /** notify[].events when it is not given: what someone must hear about (healthchecks needs start, success and failure
@@ -87,6 +87,7 @@ export interface BackupConfig {
   /** state.path when set in the file. */
   statePath?: string
   notify: NotifyTarget[]
+  metrics: {textfile?: string | false; port?: number; address: string}
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/kamal-backup'

@@ -17,6 +17,8 @@ export type RunEvent =
   | {type: 'restore-started'; record: RestoreResult}
   | {type: 'restore-finished'; record: RestoreResult}
   | {type: 'maintenance-finished'; record: MaintenanceRecord}
+  /** The scheduler's runs have kept failing for two schedule intervals. */
+  | {type: 'stale'; app: string; last_success_at: string | null; since_seconds: number}
 
 export type RunEventListener = (event: RunEvent) => void | Promise<void>
 

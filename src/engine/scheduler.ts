@@ -48,6 +48,9 @@ export interface SchedulerOptions {
   maxJitterMs?: number
   /** Stop after this many runs (tests). */
   maxRuns?: number
+  /** Runs have kept failing: no success for two schedule intervals (since the last success, or since the scheduler
+   *  started). Called once per such stretch, again only after a success. */
+  onStale?: (lastSuccess: Date | null, sinceSeconds: number) => void
 }
 
 export interface SchedulerEvent {
@@ -88,6 +91,17 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
   let failures = 0
   let lastFailure: Date | null = null
   let runs = 0
+  const started = clock.now()
+  let staleSaid = false
+  /** After a failed attempt: say once that backups have gone stale (two intervals without a success). */
+  const staleCheck = () => {
+    const lastSuccess = options.lastSuccess()
+    const since = (clock.now().getTime() - (lastSuccess ?? started).getTime()) / 1000
+    if (staleSaid || since <= (2 * intervalMs) / 1000) return
+    staleSaid = true
+    log.error(`backups are stale: no complete run ${lastSuccess ? `since ${lastSuccess.toISOString()}` : 'since the scheduler started'} (${Math.round(since / 3600)} h)`)
+    options.onStale?.(lastSuccess, Math.round(since))
+  }
   while (!signal.aborted) {
     const now = clock.now()
     const lastSuccess = options.lastSuccess()
@@ -107,6 +121,7 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
       if (record.status === 'ok') {
         failures = 0
         lastFailure = null
+        staleSaid = false
         log.info(`backup ok: run ${record.run_id} in ${(record.duration_ms / 1000).toFixed(1)} s`)
         for (const warning of record.warnings ?? []) log.warn(warning)
       } else if (record.reason === 'interrupted' || signal.aborted) {
@@ -115,12 +130,14 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
         failures++
         lastFailure = clock.now()
         log.error(`backup failed at step ${record.failed_step}: ${record.error}`)
+        staleCheck()
       }
     } catch (error) {
       failures++
       lastFailure = clock.now()
       const busy = isKamalBackupError(error) && error.code === 'command/busy'
       ;(busy ? log.warn : log.error).call(log, `backup ${busy ? 'postponed' : 'failed'}: ${errorMessage(error)}`)
+      staleCheck()
     }
     runs++
     if (options.maxRuns !== undefined && runs >= options.maxRuns) break

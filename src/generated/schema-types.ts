@@ -116,7 +116,7 @@ export type NotifyTarget = {
   /** command: the program and its arguments (run without a shell; the event's JSON document on stdin). */
   command?: Array<string>
   /** The events this target gets. Default: failed, warning, recovered (healthchecks: started, ok, failed). (Not `on:`: YAML 1.1, as Kamal reads YAML, takes a bare `on` for true.) */
-  events?: Array<"started" | "ok" | "failed" | "warning" | "recovered" | "skipped" | "check_failed" | "drill_ok" | "drill_failed" | "restore_started" | "restore_finished">
+  events?: Array<"started" | "ok" | "failed" | "warning" | "recovered" | "skipped" | "check_failed" | "drill_ok" | "drill_failed" | "restore_started" | "restore_finished" | "stale">
 }
 
 /** config/kamal-backup.yml: what kamal-backup backs up, where to, and how often. Uploaded into the backup accessory through Kamal `files:`. */
@@ -134,6 +134,15 @@ export type KamalBackupFile = {
   restic: ResticSettings
   backup?: BackupSettings
   state?: StateSettings
+  /** Prometheus metrics: a textfile for node_exporter written after every run, drill and check, and an HTTP endpoint served by `schedule`. */
+  metrics?: {
+  /** Where the textfile goes (an absolute path inside the accessory; default <state>/metrics.prom), or false for none. */
+  textfile?: string | boolean
+  /** `schedule` serves /metrics and /healthz on this port (also --metrics-port). */
+  port?: number
+  /** The address the endpoint listens on (default 0.0.0.0: reachable where the accessory publishes the port). */
+  address?: string
+}
   /** Who hears about runs: each target gets the events in its `events` list. Delivery never changes a run (5 s timeout per send, bounded retries); failed deliveries are recorded and shown by `evidence`. */
   notify?: Array<NotifyTarget>
 }

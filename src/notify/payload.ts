@@ -126,6 +126,10 @@ export function payloadsFor(event: RunEvent, context: {app: string; host: string
       return [restorePayload(event.record, context.host, 'restore_finished')]
     case 'maintenance-finished':
       return event.record.kind === 'check' && event.record.status === 'failed' ? [checkPayload(event.record, context.app, context.host)] : []
+    case 'stale': {
+      const hours = Math.round(event.since_seconds / 3600)
+      return [{...base(event.app, context.host), event: 'stale', subject: 'backup', status: 'failed', message: `${event.app}: backups are STALE: no complete run ${event.last_success_at ? `since ${event.last_success_at}` : 'since the scheduler started'} (${hours} h)`}]
+    }
     case 'step-finished':
       return []
   }

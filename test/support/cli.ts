@@ -3,7 +3,7 @@
  *   kb(args, {cwd, env, input, timeoutMs}) → {code, stdout, stderr}
  *   kbJson(args, opts) → the parsed stdout of a --json run (asserts it is one JSON document)
  */
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -58,4 +58,12 @@ export async function kbJson<T = any>(args: readonly string[], options: CliOptio
     throw new Error(`stdout is not one JSON document (exit ${result.code}):\n${result.stdout.slice(0, 2000)}\nstderr:\n${result.stderr.slice(-2000)}`)
   }
   return {result, json}
+}
+
+/** The built CLI as a long-running child (a scheduler): the caller reads its output and stops it. */
+export function kbSpawn(args: readonly string[], options: Pick<CliOptions, 'cwd' | 'env'> = {}): ChildProcess {
+  ensureBuilt()
+  const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', ...options.env}
+  for (const [k, v] of Object.entries(options.env ?? {})) if (v === undefined) delete env[k]
+  return spawn(process.execPath, [BIN, ...args], {cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe']})
 }

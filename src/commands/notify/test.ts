@@ -33,7 +33,7 @@ EXIT CODES
   }
 
   protected async here({flags}: Parsed<typeof NotifyTest>): Promise<NotifyTestResult[]> {
-    const engine = await this.engine(flags, {}, {notify: false})
+    const engine = await this.engine(flags, {}, {report: false})
     const targets = engine.config.notify
     if (flags.target !== undefined && flags.target >= targets.length) {
       throw new UsageError(`--target ${flags.target}: ${engine.config.file} has ${targets.length === 0 ? 'no notify targets' : `notify targets 0 to ${targets.length - 1}`}`)

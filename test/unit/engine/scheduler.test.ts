@@ -127,6 +127,34 @@ describe('runScheduler with a fake clock', () => {
     assert.ok(log.lines.some((l) => /retry 3 after a failure/.test(l)))
   })
 
+  test('runs failing for two intervals make the backups stale: said once (log and onStale), again only after a success', async () => {
+    const clock = fakeClock('2026-01-01T00:00:00Z')
+    // Hourly, the last success at 00:00; every run fails until the 12th, which succeeds; then failures again.
+    let last: Date | null = at('2026-01-01T00:00:00Z')
+    let n = 0
+    const stale: string[] = []
+    const log = logger()
+    await runScheduler({
+      schedule: parseSchedule('1h'), enabled: true, clock, log, signal: new AbortController().signal, random: () => 0, maxRuns: 30,
+      lastSuccess: () => last,
+      onStale: (lastSuccess, since) => void stale.push(`${clock.now().toISOString()} ${lastSuccess?.toISOString()} ${since}`),
+      runBackup: async () => {
+        n++
+        if (n === 12) {
+          last = clock.now()
+          return record('ok')
+        }
+        return record('failed')
+      },
+    })
+    assert.equal(stale.length, 2, stale.join('\n'))
+    const [first, second] = stale.map((s) => s.split(' '))
+    // The first failure past 02:00 (two hourly intervals after the success at 00:00).
+    assert.ok(first![0]! > '2026-01-01T02:00:00.000Z' && first![1] === '2026-01-01T00:00:00.000Z' && Number(first![2]) > 7200, stale[0])
+    assert.ok(second![1]! > first![0]!, 'the second stretch is measured from the success in between')
+    assert.equal(log.lines.filter((l) => /^error backups are stale: no complete run since 2026-01-01T00:00:00.000Z/.test(l)).length, 1)
+  })
+
   test('a busy run lock (a manual backup) postpones with a warning instead of an error', async () => {
     const clock = fakeClock('2026-01-01T10:00:00Z')
     const log = logger()
