@@ -9,7 +9,7 @@ import {createHmac} from 'node:crypto'
 import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {freshRepo, lab, RESTIC_VERSIONS, run, tempDir, type ResticVersion} from '../../support/lab.ts'
-import {closedPort, httpRecorder, type Recorder} from '../../support/http-recorder.ts'
+import {closedPort, httpRecorder, selfSignedCertificate, type Recorder} from '../../support/http-recorder.ts'
 import {assertNoSecret, assertSchema, cli, cliJson, localRestic, readHistory, writeApp, type App} from './support.ts'
 
 const pause = () => new Promise((r) => setTimeout(r, 1100)) // run ids have one-second resolution
@@ -174,5 +174,28 @@ describe('notifications', {concurrency: false}, () => {
     assert.equal(one.code, 0, one.stderr)
     assert.match(one.stdout, /^✔ notify\[0\] webhook: ok \(200\) in \d+ ms\n$/)
     assert.equal((await cli(app, ['notify', 'test', '--target', '5'])).code, 2)
+  })
+
+  test('over HTTPS (a certificate the system trusts) and through redirects: 307/308 repeat the POST, 302 becomes a GET; an untrusted certificate fails', async () => {
+    const dir = tempDir('notify-tls')
+    const certificate = selfSignedCertificate(dir)
+    const secure = await httpRecorder((path) => (path === '/moved' ? {status: 308, location: '/hook/moved'} : path === '/found' ? {status: 302, location: '/hook/found'} : 200), certificate)
+    try {
+      const {app} = await sqliteApp('0.18', [`  - {type: webhook, url: "${secure.url}/moved"}`, `  - {type: healthchecks, url: "${secure.url}/found"}`], {NODE_EXTRA_CA_CERTS: certificate.caFile})
+      const trusted = await cliJson(app, ['notify', 'test'])
+      assert.equal(trusted.result.code, 0, trusted.result.stderr)
+      assert.deepEqual(trusted.json.map((r: {ok: boolean; status: number}) => [r.ok, r.status]), [[true, 200], [true, 200]])
+      const [moved] = await secure.waitFor('/hook/moved', 1)
+      assert.equal(moved!.method, 'POST')
+      assert.equal(JSON.parse(moved!.body).event, 'test', 'the body is sent again to the new location')
+      const [found] = await secure.waitFor('/hook/found', 1)
+      assert.deepEqual([found!.method, found!.body], ['GET', ''])
+
+      const untrusted = await cliJson(app, ['notify', 'test', '--target', '0'], {env: {NODE_EXTRA_CA_CERTS: undefined}})
+      assert.equal(untrusted.result.code, 1)
+      assert.match(untrusted.json[0].error, /SELF_SIGNED|CERT/)
+    } finally {
+      await secure.close()
+    }
   })
 })
