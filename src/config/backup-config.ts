@@ -35,6 +35,8 @@ export interface ParsedFile<T> {
   absolute: string
   data: T
   positions: PositionMap
+  /** The file's text, as read. */
+  text: string
 }
 
 export interface BackupConfigResult {
@@ -85,7 +87,7 @@ export function readYamlFile<T>(absolute: string, cwd: string, options: {optiona
     if (typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
       return {findings: [...findings, finding('error', 'config/not-a-mapping', top, '', `${file} must be a YAML mapping of keys to values`, 'write it as `key: value` lines starting at column 1, e.g. `app: myapp` (README "Configuration")')]}
     }
-    return {parsed: {file, absolute, data: parsed.value as T, positions: parsed.positions}, findings}
+    return {parsed: {file, absolute, data: parsed.value as T, positions: parsed.positions, text}, findings}
   } catch (error) {
     if (error instanceof ConfigError) {
       const loc = error.location
@@ -98,6 +100,7 @@ export function readYamlFile<T>(absolute: string, cwd: string, options: {optiona
 export function loadBackupConfig(absolute: string, cwd: string): BackupConfigResult {
   const {parsed, findings} = readYamlFile<KamalBackupFile>(absolute, cwd, {what: 'backup'})
   if (!parsed) return {findings}
+  findings.push(...notifyOnAsEvents(parsed))
   const valid = validateBackupFile(parsed.data) as boolean
   const schemaProblems = valid
     ? []
@@ -115,6 +118,34 @@ export function loadBackupConfig(absolute: string, cwd: string): BackupConfigRes
   const normalised = normalise(parsed)
   findings.push(...normalised.findings)
   return {config: normalised.config, source: parsed, findings}
+}
+
+/** A notify target's `on:` (the spelling GitHub Actions taught everyone) is its `events:`. YAML 1.1, as Kamal
+ *  reads YAML, takes a bare on for the key true: it is renamed only where the file's text says on (or "on"). */
+function notifyOnAsEvents(source: ParsedFile<KamalBackupFile>): Finding[] {
+  const targets = (source.data as {notify?: unknown}).notify
+  if (!Array.isArray(targets)) return []
+  const lines = source.text.split('\n')
+  const findings: Finding[] = []
+  for (const [index, target] of targets.entries()) {
+    if (target === null || typeof target !== 'object' || Array.isArray(target)) continue
+    const entry = target as Record<string, unknown>
+    for (const key of ['true', 'on']) {
+      if (!(key in entry)) continue
+      const at = source.positions.get(['notify', index, key])
+      const written = at ? (lines[at.line - 1] ?? '').slice(at.column - 1) : ''
+      if (!/^(?:on|On|ON|"on"|'on')\s*:/.test(written)) continue
+      if ('events' in entry) {
+        findings.push(finding('error', 'schema/unknown-key', at!, ['notify', index, key], `notify[${index}] has both on: and events:`, 'keep one of them (events: is the name the schema documents)'))
+        delete entry[key] // said once, here, not again as an unknown key
+        continue
+      }
+      entry.events = entry[key]
+      delete entry[key]
+      source.positions.move(['notify', index, key], ['notify', index, 'events'])
+    }
+  }
+  return findings
 }
 
 function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig; findings: Finding[]} {

@@ -115,8 +115,12 @@ export type NotifyTarget = {
   signing_secret?: SecretRef
   /** command: the program and its arguments (run without a shell; the event's JSON document on stdin). */
   command?: Array<string>
-  /** The events this target gets. Default: failed, warning, recovered (healthchecks: started, ok, failed). (Not `on:`: YAML 1.1, as Kamal reads YAML, takes a bare `on` for true.) */
+  /** The events this target gets. Default: failed, warning, recovered (healthchecks: started, ok, failed). `on:` is taken as another name for it. */
   events?: Array<"started" | "ok" | "failed" | "warning" | "recovered" | "skipped" | "check_failed" | "drill_ok" | "drill_failed" | "restore_started" | "restore_finished" | "stale">
+  /** Another name for `events` (YAML 1.1, as Kamal reads YAML, takes a bare on for the key true; kamal-backup renames it to events where the file says on, so a YAML 1.1 linter may still warn: prefer events). */
+  on?: Array<{
+
+}>
 }
 
 /** config/kamal-backup.yml: what kamal-backup backs up, where to, and how often. Uploaded into the backup accessory through Kamal `files:`. */

@@ -76,6 +76,16 @@ export class PositionMap {
     return {file: this.file, line: 1, column: 1}
   }
 
+  /** Moves the node at `from` and everything under it to `to` (a key renamed after parsing). */
+  move(from: YamlPath, to: YamlPath): void {
+    for (const [key, entry] of [...this.#entries]) {
+      if (entry.path.length < from.length || from.some((part, i) => entry.path[i] !== part)) continue
+      this.#entries.delete(key)
+      const path = [...to, ...entry.path.slice(from.length)]
+      this.#entries.set(pathKey(path), {...entry, path})
+    }
+  }
+
   /** Whether the node at `path` is a mapping, a sequence or a scalar, when recorded. */
   kindAt(path: YamlPath): NodeKind | undefined {
     return this.#entries.get(pathKey(path))?.kind

@@ -380,8 +380,23 @@ describe('notify', () => {
     for (const f of result.findings) assertActionable(f)
   })
 
-  test('a bare `on:` (read as true by YAML 1.1, as Kamal reads it) is explained, pointing at events:', () => {
-    const f = only(withNotify('  - {type: webhook, url: "https://x.example", on: [failed]}').findings, 'schema/unknown-key')
+  test('on: (the issue\'s and GitHub Actions\' spelling, bare or quoted, flow or block) is events:; errors point at its line', () => {
+    for (const on of ['on', 'On', '"on"']) {
+      const result = withNotify(`  - {type: webhook, url: "https://x.example", ${on}: [failed, ok]}`)
+      assert.deepEqual(result.findings, [], on)
+      assert.deepEqual(result.config!.notify![0]!.events, ['failed', 'ok'], on)
+    }
+    const block = withNotify(['  - type: webhook', '    url: "https://x.example"', '    on:', '      - exploded'].join('\n'))
+    const f = only(block.findings, 'schema/enum')
+    assert.equal(f.path, 'notify[0].events[0]')
+    assert.equal(f.line, BACKUP.trimEnd().split('\n').length + 5, 'the line of the bad event under on:')
+  })
+
+  test('both on: and events: is one error; other bare booleans (yes:) are explained', () => {
+    const both = withNotify('  - {type: webhook, url: "https://x.example", on: [failed], events: [ok]}')
+    assert.deepEqual(both.findings.map((f) => [f.rule, f.message]), [['schema/unknown-key', 'notify[0] has both on: and events:']])
+    assertActionable(both.findings[0]!)
+    const f = only(withNotify('  - {type: webhook, url: "https://x.example", yes: [failed]}').findings, 'schema/unknown-key')
     assert.match(f.message, /is read as true: YAML 1\.1 .* takes a bare on\/off\/yes\/no for a boolean/)
     assert.equal(f.suggestion, 'the list of events is "events:" (e.g. events: [failed, recovered])')
     assertActionable(f)
