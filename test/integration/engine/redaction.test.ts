@@ -1,6 +1,6 @@
 // Secrets never appear anywhere: unique values are planted in every secret the config can hold (the restic
 // password, credentials inside the repository URL, a backend secret in restic.env, a PostgreSQL password from
-// {secret:}, a MariaDB password from {file:}), then every output of backup/list/evidence/check (text and --json),
+// {secret:}, a MariaDB password from {file:}), then every output of backup/list/evidence/check/status (text and --json),
 // every file in the state directory, the argv of every child process, and a failing dump tool that prints its
 // password to stderr are searched for them.
 //
@@ -151,6 +151,10 @@ describe('redaction, on each restic version', {concurrency: true}, () => {
         const evidence = await cli(app, ['evidence'])
         record('evidence', evidence)
         assert.equal(evidence.code, 0, evidence.stderr)
+        const status = await cli(app, ['status', '--json'])
+        record('status --json', status)
+        assert.equal(status.code, 0, status.stderr)
+        record('status', await cli(app, ['status']))
         const doc = JSON.parse(evidence.stdout)
         assertSchema('evidence', doc)
         assert.match(doc.repository, /^rest:http:\/\/\[REDACTED\]@127\.0\.0\.1:\d+\//, 'the repository is shown, its credentials are not')
@@ -193,6 +197,7 @@ describe('redaction, on each restic version', {concurrency: true}, () => {
       test('the state directory and the recorded argv hold no secret', () => {
         const files = allFiles(app.state, (p) => p === join(app.state, 'cache'))
         assert.ok(files.some((f) => f.endsWith('runs.jsonl')))
+        assert.ok(files.some((f) => f.endsWith('metrics.prom')), 'the metrics textfile is searched too')
         for (const file of files) assertNoSecret(file, readFileSync(file, 'utf8'), all())
         const argv = readFileSync(argvLog, 'utf8')
         assert.match(argv, /restic.* backup /)
