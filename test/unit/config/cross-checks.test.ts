@@ -106,6 +106,14 @@ describe('3. every {secret: NAME} reaches the accessory and has a value', () => 
     assertActionable(f, {file: 'config/kamal-backup.yml', line: 10, path: 'restic.password.secret', suggestion: /did you mean RESTIC_PASWORD\?/})
   })
 
+  test('a notify target\'s URL and signing secret are checked like the others, at their lines', () => {
+    const lines = BACKUP.trimEnd().split('\n').length
+    const backup = `${BACKUP.trimEnd()}\nnotify:\n  - type: webhook\n    url: {secret: BACKUP_HOOK_URL}\n    signing_secret: {secret: BACKUP_HOOK_SIGNING}\n`
+    const found = inspect({'config/kamal-backup.yml': backup}).findings.filter((f) => f.rule === 'kamal/secret-not-declared')
+    assert.deepEqual(found.map((f) => [f.path, f.line]), [['notify[0].url.secret', lines + 3], ['notify[0].signing_secret.secret', lines + 4]])
+    for (const f of found) assertActionable(f, {suggestion: /add BACKUP_HOOK_\w+ to accessories\.backup\.env\.secret/})
+  })
+
   test('declared but not in .kamal/secrets: error naming the file to add it to', () => {
     const f = only(inspect({'.kamal/secrets': 'RESTIC_REPOSITORY=s3:https://s3.example.com/shop\n'}).findings, 'kamal/secret-missing')
     assertActionable(f, {suggestion: /RESTIC_PASSWORD=\.\.\. to \.kamal\/secrets/})
