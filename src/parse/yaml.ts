@@ -196,19 +196,9 @@ export function readPlainScalar(text: string): ScalarReading {
     const quoted = /^:(["'])(.*)\1/s.exec(text)
     return {value: quoted ? quoted[2]!.replace(/^:/, '') : text.slice(1)}
   }
-  if (SEXAGESIMAL_INT.test(text)) {
-    const value = psychBase60(text, rubyToI)
-    return {
-      value,
-      warning: {
-        rule: 'yaml/sexagesimal',
-        message: `${text} is read as the base-60 number ${value} (Kamal's YAML parser does the same)`,
-        suggestion: quoteSuggestion(text),
-      },
-    }
-  }
-  if (SEXAGESIMAL_FLOAT.test(text)) {
-    const value = psychBase60(text, (part) => Number.parseFloat(part.replace(/_/g, '')) || 0)
+  const sexagesimal = SEXAGESIMAL_INT.test(text) ? rubyToI : SEXAGESIMAL_FLOAT.test(text) ? (part: string) => Number.parseFloat(part.replace(/_/g, '')) || 0 : undefined
+  if (sexagesimal) {
+    const value = psychBase60(text, sexagesimal)
     return {
       value,
       warning: {
