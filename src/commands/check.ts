@@ -1,6 +1,8 @@
 import * as Flags from '@oclif/core/flags'
 import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {runCheck, type MaintenanceRecord} from '../engine/maintenance.js'
+import {readDataSubsetProblem} from '../config/types.js'
+import {UsageError} from '../errors.js'
 
 export default class Check extends AccessoryCommand<typeof Check> {
   static override summary = 'Verify the repository with restic check'
@@ -15,6 +17,15 @@ ${WHERE_IT_RUNS}`
 
   static override flags = {
     'read-data-subset': Flags.string({summary: 'Also read this part of the data: a percentage (5%), a fraction (1/7) or a size (500M).'}),
+  }
+
+  /** A value restic would refuse is a usage error here, before the repository (or the accessory) is reached. */
+  protected override async parseInput(): Promise<Parsed<typeof Check>> {
+    const input = await super.parseInput()
+    const subset = input.flags['read-data-subset']
+    const problem = subset === undefined ? undefined : readDataSubsetProblem(subset)
+    if (problem) throw new UsageError(`--read-data-subset: ${problem}`, {suggestions: ['e.g. --read-data-subset 5%, 1/7 or 500M']})
+    return input
   }
 
   protected async here({flags}: Parsed<typeof Check>): Promise<MaintenanceRecord> {

@@ -19,6 +19,7 @@ import {
   DEFAULT_MAX_SHRINK,
   DEFAULT_NOTIFY_ON,
   pathLabel,
+  readDataSubsetProblem,
   type Adapter,
   type BackupConfig,
   type DatabaseConfig,
@@ -251,6 +252,8 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
   }
   if (r.check_read_data_subset !== undefined) {
     restic.checkReadDataSubset = r.check_read_data_subset
+    const problem = readDataSubsetProblem(r.check_read_data_subset)
+    if (problem) add('error', 'config/read-data-subset', ['restic', 'check_read_data_subset'], `check_read_data_subset: ${problem}; restic would refuse it, failing every backup at its check step`, 'use a percentage above 0 and at most 100 (5%), a fraction n/t with 1 ≤ n ≤ t (1/7), or a size (500M)')
     if (!restic.checkAfterBackup) add('warning', 'config/unused-setting', ['restic', 'check_read_data_subset'], 'check_read_data_subset has no effect unless check_after_backup is true (it still applies to `kamal-backup check`)', 'set restic.check_after_backup: true, or remove check_read_data_subset')
   }
   if (r.retention) {

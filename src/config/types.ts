@@ -61,6 +61,25 @@ export interface ResticConfig {
 }
 
 /** What a notification target can be told (notify[].events). */
+/** What is wrong with a `--read-data-subset` value, by restic's own rules (0.14 to 0.18): a percentage above 0 and at
+ *  most 100 (5%, 2.5%), a fraction n/t with 1 ≤ n ≤ t (1/7), or a positive size with a unit (500M; b, k, m, g, t in
+ *  either case). Undefined when restic takes it; checked here so a backup never fails at its check step for it. */
+export function readDataSubsetProblem(value: string): string | undefined {
+  const percent = /^(\d+\.?\d*|\.\d+)%$/.exec(value)
+  if (percent) {
+    const x = Number(percent[1])
+    return x > 0 && x <= 100 ? undefined : `${value} is not a percentage above 0% and at most 100%`
+  }
+  const fraction = /^(\d+)\/(\d+)$/.exec(value)
+  if (fraction) {
+    const [n, t] = [Number(fraction[1]), Number(fraction[2])]
+    return n >= 1 && t >= 1 && n <= t ? undefined : `${value} is not a fraction n/t with 1 ≤ n ≤ t (restic checks the n-th of t parts)`
+  }
+  const size = /^(\d+)[bkmgt]$/i.exec(value)
+  if (size) return Number(size[1]) > 0 ? undefined : `${value} is not a size above 0`
+  return `"${value}" is not a percentage (5%), a fraction (1/7) or a size with a unit (500M)`
+}
+
 export const NOTIFY_EVENTS = ['started', 'ok', 'failed', 'warning', 'recovered', 'skipped', 'check_failed', 'drill_ok', 'drill_failed', 'restore_started', 'restore_finished', 'stale'] as const
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number]
 

@@ -122,7 +122,7 @@ async function drill(engine: Engine, {scope, parts, targets, skipped, filesMode}
     await restoreRun(engine, restic, {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode, preserve: targets.preserve, tableOfContents: true}, record)
     record.verification.problems.push(...verificationProblems(record.databases, record.files))
     if (options.check) {
-      record.verification.check = await engine.progress.task(`check: ${options.check}`, () => runCheckCommand(engine, options.check!, targets.databases.map((d) => ({name: d.name, db: d.target})), targets.files))
+      record.verification.check = await checkTask(engine, options.check, targets)
       if (record.verification.check.exit_code !== 0) record.verification.problems.push(`the check command exited with ${record.verification.check.exit_code}`)
     }
     record.verification.passed = record.verification.problems.length === 0
@@ -182,6 +182,21 @@ export function checkEnvironment(databases: readonly {name: string; db: Resolved
   if (files.length === 1) env.KAMAL_BACKUP_DRILL_FILES = files[0]!.to
   else if (files.length > 1) env.KAMAL_BACKUP_DRILL_FILES = dirname(files[0]!.to)
   return env
+}
+
+/** The operator's check as a progress task that fails (shows "failed") when the command exits non-zero; the
+ *  result is returned either way, for the record. */
+async function checkTask(engine: Engine, command: string, targets: {databases: {name: string; target: ResolvedDatabase}[]; files: FileTarget[]}): Promise<CheckResult> {
+  let result: CheckResult | undefined
+  try {
+    await engine.progress.task(`check: ${command}`, async () => {
+      result = await runCheckCommand(engine, command, targets.databases.map((d) => ({name: d.name, db: d.target})), targets.files)
+      if (result.exit_code !== 0) throw new Error(`the check command exited with ${result.exit_code}`)
+    })
+  } catch (error) {
+    if (result === undefined) throw error
+  }
+  return result!
 }
 
 async function runCheckCommand(engine: Engine, command: string, databases: {name: string; db: ResolvedDatabase}[], files: FileTarget[]): Promise<CheckResult> {

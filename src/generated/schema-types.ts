@@ -87,7 +87,7 @@ export type ResticSettings = {
   init_if_missing?: boolean
   /** Run `restic check` after every backup. */
   check_after_backup?: boolean
-  /** With check: also read this part of the data, e.g. 5%, 1/7 or 500M. */
+  /** With check: also read this part of the data: a percentage above 0 and at most 100 (5%), a fraction n/t with 1 ≤ n ≤ t (1/7), or a size with a unit (500M). */
   check_read_data_subset?: string
   /** Apply the retention policy (`restic forget --prune`) after every backup. */
   forget_after_backup?: boolean

@@ -49,6 +49,14 @@ describe('check, prune, unlock, version', {concurrency: false}, () => {
     const text = await cli(app, ['check'])
     assert.equal(text.code, 0, text.stderr)
     assert.match(text.stdout, /repository check ok/)
+    // What restic would refuse is a usage error before the repository is opened: nothing is recorded.
+    const recorded = readState(app, 'last_check.json')
+    for (const bad of ['0%', '150%', '1/0']) {
+      const refused = await cli(app, ['check', '--read-data-subset', bad])
+      assert.equal(refused.code, 2, refused.stderr)
+      assert.match(refused.stderr, /--read-data-subset: /)
+    }
+    assert.deepEqual(readState(app, 'last_check.json'), recorded, 'the refused checks recorded nothing')
   })
 
   test('prune applies the retention policy per group', async () => {

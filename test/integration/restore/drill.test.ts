@@ -170,10 +170,14 @@ describe('drill production', {concurrency: false}, () => {
     const history = readFileSync(join(state, 'drills.jsonl'), 'utf8').trim().split('\n')
     assert.equal(history.length, historyBefore + 1)
     assert.equal(JSON.parse(history.at(-1)!).status, 'failed')
-
     const evidence = await kbJson(['evidence', '--local', '--backup-config', config], {cwd: dir, env})
     assert.equal(evidence.json.last_restore_drill.status, 'failed')
     assert.deepEqual([evidence.json.restore_drills.count, evidence.json.restore_drills.ok, evidence.json.restore_drills.failed], [historyBefore + 1, 1, historyBefore])
+    // The progress line says the check failed (it once said "done").
+    const text = await cli(['drill', 'production', '--database', scratch, '--sqlite-path', join(dir, 'drill.sqlite3'), '--skip-files', '--check', 'echo nope; exit 3', '--yes'])
+    assert.equal(text.code, 1)
+    assert.match(text.stderr, /check: echo nope; exit 3: failed \(/)
+    assert.doesNotMatch(text.stderr + text.stdout, /check: echo nope; exit 3: done/)
   })
 
   test('a scratch target that is a live source, looks like production, or overlaps live files is refused (exit 2) and not recorded', async () => {

@@ -257,6 +257,17 @@ describe('semantic checks of the file', () => {
     })
   }
 
+  test('check_read_data_subset by restic\'s own rules: what restic refuses is an error at its line, before any backup', () => {
+    const subset = (value: string) => load(variant('  check_after_backup: true\n', `  check_after_backup: true\n  check_read_data_subset: "${value}"\n`)).findings
+    for (const ok of ['5%', '0.5%', '.5%', '100%', '1/1', '2/3', '500M', '500m', '1k', '1T', '1b']) assert.deepEqual(rules(subset(ok)), [], ok)
+    for (const [bad, message] of [['0%', /not a percentage above 0% and at most 100%/], ['150%', /at most 100%/], ['500%', /at most 100%/], ['1/0', /1 ≤ n ≤ t/], ['0/5', /1 ≤ n ≤ t/], ['3/2', /1 ≤ n ≤ t/], ['0M', /not a size above 0/]] as const) {
+      const f = only(subset(bad), 'config/read-data-subset')
+      assertActionable(f, {path: 'restic.check_read_data_subset', suggestion: /a percentage above 0 and at most 100 \(5%\)/})
+      assert.match(f.message, message, bad)
+    }
+    for (const shape of ['500', '1.5G', '1P', 'all']) assertActionable(only(subset(shape), 'schema/format'), {suggestion: /a percentage \(5%\), a fraction \(1\/7\) or a size \(500M\)/})
+  })
+
   test('nothing to back up', () => {
     const text = 'app: shop\nrestic:\n  repository: /srv/r\n  password: {secret: P}\n  retention: {keep_last: 1}\n'
     const f = only(load(text).findings, 'config/nothing-to-back-up')
