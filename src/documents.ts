@@ -44,6 +44,8 @@ export interface RestorePlan {
   checks: PreflightCheck[]
   /** What a dry run cannot check without changing something: the restore itself finds out. */
   not_checked: string[]
+  /** What the operator must know before going on (a damaged repository). Absent in plans of versions before 0.3. */
+  warnings?: string[]
   planned_at: string
   duration_ms: number
   error: string | null
@@ -64,6 +66,8 @@ export interface MaintenanceRecord {
   kept?: number
   output: string | null
   error: string | null
+  /** check: the damage it found (restic: "repository contains errors"), first found `since`. */
+  damage?: {since: string; what_to_do: string[]} | null
 }
 
 /** The kinds of database kamal-backup knows (config `adapter:`), as records name them. */
@@ -117,6 +121,8 @@ export interface BackupRunRecord {
   warnings?: string[]
   /** The files found under each path before the snapshot (the next run compares its own with these). */
   file_counts?: {path: string; files: number}[]
+  /** What the run repaired on its way, unasked: stale restic locks removed, a dead run found and recorded. */
+  recoveries?: string[]
 }
 
 export interface StepReport {

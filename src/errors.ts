@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   'restic/locked': {exit: ExitCode.failed, meaning: 'another restic process holds the repository lock'},
   'restic/access-denied': {exit: ExitCode.failed, meaning: 'the repository\'s server refused the credentials'},
   'restic/disk-full': {exit: ExitCode.failed, meaning: 'no space left where the repository or restic\'s cache lives'},
+  'restic/damaged': {exit: ExitCode.failed, meaning: 'the repository is damaged: restic found missing or broken data (check, or a restore reading it)'},
   'restic/incomplete': {exit: ExitCode.failed, meaning: 'restic could not read some of the files to back up'},
   'restic/no-snapshot': {exit: ExitCode.failed, meaning: 'a backup finished without reporting its snapshot'},
   'restic/leftover-snapshot': {exit: ExitCode.failed, meaning: 'a failed step\'s snapshot could not be removed (it is never counted; the next good run forgets it)'},

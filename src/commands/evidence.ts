@@ -1,6 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {buildEvidence, type Evidence as EvidenceDocument} from '../engine/evidence.js'
+import {damageText} from '../engine/damage.js'
 import {ExitCode} from '../errors.js'
 
 export default class Evidence extends AccessoryCommand<typeof Evidence> {
@@ -13,7 +14,8 @@ ${WHERE_IT_RUNS}
 
 EXIT CODES
   0  printed, and the latest backup is on time (or backups are disabled); always with --report-only
-  1  printed, but there is no complete backup run, or the latest one is late
+  1  printed, but there is no complete backup run, the latest one is late, or the repository is damaged (a check
+     found errors, and none has passed since)
   3  printed, but the repository cannot be opened (repository_error says why)`
 
   static override examples = [
@@ -28,6 +30,8 @@ EXIT CODES
   protected async here({flags}: Parsed<typeof Evidence>): Promise<EvidenceDocument> {
     const doc = await buildEvidence(await this.engine(flags), this.config.version)
     if (!this.jsonEnabled()) process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
+    // Said whatever the exit code: a damaged repository is not something to find in a JSON field later.
+    if (doc.repository_damage) this.ui.error(damageText(doc.repository_damage))
     if (flags['report-only']) return doc
     const age = doc.latest_backup_age.status
     if (doc.repository_error !== null) {
@@ -36,7 +40,7 @@ EXIT CODES
     } else if (age === 'late' || age === 'missing') {
       this.ui.error(age === 'missing' ? 'there is no complete backup run in the repository' : `the latest backup is late: ${doc.latest_backup_age.seconds} s old, ${doc.latest_backup_age.allowed_seconds} s allowed`)
       process.exitCode = ExitCode.failed
-    }
+    } else if (doc.repository_damage) process.exitCode = ExitCode.failed
     return doc
   }
 }

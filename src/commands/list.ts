@@ -1,4 +1,5 @@
 import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
+import {damageText} from '../engine/damage.js'
 import {listRuns, type ListResult} from '../engine/list.js'
 import {bytes} from '../engine/progress.js'
 
@@ -16,6 +17,8 @@ ${WHERE_IT_RUNS}`
   protected async here({flags}: Parsed<typeof List>): Promise<ListResult['runs']> {
     const result = await listRuns(await this.engine(flags))
     const s = this.ui.style
+    // On stderr, with --json too: the runs below may not restore.
+    if (result.damage) this.ui.error(damageText(result.damage))
     if (result.runs.length === 0) this.out(`no backup runs for app ${result.app} in ${result.repository}`)
     else {
       const lines = [s.bold(`${'RUN'.padEnd(17)} ${'TIME'.padEnd(20)} ${'STATUS'.padEnd(10)} ${'SIZE'.padStart(10)}  SNAPSHOTS`)]

@@ -7,13 +7,14 @@ import {errorMessage, InterruptedError, isKamalBackupError, KamalBackupError} fr
 import type {SnapshotTags} from '../restic/argv.js'
 import {resolveDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {databaseAdapter} from '../db/index.js'
-import {LeftoverSnapshotError, type BackupSummary, type Restic} from '../restic/client.js'
+import {describeLock, LeftoverSnapshotError, type BackupSummary, type Restic} from '../restic/client.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {bytes, type TaskHandle} from './progress.js'
 import {checkPaths, shrinkWarnings} from './sources.js'
+import {damageOf} from './damage.js'
 import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, runIdTime, snapshotHost} from './runs.js'
 import type {BackupRunRecord, MaintenanceRecord, StepRecord} from '../documents.js'
-import {addPartialSnapshots, forgetPartialSnapshots, type Leftover} from './leftovers.js'
+import {addPartialSnapshots, adoptDeadRun, forgetPartialSnapshots, RunNotebook, type Leftover} from './leftovers.js'
 import {STATE_FILES} from './state.js'
 
 export const RECORD_VERSION = 1
@@ -89,12 +90,26 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   const record: BackupRunRecord = {...base(), status: 'failed' as BackupRunRecord['status']}
   const leftovers: Leftover[] = []
   let failure: {error: unknown} | undefined
+  let notebook: RunNotebook | undefined
+  let repository: Restic | undefined
+  const recoveries: string[] = []
   try {
+    // A run that died (its notebook is still there, and we hold the lock): told now, in the history and to
+    // whoever listens; its snapshots wait to be forgotten.
+    const dead = adoptDeadRun(engine, record.repository)
+    if (dead) {
+      engine.log.warn(`backup run ${dead.run_id} never finished: ${dead.error}`)
+      state.append(STATE_FILES.runs, dead)
+      state.write(STATE_FILES.lastBackup, dead)
+      engine.events.emit({type: 'backup-finished', record: dead})
+      recoveries.push(`run ${dead.run_id} had died without finishing (${dead.failed_step}): recorded as failed (killed); what it saved is forgotten before retention unless it is a complete run`)
+    }
     record.run_id = await uniqueRunId(engine, startedAt)
+    notebook = new RunNotebook(engine, {run_id: record.run_id, trigger: record.trigger, started_at: record.started_at, groups: expectedGroups(config)})
     engine.events.emit({type: 'backup-started', app: config.app, run_id: record.run_id, trigger: record.trigger, started_at: record.started_at})
     cleanTemporaryCopies(engine)
     // The run id's second is the time of every snapshot of the run.
-    await execute(engine, record, options, runIdTime(record.run_id) ?? startedAt, leftovers)
+    await execute(engine, record, options, runIdTime(record.run_id) ?? startedAt, leftovers, notebook, (restic) => (repository = restic))
   } catch (error) {
     // Failures outside a step (restic missing, a secret not set): still recorded, and shown once with what to do
     // (by whoever listens to backup-finished).
@@ -108,6 +123,9 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     lock?.release()
   }
   record.run_id ??= newRunId(startedAt)
+  // Every snapshot a step saved, also when a later step was interrupted.
+  record.snapshots = stepSnapshots(record.steps)
+  record.recoveries = [...recoveries, ...(repository?.removedLocks ?? []).map((lock) => `removed ${describeLock(lock)} (its process is gone)`)]
   const finished = engine.now()
   const ok = (record.status as BackupRunRecord['status']) === 'ok'
   record.finished_at = finished.toISOString()
@@ -130,6 +148,7 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   state.append(STATE_FILES.runs, stored)
   // A safety backup before a restore is not a scheduled backup: it must not postpone the next one.
   if (ok && record.trigger !== 'pre-restore') state.write(STATE_FILES.lastSuccessfulBackup, stored)
+  notebook?.close()
   engine.events.emit({type: 'backup-finished', record, ...failure})
   return record
 }
@@ -159,7 +178,11 @@ function cleanTemporaryCopies(engine: Pick<Engine, 'state'>): void {
   for (const name of names) if (/^\d{8}T\d{6}Z-/.test(name)) rmSync(`${dir}/${name}`, {force: true})
 }
 
-async function execute(engine: Engine, record: BackupRunRecord, options: BackupOptions, runStart: Date, leftovers: Leftover[]): Promise<void> {
+function stepSnapshots(steps: readonly StepRecord[]): BackupRunRecord['snapshots'] {
+  return steps.filter((s) => s.status === 'ok' && s.snapshot_id).map((s) => ({group: s.name, id: s.snapshot_id!, bytes: s.bytes ?? 0}))
+}
+
+async function execute(engine: Engine, record: BackupRunRecord, options: BackupOptions, runStart: Date, leftovers: Leftover[], notebook: RunNotebook, opened: (restic: Restic) => void): Promise<void> {
   const {config, redactor} = engine
   // Preflight: everything that can be checked before a byte is written.
   const databases = config.databases.map((db) => resolveDatabase(db, engine.secrets, redactor))
@@ -167,6 +190,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   // Nothing to save is a failure: a path that is missing, empty, or (in the accessory) not on a mounted volume.
   record.file_counts = checkPaths(config, {inAccessory: engine.env.KAMAL_BACKUP_IN_ACCESSORY === '1'})
   const restic = await openRepository(engine)
+  opened(restic)
   record.restic_version = restic.version.text
 
   const runId = record.run_id!
@@ -192,10 +216,12 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   const step = async (name: string, title: string, work: (task: TaskHandle, started: number) => Promise<BackupSummary | void>, onError?: (error: unknown) => void): Promise<boolean> => {
     const entry: StepRecord = {name, status: 'failed', started_at: engine.now().toISOString(), duration_ms: null}
     record.steps.push(entry)
+    notebook.step(name)
     const started = Date.now()
     let failure: {error: unknown} | undefined
     try {
       const summary = await engine.progress.task(title, (task) => work(task, started), (s) => (s ? `${bytes(s.bytes)} read${rate(s.bytes, Date.now() - started)}, ${bytes(s.dataAdded)} new, snapshot ${s.snapshotId.slice(0, 8)}` : 'done'))
+      if (summary) notebook.snapshot(name, summary.snapshotId)
       entry.status = 'ok'
       if (summary) {
         entry.snapshot_id = summary.snapshotId
@@ -235,7 +261,10 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
       }
       return summary
     }, (error) => {
-      if (error instanceof LeftoverSnapshotError) leftovers.push({id: error.snapshotId, group: databaseGroup(db.name)})
+      if (error instanceof LeftoverSnapshotError) {
+        leftovers.push({id: error.snapshotId, group: databaseGroup(db.name)})
+        notebook.snapshot(databaseGroup(db.name), error.snapshotId, true)
+      }
     })
   }
   const leftover = leftovers.length > 0
@@ -251,14 +280,17 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
         `files (${config.paths.map((p) => p.path).join(', ')})`,
         (task, started) => withRepository(() => restic.backupPaths(config.paths.map((p) => p.path), fileExcludes(engine, databases), {tags, host, time: runStart}, (p) => task.update(progressText(p, started)))),
         (error) => {
-          if (error instanceof LeftoverSnapshotError) leftovers.push({id: error.snapshotId, group: FILES_GROUP})
+          if (error instanceof LeftoverSnapshotError) {
+            leftovers.push({id: error.snapshotId, group: FILES_GROUP})
+            notebook.snapshot(FILES_GROUP, error.snapshotId, true)
+          }
         },
       )
     }
   }
   // 3. Every group must have a snapshot with something in it.
   const groups = expectedGroups(config)
-  record.snapshots = record.steps.filter((s) => s.status === 'ok' && s.snapshot_id).map((s) => ({group: s.name, id: s.snapshot_id!, bytes: s.bytes ?? 0}))
+  record.snapshots = stepSnapshots(record.steps)
   // What shrank since the previous complete run: saved, but someone should look (a warning, not a failure).
   record.warnings = shrinkWarnings(config, {fileCounts: record.file_counts ?? [], snapshots: record.snapshots}, engine.state.read<BackupRunRecord>(STATE_FILES.lastSuccessfulBackup))
   if (record.steps.some((s) => s.status !== 'ok')) {
@@ -275,7 +307,8 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
       const started = engine.now()
       try {
         await forgetPartialSnapshots(engine, restic)
-        const {kept, removed} = await restic.forget(appTags(config.app), policy, true)
+        // The run just saved is the newest complete one: whatever the policy says, it stays (--keep-tag).
+        const {kept, removed} = await restic.forget(appTags(config.app), policy, true, [`run:${runId}`])
         engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {removed: removed.length, kept: kept.length, output: `${removed.length} snapshot(s) removed, ${kept.length} kept (after backup run ${runId})`}))
         assertVisible(newIds, kept)
       } catch (error) {
@@ -303,7 +336,8 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
         const output = await restic.check(config.restic.checkReadDataSubset)
         engine.state.write(STATE_FILES.lastCheck, maintenanceRecord(engine, 'check', started, {read_data_subset: subset, output: output.trim().split('\n').slice(-3).join('\n')}))
       } catch (error) {
-        engine.state.write(STATE_FILES.lastCheck, maintenanceRecord(engine, 'check', started, {read_data_subset: subset, error}))
+        const previous = engine.state.read<MaintenanceRecord>(STATE_FILES.lastCheck)
+        engine.state.write(STATE_FILES.lastCheck, {...maintenanceRecord(engine, 'check', started, {read_data_subset: subset, error}), damage: damageOf(error, started, previous)})
         throw error
       }
     })

@@ -11,7 +11,7 @@ import {localExecutor, type Executor} from '../exec/executor.js'
 import type {Log} from '../log.js'
 import {Secret, type Redactor} from '../redact.js'
 import type {ResticTarget} from '../restic/argv.js'
-import {DEFAULT_OPEN_TIMEOUT_MS, detectRestic, Restic, type ResticVersion} from '../restic/client.js'
+import {DEFAULT_OPEN_TIMEOUT_MS, describeLock, detectRestic, Restic, type ResticVersion} from '../restic/client.js'
 import type {Progress} from './progress.js'
 import {environmentSecrets, resolvePassword, resolveValue, type SecretSource} from '../config/resolve.js'
 import {RunEvents} from './events.js'
@@ -139,13 +139,19 @@ export function checkPasswordFile(path: string): string {
 
 /** The deadline for restic's first call to show the repository opened (KAMAL_BACKUP_REPOSITORY_TIMEOUT, seconds). */
 export function openTimeoutMs(env: NodeJS.ProcessEnv): number {
-  const raw = env.KAMAL_BACKUP_REPOSITORY_TIMEOUT
-  if (raw === undefined || raw.trim() === '') return DEFAULT_OPEN_TIMEOUT_MS
+  return secondsSetting(env, 'KAMAL_BACKUP_REPOSITORY_TIMEOUT', DEFAULT_OPEN_TIMEOUT_MS / 1000, 'the seconds restic may take to open the repository (default 60; 0 turns the deadline off)') * 1000
+}
+
+/** How long a command waits for a live restic lock (restic ≥ 0.16), after removing stale ones. */
+export const DEFAULT_LOCK_WAIT_SECONDS = 120
+
+/** A number of seconds from the environment (0 or more). */
+function secondsSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, what: string): number {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
   const seconds = Number(raw)
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new ConfigError(`KAMAL_BACKUP_REPOSITORY_TIMEOUT=${raw} is not a number of seconds`, {code: 'config/invalid', suggestions: ['set it to the seconds restic may take to open the repository (default 60; 0 turns the deadline off)']})
-  }
-  return seconds * 1000
+  if (!Number.isFinite(seconds) || seconds < 0) throw new ConfigError(`${name}=${raw} is not a number of seconds`, {code: 'config/invalid', suggestions: [`set it to ${what}`]})
+  return seconds
 }
 
 /** The repository, ready to use: restic found and recent enough, the backend reachable. */
@@ -155,7 +161,14 @@ export async function openRepository(engine: Engine, restic: ResticConfig = engi
   const repository = target.env.RESTIC_REPOSITORY
   if (repository instanceof Secret) await probeBackend(repository.reveal(), engine.redactor)
   const backend = repository instanceof Secret ? engine.redactor.redact(repository.reveal()) : restic.repositoryFile ? `in ${restic.repositoryFile}` : undefined
-  return new Restic(engine.exec, target, version, engine.redactor, engine.signal, {openTimeoutMs: openTimeoutMs(engine.env), ...(backend !== undefined && {backend})})
+  return new Restic(engine.exec, target, version, engine.redactor, engine.signal, {
+    openTimeoutMs: openTimeoutMs(engine.env),
+    lockWaitSeconds: secondsSetting(engine.env, 'KAMAL_BACKUP_LOCK_WAIT', DEFAULT_LOCK_WAIT_SECONDS, 'the seconds a command may wait for another restic to release its lock (default 120; 0: fail at once)'),
+    onStaleLocks: (locks) => {
+      for (const lock of locks) engine.log.warn(`removed ${describeLock(lock)}: its process is gone (or it was not refreshed for 30 minutes)`)
+    },
+    ...(backend !== undefined && {backend}),
+  })
 }
 
 /** restic ≥ 0.17 retries an unreachable backend for 15 minutes; a TCP connect tells us in seconds. */

@@ -11,6 +11,7 @@ import {describeDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {databaseAdapter} from '../db/index.js'
 import {openRepository, type Engine} from './context.js'
 import {loadRuns} from './list.js'
+import {damageWarnings} from './damage.js'
 import {emptyRestoreReport, planRun, restoreRun, selectParts, type FileTarget, type RestoreParts, type RestoreSelection} from './restore.js'
 import {STATE_FILES} from './state.js'
 import {assertNotProductionEnvironment, localTargets, scratchTargets, type ScratchOptions, type Targets} from './targets.js'
@@ -117,6 +118,7 @@ async function drill(engine: Engine, {scope, parts, targets, skipped, filesMode}
   let exitCode: number = ExitCode.failed
   try {
     const restic = await openRepository(engine)
+    for (const warning of damageWarnings(engine)) engine.log.warn(warning)
     const {runs} = await loadRuns(engine, restic)
     const plan = planRun(runs, options.selection, parts)
     await restoreRun(engine, restic, {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode, preserve: targets.preserve, tableOfContents: true}, record)

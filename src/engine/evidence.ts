@@ -9,6 +9,8 @@ import {databaseAdapter, databaseAdapters, type DbContext} from '../db/index.js'
 import {fileExcludes} from './backup.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {loadRuns, recordedResults, runView, type RunView} from './list.js'
+import {isLatestCandidate} from './runs.js'
+import {repositoryDamage, type RepositoryDamage} from './damage.js'
 import type {MaintenanceRecord} from './maintenance.js'
 import {STATE_FILES} from './state.js'
 import type {BackupRunRecord} from '../documents.js'
@@ -58,6 +60,8 @@ export interface Evidence {
   restores: HistorySummary
   notifications: {targets: {index: number; type: string; events: string[]}[]; failed_deliveries: number; last_failure: Record<string, unknown> | null}
   repository_error: string | null
+  /** A check found the repository damaged, and no check has passed since (null otherwise). */
+  repository_damage: RepositoryDamage | null
   versions: Record<string, string | null>
   digest: {algorithm: 'sha256'; value: string}
 }
@@ -67,18 +71,22 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
   const now = engine.now()
   const interval = nominalIntervalSeconds(config.schedule, now)
   let runs: RunView[] = []
+  let latest: RunView | null = null
   let repositoryError: string | null = null
   let resticVersion: string | null = null
   try {
     const restic = await openRepository(engine)
     resticVersion = restic.version.text
     const results = recordedResults(engine)
-    runs = (await loadRuns(engine, restic)).runs.map((r) => runView(r, results))
+    const loaded = (await loadRuns(engine, restic)).runs
+    runs = loaded.map((r) => runView(r, results))
+    // What `latest` restores: not a safety backup, not a run whose own check failed.
+    const candidate = loaded.find(isLatestCandidate)
+    latest = candidate ? runView(candidate, results) : null
   } catch (error) {
     // Evidence still reports what it knows; the failure itself is evidence.
     repositoryError = engine.redactor.redact(errorMessage(error))
   }
-  const latest = runs.find((r) => r.complete) ?? null
   const latestAt = latest ? new Date(latest.time) : null
   const age = latestAt ? Math.round((now.getTime() - latestAt.getTime()) / 1000) : null
   // A backup is late when the run the schedule wanted after the latest one has not happened within an hour of its
@@ -113,6 +121,7 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
     restores: historySummary(state.history<Record<string, unknown>>(STATE_FILES.restores)),
     notifications: notificationsView(engine),
     repository_error: repositoryError,
+    repository_damage: repositoryDamage(engine),
     versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine, databases)), ...(resticVersion !== null && {restic: resticVersion})},
   }
   const redacted = engine.redactor.redactValue(doc)

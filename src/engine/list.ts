@@ -1,4 +1,5 @@
 // `list`: the backup runs in the repository, newest first, grouped by run id.
+import {repositoryDamage, type RepositoryDamage} from './damage.js'
 import {failedSnapshotIds} from './leftovers.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {appTags, expectedGroups, groupRuns, type Run} from './runs.js'
@@ -14,7 +15,7 @@ export interface RunView {
   missing: string[]
   /** The run's result as recorded in this state directory: `failed` with every group present is a run whose
    *  forget or check failed (its data is whole); null when this state directory did not record the run. */
-  status: 'ok' | 'failed' | 'interrupted' | null
+  status: 'ok' | 'failed' | 'interrupted' | 'killed' | null
   failed_step: string | null
   total_bytes: number | null
   snapshots: {group: string; id: string; short_id: string; time: string; bytes: number | null}[]
@@ -25,6 +26,8 @@ export interface ListResult {
   repository: string
   groups: string[]
   runs: RunView[]
+  /** A check found the repository damaged and none has passed since. */
+  damage: RepositoryDamage | null
 }
 
 /** Sizes from our own run records, for restic versions that do not store them in the snapshot. */
@@ -40,7 +43,10 @@ export async function loadRuns(engine: Engine, restic?: Restic): Promise<{runs: 
   const repo = restic ?? (await openRepository(engine))
   const failed = [...failedSnapshotIds(engine)]
   const snapshots = (await repo.snapshots(appTags(engine.config.app))).filter((s) => !failed.some((id) => s.id.startsWith(id)))
-  return {runs: groupRuns(snapshots, expectedGroups(engine.config), recordedSizes(engine)), restic: repo}
+  const runs = groupRuns(snapshots, expectedGroups(engine.config), recordedSizes(engine))
+  const results = recordedResults(engine)
+  for (const run of runs) run.checkFailed = results.get(run.id)?.failed_step === 'check'
+  return {runs, restic: repo}
 }
 
 /** Each run's recorded result, by run id (the newest record wins). */
@@ -48,7 +54,7 @@ export function recordedResults(engine: Pick<Engine, 'state'>): Map<string, Pick
   const out = new Map<string, Pick<RunView, 'status' | 'failed_step'>>()
   for (const r of engine.state.history<BackupRunRecord>(STATE_FILES.runs)) {
     if (!r.run_id || r.status === 'skipped') continue
-    out.set(r.run_id, {status: r.status === 'ok' ? 'ok' : r.reason === 'interrupted' ? 'interrupted' : 'failed', failed_step: r.failed_step ?? null})
+    out.set(r.run_id, {status: r.status === 'ok' ? 'ok' : r.reason === 'interrupted' || r.reason === 'killed' ? r.reason : 'failed', failed_step: r.failed_step ?? null})
   }
   return out
 }
@@ -72,5 +78,5 @@ export function runView(run: Run, results: ReadonlyMap<string, Pick<RunView, 'st
 export async function listRuns(engine: Engine): Promise<ListResult> {
   const {runs} = await loadRuns(engine)
   const results = recordedResults(engine)
-  return {app: engine.config.app, repository: repositoryDisplay(engine), groups: expectedGroups(engine.config), runs: runs.map((r) => runView(r, results))}
+  return {app: engine.config.app, repository: repositoryDisplay(engine), groups: expectedGroups(engine.config), runs: runs.map((r) => runView(r, results)), damage: repositoryDamage(engine)}
 }

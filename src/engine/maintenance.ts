@@ -1,7 +1,9 @@
 // check, unlock, prune: what their names say, each recorded in the state directory.
 import {ConfigError, errorMessage} from '../errors.js'
 import type {MaintenanceRecord} from '../documents.js'
+import {damageOf} from './damage.js'
 import {forgetPartialSnapshots} from './leftovers.js'
+import {loadRuns} from './list.js'
 import {openRepository, type Engine} from './context.js'
 import {appTags} from './runs.js'
 import {STATE_FILES, type RunLock} from './state.js'
@@ -35,9 +37,16 @@ export function runCheck(engine: Engine, readDataSubset?: string): Promise<Maint
   const subset = readDataSubset ?? engine.config.restic.checkReadDataSubset
   return recorded(engine, 'check', STATE_FILES.lastCheck, async (record) => {
     record.read_data_subset = subset ?? null
+    const previous = engine.state.read<MaintenanceRecord>(STATE_FILES.lastCheck)
+    const started = engine.now()
     const restic = await openRepository(engine)
-    const output = await engine.progress.task(`restic check${subset ? ` --read-data-subset ${subset}` : ''}`, () => restic.check(subset))
-    record.output = engine.redactor.redact(output.trim().split('\n').slice(-5).join('\n'))
+    try {
+      const output = await engine.progress.task(`restic check${subset ? ` --read-data-subset ${subset}` : ''}`, () => restic.check(subset))
+      record.output = engine.redactor.redact(output.trim().split('\n').slice(-5).join('\n'))
+    } catch (error) {
+      record.damage = damageOf(error, started, previous)
+      throw error
+    }
   })
 }
 
@@ -59,7 +68,9 @@ export function runPrune(engine: Engine): Promise<MaintenanceRecord> {
   return recorded(engine, 'prune', STATE_FILES.lastPrune, async (record) => {
     const restic = await openRepository(engine)
     const partial = await forgetPartialSnapshots(engine, restic)
-    const result = await engine.progress.task('restic forget --prune', () => restic.forget(appTags(engine.config.app), policy, true))
+    // The newest complete run stays, whatever the policy says.
+    const newest = (await loadRuns(engine, restic)).runs.find((r) => r.complete)
+    const result = await engine.progress.task('restic forget --prune', () => restic.forget(appTags(engine.config.app), policy, true, newest ? [`run:${newest.id}`] : []))
     record.removed = result.removed.length
     record.kept = result.kept.length
     record.output = `${result.removed.length} snapshot(s) removed, ${result.kept.length} kept${partial > 0 ? ` (and ${partial} snapshot(s) of failed runs forgotten first)` : ''}`

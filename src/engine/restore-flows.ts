@@ -15,6 +15,7 @@ import type {Restic} from '../restic/client.js'
 import {openRepository, type Engine} from './context.js'
 import {drillNotChecked, drillOperator, type DrillChoice, type DrillOptions} from './drill.js'
 import {loadRuns} from './list.js'
+import {damageWarnings} from './damage.js'
 import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type RestoreInput, type RestoreParts, type RestoreSelection} from './restore.js'
 import {databaseGroup, describeRun, FILES_GROUP, type Run} from './runs.js'
 import {judge, STATE_FILES} from './state.js'
@@ -231,6 +232,7 @@ async function confirmAndRestore(
   result.run_time = chosen.run.time
   result.targets = {databases: view.databases, files: view.files}
   options.expect?.(chosen.run)
+  for (const warning of damageWarnings(engine)) engine.log.warn(warning)
   await options.confirm?.(view)
   engine.log.info(`restoring ${describePlan(view)}`)
   record.update()
@@ -288,6 +290,7 @@ export async function planRestore(engine: Engine, selection: RestoreSelection, r
     safety_backup: request.safetyBackup,
     checks: [],
     not_checked: [...request.notChecked],
+    warnings: damageWarnings(engine),
     planned_at: started.toISOString(),
     duration_ms: 0,
     error: null,

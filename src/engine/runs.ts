@@ -25,7 +25,15 @@ export interface Run {
   missing: string[]
   /** A safety backup taken by `restore production`. */
   preRestore: boolean
+  /** The run's own `restic check` step failed (recorded in the state directory): the repository it wrote into was
+   *  found damaged, so it is never `latest`; name it to restore it anyway. */
+  checkFailed: boolean
   snapshots: RunSnapshot[]
+}
+
+/** What `latest` means: the newest complete run that is not a safety backup and whose own check did not fail. */
+export function isLatestCandidate(run: Run): boolean {
+  return run.complete && !run.preRestore && !run.checkFailed
 }
 
 /** Run ids are UTC timestamps in ISO 8601 basic format: sortable, readable, safe in a tag. */
@@ -78,7 +86,7 @@ export function groupRuns(snapshots: readonly Snapshot[], groups: readonly strin
     if (!runId || !group) continue
     let run = byRun.get(runId)
     if (!run) {
-      run = {id: runId, time: s.time, complete: false, missing: [], preRestore: false, snapshots: []}
+      run = {id: runId, time: s.time, complete: false, missing: [], preRestore: false, checkFailed: false, snapshots: []}
       byRun.set(runId, run)
     }
     if (s.time < run.time) run.time = s.time
@@ -122,7 +130,7 @@ export function describeRun(run: Pick<Run, 'id' | 'time' | 'preRestore'>): strin
  *  accident undoes the restore); name one by its run or snapshot id to restore it. */
 export function selectRun(runs: readonly Run[], selector: {snapshot?: string; at?: Date}): Run {
   const complete = runs.filter((r) => r.complete)
-  const regular = complete.filter((r) => !r.preRestore)
+  const regular = complete.filter(isLatestCandidate)
   // The complete runs closest in time to what was asked for (the newest when there is no time to go by).
   const nearest = (reference?: Date) => {
     const byDistance = reference ? [...complete].sort((a, b) => Math.abs(runTime(a) - reference.getTime()) - Math.abs(runTime(b) - reference.getTime())) : complete
@@ -130,9 +138,9 @@ export function selectRun(runs: readonly Run[], selector: {snapshot?: string; at
     return list.length > 0 ? [`complete runs: ${list.join(', ')}`] : ['there is no complete run yet: run `kamal-backup backup`']
   }
   const onlySafety = (what: string, reference?: Date) =>
-    new KamalBackupError(`${what}: the only complete runs there are safety backups taken before restores (type:pre-restore)`, {
+    new KamalBackupError(`${what}: the only complete runs there are safety backups taken before restores (type:pre-restore) or runs whose own repository check failed`, {
       code: 'run/not-found',
-      suggestions: [...nearest(reference), 'to restore a safety backup, name it by its run id'],
+      suggestions: [...nearest(reference), 'to restore one of them anyway, name it by its run id'],
     })
   if (selector.at) {
     const at = selector.at.getTime()

@@ -1,7 +1,7 @@
 // The state directory (KAMAL_BACKUP_STATE_DIR, default /var/lib/kamal-backup): run records, the last check,
 // prune, restore and drill results, restic's cache, and the lock that keeps two runs from overlapping. Writes are atomic
 // (temp file + rename) so a crash never leaves a half-written record.
-import {appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync} from 'node:fs'
+import {appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {KamalBackupError} from '../errors.js'
@@ -76,6 +76,10 @@ export class StateDir {
       } catch {}
       throw stateError(error, this.path, `write ${name} in`)
     }
+  }
+
+  remove(name: string): void {
+    rmSync(this.file(name), {force: true})
   }
 
   append(name: string, value: unknown): void {

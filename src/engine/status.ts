@@ -6,7 +6,9 @@ import {describeSchedule, nominalIntervalSeconds} from '../config/schedule.js'
 import type {BackupRunRecord, DrillRecord, MaintenanceRecord} from '../documents.js'
 import {errorMessage} from '../errors.js'
 import {repositoryDisplay, type Engine} from './context.js'
+import {describeDamage, repositoryDamage, type RepositoryDamage} from './damage.js'
 import {loadRuns} from './list.js'
+import {isLatestCandidate} from './runs.js'
 import {STATE_FILES} from './state.js'
 
 export const DEFAULT_MAX_DRILL_AGE_SECONDS = 30 * 86_400
@@ -22,7 +24,7 @@ export interface StatusDocument {
   /** The health in one line, as `status` prints it. */
   summary: string
   schedule: {expression: string; description: string; enabled: boolean}
-  repository: {location: string; error: string | null}
+  repository: {location: string; error: string | null; damage: RepositoryDamage | null}
   latest_complete_run: {id: string; time: string; age_seconds: number} | null
   max_age_seconds: number
   last_run: {run_id: string | null; status: BackupRunRecord['status']; finished_at: string; failed_step: string | null; error: string | null; warnings: string[]} | null
@@ -63,7 +65,7 @@ export async function buildStatus(engine: Engine, options: StatusOptions = {}): 
   let repositoryError: string | null = null
   try {
     const {runs} = await loadRuns(engine)
-    const run = runs.find((r) => r.complete && !r.preRestore)
+    const run = runs.find(isLatestCandidate)
     if (run) latest = {id: run.id, time: run.time, age_seconds: since(run.time)}
   } catch (error) {
     repositoryError = engine.redactor.redact(errorMessage(error))
@@ -82,7 +84,9 @@ export async function buildStatus(engine: Engine, options: StatusOptions = {}): 
   for (const warning of last?.status === 'ok' ? (last.warnings ?? []) : []) warnings.push(`the last run saved with a warning: ${warning}`)
 
   const check = state.read<MaintenanceRecord>(STATE_FILES.lastCheck)
-  if (check?.status === 'failed') problems.push(`the last repository check (${check.finished_at}) failed: ${check.error}`)
+  const damage = repositoryDamage(engine)
+  if (damage) problems.push(`${describeDamage(damage)}; ${damage.what_to_do.join('; ')}`)
+  else if (check?.status === 'failed') problems.push(`the last repository check (${check.finished_at}) failed: ${check.error}`)
 
   const drill = state.read<DrillRecord>(STATE_FILES.lastDrill)
   if (!drill) warnings.push('no restore drill is recorded: kamal-backup drill production proves the backups restore')
@@ -93,7 +97,7 @@ export async function buildStatus(engine: Engine, options: StatusOptions = {}): 
   const parts = [
     latest ? `latest run ${latest.id}, ${age(latest.age_seconds)} ago (stale after ${age(maxAge)})` : repositoryError !== null ? 'repository unreachable' : 'no complete run',
     drill ? `last drill ${drill.status}, ${age(since(drill.finished_at))} ago` : 'no drill',
-    check ? `last check ${check.status}, ${age(since(check.finished_at))} ago` : 'no check recorded',
+    damage ? `repository DAMAGED since ${damage.since}` : check ? `last check ${check.status}, ${age(since(check.finished_at))} ago` : 'no check recorded',
   ]
   return engine.redactor.redactValue({
     schema_version: 1,
@@ -103,7 +107,7 @@ export async function buildStatus(engine: Engine, options: StatusOptions = {}): 
     status,
     summary: `${config.app}: ${status}: ${parts.join('; ')}`,
     schedule: {expression: config.schedule.text, description: describeSchedule(config.schedule), enabled: config.enabled},
-    repository: {location: repositoryDisplay(engine), error: repositoryError},
+    repository: {location: repositoryDisplay(engine), error: repositoryError, damage},
     latest_complete_run: latest,
     max_age_seconds: maxAge,
     last_run: last ? {run_id: last.run_id, status: last.status, finished_at: last.finished_at, failed_step: last.failed_step, error: last.error, warnings: last.warnings ?? []} : null,

@@ -64,9 +64,10 @@ export const resticArgv = {
    *  still locks, so a prune cannot remove packs under it. */
   snapshots: (target: ResticTarget, allTags: readonly string[]): CommandSpec => spec(target, ['snapshots', '--json', '--no-lock', '--tag', allTags.join(',')], 'restic snapshots'),
 
-  /** One forget for every group: each database and the files have stable host + paths. */
-  forget: (target: ResticTarget, allTags: readonly string[], policy: RetentionPolicy, prune: boolean): CommandSpec =>
-    spec(target, ['forget', '--json', '--tag', allTags.join(','), '--group-by', 'host,paths', ...keepArgs(policy), ...(prune ? ['--prune'] : [])], prune ? 'restic forget --prune' : 'restic forget'),
+  /** One forget for every group: each database and the files have stable host + paths. `keepTags`: snapshots with
+   *  these tags stay whatever the policy says (the newest complete run). */
+  forget: (target: ResticTarget, allTags: readonly string[], policy: RetentionPolicy, prune: boolean, keepTags: readonly string[] = []): CommandSpec =>
+    spec(target, ['forget', '--json', '--tag', allTags.join(','), '--group-by', 'host,paths', ...keepArgs(policy), ...keepTags.flatMap((t) => ['--keep-tag', t]), ...(prune ? ['--prune'] : [])], prune ? 'restic forget --prune' : 'restic forget'),
 
   forgetIds: (target: ResticTarget, ids: readonly string[]): CommandSpec => spec(target, ['forget', ...ids], 'restic forget'),
 
@@ -74,6 +75,11 @@ export const resticArgv = {
     spec(target, ['check', ...(readDataSubset ? ['--read-data-subset', readDataSubset] : [])], 'restic check'),
 
   unlock: (target: ResticTarget): CommandSpec => spec(target, ['unlock'], 'restic unlock'),
+
+  /** The lock files' ids, without taking a lock (a stale exclusive one would refuse it). */
+  listLocks: (target: ResticTarget): CommandSpec => spec(target, ['list', 'locks', '--no-lock'], 'restic list locks'),
+
+  catLock: (target: ResticTarget, id: string): CommandSpec => spec(target, ['cat', 'lock', id, '--no-lock'], 'restic cat lock'),
 
   dump: (target: ResticTarget, snapshotId: string, path: string): CommandSpec => spec(target, ['dump', snapshotId, path], `restic dump ${path}`),
 

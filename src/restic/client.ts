@@ -61,6 +61,10 @@ export function capabilities(v: ResticVersion) {
     restCredentialsInEnv: atLeast(v, 0, 17),
     /** `restore snapshot:subfolder`. */
     restoreSubfolder: atLeast(v, 0, 17),
+    /** --retry-lock: wait for a lock to be released. */
+    retryLock: atLeast(v, 0, 16),
+    /** restic repair index|packs|snapshots (0.14 has rebuild-index only). */
+    repair: atLeast(v, 0, 16),
   }
 }
 
@@ -88,6 +92,32 @@ export interface ResticOptions {
   openTimeoutMs?: number
   /** The backend, as shown in errors (credentials already redacted). */
   backend?: string
+  /** How long a second attempt waits for a live lock to be released (restic ≥ 0.16's --retry-lock); 0: not at all. */
+  lockWaitSeconds?: number
+  /** Told of the stale locks removed to let a command through. */
+  onStaleLocks?: (locks: readonly StaleLock[]) => void
+}
+
+/** A restic lock, as `restic cat lock` shows it. */
+export interface StaleLock {
+  id: string
+  hostname: string | null
+  pid: number | null
+  exclusive: boolean
+  created: string | null
+}
+
+/** "a stale restic lock (exclusive) of pid 4242 on host web-1, created 2026-12-07T06:02:03Z" */
+export function describeLock(lock: StaleLock): string {
+  const who = lock.pid !== null ? `pid ${lock.pid}${lock.hostname ? ` on host ${lock.hostname}` : ''}` : `id ${lock.id.slice(0, 8)}`
+  return `a stale restic lock${lock.exclusive ? ' (exclusive)' : ''} of ${who}${lock.created ? `, created ${lock.created}` : ''}`
+}
+
+/** restic ≥ 0.16's global --retry-lock, before the command's own arguments. */
+function waitingForLock(spec: CommandSpec, seconds: number | undefined): CommandSpec {
+  if (!seconds) return spec
+  const [bin, ...rest] = spec.argv
+  return {...spec, argv: [bin, '--retry-lock', `${seconds}s`, ...rest] as CommandSpec['argv']}
 }
 
 /** A failed step whose snapshot restic saved anyway and that could not be forgotten: the run must remember it, so
@@ -112,6 +142,8 @@ export class LeftoverSnapshotError extends KamalBackupError {
 export class Restic {
   readonly caps: ReturnType<typeof capabilities>
   readonly openTimeoutMs: number
+  /** Stale locks this instance removed (reported in the run's record). */
+  readonly removedLocks: StaleLock[] = []
   #opened = false
   constructor(
     readonly executor: Executor,
@@ -150,8 +182,63 @@ export class Restic {
     })
   }
 
-  /** Runs a repository command; failures become classified errors. */
+  /** One attempt; when restic finds the repository locked, the locks that are provably stale are removed (restic
+   *  unlock: its holder's process is gone on this host, or the lock was not refreshed for 30 minutes; a live lock,
+   *  or a fresh one of another host, is never touched) and the command tried again, on restic ≥ 0.16 waiting a
+   *  while (--retry-lock) for a live lock to be released. A killed restic's lock then stops nothing. */
+  async #recovering<T>(attempt: (waitSeconds?: number) => Promise<T>): Promise<T> {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (!(error instanceof KamalBackupError && error.code === 'restic/locked')) throw error
+      const removed = await this.removeStaleLocks().catch(() => [])
+      const wait = this.caps.retryLock && (this.options.lockWaitSeconds ?? 0) > 0 ? this.options.lockWaitSeconds : undefined
+      if (removed.length === 0 && wait === undefined) throw stillLocked(error)
+      try {
+        return await attempt(wait)
+      } catch (again) {
+        throw again instanceof KamalBackupError && again.code === 'restic/locked' ? stillLocked(again, wait) : again
+      }
+    }
+  }
+
+  /** `restic unlock`, reporting what it removed: the locks before and after, each described first. */
+  async removeStaleLocks(): Promise<StaleLock[]> {
+    const before = await this.#listLocks()
+    if (before.length === 0) return []
+    const described = await Promise.all(before.map((id) => this.#describeLock(id)))
+    await this.#runOnce(resticArgv.unlock(this.target))
+    const after = new Set(await this.#listLocks())
+    const removed = described.filter((lock) => !after.has(lock.id))
+    if (removed.length > 0) {
+      this.removedLocks.push(...removed)
+      this.options.onStaleLocks?.(removed)
+    }
+    return removed
+  }
+
+  async #listLocks(): Promise<string[]> {
+    const result = await this.#runOnce(resticArgv.listLocks(this.target))
+    return result.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[0-9a-f]{64}$/.test(l))
+  }
+
+  async #describeLock(id: string): Promise<StaleLock> {
+    try {
+      const result = await this.#runOnce(resticArgv.catLock(this.target, id))
+      const lock = JSON.parse(result.stdout) as {time?: string; exclusive?: boolean; hostname?: string; pid?: number}
+      return {id, hostname: lock.hostname ?? null, pid: lock.pid ?? null, exclusive: lock.exclusive === true, created: lock.time ?? null}
+    } catch {
+      return {id, hostname: null, pid: null, exclusive: false, created: null}
+    }
+  }
+
+  /** Runs a repository command; failures become classified errors (a stale lock is removed and the command tried
+   *  again). */
   async run(spec: CommandSpec, options: RunOptions = {}): Promise<ProcessResult> {
+    return this.#recovering((wait) => this.#runOnce(waitingForLock(spec, wait), options))
+  }
+
+  async #runOnce(spec: CommandSpec, options: RunOptions = {}): Promise<ProcessResult> {
     const deadline = this.openDeadline()
     const result = await this.executor.run(spec, {redactor: this.redactor, ...(this.signal && {signal: this.signal}), ...(deadline && {openDeadline: deadline}), ...options})
     if (result.interrupted) throw new InterruptedError()
@@ -182,8 +269,12 @@ export class Restic {
     await this.run(resticArgv.init(this.target))
   }
 
-  async backupFromCommand(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
-    const spec = resticArgv.backupFromCommand(this.target, filename, snapshot, producer)
+  backupFromCommand(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
+    return this.#recovering((wait) => this.#backupFromCommand(filename, snapshot, producer, onProgress, wait))
+  }
+
+  async #backupFromCommand(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
+    const spec = waitingForLock(resticArgv.backupFromCommand(this.target, filename, snapshot, producer), wait)
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
     const result = await this.executor.run(spec, {
@@ -227,8 +318,12 @@ export class Restic {
   }
 
   /** restic < 0.17: the dump is piped in, and restic is interrupted (no snapshot) unless the dump succeeded. */
-  async backupPiped(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
-    const consumer = resticArgv.backupStdin(this.target, filename, snapshot)
+  backupPiped(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
+    return this.#recovering((wait) => this.#backupPiped(filename, snapshot, producer, onProgress, wait))
+  }
+
+  async #backupPiped(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
+    const consumer = waitingForLock(resticArgv.backupStdin(this.target, filename, snapshot), wait)
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
     const piped = await this.executor.pipe(producer, consumer, {
@@ -255,8 +350,12 @@ export class Restic {
     return requireSummary(summary, consumer)
   }
 
-  async backupFile(filename: string, snapshot: SnapshotTags, file: string, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
-    const spec = resticArgv.backupStdin(this.target, filename, snapshot)
+  backupFile(filename: string, snapshot: SnapshotTags, file: string, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
+    return this.#recovering((wait) => this.#backupFile(filename, snapshot, file, onProgress, wait))
+  }
+
+  async #backupFile(filename: string, snapshot: SnapshotTags, file: string, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
+    const spec = waitingForLock(resticArgv.backupStdin(this.target, filename, snapshot), wait)
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
     const result = await this.executor.run(spec, {
@@ -274,8 +373,12 @@ export class Restic {
     return requireSummary(summary, spec)
   }
 
-  async backupPaths(paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
-    const spec = resticArgv.backupPaths(this.target, paths, excludes, snapshot)
+  backupPaths(paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {
+    return this.#recovering((wait) => this.#backupPaths(paths, excludes, snapshot, onProgress, wait))
+  }
+
+  async #backupPaths(paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
+    const spec = waitingForLock(resticArgv.backupPaths(this.target, paths, excludes, snapshot), wait)
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
     const result = await this.executor.run(spec, {
@@ -304,8 +407,8 @@ export class Restic {
   }
 
   /** forget --prune for every group at once. Returns the ids restic kept (the visibility check for new ones). */
-  async forget(tags: readonly string[], policy: RetentionPolicy, prune: boolean): Promise<{kept: string[]; removed: string[]}> {
-    const result = await this.run(resticArgv.forget(this.target, tags, policy, prune), {keepStdout: true})
+  async forget(tags: readonly string[], policy: RetentionPolicy, prune: boolean, keepTags: readonly string[] = []): Promise<{kept: string[]; removed: string[]}> {
+    const result = await this.run(resticArgv.forget(this.target, tags, policy, prune, keepTags), {keepStdout: true})
     // restic 0.14 prints the JSON on the first line and prune's text after it.
     const first = result.stdout.split('\n').find((l) => l.trim().startsWith('['))
     const groups = first ? parseJson<{keep?: Snapshot[]; remove?: Snapshot[] | null}[] | null>(first, 'restic forget') ?? [] : []
@@ -325,9 +428,23 @@ export class Restic {
   }
 
   async unlock(): Promise<string> {
-    const result = await this.run(resticArgv.unlock(this.target))
+    const result = await this.#runOnce(resticArgv.unlock(this.target))
     return (result.stdout + result.stderr).trim()
   }
+}
+
+/** A lock that is still there after the stale ones were removed: live, or another host's and younger than 30 min. */
+function stillLocked(error: KamalBackupError, waitedSeconds?: number): KamalBackupError {
+  const waited = waitedSeconds ? `, and it was not released within ${waitedSeconds} s` : ''
+  return new KamalBackupError(`${error.message}\n(restic unlock removed no lock: this one is held by a running restic, or by another host and not yet 30 minutes old${waited})`, {
+    code: 'restic/locked',
+    exitCode: error.exitCode,
+    cause: error,
+    suggestions: [
+      'wait for the other restic (PID and host above: a prune or check from a laptop?) to finish, then run the command again',
+      'if that process is gone, its lock goes stale 30 minutes after it was last refreshed, and the next run removes it; `kamal-backup unlock` does the same now',
+    ],
+  })
 }
 
 function handleBackupLine(line: string, onProgress?: (p: ProgressUpdate) => void): BackupSummary | undefined {

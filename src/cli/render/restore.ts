@@ -60,6 +60,7 @@ export interface PlanSummary {
   safety_backup: boolean
   /** The checks that already passed (a remote restore's dry run); absent when they run after the confirmation. */
   checks?: PreflightCheck[]
+  warnings?: string[]
 }
 
 /** How the selection picked the run: "the latest complete backup run", "the latest complete run at or before …". */
@@ -86,7 +87,12 @@ export function confirmationText(app: string, plan: PlanSummary, s: Style): stri
   const by = pickedBy(plan.requested)
   const lines = [`This restores run ${plan.run.id}${by ? ` (${by})` : ''} into PRODUCTION for app "${app}", overwriting its current data:`, '', ...planLines(plan, s).map((l) => `  ${l}`)]
   if (plan.checks) lines.push(`  checks   ${plan.checks.length === 1 ? 'the one check' : `all ${plan.checks.length} checks`} of the targets passed in the accessory just now (a dry run: nothing was changed)`)
+  lines.push(...warningLines(plan.warnings, s))
   return lines.join('\n')
+}
+
+function warningLines(warnings: readonly string[] | undefined, s: Style): string[] {
+  return (warnings ?? []).map((w) => `  ${s.red('WARNING')}  ${w}`)
 }
 
 function checkLines(checks: readonly PreflightCheck[], s: Style): string[] {
@@ -104,5 +110,6 @@ export function renderPlan(plan: RestorePlan, s: Style): string {
   if (plan.run) lines.push(...planLines({...plan, run: plan.run}, s, command).map((l) => `  ${l}`))
   if (plan.checks.length > 0) lines.push('  checks', ...checkLines(plan.checks, s).map((l) => `  ${l}`))
   if (plan.run && plan.status === 'ok') lines.push(s.dim(`  not checked by a dry run: ${plan.not_checked.join('; ')}`))
+  lines.push(...warningLines(plan.warnings, s))
   return lines.join('\n')
 }

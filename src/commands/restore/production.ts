@@ -10,6 +10,7 @@ import {loadBackupConfig} from '../../config/backup-config.js'
 import {throwOnErrors} from '../../parse/findings.js'
 import {backupConfigPath} from '../../config/validate.js'
 import {drillOperator} from '../../engine/drill.js'
+import {damageWarnings} from '../../engine/damage.js'
 import {planProduction, restoreProduction, type RestorePlan} from '../../engine/restore-flows.js'
 import type {RestoreResult} from '../../documents.js'
 
@@ -100,6 +101,7 @@ EXIT CODES
           requested: {snapshot: selection.snapshot ?? 'latest', at: selection.at?.toISOString() ?? null},
           targets: {databases: plan.databases, files: plan.files},
           safety_backup: flags['safety-backup'],
+          warnings: damageWarnings(engine),
         }
         await askProductionConfirmation(app, confirmationText(app, summary, this.ui.style))
       },

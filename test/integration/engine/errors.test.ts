@@ -77,32 +77,38 @@ describe('repository errors, on each restic version', {concurrency: true}, () =>
         assert.equal((await repoSnapshots(app)).length, 0)
       })
 
-      test('a locked repository names `kamal-backup unlock`, which removes the stale lock', async () => {
+      test('a killed restic\'s lock (its process gone) is removed by the next command, which says so and goes on', async () => {
         const repo = freshRepo(version)
         const app = filesApp(version, localRestic(repo, ['retention: {keep_last: 3}']), repo)
         // A real restic holding a lock, then killed: its lock stays behind (stale: its process is gone).
-        const holder = spawn(resticBin(version), ['-r', repo, 'backup', '--stdin', '--stdin-filename', 'hold'], {env: {...process.env, ...resticEnv()}, stdio: ['pipe', 'ignore', 'ignore']})
-        for (let i = 0; i < 100 && (await repoLocks(app)).length === 0; i++) await new Promise((r) => setTimeout(r, 100))
-        holder.kill('SIGKILL')
-        await new Promise((r) => holder.once('exit', r))
-        assert.equal((await repoLocks(app)).length, 1, 'the killed restic left its lock')
+        const killedRestic = async () => {
+          const holder = spawn(resticBin(version), ['-r', repo, 'backup', '--stdin', '--stdin-filename', 'hold'], {env: {...process.env, ...resticEnv()}, stdio: ['pipe', 'ignore', 'ignore']})
+          for (let i = 0; i < 100 && (await repoLocks(app)).length === 0; i++) await new Promise((r) => setTimeout(r, 100))
+          holder.kill('SIGKILL')
+          await new Promise((r) => holder.once('exit', r))
+          assert.equal((await repoLocks(app)).length, 1, 'the killed restic left its lock')
+          return holder.pid!
+        }
+        const pid = await killedRestic()
         const prune = await cli(app, ['prune'])
-        assert.equal(prune.code, 1)
-        assert.match(prune.stderr, /locked/)
-        assert.match(prune.stderr, /kamal-backup unlock/)
-        const backup = await cli(app, ['backup', '--force'])
-        assert.equal(backup.code, 1, 'forget --prune needs an exclusive lock')
-        assert.match(backup.stderr, /kamal-backup unlock/)
-        assertRecordedFailure(app, 'forget', /locked/)
-        assert.equal(readState(app, 'partial_snapshots.json'), undefined, 'a run that failed after every snapshot was taken is whole: it is not queued for removal')
-        const {result, json} = await cliJson(app, ['unlock'])
-        assert.equal(result.code, 0, result.stderr)
-        assertSchema('unlock', json)
-        assert.equal(json.status, 'ok')
+        assert.equal(prune.code, 0, prune.stderr)
+        assert.match(prune.stderr, new RegExp(`removed a stale restic lock of pid ${pid} on host \\S+, created \\S+: its process is gone`))
         assert.deepEqual(await repoLocks(app), [])
-        assert.equal(readState(app, 'last_unlock.json').status, 'ok')
-        const again = await cli(app, ['prune'])
-        assert.equal(again.code, 0, again.stderr)
+
+        const second = await killedRestic()
+        const {result, json} = await cliJson(app, ['backup', '--force'])
+        assert.equal(result.code, 0, result.stderr)
+        assert.equal(json.status, 'ok')
+        assert.deepEqual(json.recoveries.length, 1)
+        assert.match(json.recoveries[0], new RegExp(`removed a stale restic lock of pid ${second} `))
+        assert.deepEqual(await repoLocks(app), [])
+        assert.equal(readState(app, 'last_backup.json').recoveries.length, 1, 'recorded')
+
+        // `unlock` still says what it did (nothing left to remove).
+        const unlock = await cliJson(app, ['unlock'])
+        assert.equal(unlock.result.code, 0, unlock.result.stderr)
+        assertSchema('unlock', unlock.json)
+        assert.equal(unlock.json.status, 'ok')
       })
     })
   }

@@ -96,7 +96,7 @@ describe('restic 0.14, a PostgreSQL database first: restic\'s error, not the dum
     assert.equal(readState(app, 'last_backup.json').failed_step, 'database:main')
   })
 
-  test('a locked repository: "locked" and the way out, `kamal-backup unlock`, which clears the lock once stale', async () => {
+  test('a live lock (its restic running, frozen): "locked", never removed; once its process is gone, the next run removes it by itself', async () => {
     const repo = freshRepo('0.14')
     const app = writeApp({version: '0.14', repo, databases: [pgDatabaseLine('main', pg)], restic: localRestic(repo)})
     const holder = await frozenExclusiveLock('0.14', repo)
@@ -112,10 +112,11 @@ describe('restic 0.14, a PostgreSQL database first: restic\'s error, not the dum
     assert.match(r.stderr, /kamal-backup unlock/)
     noDumpBlame(r.stderr)
     assert.equal(readState(app, 'last_backup.json').failed_step, 'database:main')
+    assert.match(r.stderr, /restic unlock removed no lock: this one is held by a running restic/)
     assert.equal((await repoSnapshots(app)).length, 0)
-    assert.equal((await cli(app, ['unlock'])).code, 0)
     const again = await cli(app, ['backup', '--force'])
     assert.equal(again.code, 0, again.stderr)
+    assert.match(again.stderr, /removed a stale restic lock \(exclusive\) of pid \d+/)
   })
   for (const version of RESTIC_VERSIONS) {
     test(`list reads the runs while another restic holds the exclusive lock, say a prune from a laptop (restic ${version})`, async () => {

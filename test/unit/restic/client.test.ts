@@ -9,8 +9,9 @@ import {Redactor} from '../../../src/redact.ts'
 
 describe('what the config becomes for restic', () => {
   test('capabilities by version', () => {
-    assert.deepEqual(capabilities(parseResticVersion('restic 0.14.0')!), {stdinFromCommand: false, restCredentialsInEnv: false, restoreSubfolder: false})
-    assert.deepEqual(capabilities(parseResticVersion('restic 0.17.3')!), {stdinFromCommand: true, restCredentialsInEnv: true, restoreSubfolder: true})
+    assert.deepEqual(capabilities(parseResticVersion('restic 0.14.0')!), {stdinFromCommand: false, restCredentialsInEnv: false, restoreSubfolder: false, retryLock: false, repair: false})
+    assert.deepEqual(capabilities(parseResticVersion('restic 0.16.0')!), {stdinFromCommand: false, restCredentialsInEnv: false, restoreSubfolder: false, retryLock: true, repair: true})
+    assert.deepEqual(capabilities(parseResticVersion('restic 0.17.3')!), {stdinFromCommand: true, restCredentialsInEnv: true, restoreSubfolder: true, retryLock: true, repair: true})
     assert.equal(parseResticVersion('something else'), undefined)
   })
 })
