@@ -11,7 +11,7 @@ import {localExecutor, type Executor} from '../exec/executor.js'
 import type {Log} from '../log.js'
 import {Secret, type Redactor} from '../redact.js'
 import type {ResticTarget} from '../restic/argv.js'
-import {DEFAULT_OPEN_TIMEOUT_MS, describeLock, detectRestic, Restic, type ResticVersion} from '../restic/client.js'
+import {DEFAULT_OPEN_TIMEOUT_MS, DEFAULT_STALL_TIMEOUT_MS, describeLock, detectRestic, Restic, type ResticVersion} from '../restic/client.js'
 import type {Progress} from './progress.js'
 import {environmentSecrets, resolvePassword, resolveValue, type SecretSource} from '../config/resolve.js'
 import {RunEvents} from './events.js'
@@ -163,6 +163,7 @@ export async function openRepository(engine: Engine, restic: ResticConfig = engi
   const backend = repository instanceof Secret ? engine.redactor.redact(repository.reveal()) : restic.repositoryFile ? `in ${restic.repositoryFile}` : undefined
   return new Restic(engine.exec, target, version, engine.redactor, engine.signal, {
     openTimeoutMs: openTimeoutMs(engine.env),
+    stallTimeoutMs: secondsSetting(engine.env, 'KAMAL_BACKUP_STALL_TIMEOUT', DEFAULT_STALL_TIMEOUT_MS / 1000, 'the seconds restic may keep retrying a repository that stopped answering (default 300; 0: no limit)') * 1000,
     lockWaitSeconds: secondsSetting(engine.env, 'KAMAL_BACKUP_LOCK_WAIT', DEFAULT_LOCK_WAIT_SECONDS, 'the seconds a command may wait for another restic to release its lock (default 120; 0: fail at once)'),
     onStaleLocks: (locks) => {
       for (const lock of locks) engine.log.warn(`removed ${describeLock(lock)}: its process is gone (or it was not refreshed for 30 minutes)`)

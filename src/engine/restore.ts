@@ -424,7 +424,7 @@ function dumpSource(engine: Engine, restic: Restic, snapshot: RunSnapshot): Dump
     spec,
     tags: snapshot.tags,
     shortId: snapshot.shortId,
-    error: (result) => resticError(spec, result, engine.redactor),
+    error: (result) => resticError(spec, result, engine.redactor, {version: restic.version}),
     releaseLock: async () => void (await restic.unlock()),
   }
 }

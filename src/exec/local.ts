@@ -23,6 +23,9 @@ export interface RunOptions {
   /** Kill unless a stdout line that `opened` accepts (default: any line) arrives within `ms`: for restic's first
    *  call, which retries a backend that answers garbage for 15 minutes before it says anything. */
   openDeadline?: OpenDeadline
+  /** Kill when stderr keeps reporting retries for `ms` without a recovery: restic retries a backend that went away
+   *  mid-run for 15 minutes or more before it gives up. */
+  stallDeadline?: StallDeadline
   /** Start the child in its own process group and signal the whole group on abort: a dump tool's own children
    *  (a wrapper script's pg_dump, restic's --stdin-from-command) stop with it. */
   processGroup?: boolean
@@ -32,6 +35,14 @@ export interface RunOptions {
 export interface OpenDeadline {
   ms: number
   opened?: (line: string) => boolean
+}
+
+export interface StallDeadline {
+  ms: number
+  /** A line that says an operation failed and is being retried: starts the clock unless it is running. */
+  failing: (line: string) => boolean
+  /** A line that says the operations succeeded again: stops the clock. */
+  recovered: (line: string) => boolean
 }
 
 export interface ProcessResult {
@@ -44,6 +55,8 @@ export interface ProcessResult {
   timedOut: boolean
   /** The open deadline passed without a sign of life (timedOut is set too). */
   openTimedOut?: boolean
+  /** The stall deadline passed while the child kept retrying (timedOut is set too). */
+  stalled?: boolean
   interrupted: boolean
 }
 
@@ -117,13 +130,16 @@ export function runProcess(spec: CommandSpec, options: RunOptions = {}): Promise
       child.stdout!.on('data', (chunk: string) => keep(chunk))
     }
     const tail = keepTail(result)
+    const stall = stallWatch(options.stallDeadline, result, stop)
     lines(child.stderr!, (line) => {
       options.onStderrLine?.(line)
+      stall.line(line)
       tail(line)
     })
     const stopWatching = stopOnAbortOrTimeout(result, stop, options)
     child.on('close', (code, signal) => {
       if (opening) clearTimeout(opening)
+      stall.cancel()
       stopWatching()
       result.stdout = chunks.join('')
       result.exitCode = code
@@ -168,6 +184,30 @@ export function keepTail(result: ProcessResult, which: 'stdout' | 'stderr' = 'st
   return (line) => {
     result[which] += line + '\n'
     if (result[which].length > STDERR_TAIL * 2) result[which] = result[which].slice(-STDERR_TAIL)
+  }
+}
+
+/** Watches stderr lines for a run of retries that lasts `deadline.ms`; then marks the result stalled and stops
+ *  the child. */
+export function stallWatch(deadline: StallDeadline | undefined, result: ProcessResult, stop: () => void): {line: (line: string) => void; cancel: () => void} {
+  let timer: NodeJS.Timeout | undefined
+  const cancel = () => {
+    if (timer) clearTimeout(timer)
+    timer = undefined
+  }
+  if (!deadline) return {line: () => {}, cancel}
+  return {
+    cancel,
+    line: (line) => {
+      if (deadline.recovered(line)) cancel()
+      else if (!timer && deadline.failing(line)) {
+        timer = setTimeout(() => {
+          result.timedOut = true
+          result.stalled = true
+          stop()
+        }, deadline.ms)
+      }
+    },
   }
 }
 
@@ -299,6 +339,8 @@ export interface PipeOptions {
   onConsumerStdoutLine?: (line: string) => void
   /** See RunOptions.openDeadline; applies to the consumer (restic). */
   consumerOpenDeadline?: OpenDeadline
+  /** See RunOptions.stallDeadline; applies to the consumer (restic). */
+  consumerStallDeadline?: StallDeadline
   redactor?: Redactor
 }
 
@@ -346,7 +388,12 @@ export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, op
       options.onConsumerStdoutLine?.(line)
       if (results.consumer.stdout.length < 1024 * 1024) results.consumer.stdout += line + '\n'
     })
-    lines(consumer.stderr!, keepTail(results.consumer))
+    const consumerTail = keepTail(results.consumer)
+    const stall = stallWatch(options.consumerStallDeadline, results.consumer, stopConsumer)
+    lines(consumer.stderr!, (line) => {
+      stall.line(line)
+      consumerTail(line)
+    })
     lines(producer.stderr!, keepTail(results.producer))
     const stopListening = whenAborted(options.signal, () => {
       results.producer.interrupted = true
@@ -358,6 +405,7 @@ export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, op
     const finish = () => {
       if (--open > 0) return
       if (opening) clearTimeout(opening)
+      stall.cancel()
       stopListening()
       results.producer.durationMs = results.consumer.durationMs = Date.now() - started
       if (failure) return reject(failure)

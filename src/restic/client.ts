@@ -2,7 +2,7 @@
 // restic 0.14 (Debian 12) and 0.17+ (exit codes 10/11/12, --stdin-from-command, REST credentials in env).
 import {InterruptedError, KamalBackupError, type ErrorCode} from '../errors.js'
 import {runChecked, type Executor} from '../exec/executor.js'
-import {CommandFailedError, lastLines, type OpenDeadline, type ProcessResult, type RunOptions} from '../exec/local.js'
+import {CommandFailedError, lastLines, type OpenDeadline, type StallDeadline, type ProcessResult, type RunOptions} from '../exec/local.js'
 import type {CommandSpec} from '../exec/spec.js'
 import type {Redactor} from '../redact.js'
 import type {RetentionPolicy} from '../config/types.js'
@@ -84,12 +84,22 @@ export async function detectRestic(executor: Executor, bin: string, redactor?: R
 /** How long restic's first call may go without a sign that the repository opened (default 60 s). */
 export const DEFAULT_OPEN_TIMEOUT_MS = 60_000
 
+/** How long restic may keep retrying a backend that stopped answering before it is stopped (default 300 s). */
+export const DEFAULT_STALL_TIMEOUT_MS = 300_000
+
+/** restic's retry notices (0.14 to 0.18): "Save(<data/…>) returned error, retrying after 1.2s: …", and the line
+ *  that says an operation went through in the end. */
+const RETRYING_LINE = /\) returned error, retrying after /
+const RECOVERED_LINE = /\) operation successful after \d+ retries/
+
 /** Lines restic prints on stdout before the repository is open (check, prune): not a sign of life. */
 const PRE_OPEN_LINE = /^(using temporary cache|create (exclusive )?lock|repo already locked|\{"message_type":"exit_error")/
 
 export interface ResticOptions {
   /** The deadline for the first repository-opening call; 0 disables it. */
   openTimeoutMs?: number
+  /** How long a run of retries may last before the command is stopped; 0 disables it. */
+  stallTimeoutMs?: number
   /** The backend, as shown in errors (credentials already redacted). */
   backend?: string
   /** How long a second attempt waits for a live lock to be released (restic ≥ 0.16's --retry-lock); 0: not at all. */
@@ -142,6 +152,7 @@ export class LeftoverSnapshotError extends KamalBackupError {
 export class Restic {
   readonly caps: ReturnType<typeof capabilities>
   readonly openTimeoutMs: number
+  readonly stallTimeoutMs: number
   /** Stale locks this instance removed (reported in the run's record). */
   readonly removedLocks: StaleLock[] = []
   #opened = false
@@ -155,6 +166,7 @@ export class Restic {
   ) {
     this.caps = capabilities(version)
     this.openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS
   }
 
   /** restic ≥ 0.17 retries a backend that accepts connections but answers garbage for 15 minutes, silently: until
@@ -164,9 +176,25 @@ export class Restic {
     return {ms: this.openTimeoutMs, opened: (line) => line.trim() !== '' && !PRE_OPEN_LINE.test(line)}
   }
 
+  /** A backend that goes away mid-run: restic retries each operation for 15 minutes or more (measured: 0.14
+   *  still retrying after 18 min, 0.18 after 20), silently to a scheduler. A run of retry lines that lasts the
+   *  stall deadline with no recovery stops the command. */
+  protected stallDeadline(): StallDeadline | undefined {
+    if (this.stallTimeoutMs <= 0) return undefined
+    return {ms: this.stallTimeoutMs, failing: (line) => RETRYING_LINE.test(line), recovered: (line) => RECOVERED_LINE.test(line)}
+  }
+
+  /** The watchdogs of a repository call, as run options. */
+  protected deadlines(): Pick<RunOptions, 'openDeadline' | 'stallDeadline'> {
+    const open = this.openDeadline()
+    const stall = this.stallDeadline()
+    return {...(open && {openDeadline: open}), ...(stall && {stallDeadline: stall})}
+  }
+
   /** After a call: a timeout becomes the "not answering" error; anything restic answered proves it can talk. */
   protected settle(result: ProcessResult): void {
     if (result.openTimedOut) throw this.notAnswering()
+    if (result.stalled) throw this.stalled()
     if (result.exitCode === 0 || result.stdout.length > 0) this.#opened = true
   }
 
@@ -178,6 +206,18 @@ export class Restic {
       suggestions: [
         'check restic.repository (scheme, host, port and path) and that the server behind it is a restic backend (REST server, S3, SFTP) that is up',
         'a slow but working backend: raise the deadline with KAMAL_BACKUP_REPOSITORY_TIMEOUT=<seconds> in the accessory environment',
+      ],
+    })
+  }
+
+  stalled(): KamalBackupError {
+    const backend = this.options.backend ?? 'the restic repository'
+    const seconds = Math.round(this.stallTimeoutMs / 1000)
+    return new KamalBackupError(this.redactor.redact(`the repository ${backend} stopped answering: restic kept retrying for ${seconds} s and was stopped`), {
+      code: 'restic/unreachable',
+      suggestions: [
+        'check that the repository server is up and reachable from the accessory; the next run tries again',
+        'a backend that is known to pause for longer: raise the limit with KAMAL_BACKUP_STALL_TIMEOUT=<seconds> in the accessory environment',
       ],
     })
   }
@@ -239,11 +279,10 @@ export class Restic {
   }
 
   async #runOnce(spec: CommandSpec, options: RunOptions = {}): Promise<ProcessResult> {
-    const deadline = this.openDeadline()
-    const result = await this.executor.run(spec, {redactor: this.redactor, ...(this.signal && {signal: this.signal}), ...(deadline && {openDeadline: deadline}), ...options})
+    const result = await this.executor.run(spec, {redactor: this.redactor, ...(this.signal && {signal: this.signal}), ...this.deadlines(), ...options})
     if (result.interrupted) throw new InterruptedError()
     this.settle(result)
-    if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
+    if (result.exitCode !== 0) throw resticError(spec, result, this.redactor, {version: this.version})
     return result
   }
 
@@ -276,11 +315,10 @@ export class Restic {
   async #backupFromCommand(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
     const spec = waitingForLock(resticArgv.backupFromCommand(this.target, filename, snapshot, producer), wait)
     let summary: BackupSummary | undefined
-    const deadline = this.openDeadline()
     const result = await this.executor.run(spec, {
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
-      ...(deadline && {openDeadline: deadline}),
+      ...this.deadlines(),
       // restic runs the dump as its child: signals reach the dump tool and its own children too.
       processGroup: true,
       onStdoutLine: (line) => {
@@ -288,9 +326,8 @@ export class Restic {
       },
     })
     if (result.interrupted) throw await this.discard(summary, new InterruptedError())
-    if (result.openTimedOut) throw this.notAnswering()
     this.settle(result)
-    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, producer))
+    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, {producer, version: this.version}))
     return requireSummary(summary, spec)
   }
 
@@ -303,7 +340,7 @@ export class Restic {
       // Not tied to the abort signal: after an interrupt the cleanup still has to happen (it takes a second).
       const spec = resticArgv.forgetIds(this.target, [summary.snapshotId])
       const result = await this.executor.run(spec, {redactor: this.redactor, timeoutMs: 120_000})
-      if (result.exitCode !== 0) throw resticError(spec, result, this.redactor)
+      if (result.exitCode !== 0) throw resticError(spec, result, this.redactor, {version: this.version})
       const message = `${error.message}\n(the snapshot ${summary.snapshotId.slice(0, 8)} restic saved anyway was removed)`
       if (error instanceof InterruptedError) return new InterruptedError(message)
       return error.withMessage(message)
@@ -326,27 +363,28 @@ export class Restic {
     const consumer = waitingForLock(resticArgv.backupStdin(this.target, filename, snapshot), wait)
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
+    const stall = this.stallDeadline()
     const piped = await this.executor.pipe(producer, consumer, {
       commitOnProducerSuccess: true,
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
       ...(deadline && {consumerOpenDeadline: deadline}),
+      ...(stall && {consumerStallDeadline: stall}),
       onConsumerStdoutLine: (line) => {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
     })
     const {producer: p, consumer: c} = piped
     if (p.interrupted || c.interrupted) throw await this.discard(summary, new InterruptedError())
-    if (c.openTimedOut) throw this.notAnswering()
     this.settle(c)
     // restic failing on its own (no repository, wrong password, a lock) closes the pipe: the dump then dies of
     // EPIPE/SIGPIPE/ECONNRESET, and that is a consequence, not the error to report. Only a restic that we stopped
     // because the dump had failed is the dump's fault.
     // (restic cannot see end-of-file before the dump succeeded, so a restic that exited without being stopped
     // failed by itself.)
-    if (c.exitCode !== 0 && (!piped.consumerStopped || brokenPipe(p))) throw await this.discard(summary, resticError(consumer, c, this.redactor))
+    if (c.exitCode !== 0 && (!piped.consumerStopped || brokenPipe(p))) throw await this.discard(summary, resticError(consumer, c, this.redactor, {version: this.version}))
     if (p.exitCode !== 0) throw await this.discard(summary, dumpFailed(producer, p, this.redactor))
-    if (c.exitCode !== 0) throw await this.discard(summary, resticError(consumer, c, this.redactor))
+    if (c.exitCode !== 0) throw await this.discard(summary, resticError(consumer, c, this.redactor, {version: this.version}))
     return requireSummary(summary, consumer)
   }
 
@@ -357,11 +395,10 @@ export class Restic {
   async #backupFile(filename: string, snapshot: SnapshotTags, file: string, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
     const spec = waitingForLock(resticArgv.backupStdin(this.target, filename, snapshot), wait)
     let summary: BackupSummary | undefined
-    const deadline = this.openDeadline()
     const result = await this.executor.run(spec, {
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
-      ...(deadline && {openDeadline: deadline}),
+      ...this.deadlines(),
       stdin: {file},
       onStdoutLine: (line) => {
         summary = handleBackupLine(line, onProgress) ?? summary
@@ -369,7 +406,7 @@ export class Restic {
     })
     if (result.interrupted) throw await this.discard(summary, new InterruptedError())
     this.settle(result)
-    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor))
+    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, {version: this.version}))
     return requireSummary(summary, spec)
   }
 
@@ -380,11 +417,10 @@ export class Restic {
   async #backupPaths(paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
     const spec = waitingForLock(resticArgv.backupPaths(this.target, paths, excludes, snapshot), wait)
     let summary: BackupSummary | undefined
-    const deadline = this.openDeadline()
     const result = await this.executor.run(spec, {
       redactor: this.redactor,
       ...(this.signal && {signal: this.signal}),
-      ...(deadline && {openDeadline: deadline}),
+      ...this.deadlines(),
       onStdoutLine: (line) => {
         summary = handleBackupLine(line, onProgress) ?? summary
       },
@@ -402,7 +438,7 @@ export class Restic {
         }),
       )
     }
-    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor))
+    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, {version: this.version}))
     return requireSummary(summary, spec)
   }
 
@@ -513,11 +549,11 @@ function dumpSuggestions(stderr: string): string[] {
   return []
 }
 
-/** Classifies a failed restic call by exit code (0.17+) and message (0.14). */
-export function resticError(spec: CommandSpec, result: ProcessResult, redactor: Redactor, producer?: CommandSpec): KamalBackupError {
-  // restic ≥ 0.18 with --json reports a fatal error as one JSON line on stderr: keep its message.
+/** What restic said about a failed call, readable: restic ≥ 0.18's JSON error lines become their message, and a Go
+ *  stack trace (restic 0.14 prints one for some fatal errors, e.g. a lock it cannot write) is left out. */
+export function resticStderr(stderr: string): string {
   // Its per-item errors ({"message_type":"error","error":{"message":...},"item":...}) become "error: <message>".
-  const stderr = result.stderr.replace(/^\{"message_type":"(exit_error|error)".*$/gm, (line) => {
+  const readable = stderr.replace(/^\{"message_type":"(exit_error|error)".*$/gm, (line) => {
     try {
       const parsed = JSON.parse(line) as {message?: string; error?: {message?: string}}
       return parsed.error?.message !== undefined ? `error: ${parsed.error.message}` : String(parsed.message ?? line)
@@ -525,10 +561,35 @@ export function resticError(spec: CommandSpec, result: ProcessResult, redactor: 
       return line
     }
   })
+  const lines = readable.split('\n')
+  const frame = (line: string | undefined) => line !== undefined && /^\t\S+\.(go|s):\d+/.test(line)
+  return lines.filter((line, i) => !frame(line) && !(frame(lines[i + 1]) && !/\s/.test(line)) && !/^goroutine \d+ \[/.test(line)).join('\n')
+}
+
+/** Data restic could not read back: a pack file missing, cut short or corrupt (check, restore, dump). */
+const DAMAGED = /repository contains errors|ReadFull\(<data\/[0-9a-f]+>\): (unexpected EOF|file is too short|open .*no such file|.*does not exist)|StreamPack: ReadFull|ciphertext verification failed|pack [0-9a-f]{64}: (does not exist|unexpected file size)/
+
+/** What to do about damage, with the commands this restic has (repair arrived in 0.16) and the packs check named. */
+export function damageSuggestions(stderr: string, version?: ResticVersion): string[] {
+  const guide = 'read restic\'s troubleshooting guide first: https://restic.readthedocs.io/en/stable/077_troubleshooting.html'
+  const where = 'in the accessory, where the repository and its password are set'
+  const after = 'then run `kamal-backup backup` for a complete new run and `kamal-backup check --read-data-subset 100%` until it passes; until then restore an earlier run (`kamal-backup list`, then --run <id>) if the latest is damaged'
+  const packs = [...new Set([...stderr.matchAll(/restic repair packs ([0-9a-f ]+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/)))]
+  if (version && !atLeast(version, 0, 16)) {
+    return [guide, `${where}: \`restic rebuild-index\`, then \`restic check\` to see which snapshots are damaged and \`restic forget <id>\` them (restic 0.16 or newer can repair: \`restic repair packs\`, \`restic repair snapshots --forget\`)`, after]
+  }
+  const repair = packs.length > 0 ? `\`restic repair packs ${packs.join(' ')}\`, then \`restic repair snapshots --forget\`` : '`restic repair index`, `restic check --read-data` to find the damaged packs, `restic repair packs <ids>` and `restic repair snapshots --forget`'
+  return [guide, `${where}: ${repair}`, after]
+}
+
+/** Classifies a failed restic call by exit code (0.17+) and message (0.14 and later). */
+export function resticError(spec: CommandSpec, result: ProcessResult, redactor: Redactor, context: {producer?: CommandSpec | undefined; version?: ResticVersion | undefined} = {}): KamalBackupError {
+  const {producer, version} = context
+  const stderr = resticStderr(result.stderr)
   const tail = redactor.redact(lastLines(stderr, 6))
   const code = result.exitCode
   const make = (errorCode: ErrorCode, message: string, suggestions: string[]) => {
-    const error = new CommandFailedError(spec, result, redactor, message, suggestions)
+    const error = new CommandFailedError(spec, {...result, stderr}, redactor, message, suggestions)
     Object.defineProperty(error, 'code', {value: errorCode})
     return error
   }
@@ -538,19 +599,24 @@ export function resticError(spec: CommandSpec, result: ProcessResult, redactor: 
   if (code === 12 || /wrong password or no key found/.test(stderr)) {
     return make('restic/wrong-password', 'restic could not open the repository: wrong password', ['check the RESTIC_PASSWORD secret (restic.password) for this destination'])
   }
+  // Before "locked": a full disk makes restic fail to write its lock file ("unable to create lock in backend").
+  if (/no space left on device|disk quota exceeded/i.test(stderr)) {
+    return make('restic/disk-full', `no space left on device${tail ? `:\n${tail}` : ''}`, ['free space where the repository (or restic\'s cache in the state directory) lives; the next run saves a complete run again, and what the failed one saved is forgotten'])
+  }
   if (code === 11 || /repository is already locked|unable to create lock/.test(stderr)) {
     return make('restic/locked', `the repository is locked by another restic process${tail ? `:\n${tail}` : ''}`, ['if no other backup, check or prune is running, remove the stale lock with `kamal-backup unlock`'])
   }
   if (producer && /command failed|exit status \d+|signal: /.test(stderr)) {
     return make('dump/failed', `${producer.label ?? producer.argv[0]} failed; no snapshot was saved${tail ? `:\n${tail}` : ''}`, dumpSuggestions(stderr))
   }
-  if (/no space left on device/i.test(stderr)) {
-    return make('restic/disk-full', `no space left on device${tail ? `:\n${tail}` : ''}`, ['free space where the repository (or restic\'s cache in the state directory) lives'])
+  if (DAMAGED.test(stderr)) {
+    const what = /repository contains errors/.test(stderr) ? 'restic check found errors: the repository is damaged' : 'restic could not read data back: the repository is damaged (a pack file is missing or broken)'
+    return make('restic/damaged', `${what}${tail ? `:\n${tail}` : ''}`, damageSuggestions(stderr, version))
   }
   if (/401 Unauthorized|403 Forbidden|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|permission denied/i.test(stderr)) {
     return make('restic/access-denied', `the repository refused access${tail ? `:\n${tail}` : ''}`, ['check the repository credentials (restic.rest, or the AWS_* secrets in restic.env)'])
   }
-  if (/connection refused|no such host|i\/o timeout|network is unreachable|dial tcp|TLS handshake|x509:|EOF/i.test(stderr) && !producer) {
+  if (/connection refused|no such host|i\/o timeout|network is unreachable|dial tcp|TLS handshake|x509:|connection reset|(?<!unexpected )\bEOF\b/i.test(stderr) && !producer) {
     return make('restic/unreachable', `the repository server cannot be reached${tail ? `:\n${tail}` : ''}`, ['check restic.repository and that the server is up and reachable from here'])
   }
   if (/snapshot is empty|no data read/.test(stderr)) {

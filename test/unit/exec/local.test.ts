@@ -36,6 +36,20 @@ describe('local processes', () => {
     assert.equal(preOpen.openTimedOut, true, 'a line printed before the repository opened is not a sign of life')
   })
 
+  test('the stall deadline stops a command that keeps retrying; a recovery resets it (process and pipe)', async () => {
+    const stall = {ms: 600, failing: (l: string) => l.includes('retrying'), recovered: (l: string) => l.includes('successful')}
+    const retrying = `setInterval(() => console.error('Save(<data/ab>) returned error, retrying after 1s'), 100)`
+    const stuck = await runProcess({argv: node(retrying)}, {stallDeadline: stall})
+    assert.equal(stuck.stalled, true)
+    assert.ok(stuck.durationMs < 10_000)
+    // Retries that keep getting through (a recovery every 400 ms) never add up to the deadline.
+    const flaky = await runProcess({argv: node(`${retrying}; setInterval(() => console.error('operation successful after 2 retries'), 400); setTimeout(() => process.exit(0), 2500)`)}, {stallDeadline: stall})
+    assert.equal(flaky.stalled, undefined)
+    assert.equal(flaky.exitCode, 0)
+    const piped = await runPipe({argv: node('')}, {argv: node(retrying)}, {consumerStallDeadline: stall})
+    assert.equal(piped.consumer.stalled, true)
+  })
+
   test('an abort reaches a dump tool\'s own children (process group), so the run ends at once', async () => {
     const d = dir()
     const pidFile = join(d, 'sleep.pid')

@@ -4,7 +4,7 @@ import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import type {CommandSpec} from '../../../src/exec/spec.ts'
 import type {ProcessResult} from '../../../src/exec/local.ts'
-import {capabilities, parseResticVersion, resticError} from '../../../src/restic/client.ts'
+import {capabilities, parseResticVersion, resticError, resticStderr} from '../../../src/restic/client.ts'
 import {Redactor} from '../../../src/redact.ts'
 
 describe('what the config becomes for restic', () => {
@@ -19,7 +19,7 @@ describe('what the config becomes for restic', () => {
 describe('restic errors', () => {
   const result = (exitCode: number, stderr: string): ProcessResult => ({exitCode, signal: null, stdout: '', stderr, durationMs: 1, timedOut: false, interrupted: false})
   const spec: CommandSpec = {argv: ['restic', 'backup'], label: 'restic backup files'}
-  const classify = (code: number, stderr: string, producer?: CommandSpec) => resticError(spec, result(code, stderr), new Redactor().add('hunter2-secret'), producer).code
+  const classify = (code: number, stderr: string, producer?: CommandSpec) => resticError(spec, result(code, stderr), new Redactor().add('hunter2-secret'), {producer}).code
   const cases: [string, number, string, string][] = [
     ['0.14 no repository', 1, 'Fatal: unable to open config file: stat /repo/config: no such file or directory\nIs there a repository at the following location?', 'restic/no-repository'],
     ['0.14 no repository on S3', 1, 'Fatal: unable to open config file: Stat: The specified key does not exist.', 'restic/no-repository'],
@@ -31,6 +31,15 @@ describe('restic errors', () => {
     ['disk full', 1, 'Fatal: unable to save snapshot: write /repo/data/ab: no space left on device', 'restic/disk-full'],
     ['REST 401', 1, 'Fatal: unable to open config file: unexpected HTTP response (401): 401 Unauthorized', 'restic/access-denied'],
     ['unreachable', 1, 'Fatal: unable to open repository: dial tcp 10.0.0.1:8000: connect: connection refused', 'restic/unreachable'],
+    ['a server that hung up (EOF)', 1, 'Fatal: unable to open config file: Get "http://127.0.0.1:8000/repo/config": EOF', 'restic/unreachable'],
+    // The texts below are restic's own, measured on 0.14.0 and 0.18.0 (a pack truncated or deleted, a full tmpfs).
+    ['0.18 disk full while writing its lock (not "locked")', 1, 'Save(<lock/8df5108322>) failed: write /r/locks/8df5-tmp-41: no space left on device\nunable to create lock in backend: write /r/locks/8df5-tmp-41: no space left on device', 'restic/disk-full'],
+    ['0.14 check: a pack cut short', 1, 'pack 942802edaf6a4cfdd36cbcb9991da5bc15f83666fc6034c8fbe5f948dad4c70f: unexpected file size: got 1000, expected 3000274\nFatal: repository contains errors', 'restic/damaged'],
+    ['0.18 check: a pack deleted', 1, 'pack d2d429371af52e772490d086861977b54ad599ae2c366c3f94f3c8eca9cbcd71: does not exist\n\nThe repository is damaged and must be repaired.\n\nFatal: repository contains errors', 'restic/damaged'],
+    ['0.14 dump of a truncated pack (not "unreachable": unexpected EOF)', 2, 'Load(<data/942802edaf>, 815589, 0) returned error, retrying after 15.39s: unexpected EOF\ncannot dump file: ReadFull(<data/942802edaf>): unexpected EOF', 'restic/damaged'],
+    ['0.18 dump of a truncated pack', 1, 'Load(<data/e5e6cfa988>, 714122, 2286121) failed: file is too short\nFatal: cannot dump file: ReadFull(<data/e5e6cfa988>): file is too short', 'restic/damaged'],
+    ['0.18 dump of a deleted pack', 1, 'Fatal: cannot dump file: ReadFull(<data/d2d429371a>): open /r/data/d2/d2d4: no such file or directory', 'restic/damaged'],
+    ['0.14 restore of a truncated pack', 1, 'ignoring error for /x.dat: StreamPack: ReadFull: unexpected EOF\nFatal: There were 2 errors', 'restic/damaged'],
   ]
   for (const [name, code, stderr, expected] of cases) test(name, () => assert.equal(classify(code, stderr), expected))
 
@@ -44,7 +53,37 @@ describe('restic errors', () => {
     const error = resticError(spec, result(1, '{"message_type":"exit_error","code":1,"message":"Fatal: boom with hunter2-secret"}'), new Redactor().add('hunter2-secret'))
     assert.match(error.message, /Fatal: boom with \[REDACTED\]/)
     assert.doesNotMatch(error.message, /message_type/)
-    const item = resticError(spec, result(1, '{"message_type":"error","error":{"message":"failed to save /x: command failed: exit status 1"},"during":"archival","item":"/x"}\nFatal: unable to save snapshot'), new Redactor(), {argv: ['pg_dump'], label: 'pg_dump main'})
+    const item = resticError(spec, result(1, '{"message_type":"error","error":{"message":"failed to save /x: command failed: exit status 1"},"during":"archival","item":"/x"}\nFatal: unable to save snapshot'), new Redactor(), {producer: {argv: ['pg_dump'], label: 'pg_dump main'}})
     assert.match(item.message, /^pg_dump main failed; no snapshot was saved:\nerror: failed to save \/x: command failed: exit status 1\nFatal: unable to save snapshot$/)
+  })
+
+  test('restic 0.14\'s Go stack trace is left out; the fatal line is kept, and a full disk is not a lock', () => {
+    const stderr = [
+      'write /r/locks/6f57-tmp-42: no space left on device',
+      'github.com/restic/restic/internal/backend/local.(*Local).Save',
+      '\tgithub.com/restic/restic/internal/backend/local/local.go:170',
+      'runtime.goexit',
+      '\truntime/asm_amd64.s:1594',
+      'unable to create lock in backend',
+    ].join('\n')
+    assert.equal(resticStderr(stderr), 'write /r/locks/6f57-tmp-42: no space left on device\nunable to create lock in backend')
+    const error = resticError(spec, result(1, stderr), new Redactor())
+    assert.equal(error.code, 'restic/disk-full')
+    assert.doesNotMatch(error.message, /local\.go|goexit/)
+  })
+
+  test('damage: what to do depends on the restic version, and names the packs check reported', () => {
+    const check = 'pack e5e6: unexpected file size\nrestic repair packs e5e6cfa988 0a1b2c3d4e\nrestic repair snapshots --forget\nFatal: repository contains errors'
+    const v18 = resticError({argv: ['restic', 'check'], label: 'restic check'}, result(1, check), new Redactor(), {version: parseResticVersion('restic 0.18.0')!})
+    assert.equal(v18.code, 'restic/damaged')
+    assert.match(v18.message, /^restic check found errors: the repository is damaged/)
+    assert.match(v18.suggestions.join('\n'), /`restic repair packs e5e6cfa988 0a1b2c3d4e`, then `restic repair snapshots --forget`/)
+    assert.match(v18.suggestions.join('\n'), /kamal-backup backup.*kamal-backup check --read-data-subset 100%/)
+    const v14 = resticError({argv: ['restic', 'check'], label: 'restic check'}, result(1, 'Fatal: repository contains errors'), new Redactor(), {version: parseResticVersion('restic 0.14.0')!})
+    assert.match(v14.suggestions.join('\n'), /restic rebuild-index/)
+    assert.match(v14.suggestions[1]!, /^in the accessory[^`]*: `restic rebuild-index`/)
+    const unnamed = resticError(spec, result(1, 'Fatal: cannot dump file: ReadFull(<data/d2d4>): file is too short'), new Redactor(), {version: parseResticVersion('restic 0.17.3')!})
+    assert.match(unnamed.message, /could not read data back/)
+    assert.match(unnamed.suggestions.join('\n'), /restic repair index.*restic check --read-data/)
   })
 })
