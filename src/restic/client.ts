@@ -7,6 +7,7 @@ import type {CommandSpec} from '../exec/spec.js'
 import type {Redactor} from '../redact.js'
 import type {RetentionPolicy} from '../config/types.js'
 import {resticArgv, type ResticTarget, type SnapshotTags} from './argv.js'
+import {FULL_CACHE_STUCK_MS, watchFullCache} from './full-cache.js'
 
 export interface ResticVersion {
   major: number
@@ -198,6 +199,21 @@ export class Restic {
     if (result.exitCode === 0 || result.stdout.length > 0) this.#opened = true
   }
 
+  /** restic's cache (in the state directory unless RESTIC_CACHE_DIR says otherwise): a full one is a full state
+   *  volume, not a full repository. */
+  get cacheDir(): string | undefined {
+    const dir = this.target.env.RESTIC_CACHE_DIR
+    return typeof dir === 'string' ? dir : undefined
+  }
+
+  /** restic ≥ 0.17 stuck on a full cache (see full-cache.ts), stopped. */
+  stuckOnFullCache(): KamalBackupError {
+    return new KamalBackupError(`no space left on device in the state directory: restic could not write its cache (${this.cacheDir ?? 'RESTIC_CACHE_DIR'}) and stopped making progress; it was stopped after ${FULL_CACHE_STUCK_MS / 1000} s (restic 0.17 and later wait for ever there)`, {
+      code: 'restic/disk-full',
+      suggestions: [FREE_STATE_VOLUME],
+    })
+  }
+
   notAnswering(): KamalBackupError {
     const backend = this.options.backend ?? 'the restic repository'
     const seconds = Math.round(this.openTimeoutMs / 1000)
@@ -257,6 +273,11 @@ export class Restic {
     return removed
   }
 
+  /** The ids of the locks in the repository now. */
+  locks(): Promise<string[]> {
+    return this.#listLocks()
+  }
+
   async #listLocks(): Promise<string[]> {
     const result = await this.#runOnce(resticArgv.listLocks(this.target))
     return result.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[0-9a-f]{64}$/.test(l))
@@ -282,7 +303,7 @@ export class Restic {
     const result = await this.executor.run(spec, {redactor: this.redactor, ...(this.signal && {signal: this.signal}), ...this.deadlines(), ...options})
     if (result.interrupted) throw new InterruptedError()
     this.settle(result)
-    if (result.exitCode !== 0) throw resticError(spec, result, this.redactor, {version: this.version})
+    if (result.exitCode !== 0) throw resticError(spec, result, this.redactor, {version: this.version, cacheDir: this.cacheDir})
     return result
   }
 
@@ -315,19 +336,22 @@ export class Restic {
   async #backupFromCommand(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
     const spec = waitingForLock(resticArgv.backupFromCommand(this.target, filename, snapshot, producer), wait)
     let summary: BackupSummary | undefined
+    const watch = watchFullCache(this.cacheDir, this.signal)
     const result = await this.executor.run(spec, {
       redactor: this.redactor,
-      ...(this.signal && {signal: this.signal}),
+      ...(watch.signal && {signal: watch.signal}),
       ...this.deadlines(),
       // restic runs the dump as its child: signals reach the dump tool and its own children too.
       processGroup: true,
       onStdoutLine: (line) => {
+        watch.line(line)
         summary = handleBackupLine(line, onProgress) ?? summary
       },
-    })
+    }).finally(watch.stop)
+    if (watch.stuck) throw await this.discard(summary, this.stuckOnFullCache())
     if (result.interrupted) throw await this.discard(summary, new InterruptedError())
     this.settle(result)
-    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, {producer, version: this.version}))
+    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, {producer, version: this.version, cacheDir: this.cacheDir}))
     return requireSummary(summary, spec)
   }
 
@@ -340,7 +364,7 @@ export class Restic {
       // Not tied to the abort signal: after an interrupt the cleanup still has to happen (it takes a second).
       const spec = resticArgv.forgetIds(this.target, [summary.snapshotId])
       const result = await this.executor.run(spec, {redactor: this.redactor, timeoutMs: 120_000})
-      if (result.exitCode !== 0) throw resticError(spec, result, this.redactor, {version: this.version})
+      if (result.exitCode !== 0) throw resticError(spec, result, this.redactor, {version: this.version, cacheDir: this.cacheDir})
       const message = `${error.message}\n(the snapshot ${summary.snapshotId.slice(0, 8)} restic saved anyway was removed)`
       if (error instanceof InterruptedError) return new InterruptedError(message)
       return error.withMessage(message)
@@ -364,17 +388,20 @@ export class Restic {
     let summary: BackupSummary | undefined
     const deadline = this.openDeadline()
     const stall = this.stallDeadline()
+    const watch = watchFullCache(this.cacheDir, this.signal)
     const piped = await this.executor.pipe(producer, consumer, {
       commitOnProducerSuccess: true,
       redactor: this.redactor,
-      ...(this.signal && {signal: this.signal}),
+      ...(watch.signal && {signal: watch.signal}),
       ...(deadline && {consumerOpenDeadline: deadline}),
       ...(stall && {consumerStallDeadline: stall}),
       onConsumerStdoutLine: (line) => {
+        watch.line(line)
         summary = handleBackupLine(line, onProgress) ?? summary
       },
-    })
+    }).finally(watch.stop)
     const {producer: p, consumer: c} = piped
+    if (watch.stuck) throw await this.discard(summary, this.stuckOnFullCache())
     if (p.interrupted || c.interrupted) throw await this.discard(summary, new InterruptedError())
     this.settle(c)
     // restic failing on its own (no repository, wrong password, a lock) closes the pipe: the dump then dies of
@@ -382,9 +409,9 @@ export class Restic {
     // because the dump had failed is the dump's fault.
     // (restic cannot see end-of-file before the dump succeeded, so a restic that exited without being stopped
     // failed by itself.)
-    if (c.exitCode !== 0 && (!piped.consumerStopped || brokenPipe(p))) throw await this.discard(summary, resticError(consumer, c, this.redactor, {version: this.version}))
+    if (c.exitCode !== 0 && (!piped.consumerStopped || brokenPipe(p))) throw await this.discard(summary, resticError(consumer, c, this.redactor, {version: this.version, cacheDir: this.cacheDir}))
     if (p.exitCode !== 0) throw await this.discard(summary, dumpFailed(producer, p, this.redactor))
-    if (c.exitCode !== 0) throw await this.discard(summary, resticError(consumer, c, this.redactor, {version: this.version}))
+    if (c.exitCode !== 0) throw await this.discard(summary, resticError(consumer, c, this.redactor, {version: this.version, cacheDir: this.cacheDir}))
     return requireSummary(summary, consumer)
   }
 
@@ -395,18 +422,21 @@ export class Restic {
   async #backupFile(filename: string, snapshot: SnapshotTags, file: string, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
     const spec = waitingForLock(resticArgv.backupStdin(this.target, filename, snapshot), wait)
     let summary: BackupSummary | undefined
+    const watch = watchFullCache(this.cacheDir, this.signal)
     const result = await this.executor.run(spec, {
       redactor: this.redactor,
-      ...(this.signal && {signal: this.signal}),
+      ...(watch.signal && {signal: watch.signal}),
       ...this.deadlines(),
       stdin: {file},
       onStdoutLine: (line) => {
+        watch.line(line)
         summary = handleBackupLine(line, onProgress) ?? summary
       },
-    })
+    }).finally(watch.stop)
+    if (watch.stuck) throw await this.discard(summary, this.stuckOnFullCache())
     if (result.interrupted) throw await this.discard(summary, new InterruptedError())
     this.settle(result)
-    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, {version: this.version}))
+    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, {version: this.version, cacheDir: this.cacheDir}))
     return requireSummary(summary, spec)
   }
 
@@ -417,19 +447,23 @@ export class Restic {
   async #backupPaths(paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
     const spec = waitingForLock(resticArgv.backupPaths(this.target, paths, excludes, snapshot), wait)
     let summary: BackupSummary | undefined
+    const watch = watchFullCache(this.cacheDir, this.signal)
     const result = await this.executor.run(spec, {
       redactor: this.redactor,
-      ...(this.signal && {signal: this.signal}),
+      ...(watch.signal && {signal: watch.signal}),
       ...this.deadlines(),
       onStdoutLine: (line) => {
+        watch.line(line)
         summary = handleBackupLine(line, onProgress) ?? summary
       },
-    })
+    }).finally(watch.stop)
+    if (watch.stuck) throw await this.discard(summary, this.stuckOnFullCache())
     if (result.interrupted) throw await this.discard(summary, new InterruptedError())
     this.settle(result)
     // Exit 3: some files could not be read. The snapshot restic saved is incomplete: that is a failure here, and
     // the snapshot is removed so the run can never look complete.
-    if (result.exitCode === 3) {
+    const storedAgain = result.exitCode === 3 && onlyStoredAgain(result.stderr)
+    if (result.exitCode === 3 && !storedAgain) {
       throw await this.discard(
         summary,
         new KamalBackupError(`restic could not read some files: ${this.redactor.redact(lastLines(result.stderr, 5))}`, {
@@ -438,7 +472,7 @@ export class Restic {
         }),
       )
     }
-    if (result.exitCode !== 0) throw await this.discard(summary, resticError(spec, result, this.redactor, {version: this.version}))
+    if (result.exitCode !== 0 && !storedAgain) throw await this.discard(summary, resticError(spec, result, this.redactor, {version: this.version, cacheDir: this.cacheDir}))
     return requireSummary(summary, spec)
   }
 
@@ -469,6 +503,8 @@ export class Restic {
   }
 }
 
+const FREE_STATE_VOLUME = 'free space on the state volume (or point RESTIC_CACHE_DIR at a larger one); the next run saves a complete run again, and what the failed one saved is forgotten'
+
 /** A lock that is still there after the stale ones were removed: live, or another host's and younger than 30 min. */
 function stillLocked(error: KamalBackupError, waitedSeconds?: number): KamalBackupError {
   const waited = waitedSeconds ? `, and it was not released within ${waitedSeconds} s` : ''
@@ -481,6 +517,14 @@ function stillLocked(error: KamalBackupError, waitedSeconds?: number): KamalBack
       'if that process is gone, its lock goes stale 30 minutes after it was last refreshed, and the next run removes it; `kamal-backup unlock` does the same now',
     ],
   })
+}
+
+/** restic ≥ 0.17 after a repair (repair index, repair packs): a file whose blobs the index lost is read and stored
+ *  again in full, reported as an error, and the backup exits 3; the snapshot is whole. (0.14 reports those errors
+ *  with an empty message: they cannot be told from an unreadable file, so its run fails once.) */
+function onlyStoredAgain(stderr: string): boolean {
+  const errors = stderr.split('\n').filter((line) => line.startsWith('{"message_type":"error"'))
+  return errors.length > 0 && errors.every((line) => /not found in the repository index; storing the file again/.test(line))
 }
 
 function handleBackupLine(line: string, onProgress?: (p: ProgressUpdate) => void): BackupSummary | undefined {
@@ -550,8 +594,9 @@ function dumpSuggestions(stderr: string): string[] {
 }
 
 /** What restic said about a failed call, readable: restic ≥ 0.18's JSON error lines become their message, and a Go
- *  stack trace (restic 0.14 prints one for some fatal errors, e.g. a lock it cannot write) is left out. */
-export function resticStderr(stderr: string): string {
+ *  stack trace (restic 0.14 prints one for some fatal errors, e.g. a lock it cannot write) is left out unless DEBUG
+ *  is set. */
+export function resticStderr(stderr: string, options: {keepStackTrace?: boolean} = {}): string {
   // Its per-item errors ({"message_type":"error","error":{"message":...},"item":...}) become "error: <message>".
   const readable = stderr.replace(/^\{"message_type":"(exit_error|error)".*$/gm, (line) => {
     try {
@@ -561,13 +606,16 @@ export function resticStderr(stderr: string): string {
       return line
     }
   })
+  if (options.keepStackTrace) return readable
   const lines = readable.split('\n')
   const frame = (line: string | undefined) => line !== undefined && /^\t\S+\.(go|s):\d+/.test(line)
-  return lines.filter((line, i) => !frame(line) && !(frame(lines[i + 1]) && !/\s/.test(line)) && !/^goroutine \d+ \[/.test(line)).join('\n')
+  // A goroutine dump (SIGQUIT) also ends with the registers ("rip    0x40f16e") after "PC=0x… m=0 sigcode=0".
+  const noise = (line: string) => /^goroutine \d+ (gp=\S+ m=\S+ )?\[|^PC=0x[0-9a-f]+ m=\d+|^(r[a-z0-9]+|rflags|[cfg]s)\s+0x[0-9a-f]+$/.test(line)
+  return lines.filter((line, i) => !frame(line) && !(frame(lines[i + 1]) && !/\s/.test(line)) && !noise(line)).join('\n')
 }
 
 /** Data restic could not read back: a pack file missing, cut short or corrupt (check, restore, dump). */
-const DAMAGED = /repository contains errors|ReadFull\(<data\/[0-9a-f]+>\): (unexpected EOF|file is too short|open .*no such file|.*does not exist)|StreamPack: ReadFull|ciphertext verification failed|pack [0-9a-f]{64}: (does not exist|unexpected file size)/
+const DAMAGED = /repository contains errors|pack size does not match calculated size from index|packs from index missing in repo|ReadFull\(<data\/[0-9a-f]+>\): (unexpected EOF|file is too short|open .*no such file|.*does not exist)|StreamPack: ReadFull|ciphertext verification failed|pack [0-9a-f]{64}: (does not exist|unexpected file size)/
 
 /** What to do about damage, with the commands this restic has (repair arrived in 0.16) and the packs check named. */
 export function damageSuggestions(stderr: string, version?: ResticVersion): string[] {
@@ -583,9 +631,9 @@ export function damageSuggestions(stderr: string, version?: ResticVersion): stri
 }
 
 /** Classifies a failed restic call by exit code (0.17+) and message (0.14 and later). */
-export function resticError(spec: CommandSpec, result: ProcessResult, redactor: Redactor, context: {producer?: CommandSpec | undefined; version?: ResticVersion | undefined} = {}): KamalBackupError {
-  const {producer, version} = context
-  const stderr = resticStderr(result.stderr)
+export function resticError(spec: CommandSpec, result: ProcessResult, redactor: Redactor, context: {producer?: CommandSpec | undefined; version?: ResticVersion | undefined; cacheDir?: string | undefined} = {}): KamalBackupError {
+  const {producer, version, cacheDir} = context
+  const stderr = resticStderr(result.stderr, {keepStackTrace: Boolean(process.env.DEBUG)})
   const tail = redactor.redact(lastLines(stderr, 6))
   const code = result.exitCode
   const make = (errorCode: ErrorCode, message: string, suggestions: string[]) => {
@@ -601,6 +649,9 @@ export function resticError(spec: CommandSpec, result: ProcessResult, redactor: 
   }
   // Before "locked": a full disk makes restic fail to write its lock file ("unable to create lock in backend").
   if (/no space left on device|disk quota exceeded/i.test(stderr)) {
+    if (cacheDir && stderr.includes(cacheDir)) {
+      return make('restic/disk-full', `no space left on device in the state directory: restic could not write its cache (${cacheDir})${tail ? `:\n${tail}` : ''}`, [FREE_STATE_VOLUME])
+    }
     return make('restic/disk-full', `no space left on device${tail ? `:\n${tail}` : ''}`, ['free space where the repository (or restic\'s cache in the state directory) lives; the next run saves a complete run again, and what the failed one saved is forgotten'])
   }
   if (code === 11 || /repository is already locked|unable to create lock/.test(stderr)) {

@@ -39,6 +39,8 @@ describe('restic errors', () => {
     ['0.14 dump of a truncated pack (not "unreachable": unexpected EOF)', 2, 'Load(<data/942802edaf>, 815589, 0) returned error, retrying after 15.39s: unexpected EOF\ncannot dump file: ReadFull(<data/942802edaf>): unexpected EOF', 'restic/damaged'],
     ['0.18 dump of a truncated pack', 1, 'Load(<data/e5e6cfa988>, 714122, 2286121) failed: file is too short\nFatal: cannot dump file: ReadFull(<data/e5e6cfa988>): file is too short', 'restic/damaged'],
     ['0.18 dump of a deleted pack', 1, 'Fatal: cannot dump file: ReadFull(<data/d2d429371a>): open /r/data/d2/d2d4: no such file or directory', 'restic/damaged'],
+    ['0.18 prune: a pack cut short', 1, "pack 9cd71495: calculated size 6292058 does not match real size 1000\nRun 'restic repair index'.\nFatal: pack size does not match calculated size from index", 'restic/damaged'],
+    ['0.14 prune: a pack deleted', 1, 'The index references 1 needed pack files which are missing from the repository:\n  9b53ad4f79c39f938d05c88c08033dbd6ea33851518c63dd5a088d49129f5be4\nFatal: packs from index missing in repo', 'restic/damaged'],
     ['0.14 restore of a truncated pack', 1, 'ignoring error for /x.dat: StreamPack: ReadFull: unexpected EOF\nFatal: There were 2 errors', 'restic/damaged'],
   ]
   for (const [name, code, stderr, expected] of cases) test(name, () => assert.equal(classify(code, stderr), expected))
@@ -70,6 +72,20 @@ describe('restic errors', () => {
     const error = resticError(spec, result(1, stderr), new Redactor())
     assert.equal(error.code, 'restic/disk-full')
     assert.doesNotMatch(error.message, /local\.go|goexit/)
+    assert.equal(resticStderr(stderr, {keepStackTrace: true}), stderr, 'under DEBUG the trace is kept')
+  })
+
+  test('a goroutine dump (SIGQUIT) is left out too, registers included', () => {
+    const stderr = ['SIGQUIT: quit', 'PC=0x480901 m=0 sigcode=0', '', 'goroutine 1 gp=0xc000002380 m=nil [sync.WaitGroup.Wait]:', 'runtime.gopark(0xc00024ef78?)', '\truntime/proc.go:435 +0xce', 'rip    0x40f16e', 'rflags 0x246', 'cs     0x33', 'r15    0x1'].join('\n')
+    assert.equal(resticStderr(stderr).trim(), 'SIGQUIT: quit')
+  })
+
+  test('a full disk in restic\'s cache is the state directory\'s, said so', () => {
+    const stderr = 'Fatal: unable to save snapshot: Copy: write /state/cache/6607/data/5f/tmp-19: no space left on device'
+    const error = resticError(spec, result(1, stderr), new Redactor(), {cacheDir: '/state/cache'})
+    assert.equal(error.code, 'restic/disk-full')
+    assert.match(error.message, /^no space left on device in the state directory: restic could not write its cache \(\/state\/cache\)/)
+    assert.match(resticError(spec, result(1, stderr), new Redactor(), {cacheDir: '/elsewhere'}).message, /^no space left on device:/)
   })
 
   test('damage: what to do depends on the restic version, and names the packs check reported', () => {
