@@ -66,7 +66,7 @@ export interface MaintenanceRecord {
   kept?: number
   output: string | null
   error: string | null
-  /** check: the damage it found (restic: "repository contains errors"), first found `since`. */
+  /** check, prune: the damage it found (restic: "repository contains errors", a pack missing), first found `since`. */
   damage?: {since: string; what_to_do: string[]} | null
 }
 

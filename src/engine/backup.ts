@@ -11,10 +11,10 @@ import {describeLock, LeftoverSnapshotError, type BackupSummary, type Restic} fr
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {bytes, type TaskHandle} from './progress.js'
 import {checkPaths, shrinkWarnings} from './sources.js'
-import {damageOf} from './damage.js'
+import {damageSince} from './damage.js'
 import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, runIdTime, snapshotHost} from './runs.js'
 import type {BackupRunRecord, MaintenanceRecord, StepRecord} from '../documents.js'
-import {addPartialSnapshots, adoptDeadRun, forgetPartialSnapshots, RunNotebook, type Leftover} from './leftovers.js'
+import {addPartialSnapshots, adoptDeadRun, forgetPartialSnapshots, RunNotebook, sweepAbandonedPacks, type Leftover} from './leftovers.js'
 import {STATE_FILES} from './state.js'
 
 export const RECORD_VERSION = 1
@@ -110,6 +110,7 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     cleanTemporaryCopies(engine)
     // The run id's second is the time of every snapshot of the run.
     await execute(engine, record, options, runIdTime(record.run_id) ?? startedAt, leftovers, notebook, (restic) => (repository = restic))
+    if (repository) recoveries.push(...(await sweepPacks(engine, repository)))
   } catch (error) {
     // Failures outside a step (restic missing, a secret not set): still recorded, and shown once with what to do
     // (by whoever listens to backup-finished).
@@ -139,7 +140,7 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   // An incomplete run's snapshots stay (the newest copy of what did work) until a complete run supersedes them;
   // then they are forgotten before retention, so they never take the place of complete runs in keep_* counts. (A
   // run that failed later, at forget or check, has every group: it is a whole backup and is kept.)
-  if (!ok && record.snapshots.length > 0 && record.snapshots.length < expectedGroups(config).length) addPartialSnapshots(engine, record)
+  if (!ok && record.run_id && record.snapshots.length < expectedGroups(config).length) addPartialSnapshots(engine, record, [], expectedGroups(config))
   // A failed dump's snapshot that could not be removed: remembered, so it never counts (see loadRuns) and the
   // next successful run's forget removes it.
   if (leftovers.length > 0) addPartialSnapshots(engine, {run_id: record.run_id, snapshots: []}, leftovers)
@@ -180,6 +181,20 @@ function cleanTemporaryCopies(engine: Pick<Engine, 'state'>): void {
 
 function stepSnapshots(steps: readonly StepRecord[]): BackupRunRecord['snapshots'] {
   return steps.filter((s) => s.status === 'ok' && s.snapshot_id).map((s) => ({group: s.name, id: s.snapshot_id!, bytes: s.bytes ?? 0}))
+}
+
+/** The temporary pack files a killed restic left in a local repository, removed; never a reason to fail the run. */
+async function sweepPacks(engine: Engine, restic: Restic): Promise<string[]> {
+  try {
+    const {files, bytes} = await sweepAbandonedPacks(restic)
+    if (files === 0) return []
+    const what = `removed ${files} temporary pack file(s) (${(bytes / 1048576).toFixed(1)} MiB) a killed restic had left in the repository`
+    engine.log.warn(what)
+    return [what]
+  } catch (error) {
+    engine.log.warn(`could not look for temporary pack files a killed restic left: ${engine.redactor.redact(errorMessage(error))}`)
+    return []
+  }
 }
 
 async function execute(engine: Engine, record: BackupRunRecord, options: BackupOptions, runStart: Date, leftovers: Leftover[], notebook: RunNotebook, opened: (restic: Restic) => void): Promise<void> {
@@ -312,7 +327,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
         engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {removed: removed.length, kept: kept.length, output: `${removed.length} snapshot(s) removed, ${kept.length} kept (after backup run ${runId})`}))
         assertVisible(newIds, kept)
       } catch (error) {
-        if (!(isKamalBackupError(error) && error.code === 'backup/not-visible')) engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {error}))
+        if (!(isKamalBackupError(error) && error.code === 'backup/not-visible')) engine.state.write(STATE_FILES.lastPrune, {...maintenanceRecord(engine, 'prune', started, {error}), damage: damageSince(engine, error, started)})
         throw error
       }
     })
@@ -336,8 +351,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
         const output = await restic.check(config.restic.checkReadDataSubset)
         engine.state.write(STATE_FILES.lastCheck, maintenanceRecord(engine, 'check', started, {read_data_subset: subset, output: output.trim().split('\n').slice(-3).join('\n')}))
       } catch (error) {
-        const previous = engine.state.read<MaintenanceRecord>(STATE_FILES.lastCheck)
-        engine.state.write(STATE_FILES.lastCheck, {...maintenanceRecord(engine, 'check', started, {read_data_subset: subset, error}), damage: damageOf(error, started, previous)})
+        engine.state.write(STATE_FILES.lastCheck, {...maintenanceRecord(engine, 'check', started, {read_data_subset: subset, error}), damage: damageSince(engine, error, started)})
         throw error
       }
     })

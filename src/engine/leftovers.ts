@@ -8,8 +8,11 @@
 // each snapshot. A run that dies leaves that file behind; the next run adopts it: its snapshots are found in the
 // repository by their run:<id> tag (restic may have saved one the dead process never heard of) and forgotten
 // before retention, unless they turn out to form a complete run (a run killed during its forget or check step).
+import {readdirSync, statSync, unlinkSync} from 'node:fs'
+import {isAbsolute, join} from 'node:path'
 import type {BackupRunRecord} from '../documents.js'
 import type {Restic} from '../restic/client.js'
+import {Secret} from '../redact.js'
 import type {Engine} from './context.js'
 import {appTags, snapshotGroup, tagValue} from './runs.js'
 
@@ -116,10 +119,13 @@ export function adoptDeadRun(engine: Pick<Engine, 'state' | 'config' | 'redactor
   } satisfies BackupRunRecord)
 }
 
-export function addPartialSnapshots(engine: Pick<Engine, 'state'>, record: {run_id: string | null; snapshots: readonly {group: string; id: string}[]}, failed: readonly Leftover[] = []): void {
+export function addPartialSnapshots(engine: Pick<Engine, 'state'>, record: {run_id: string | null; snapshots: readonly {group: string; id: string}[]}, failed: readonly Leftover[] = [], groups?: readonly string[]): void {
   const pending = engine.state.read<PartialSnapshots>(PARTIAL_SNAPSHOTS) ?? {snapshots: []}
   pending.snapshots.push(...record.snapshots.map((s) => ({id: s.id, run_id: record.run_id, group: s.group})))
   pending.snapshots.push(...failed.map((s) => ({id: s.id, run_id: record.run_id, group: s.group, failed: true})))
+  // The run is also looked up by its tag: restic may have saved a snapshot the run never heard of (its step failed
+  // after restic had finished, e.g. on a full state volume).
+  if (groups && record.run_id) pending.runs = [...(pending.runs ?? []).filter((r) => r.run_id !== record.run_id), {run_id: record.run_id, groups: [...groups]}]
   engine.state.write(PARTIAL_SNAPSHOTS, pending)
 }
 
@@ -137,17 +143,76 @@ export async function forgetPartialSnapshots(engine: Pick<Engine, 'state' | 'con
   const pending = engine.state.read<PartialSnapshots>(PARTIAL_SNAPSHOTS) ?? {snapshots: []}
   const ids = new Set(pending.snapshots.map((s) => s.id))
   // restic 0.14 reports 8-character ids when it saves a snapshot; listings have the full ones.
-  const known = (id: string) => [...ids].some((k) => id.startsWith(k))
+  const failed = pending.snapshots.filter((s) => s.failed).map((s) => s.id)
+  const isFailed = (id: string) => failed.some((k) => id.startsWith(k))
   if ((pending.runs ?? []).length > 0) {
     const listed = await restic.snapshots(appTags(engine.config.app))
-    for (const dead of pending.runs ?? []) {
-      const own = listed.filter((s) => tagValue(s.tags, 'run') === dead.run_id && !known(s.id))
-      const present = new Set(own.map((s) => snapshotGroup(s.tags ?? [])))
-      const whole = dead.groups.length > 0 && dead.groups.every((g) => present.has(g))
-      if (!whole) for (const s of own) ids.add(s.id)
+    for (const run of pending.runs ?? []) {
+      const own = listed.filter((s) => tagValue(s.tags, 'run') === run.run_id)
+      const good = own.filter((s) => !isFailed(s.id))
+      const present = new Set(good.map((s) => snapshotGroup(s.tags ?? [])))
+      // A run whose every group is in the repository (it died or failed after its last snapshot) is a whole backup.
+      if (run.groups.length > 0 && run.groups.every((g) => present.has(g))) {
+        for (const s of good) for (const id of [...ids]) if (s.id.startsWith(id)) ids.delete(id)
+      } else for (const s of own) if (![...ids].some((k) => s.id.startsWith(k))) ids.add(s.id)
     }
   }
   if (ids.size > 0) await restic.forgetIds([...ids])
   engine.state.write(PARTIAL_SNAPSHOTS, {snapshots: []})
   return ids.size
+}
+
+/** How long a temporary pack file must have been left alone before it can be abandoned (with no lock present). */
+export const ABANDONED_PACK_AGE_MS = 10_000
+
+/** restic writes each pack to "<id>-tmp-<n>" in the repository and renames it when it is complete. A killed restic
+ *  leaves that file behind (and a lock file it was writing), and neither prune nor check ever removes it (measured
+ *  on 0.14 and 0.18). In a local
+ *  repository they are removed when provably abandoned: no restic lock is in the repository (every restic that
+ *  writes holds one, taken before it writes anything) and the file has not changed for ABANDONED_PACK_AGE_MS.
+ *  Other backends keep them (an SFTP or REST server's temporary files are the server's business). `now` is the
+ *  file system's clock, not the engine's (which tests may set): mtimes are compared with it. */
+export async function sweepAbandonedPacks(restic: Restic, now = Date.now()): Promise<{files: number; bytes: number}> {
+  const root = localRepositoryPath(restic.target.env.RESTIC_REPOSITORY)
+  if (!root) return {files: 0, bytes: 0}
+  const candidates: {path: string; size: number}[] = []
+  const data = join(root, 'data')
+  for (const dir of [root + '/locks', ...list(data).map((sub) => join(data, sub))]) {
+    for (const name of list(dir)) {
+      if (!/^[0-9a-f]{64}-tmp-\d+$/.test(name)) continue
+      const path = join(dir, name)
+      try {
+        const stat = statSync(path)
+        if (stat.isFile() && now - stat.mtimeMs >= ABANDONED_PACK_AGE_MS) candidates.push({path, size: stat.size})
+      } catch {}
+    }
+  }
+  if (candidates.length === 0) return {files: 0, bytes: 0}
+  if ((await restic.locks()).length > 0) return {files: 0, bytes: 0}
+  let files = 0
+  let bytes = 0
+  for (const file of candidates) {
+    try {
+      unlinkSync(file.path)
+      files++
+      bytes += file.size
+    } catch {}
+  }
+  return {files, bytes}
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+/** The directory of a local repository ("/path" or "local:/path"), or undefined for any other backend. */
+export function localRepositoryPath(repository: string | Secret | undefined): string | undefined {
+  const text = repository instanceof Secret ? repository.reveal() : repository
+  if (!text) return undefined
+  const path = text.startsWith('local:') ? text.slice('local:'.length) : text
+  return isAbsolute(path) ? path : undefined
 }

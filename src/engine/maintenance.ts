@@ -1,7 +1,7 @@
 // check, unlock, prune: what their names say, each recorded in the state directory.
 import {ConfigError, errorMessage} from '../errors.js'
 import type {MaintenanceRecord} from '../documents.js'
-import {damageOf} from './damage.js'
+import {damageSince} from './damage.js'
 import {forgetPartialSnapshots} from './leftovers.js'
 import {loadRuns} from './list.js'
 import {openRepository, type Engine} from './context.js'
@@ -37,14 +37,13 @@ export function runCheck(engine: Engine, readDataSubset?: string): Promise<Maint
   const subset = readDataSubset ?? engine.config.restic.checkReadDataSubset
   return recorded(engine, 'check', STATE_FILES.lastCheck, async (record) => {
     record.read_data_subset = subset ?? null
-    const previous = engine.state.read<MaintenanceRecord>(STATE_FILES.lastCheck)
     const started = engine.now()
     const restic = await openRepository(engine)
     try {
       const output = await engine.progress.task(`restic check${subset ? ` --read-data-subset ${subset}` : ''}`, () => restic.check(subset))
       record.output = engine.redactor.redact(output.trim().split('\n').slice(-5).join('\n'))
     } catch (error) {
-      record.damage = damageOf(error, started, previous)
+      record.damage = damageSince(engine, error, started)
       throw error
     }
   })
@@ -66,11 +65,15 @@ export function runPrune(engine: Engine): Promise<MaintenanceRecord> {
     throw new ConfigError('there is no retention policy to apply', {code: 'config/no-retention', suggestions: ['add restic.retention to config/kamal-backup.yml, e.g. keep_daily: 7, keep_weekly: 4, keep_monthly: 6']})
   }
   return recorded(engine, 'prune', STATE_FILES.lastPrune, async (record) => {
+    const started = engine.now()
     const restic = await openRepository(engine)
     const partial = await forgetPartialSnapshots(engine, restic)
     // The newest complete run stays, whatever the policy says.
     const newest = (await loadRuns(engine, restic)).runs.find((r) => r.complete)
-    const result = await engine.progress.task('restic forget --prune', () => restic.forget(appTags(engine.config.app), policy, true, newest ? [`run:${newest.id}`] : []))
+    const result = await engine.progress.task('restic forget --prune', () => restic.forget(appTags(engine.config.app), policy, true, newest ? [`run:${newest.id}`] : [])).catch((error: unknown) => {
+      record.damage = damageSince(engine, error, started)
+      throw error
+    })
     record.removed = result.removed.length
     record.kept = result.kept.length
     record.output = `${result.removed.length} snapshot(s) removed, ${result.kept.length} kept${partial > 0 ? ` (and ${partial} snapshot(s) of failed runs forgotten first)` : ''}`
