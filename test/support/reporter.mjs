@@ -1,3 +1,5 @@
+import {writeFileSync} from 'node:fs'
+
 // A compact reporter for node:test: one line per test, failure details, and a final "N passed, N failed" line.
 const green = (s) => (process.stdout.isTTY ? `\x1b[32m${s}\x1b[0m` : s)
 const red = (s) => (process.stdout.isTTY ? `\x1b[31m${s}\x1b[0m` : s)
@@ -8,6 +10,8 @@ export default async function* reporter(source) {
   let failed = 0
   let skipped = 0
   const failures = []
+  // Figures a suite reports about itself ("fault matrix: …") are shown where they happen and again at the end.
+  const figures = []
   for await (const event of source) {
     const data = event.data
     if (event.type === 'test:pass' || event.type === 'test:fail') {
@@ -47,6 +51,9 @@ export default async function* reporter(source) {
       }
     } else if (event.type === 'test:diagnostic' && /^(tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /.test(data.message)) {
       // node's own totals: ours follow below
+    } else if (event.type === 'test:diagnostic' && /^fault matrix:/.test(data.message)) {
+      figures.push(data.message)
+      yield `${'  '.repeat(data.nesting ?? 0)}${dim(data.message)}\n`
     } else if (event.type === 'test:stderr' || event.type === 'test:stdout') {
       if (process.env.KB_TEST_VERBOSE) yield dim(data.message)
     }
@@ -55,6 +62,12 @@ export default async function* reporter(source) {
     yield `\n${red('Failures:')}\n`
     for (const f of failures) yield `\n${red('✖')} ${f.name} ${dim(f.where)}\n${f.text.split('\n').map((l) => '    ' + l).join('\n')}\n`
   }
+  // Under test/run.mjs (several runners in a row) the totals go to its file, and it writes the last line.
+  if (process.env.KB_TEST_TOTALS) {
+    writeFileSync(process.env.KB_TEST_TOTALS, JSON.stringify({passed, failed, skipped, figures}))
+    return
+  }
+  for (const figure of figures) yield `\n${figure}`
   if (skipped > 0) yield `\n${skipped} skipped`
   yield `\n${passed} passed, ${failed} failed\n`
 }
