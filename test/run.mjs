@@ -8,7 +8,7 @@
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join, relative} from 'node:path'
+import {join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -29,7 +29,7 @@ function collect(dir) {
 const files = (explicit.length > 0
   ? explicit
   : [...collect(join(root, 'test/unit')), ...(unitOnly ? [] : collect(join(root, 'test/integration')))]
-).map((f) => relative(root, join(root, f)))
+).map((f) => relative(root, resolve(root, f)))
 
 const isFault = (f) => f.startsWith('test/integration/faults/')
 const phases = [
