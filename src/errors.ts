@@ -93,6 +93,7 @@ export const ERROR_CODES = {
   'restore/bad-dump': {exit: ExitCode.failed, meaning: 'pg_restore cannot read a dump'},
   'restore/files-mismatch': {exit: ExitCode.failed, meaning: 'the restored files differ from the snapshot in count or bytes; nothing was replaced'},
   'restore/failed': {exit: ExitCode.failed, meaning: 'restoring a database failed (the message says what was changed)'},
+  'restore/unverified': {exit: ExitCode.failed, meaning: 'a restore finished, but tables of the dump are missing from the target (or it fails its integrity check); the safety backup undoes it'},
   'restore/refused': {exit: ExitCode.failed, meaning: 'the accessory\'s dry run stopped a remote restore (a check failed)'},
   'accessory/no-host': {exit: ExitCode.failed, meaning: 'the backup accessory has no host in config/deploy.yml'},
   'accessory/missing': {exit: ExitCode.unreachable, meaning: 'the backup accessory\'s container does not exist on its host'},

@@ -16,7 +16,7 @@ import {openRepository, type Engine} from './context.js'
 import {drillNotChecked, drillOperator, type DrillChoice, type DrillOptions} from './drill.js'
 import {loadRuns} from './list.js'
 import {damageWarnings} from './damage.js'
-import {describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type RestoreInput, type RestoreParts, type RestoreSelection} from './restore.js'
+import {assertRestoreVerified, describeChanges, emptyRestoreReport, planRun, preflightRestore, restoreRun, selectParts, type RestoreInput, type RestoreParts, type RestoreSelection} from './restore.js'
 import {databaseGroup, describeRun, FILES_GROUP, type Run} from './runs.js'
 import {judge, STATE_FILES} from './state.js'
 import {assertNotProductionEnvironment, localTargets, productionTargets, type Targets} from './targets.js'
@@ -237,6 +237,8 @@ async function confirmAndRestore(
   engine.log.info(`restoring ${describePlan(view)}`)
   record.update()
   await restoreRun(engine, restic, restoreInput(chosen, choice.targets), result, result.changes, {onUpdate: record.update, ...(options.beforeChanges && {beforeChanges: options.beforeChanges})})
+  // A restore that lost tables is not a restore: failed (exit 1), with where production stands and the undo.
+  assertRestoreVerified(result.databases)
 }
 
 /** `restore production --dry-run`: the checks the restore would run first, without changing anything. */

@@ -100,6 +100,31 @@ export function planRun(runs: Run[], selection: RestoreSelection, parts: Restore
   return {run, databases: parts.databases, files: parts.files ? filesSnapshot : undefined}
 }
 
+/** What a restored database's verification found wrong: tables of the dump missing from the target, a failed
+ *  integrity check, a table list that cannot vouch for the dump. A restore or drill with any of these failed. */
+export function databaseProblems(databases: readonly DatabaseReport[]): string[] {
+  const problems: string[] = []
+  for (const db of databases) {
+    if (db.missing_tables.length > 0) problems.push(`database ${db.name} is missing tables: ${db.missing_tables.join(', ')}`)
+    for (const problem of databaseAdapter(db.adapter).verify(db)) problems.push(`database ${db.name} ${problem}`)
+    const toc = db.tables_in_toc ?? 0
+    if (toc > db.tables_in_dump.length) problems.push(`database ${db.name}: the dump's table of contents lists ${toc} tables, but only ${db.tables_in_dump.length} could be checked`)
+    else if (db.tables_in_dump.length === 0 && db.tables_restored.length > 0) problems.push(`database ${db.name}: the dump's table list is empty, but ${db.tables_restored.length} tables were restored: the tables cannot be verified`)
+  }
+  return problems
+}
+
+/** After a restore: its verification must pass, or the restore failed (the caller adds where production stands and
+ *  the undo command). */
+export function assertRestoreVerified(databases: readonly DatabaseReport[]): void {
+  const problems = databaseProblems(databases)
+  if (problems.length === 0) return
+  throw new KamalBackupError(`the restore finished, but its verification failed: ${problems.join('; ')}`, {
+    code: 'restore/unverified',
+    suggestions: ['the data restored is not the whole backup: undo it (below) or restore another run, and find out what removed the tables (a migration or app process running during the restore?)'],
+  })
+}
+
 export async function restoreRun(engine: Engine, restic: Restic, input: RestoreInput, report: RestoreReport, changes: PartState[] = [], hooks: RestoreHooks = {}): Promise<void> {
   const {run} = input
   report.run_id = run.id

@@ -228,6 +228,36 @@ describe('a reset behind the app\'s open transaction times out instead of hangin
   })
 })
 
+describe('a restore whose verification fails', () => {
+  test('tables of the dump missing after the restore: failed (exit 1), named, recorded, with the undo command, which works', async () => {
+    const dir = tempDir('unverified')
+    const storage = join(dir, 'storage')
+    mkdirSync(storage)
+    const db = join(storage, 'production.sqlite3')
+    sqlite(db, "CREATE TABLE items(name); INSERT INTO items VALUES ('backed up'); CREATE TABLE audit(what); INSERT INTO audit VALUES ('kept');")
+    const app = writeApp({dir, repo: freshRepo('0.18'), databases: [`  - {name: items, adapter: sqlite, path: ${db}}`], paths: []})
+    await backup(app)
+    sqlite(db, "INSERT INTO items VALUES ('after the backup');")
+    // A stand-in for whatever removes a table while a restore runs (a migration, an app process): sqlite3 on PATH
+    // runs the real one, and after applying a restore to the target drops the table audit there.
+    const bin = join(dir, 'bin')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'sqlite3'), `#!/bin/bash\n'${lab().bins.sqlite3}' "$@"; rc=$?\nif [[ $rc == 0 && "\${@: -1}" == .restore* ]]; then '${lab().bins.sqlite3}' "$2" 'DROP TABLE audit;'; fi\nexit $rc\n`, {mode: 0o755})
+    const result = await cli(app, ['restore', 'production', '--confirm', app.app], {env: {PATH: `${bin}:${process.env.PATH}`}})
+    assert.equal(result.code, 1, result.stdout + result.stderr)
+    assert.match(result.stderr, /the restore finished, but its verification failed: database items is missing tables: audit/)
+    const record = readJson(join(app.state, 'last_restore.json'))
+    assert.equal(record.status, 'failed')
+    assert.deepEqual(record.databases[0].missing_tables, ['audit'])
+    const undo = /to go back to the state before this restore: (kamal-backup restore production \S+ --confirm \S+ --local --backup-config \S+)/.exec(result.stderr)
+    assert.ok(undo, result.stderr)
+    const undone = await kb(undo[1]!.split(' ').slice(1), {cwd: app.dir, env: app.env})
+    assert.equal(undone.code, 0, undone.stdout + undone.stderr)
+    assert.equal(sqlite(db, 'SELECT count(*) FROM audit'), '1', 'the undo brought the table back')
+    assert.equal(sqlite(db, 'SELECT count(*) FROM items'), '2', 'and the rows written after the backup')
+  })
+})
+
 describe('a failure inside pg_restore', () => {
   test('fails the restore; the database is reported partly restored, with the undo command, which brings it back', async () => {
     const {app, pg} = await pgApp()
