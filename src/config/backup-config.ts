@@ -343,6 +343,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
         ...(data.metrics?.port !== undefined && {port: data.metrics.port}),
         address: data.metrics?.address ?? '0.0.0.0',
       },
+      drill: {checkEnv: [...(data.drill?.check_env ?? [])]},
     },
   }
 }

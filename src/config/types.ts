@@ -107,6 +107,8 @@ export interface BackupConfig {
   statePath?: string
   notify: NotifyTarget[]
   metrics: {textfile?: string | false; port?: number; address: string}
+  /** drill.check_env: what a drill's check inherits beyond its fixed set. */
+  drill: {checkEnv: string[]}
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/kamal-backup'

@@ -12,7 +12,7 @@ import {databaseAdapter} from '../db/index.js'
 import {openRepository, type Engine} from './context.js'
 import {loadRuns} from './list.js'
 import {damageWarnings} from './damage.js'
-import {emptyRestoreReport, planRun, restoreRun, selectParts, type FileTarget, type RestoreParts, type RestoreSelection} from './restore.js'
+import {databaseProblems, emptyRestoreReport, planRun, restoreRun, selectParts, type FileTarget, type RestoreParts, type RestoreSelection} from './restore.js'
 import {STATE_FILES} from './state.js'
 import {assertNotProductionEnvironment, localTargets, scratchTargets, type ScratchOptions, type Targets} from './targets.js'
 
@@ -155,16 +155,12 @@ export function verificationProblems(databases: readonly DatabaseReport[], files
   const problems: string[] = []
   // A drill that restored nothing proves nothing: an empty database or directory is a failed verification.
   for (const f of files) if (f.files === 0) problems.push(`files ${f.from}: the drill restored 0 files, so it proves nothing about them`)
-  for (const db of databases) {
-    if (db.tables_restored.length === 0) problems.push(`database ${db.name}: the drill restored 0 tables, so it proves nothing about it`)
-    if (db.missing_tables.length > 0) problems.push(`database ${db.name} is missing tables: ${db.missing_tables.join(', ')}`)
-    for (const problem of databaseAdapter(db.adapter).verify(db)) problems.push(`database ${db.name} ${problem}`)
-    const toc = db.tables_in_toc ?? 0
-    if (toc > db.tables_in_dump.length) problems.push(`database ${db.name}: the dump's table of contents lists ${toc} tables, but only ${db.tables_in_dump.length} could be checked`)
-    else if (db.tables_in_dump.length === 0 && db.tables_restored.length > 0) problems.push(`database ${db.name}: the dump's table list is empty, but ${db.tables_restored.length} tables were restored: the tables cannot be verified`)
-  }
-  return problems
+  for (const db of databases) if (db.tables_restored.length === 0) problems.push(`database ${db.name}: the drill restored 0 tables, so it proves nothing about it`)
+  return [...problems, ...databaseProblems(databases)]
 }
+
+/** What a drill's check inherits of this process's environment (drill.check_env adds to it). */
+export const CHECK_INHERITS = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'] as const
 
 /** The variables the check gets: DATABASE_URL and <NAME>_DATABASE_URL (Rails' names) and
  *  KAMAL_BACKUP_DRILL_<NAME>_URL for each restored database, KAMAL_BACKUP_DRILL_FILES for the files. Every
@@ -203,7 +199,10 @@ async function checkTask(engine: Engine, command: string, targets: {databases: {
 
 async function runCheckCommand(engine: Engine, command: string, databases: {name: string; db: ResolvedDatabase}[], files: FileTarget[]): Promise<CheckResult> {
   const env = checkEnvironment(databases, files, engine.env)
-  const result = await engine.exec.group({argv: ['sh', '-c', command], env, label: 'drill check'}, {signal: engine.signal, timeoutMs: 3_600_000})
+  // Only what a check needs: never RESTIC_PASSWORD, cloud keys or production's PGPASSWORD/MYSQL_PWD, so a bare
+  // `psql` in a check cannot reach production. drill.check_env adds named variables.
+  const inheritEnv = [...CHECK_INHERITS, ...engine.config.drill.checkEnv]
+  const result = await engine.exec.group({argv: ['sh', '-c', command], env, inheritEnv, label: 'drill check'}, {signal: engine.signal, timeoutMs: 3_600_000})
   if (result.interrupted) throw new InterruptedError()
   const output = lastLines([result.stdout, result.stderr].filter(Boolean).join('\n'), 40)
   return {command: engine.redactor.redact(command), exit_code: result.exitCode, duration_ms: result.durationMs, output: engine.redactor.redact(output)}

@@ -106,6 +106,11 @@ export type StateSettings = {
   path?: string
 }
 
+export type DrillSettings = {
+  /** Variables of this environment a drill's --check command also gets (RAILS_ENV, SECRET_KEY_BASE, ...). Otherwise it gets only PATH, HOME, LANG, LC_ALL, TZ and the KAMAL_BACKUP_DRILL_* / *DATABASE_URL variables pointing at the scratch targets: never the repository's or production's credentials. */
+  check_env?: Array<string>
+}
+
 export type NotifyTarget = {
   /** webhook: POST of a JSON document (schemas/output/notification.schema.json). healthchecks: healthchecks.io-style pings (<url>/start, <url>, <url>/fail), so a run that never happens is caught by the monitor's own schedule. ntfy: a message to an ntfy topic URL. slack: a Slack incoming webhook. command: an argv list run with the event's JSON document on stdin (no shell). */
   type: "webhook" | "healthchecks" | "ntfy" | "slack" | "command"
@@ -138,6 +143,7 @@ export type KamalBackupFile = {
   restic: ResticSettings
   backup?: BackupSettings
   state?: StateSettings
+  drill?: DrillSettings
   /** Prometheus metrics: a textfile for node_exporter written after every run, drill and check, and an HTTP endpoint served by `schedule`. */
   metrics?: {
   /** Where the textfile goes (an absolute path inside the accessory; default <state>/metrics.prom), or false for none. */

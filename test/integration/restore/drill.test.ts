@@ -56,6 +56,7 @@ describe('drill production', {concurrency: false}, () => {
       '  password: {secret: RESTIC_PASSWORD}',
       '  retention: {keep_last: 5}',
       `state: {path: ${state}}`,
+      'drill: {check_env: [RAILS_ENV]}',
     ].join('\n') + '\n')
     env = {RESTIC_PASSWORD: lab().resticPassword, PG_PW: lab().postgres.appPassword, KAMAL_BACKUP_RESTIC: resticBin('0.14'), KAMAL_BACKUP_OPERATOR: 'alice@laptop'}
     const backup = await cli(['backup', '--force'])
@@ -156,6 +157,25 @@ describe('drill production', {concurrency: false}, () => {
     assertMatchesSchema('drill.schema.json', stored)
     assert.equal(stored.run_id, record.run_id)
     assert.deepEqual(secretsIn(readFileSync(join(state, 'last_restore_drill.json'), 'utf8') + readFileSync(join(state, 'drills.jsonl'), 'utf8')), [])
+  })
+
+  test('the check gets a clean environment: no credential of this process, and a bare psql cannot reach production', async () => {
+    const envFile = join(dir, 'check-env.txt')
+    // As in an accessory: production's libpq and MySQL variables, cloud keys and the repository password are set.
+    const production = {PGHOST: '127.0.0.1', PGPORT: String(lab().postgres.port), PGUSER: lab().postgres.appUser, PGPASSWORD: lab().postgres.appPassword, PGDATABASE: pg.name, MYSQL_PWD: 'mysql-secret-value', AWS_SECRET_ACCESS_KEY: 'aws-secret-value', RAILS_ENV: 'production'}
+    const check = `env > ${envFile}; ${lab().bins.psql} -Atc 'SELECT count(*) FROM users'`
+    const result = await cli(['drill', 'production', '--database', scratch, '--sqlite-path', join(dir, 'drill.sqlite3'), '--skip-files', '--check', check, '--yes', '--json'], production)
+    const seen = readFileSync(envFile, 'utf8')
+    const names = seen.split('\n').map((line) => line.split('=')[0])
+    for (const name of ['RESTIC_PASSWORD', 'PG_PW', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'MYSQL_PWD', 'AWS_SECRET_ACCESS_KEY', 'KAMAL_BACKUP_RESTIC']) assert.ok(!names.includes(name), `the check saw ${name}`)
+    for (const value of [lab().resticPassword, 'mysql-secret-value', 'aws-secret-value']) assert.ok(!seen.includes(value), 'a secret value reached the check')
+    assert.ok(names.includes('PATH') && names.includes('KAMAL_BACKUP_DRILL_MAIN_URL') && names.includes('MAIN_DATABASE_URL'), seen)
+    assert.match(seen, /^RAILS_ENV=production$/m, 'drill.check_env passes RAILS_ENV through')
+    // psql with no connection arguments has nothing of production's to go on: it fails, and so does the drill.
+    assert.equal(result.code, 1, result.stdout + result.stderr)
+    const record = JSON.parse(result.stdout)
+    assert.notEqual(record.verification.check.exit_code, 0)
+    assert.doesNotMatch(record.verification.check.output, /^500$/m, 'the check never counted production\'s users')
   })
 
   test('a failing check fails the drill (exit 1), which is still printed and recorded', async () => {
