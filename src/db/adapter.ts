@@ -37,7 +37,7 @@ export interface DatabaseTarget {
 
 /** What a backup stores for one database: the stdout of a command (streamed into restic, never to disk), or a
  *  consistent copy in a file, removed by `cleanup` once it is stored. */
-export type Dump = {kind: 'stream'; spec: CommandSpec; tags: string[]} | {kind: 'file'; path: string; cleanup(): void}
+export type Dump = {kind: 'stream'; spec: CommandSpec; tags: string[]; cleanup?(): void} | {kind: 'file'; path: string; cleanup(): void}
 
 /** A database's dump in the repository, as a restore reads it: the `restic dump` that streams it, its snapshot,
  *  and what a failure of restic means. */

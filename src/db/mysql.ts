@@ -1,6 +1,7 @@
 // MySQL / MariaDB: mariadb-dump (else mysqldump) in one consistent transaction, password through MYSQL_PWD.
 // Restored by dropping every object of the target database (after waiting for the app's locks) and streaming the
 // dump into the client, with a scanner on a copy of the stream naming the tables it creates.
+import {credentialFile, DUMP_INHERITS, mysqlOptionContent} from './credentials.js'
 import {InterruptedError, KamalBackupError} from '../errors.js'
 import {runChecked, type Executor} from '../exec/executor.js'
 import {CommandFailedError, lastLines} from '../exec/local.js'
@@ -38,11 +39,13 @@ export function mysqlConnectionArgs(db: ResolvedDatabase): string[] {
   return args
 }
 
-export function mysqlDumpSpec(db: ResolvedDatabase, tools: MysqlTools): CommandSpec {
+/** The dump with only its own settings: the password from `optionFile` (--defaults-file, which also means no other
+ *  option file is read, like --no-defaults), never MYSQL_PWD (see credentials.ts). */
+export function mysqlDumpSpec(db: ResolvedDatabase, tools: MysqlTools, optionFile?: string): CommandSpec {
   return {
     argv: [
       tools.dump,
-      '--no-defaults',
+      optionFile ? `--defaults-file=${optionFile}` : '--no-defaults',
       ...mysqlConnectionArgs(db),
       '--single-transaction',
       '--quick',
@@ -56,7 +59,8 @@ export function mysqlDumpSpec(db: ResolvedDatabase, tools: MysqlTools): CommandS
       '--',
       db.database!,
     ],
-    env: mysqlEnv(db),
+    env: {...mysqlEnv(db), MYSQL_PWD: undefined},
+    inheritEnv: DUMP_INHERITS,
     label: `${tools.dump.split('/').pop()} ${db.name}`,
   }
 }
@@ -145,8 +149,10 @@ export const mysql: DatabaseAdapter = {
 
   checkSource: () => {},
 
-  async dump(ctx, db) {
-    return {kind: 'stream', spec: mysqlDumpSpec(db, mysqlTools(ctx.exec, ctx.env)), tags: []}
+  async dump(ctx, db, {scratchDir}) {
+    const tools = mysqlTools(ctx.exec, ctx.env)
+    const options = db.password ? credentialFile(scratchDir, 'my.cnf', mysqlOptionContent(db.password)) : undefined
+    return {kind: 'stream', spec: mysqlDumpSpec(db, tools, options?.path), tags: [], ...(options && {cleanup: options.remove})}
   },
 
   assertRestoreTools(ctx, t) {

@@ -1,5 +1,6 @@
 // PostgreSQL: connection through PG* environment variables (nothing secret on argv), the client matching the
 // server's major version (pg_dump refuses servers newer than itself), custom-format dumps.
+import {credentialFile, DUMP_INHERITS, pgpassContent} from './credentials.js'
 import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {InterruptedError, KamalBackupError} from '../errors.js'
@@ -98,10 +99,12 @@ export function clientMajors(env: NodeJS.ProcessEnv): number[] {
 }
 
 /** Custom format, uncompressed: restic deduplicates across runs and compresses with zstd itself. */
-export function pgDumpSpec(db: ResolvedDatabase, tools: PostgresTools): CommandSpec {
+/** pg_dump with only its own settings: the password from `passfile` (see credentials.ts), never PGPASSWORD. */
+export function pgDumpSpec(db: ResolvedDatabase, tools: PostgresTools, passfile?: string): CommandSpec {
   return {
     argv: [tools.pg_dump, '--format=custom', '--compress=0', '--no-owner', '--no-privileges'],
-    env: postgresEnv(db),
+    env: {...postgresEnv(db), PGPASSWORD: undefined, PGPASSFILE: passfile},
+    inheritEnv: DUMP_INHERITS,
     label: `pg_dump ${db.name}`,
   }
 }
@@ -283,11 +286,12 @@ export const postgres: DatabaseAdapter = {
 
   checkSource: () => {},
 
-  async dump(ctx, db) {
+  async dump(ctx, db, {scratchDir}) {
     const tools = await postgresTools(ctx.exec, db, ctx.env, ctx.signal)
+    const passfile = db.password ? credentialFile(scratchDir, 'pgpass', pgpassContent(db.password)) : undefined
     // Which pg_dump wrote it, when known without running anything (the image picks its clients by major): a
     // restore then knows, without reading the dump, whether its pg_restore can.
-    return {kind: 'stream', spec: pgDumpSpec(db, tools), tags: tools.major !== undefined ? [`${PG_DUMP_TAG}${tools.major}`] : []}
+    return {kind: 'stream', spec: pgDumpSpec(db, tools, passfile?.path), tags: tools.major !== undefined ? [`${PG_DUMP_TAG}${tools.major}`] : [], ...(passfile && {cleanup: passfile.remove})}
   },
 
   assertRestoreTools(ctx, t) {

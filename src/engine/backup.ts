@@ -176,7 +176,8 @@ function cleanTemporaryCopies(engine: Pick<Engine, 'state'>): void {
   } catch {
     return
   }
-  for (const name of names) if (/^\d{8}T\d{6}Z-/.test(name)) rmSync(`${dir}/${name}`, {force: true})
+  // SQLite copies, and the password files of dumps (src/db/credentials.ts) a killed run left.
+  for (const name of names) if (/^\d{8}T\d{6}Z-|^credentials-/.test(name)) rmSync(`${dir}/${name}`, {force: true, recursive: true})
 }
 
 function stepSnapshots(steps: readonly StepRecord[]): BackupRunRecord['snapshots'] {
@@ -400,7 +401,12 @@ async function backupDatabase(engine: Engine, restic: Restic, db: ResolvedDataba
     }
   }
   const tagged = {...snapshot, tags: [...snapshot.tags, ...dump.tags]}
-  return restic.caps.stdinFromCommand ? restic.backupFromCommand(filename, tagged, dump.spec, onProgress) : restic.backupPiped(filename, tagged, dump.spec, onProgress)
+  try {
+    return await (restic.caps.stdinFromCommand ? restic.backupFromCommand(filename, tagged, dump.spec, onProgress) : restic.backupPiped(filename, tagged, dump.spec, onProgress))
+  } finally {
+    // The dump's password file (src/db/credentials.ts).
+    dump.cleanup?.()
+  }
 }
 
 /** Per-path excludes, plus the files of every database inside a backed-up path (SQLite: it is stored consistently

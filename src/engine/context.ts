@@ -5,7 +5,7 @@ import {resolve} from 'node:path'
 import {connect} from 'node:net'
 import {loadBackupConfig} from '../config/backup-config.js'
 import {throwOnErrors} from '../parse/findings.js'
-import {DEFAULT_STATE_DIR, type BackupConfig, type ResticConfig} from '../config/types.js'
+import {DEFAULT_STATE_DIR, type BackupConfig, type DatabaseConfig, type ResticConfig} from '../config/types.js'
 import {ConfigError, KamalBackupError} from '../errors.js'
 import {localExecutor, type Executor} from '../exec/executor.js'
 import type {Log} from '../log.js'
@@ -77,9 +77,11 @@ export function stateDirectory(config: Pick<BackupConfig, 'statePath'>, env: Nod
 
 /** The restic environment: repository and password from the config (as secrets), backend settings, and a cache
  *  on the state volume. Inherited RESTIC_* settings are cleared so the config alone decides. */
-export function resticTarget(restic: ResticConfig, version: ResticVersion | undefined, engine: Pick<Engine, 'secrets' | 'redactor' | 'env' | 'resticBin' | 'state'>): ResticTarget {
+export function resticTarget(restic: ResticConfig, version: ResticVersion | undefined, engine: Pick<Engine, 'secrets' | 'redactor' | 'env' | 'resticBin' | 'state'>, databases: readonly DatabaseConfig[] = []): ResticTarget {
   const {secrets, redactor} = engine
   const env: Record<string, string | Secret | undefined> = {
+    // restic never sees a database's password: libpq's and MySQL's variables, and the secrets the databases name.
+    ...Object.fromEntries([...DATABASE_PASSWORD_VARIABLES, ...databaseSecretNames(databases)].map((name) => [name, undefined])),
     RESTIC_REPOSITORY: undefined,
     RESTIC_REPOSITORY_FILE: undefined,
     RESTIC_PASSWORD: undefined,
@@ -154,10 +156,18 @@ function secondsSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, 
   return seconds
 }
 
+const DATABASE_PASSWORD_VARIABLES = ['PGPASSWORD', 'PGPASSFILE', 'MYSQL_PWD']
+
+/** The variables the databases' {secret: NAME} references name (a URL can carry a password too). */
+function databaseSecretNames(databases: readonly DatabaseConfig[]): string[] {
+  const refs = databases.flatMap((db) => [db.url, db.password])
+  return refs.flatMap((ref) => (ref?.kind === 'secret' ? [ref.name] : []))
+}
+
 /** The repository, ready to use: restic found and recent enough, the backend reachable. */
 export async function openRepository(engine: Engine, restic: ResticConfig = engine.config.restic): Promise<Restic> {
   const version = await detectRestic(engine.exec, engine.resticBin, engine.redactor)
-  const target = resticTarget(restic, version, engine)
+  const target = resticTarget(restic, version, engine, engine.config.databases)
   const repository = target.env.RESTIC_REPOSITORY
   if (repository instanceof Secret) await probeBackend(repository.reveal(), engine.redactor)
   const backend = repository instanceof Secret ? engine.redactor.redact(repository.reveal()) : restic.repositoryFile ? `in ${restic.repositoryFile}` : undefined

@@ -1,6 +1,6 @@
 // Pure builders for every restic invocation kamal-backup makes. They read nothing from the process: the
 // repository environment (credentials included) is passed in and travels in `env`, never in argv.
-import type {Secret} from '../redact.js'
+import {Secret} from '../redact.js'
 import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {RetentionPolicy} from '../config/types.js'
 
@@ -46,14 +46,11 @@ export const resticArgv = {
   backupStdin: (target: ResticTarget, filename: string, snapshot: SnapshotTags): CommandSpec =>
     spec(target, ['backup', '--json', '--stdin', '--stdin-filename', filename, ...snapshotArgs(snapshot)], `restic backup ${filename}`),
 
-  /** restic ≥ 0.17 runs the dump itself and saves no snapshot if it exits non-zero. */
-  backupFromCommand: (target: ResticTarget, filename: string, snapshot: SnapshotTags, producer: CommandSpec): CommandSpec =>
-    spec(
-      target,
-      ['backup', '--json', '--stdin-filename', filename, ...snapshotArgs(snapshot), '--stdin-from-command', '--', ...producer.argv],
-      `restic backup ${filename}`,
-      producer.env,
-    ),
+  /** restic ≥ 0.17 runs the dump itself and saves no snapshot if it exits non-zero. The dump runs through `env -i`
+   *  with only its own variables (isolatedProducer): restic's credentials never reach it, and its never reach
+   *  restic. `base` is the environment the variables it inherits come from. */
+  backupFromCommand: (target: ResticTarget, filename: string, snapshot: SnapshotTags, producer: CommandSpec, base: NodeJS.ProcessEnv): CommandSpec =>
+    spec(target, ['backup', '--json', '--stdin-filename', filename, ...snapshotArgs(snapshot), '--stdin-from-command', '--', ...isolatedProducer(producer, base)], `restic backup ${filename}`),
 
   backupPaths: (target: ResticTarget, paths: readonly string[], excludes: readonly string[], snapshot: SnapshotTags): CommandSpec =>
     spec(target, ['backup', '--json', ...snapshotArgs(snapshot), ...excludes.flatMap((e) => ['--exclude', e]), '--', ...paths], 'restic backup files'),
@@ -103,4 +100,20 @@ export function keepArgs(policy: RetentionPolicy): string[] {
   add('--keep-yearly', policy.keepYearly)
   add('--keep-within', policy.keepWithin)
   return out
+}
+
+/** A producer as restic runs it: `env -i NAME=value … argv`, with the variables it inherits (`inheritEnv`, from
+ *  `base`) and its own. Those values are on a command line, so a producer's env may hold no secret: its password
+ *  travels in a file (src/db/credentials.ts). */
+export function isolatedProducer(producer: CommandSpec, base: NodeJS.ProcessEnv): string[] {
+  if (!producer.inheritEnv) throw new Error(`internal: ${producer.label ?? producer.argv[0]} must say what it inherits (inheritEnv) to run under restic`)
+  const own = producer.env ?? {}
+  const pairs: string[] = []
+  for (const name of producer.inheritEnv) if (base[name] !== undefined && !(name in own)) pairs.push(`${name}=${base[name]}`)
+  for (const [name, value] of Object.entries(own)) {
+    if (value === undefined) continue
+    if (value instanceof Secret) throw new Error(`internal: ${name} of ${producer.label ?? producer.argv[0]} is a secret: it cannot go on restic's command line`)
+    pairs.push(`${name}=${value}`)
+  }
+  return ['env', '-i', ...pairs, ...producer.argv]
 }

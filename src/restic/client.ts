@@ -334,7 +334,7 @@ export class Restic {
   }
 
   async #backupFromCommand(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress: ((p: ProgressUpdate) => void) | undefined, wait: number | undefined): Promise<BackupSummary> {
-    const spec = waitingForLock(resticArgv.backupFromCommand(this.target, filename, snapshot, producer), wait)
+    const spec = waitingForLock(resticArgv.backupFromCommand(this.target, filename, snapshot, producer, process.env), wait)
     let summary: BackupSummary | undefined
     const watch = watchFullCache(this.cacheDir, this.signal)
     const result = await this.executor.run(spec, {

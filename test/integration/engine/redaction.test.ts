@@ -162,9 +162,10 @@ describe('redaction, on each restic version', {concurrency: true}, () => {
       })
 
       test('a failing dump tool that prints its password: redacted everywhere', async () => {
-        // Fault injector: a pg_dump that echoes its password (as some tools do in verbose errors) and fails.
+        // Fault injector: a pg_dump that echoes its password (as some tools do in verbose errors) and fails. It reads
+        // it where pg_dump does: the password file PGPASSFILE names ("*:*:*:*:<password>").
         const bin = join(tempDir('leaky'), 'bin')
-        script(bin, 'pg_dump', `printf '%s\\n' "$0 $*" >> '${argvLog}'\necho "pg_dump: error: connection to server failed for password $PGPASSWORD (PGPASSWORD=$PGPASSWORD)" >&2\nexit 1`)
+        script(bin, 'pg_dump', `printf '%s\\n' "$0 $*" >> '${argvLog}'\npw=$(cut -d: -f5- "$PGPASSFILE")\necho "pg_dump: error: connection to server failed for password $pw (PGPASSWORD=$pw)" >&2\nexit 1`)
         const r = await cli(app, ['backup', '--force'], {env: {PATH: `${bin}:${app.env.PATH}`}})
         record('failing backup', r)
         assert.equal(r.code, 1)
@@ -202,7 +203,7 @@ describe('redaction, on each restic version', {concurrency: true}, () => {
         const argv = readFileSync(argvLog, 'utf8')
         assert.match(argv, /restic.* backup /)
         assert.match(argv, /pg_dump --format=custom/)
-        assert.match(argv, /mariadb-dump --no-defaults/)
+        assert.match(argv, /mariadb-dump --defaults-file=\S+\/my\.cnf /, "the password comes from an option file only it reads")
         assertNoSecret('the argv of restic, pg_dump or mariadb-dump', argv, all())
       })
     })

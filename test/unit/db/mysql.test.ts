@@ -30,13 +30,18 @@ describe('database dump commands', () => {
     }
   })
 
-  test('mariadb-dump: one consistent transaction with routines, triggers and events; the password in MYSQL_PWD', () => {
+  test('mariadb-dump: one consistent transaction with routines, triggers and events; the password in an option file', () => {
+    const withFile = mysqlDumpSpec(my, {dump: '/usr/bin/mariadb-dump'}, '/state/tmp/credentials-1/my.cnf')
+    assert.equal(withFile.argv[1], '--defaults-file=/state/tmp/credentials-1/my.cnf', 'only that option file is read (it must come first)')
+    assert.equal(childEnvironment(withFile, {MYSQL_PWD: 'inherited', RESTIC_PASSWORD: 'r', PATH: '/usr/bin'}).MYSQL_PWD, undefined)
+    assert.equal(childEnvironment(withFile, {RESTIC_PASSWORD: 'r'}).RESTIC_PASSWORD, undefined, 'nothing of the repository')
     const spec = mysqlDumpSpec(my, {dump: '/usr/bin/mariadb-dump'})
     for (const flag of ['--no-defaults', '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--host=mysql', '--port=3306', '--user=app', '--protocol=TCP', '--ssl']) assert.ok(spec.argv.includes(flag), flag)
     assert.deepEqual(spec.argv.slice(-2), ['--', 'shop-db'], 'the database name cannot be read as a flag')
     assert.equal(spec.argv[1], '--no-defaults', 'option files are ignored (it must come first)')
     noSecretOnArgv(spec, ['my-secret-pw'])
-    assert.equal(childEnvironment(spec, {MYSQL_HOST: 'x'}).MYSQL_PWD, 'my-secret-pw')
+    noSecretOnArgv(withFile, ['my-secret-pw'])
+    assert.equal(childEnvironment(spec, {MYSQL_HOST: 'x'}).MYSQL_PWD, undefined)
     assert.equal(childEnvironment(spec, {MYSQL_HOST: 'x'}).MYSQL_HOST, undefined)
     assert.deepEqual(mysqlConnectionArgs({...my, params: {}}).includes('--ssl'), false)
     assert.deepEqual(Object.keys(mysqlEnv(my)).sort(), ['MYSQL_HOST', 'MYSQL_PWD', 'MYSQL_TCP_PORT', 'MYSQL_UNIX_PORT'])

@@ -5,25 +5,34 @@ import assert from 'node:assert/strict'
 import type {ResolvedDatabase} from '../../../src/db/connection.ts'
 import {ignoredErrors, parsePostgresState, pgDumpSpec, pgRestoreSpec, postgresEnv, tableFromPgRestoreLine, tablesFromPgRestore, tocTableCount} from '../../../src/db/postgres.ts'
 import {childEnvironment} from '../../../src/exec/spec.ts'
+import {mysqlOptionContent, pgpassContent} from '../../../src/db/credentials.ts'
 import {Secret} from '../../../src/redact.ts'
 
 const pg: ResolvedDatabase = {name: 'main', adapter: 'postgres', host: 'db', port: 5432, user: 'app', database: 'app_production', params: {sslmode: 'require', connect_timeout: '5', bogus: 'x'}, password: new Secret('pg-secret-pw')}
 
 describe('database dump commands', () => {
-  test('pg_dump: custom format, no owner, no privileges; connection and password only in PG* variables', () => {
-    const spec = pgDumpSpec(pg, {pg_dump: 'pg_dump', pg_restore: 'pg_restore', psql: 'psql'})
+  test('pg_dump: custom format, no owner, no privileges; connection in PG* variables, the password in a file, nothing else inherited', () => {
+    const spec = pgDumpSpec(pg, {pg_dump: 'pg_dump', pg_restore: 'pg_restore', psql: 'psql'}, '/state/tmp/credentials-1/pgpass')
     assert.deepEqual(spec.argv, ['pg_dump', '--format=custom', '--compress=0', '--no-owner', '--no-privileges'])
-    const env = childEnvironment(spec, {PGSERVICE: 'evil', PGPASSFILE: '/x', PGHOST: 'elsewhere'})
+    const env = childEnvironment(spec, {PGSERVICE: 'evil', PGPASSFILE: '/x', PGHOST: 'elsewhere', PATH: '/usr/bin', RESTIC_PASSWORD: 'r', AWS_SECRET_ACCESS_KEY: 'a'})
     assert.equal(env.PGHOST, 'db')
     assert.equal(env.PGPORT, '5432')
     assert.equal(env.PGUSER, 'app')
     assert.equal(env.PGDATABASE, 'app_production')
-    assert.equal(env.PGPASSWORD, 'pg-secret-pw')
+    assert.equal(env.PGPASSWORD, undefined, 'the password is in the file')
+    assert.equal(env.PGPASSFILE, '/state/tmp/credentials-1/pgpass')
     assert.equal(env.PGSSLMODE, 'require')
     assert.equal(env.PGCONNECT_TIMEOUT, '5')
     assert.equal(env.PGSERVICE, undefined, 'inherited settings cannot redirect the connection')
-    assert.equal(env.PGPASSFILE, undefined)
+    assert.equal(env.PATH, '/usr/bin')
+    assert.equal(env.RESTIC_PASSWORD, undefined, 'the repository\'s credentials are not the dump\'s')
+    assert.equal(env.AWS_SECRET_ACCESS_KEY, undefined)
     assert.equal(postgresEnv(pg, 'other').PGDATABASE, 'other')
+  })
+
+  test('the password file: every connection, with : and \\ escaped as libpq reads them', () => {
+    assert.equal(pgpassContent(new Secret('a:b\\c')), '*:*:*:*:a\\:b\\\\c\n')
+    assert.equal(mysqlOptionContent(new Secret('q"x\\y')), '[client]\npassword="q\\"x\\\\y"\n')
   })
 })
 

@@ -36,7 +36,7 @@ describe('restic argv', () => {
     const time = new Date('2026-11-30T23:59:00.750Z')
     const at = {...snapshot, time}
     const producer = pgDumpSpec(pg, {pg_dump: 'pg_dump', pg_restore: 'pg_restore', psql: 'psql'})
-    for (const spec of [resticArgv.backupStdin(target, 'x', at), resticArgv.backupFromCommand(target, 'x', at, producer), resticArgv.backupPaths(target, ['/p'], [], at)]) {
+    for (const spec of [resticArgv.backupStdin(target, 'x', at), resticArgv.backupFromCommand(target, 'x', at, producer, {PATH: '/usr/bin'}), resticArgv.backupPaths(target, ['/p'], [], at)]) {
       const i = spec.argv.indexOf('--time')
       assert.ok(i > 0 && i < spec.argv.indexOf('--tag'), `${spec.label}: --time before the tags`)
       assert.equal(spec.argv[i + 1], '2026-11-30 23:59:00')
@@ -51,18 +51,28 @@ describe('restic argv', () => {
     assert.deepEqual(spec.argv, ['restic', 'backup', '--json', '--stdin', '--stdin-filename', 'shop.main.pgdump', '--host', 'kamal-backup-shop', ...snapshot.tags.flatMap((t) => ['--tag', t])])
   })
 
-  test('--stdin-from-command: the producer after --, its environment merged into restic\'s', () => {
-    const producer = pgDumpSpec(pg, {pg_dump: '/usr/lib/postgresql/16/bin/pg_dump', pg_restore: 'pg_restore', psql: 'psql'})
-    const spec = resticArgv.backupFromCommand({...target, options: []}, 'shop.main.pgdump', snapshot, producer)
+  test('--stdin-from-command: the producer after --, through env -i with only its own variables; no password either way', () => {
+    const producer = pgDumpSpec(pg, {pg_dump: '/usr/lib/postgresql/16/bin/pg_dump', pg_restore: 'pg_restore', psql: 'psql'}, '/state/tmp/credentials-1/pgpass')
+    const base = {PATH: '/usr/bin:/bin', HOME: '/root', RESTIC_PASSWORD: PASSWORD, AWS_SECRET_ACCESS_KEY: 'aws-secret', PGPASSWORD: 'pg-secret-pw'}
+    const spec = resticArgv.backupFromCommand({...target, options: []}, 'shop.main.pgdump', snapshot, producer, base)
     const dash = spec.argv.indexOf('--')
     assert.ok(spec.argv.includes('--stdin-from-command'))
     assert.ok(spec.argv.indexOf('--stdin-from-command') < dash)
-    assert.deepEqual(spec.argv.slice(dash + 1), [...producer.argv])
+    const wrapped = spec.argv.slice(dash + 1)
+    assert.deepEqual(wrapped.slice(0, 2), ['env', '-i'])
+    assert.deepEqual(wrapped.slice(-producer.argv.length), [...producer.argv])
+    const pairs = wrapped.slice(2, -producer.argv.length)
+    assert.ok(pairs.includes('PATH=/usr/bin:/bin') && pairs.includes('HOME=/root') && pairs.includes('PGPASSFILE=/state/tmp/credentials-1/pgpass'), pairs.join(' '))
+    assert.ok(!pairs.some((p) => /^(RESTIC_|AWS_|PGPASSWORD=)/.test(p)), pairs.join(' '))
+    // restic's own environment: its credentials, not the dump's.
     const env = childEnvironment(spec, {})
-    assert.equal(env.PGPASSWORD, 'pg-secret-pw')
+    assert.equal(env.PGPASSWORD, undefined)
     assert.equal(env.RESTIC_PASSWORD, PASSWORD)
-    noSecretOnArgv(spec, ['pg-secret-pw', PASSWORD])
+    noSecretOnArgv(spec, ['pg-secret-pw', PASSWORD, 'aws-secret'])
+    // A producer carrying a secret in its environment is refused: it would end up on restic's command line.
+    assert.throws(() => resticArgv.backupFromCommand(target, 'x', snapshot, {...producer, env: {...producer.env, PGPASSWORD: pg.password}}, base), /is a secret/)
   })
+
 
   test('files: excludes before --, paths after', () => {
     const spec = resticArgv.backupPaths({...target, options: []}, ['/rails/storage', '-weird'], ['*.log', '/rails/storage/db.sqlite3'], {tags: ['type:files'], host: 'h'})
