@@ -228,6 +228,28 @@ describe('a reset behind the app\'s open transaction times out instead of hangin
   })
 })
 
+describe('paths the sqlite3 shell cannot take as they are', () => {
+  test('a SQLite database in a directory with quotes and a backslash restores, files and all (it once failed after the files were replaced)', async () => {
+    const dir = tempDir('quoted')
+    const home = join(dir, `it's "quoted" \\ here`)
+    const storage = join(dir, 'storage')
+    mkdirSync(home)
+    mkdirSync(storage)
+    const db = join(home, 'production.sqlite3')
+    sqlite(db, "CREATE TABLE items(name); INSERT INTO items VALUES ('backed up');")
+    writeFileSync(join(storage, 'upload.txt'), 'backed up\n')
+    const app = writeApp({dir, repo: freshRepo('0.18'), databases: [`  - {name: items, adapter: sqlite, path: ${JSON.stringify(db)}}`], paths: [storage]})
+    await backup(app)
+    sqlite(db, "INSERT INTO items VALUES ('after the backup');")
+    writeFileSync(join(storage, 'upload.txt'), 'changed\n')
+    const result = await cli(app, ['restore', 'production', '--confirm', app.app])
+    assert.equal(result.code, 0, result.stdout + result.stderr)
+    assert.equal(sqlite(db, 'SELECT count(*) FROM items'), '1')
+    assert.equal(readFileSync(join(storage, 'upload.txt'), 'utf8'), 'backed up\n')
+    assert.deepEqual(readdirSync(home).filter((f) => f.includes('kamal-backup')), [], 'no staged copy left beside it')
+  })
+})
+
 describe('a restore whose verification fails', () => {
   test('tables of the dump missing after the restore: failed (exit 1), named, recorded, with the undo command, which works', async () => {
     const dir = tempDir('unverified')
