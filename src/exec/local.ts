@@ -417,8 +417,14 @@ export function runPipe(producerSpec: CommandSpec, consumerSpec: CommandSpec, op
       if (options.commitOnProducerSuccess) {
         if (code === 0 && !results.producer.interrupted) consumer.stdin!.end()
         else {
-          if (consumer.exitCode === null && consumer.signalCode === null) results.consumerStopped = true
-          stopConsumer()
+          // A consumer that failed first (so the producer died of the broken pipe) may have exited without Node
+          // having seen it yet: give its exit 100 ms to arrive before calling it stopped by us.
+          const stopIfRunning = () => {
+            if (consumer.exitCode !== null || consumer.signalCode !== null) return
+            results.consumerStopped = true
+            stopConsumer()
+          }
+          setTimeout(stopIfRunning, 100)
         }
       }
       finish()
