@@ -7,6 +7,8 @@ import Check from './commands/check.js'
 import DrillLocal from './commands/drill/local.js'
 import DrillProduction from './commands/drill/production.js'
 import Evidence from './commands/evidence.js'
+import EvidenceKeygen from './commands/evidence/keygen.js'
+import EvidenceVerify from './commands/evidence/verify.js'
 import Init from './commands/init.js'
 import List from './commands/list.js'
 import NotifyTest from './commands/notify/test.js'
@@ -25,6 +27,8 @@ export const COMMANDS = {
   'drill:local': DrillLocal,
   'drill:production': DrillProduction,
   evidence: Evidence,
+  'evidence:keygen': EvidenceKeygen,
+  'evidence:verify': EvidenceVerify,
   init: Init,
   list: List,
   'notify:test': NotifyTest,
@@ -49,5 +53,7 @@ export function strayWordsAsArguments(argv: string[]): string[] {
   const [first, second] = argv
   const command = first !== undefined && Object.hasOwn(COMMANDS, first) ? COMMANDS[first as keyof typeof COMMANDS] : undefined
   if (!command || second === undefined || second.startsWith('-') || Object.keys(command.args ?? {}).length > 0) return argv
+  // `evidence keygen`: a command of the topic the first word also names.
+  if (Object.hasOwn(COMMANDS, `${first}:${second}`)) return argv
   return [first!, '--', ...argv.slice(1)]
 }

@@ -344,6 +344,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
         address: data.metrics?.address ?? '0.0.0.0',
       },
       drill: {checkEnv: [...(data.drill?.check_env ?? [])]},
+      evidence: {...(data.evidence?.signing_key !== undefined && {signingKey: valueRef(data.evidence.signing_key)})},
     },
   }
 }

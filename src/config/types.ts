@@ -109,6 +109,8 @@ export interface BackupConfig {
   metrics: {textfile?: string | false; port?: number; address: string}
   /** drill.check_env: what a drill's check inherits beyond its fixed set. */
   drill: {checkEnv: string[]}
+  /** evidence.signing_key: the ed25519 key that signs evidence. */
+  evidence: {signingKey?: ValueRef}
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/kamal-backup'

@@ -1,6 +1,7 @@
 // `evidence`: one redacted JSON document for a security review — what is backed up, where, how often, the latest
 // complete run, how old it is against the schedule, the last run/check/drill results, tool versions — with a
-// SHA-256 digest of its canonical form so a copy attached to a ticket can be checked for edits.
+// SHA-256 digest of its canonical form, and with evidence.signing_key an ed25519 signature (signature.ts), so a copy
+// attached to a ticket can be checked for edits.
 import {describeSchedule, nextRun, nominalIntervalSeconds} from '../config/schedule.js'
 import {errorMessage} from '../errors.js'
 import type {Argv} from '../exec/spec.js'
@@ -13,6 +14,8 @@ import {isLatestCandidate} from './runs.js'
 import {repositoryDamage, type RepositoryDamage} from './damage.js'
 import type {MaintenanceRecord} from './maintenance.js'
 import {STATE_FILES} from './state.js'
+import {digest, signEvidence, type EvidenceSignature} from './signature.js'
+import {resolveValue} from '../config/resolve.js'
 import type {BackupRunRecord} from '../documents.js'
 
 /** One restore or drill in the evidence's history summaries. */
@@ -63,6 +66,9 @@ export interface Evidence {
   /** A check found the repository damaged, and no check has passed since (null otherwise). */
   repository_damage: RepositoryDamage | null
   versions: Record<string, string | null>
+  /** ed25519 over the canonical form, when evidence.signing_key is set; null: unsigned (the digest still says
+   *  whether the content was changed, but anyone who changes it can recompute that). */
+  signature: EvidenceSignature | null
   digest: {algorithm: 'sha256'; value: string}
 }
 
@@ -94,7 +100,7 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
   const allowed = (latestAt ? Math.round((nextRun(config.schedule, latestAt).getTime() - latestAt.getTime()) / 1000) : interval) + 3600
   const databases = resolvedDatabases(engine)
   const lastSuccess = state.read<BackupRunRecord>(STATE_FILES.lastSuccessfulBackup)
-  const doc: Omit<Evidence, 'digest'> = {
+  const doc: Omit<Evidence, 'digest' | 'signature'> = {
     schema_version: 1,
     kind: 'evidence',
     app: config.app,
@@ -125,7 +131,8 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
     versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine, databases)), ...(resticVersion !== null && {restic: resticVersion})},
   }
   const redacted = engine.redactor.redactValue(doc)
-  return {...redacted, digest: {algorithm: 'sha256', value: digest(redacted)}}
+  const key = config.evidence.signingKey ? resolveValue(config.evidence.signingKey, 'evidence.signing_key', engine.secrets, engine.redactor) : undefined
+  return {...redacted, signature: key ? signEvidence(redacted, key) : null, digest: {algorithm: 'sha256', value: digest(redacted)}}
 }
 
 /** The notify targets (never their URLs) and the deliveries that failed. */
@@ -155,24 +162,6 @@ export function historySummary(records: Record<string, unknown>[]): HistorySumma
     last_ok_at: entries.findLast((e) => e.status === 'ok')?.finished_at ?? null,
     recent: entries.slice(-10).reverse(),
   }
-}
-
-/** SHA-256 of the document without its digest, keys sorted at every level, no whitespace. */
-export function digest(doc: unknown): string {
-  // Loaded here, not at the top: every command's start-up would pay for node:crypto (about 1 ms) otherwise.
-  const {createHash} = process.getBuiltinModule('node:crypto')
-  return createHash('sha256').update(canonicalJson(doc)).digest('hex')
-}
-
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([k, v]) => v !== undefined && k !== 'digest')
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
-  }
-  return JSON.stringify(value ?? null)
 }
 
 function resolvedDatabases(engine: Engine): ResolvedDatabase[] {

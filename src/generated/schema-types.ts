@@ -111,6 +111,11 @@ export type DrillSettings = {
   check_env?: Array<string>
 }
 
+export type EvidenceSettings = {
+  /** The ed25519 private key (PEM; `kamal-backup evidence keygen` makes a pair) that signs every evidence document. Check one with `kamal-backup evidence verify FILE --public-key KEYFILE`. */
+  signing_key?: SecretRef
+}
+
 export type NotifyTarget = {
   /** webhook: POST of a JSON document (schemas/output/notification.schema.json). healthchecks: healthchecks.io-style pings (<url>/start, <url>, <url>/fail), so a run that never happens is caught by the monitor's own schedule. ntfy: a message to an ntfy topic URL. slack: a Slack incoming webhook. command: an argv list run with the event's JSON document on stdin (no shell). */
   type: "webhook" | "healthchecks" | "ntfy" | "slack" | "command"
@@ -144,6 +149,7 @@ export type KamalBackupFile = {
   backup?: BackupSettings
   state?: StateSettings
   drill?: DrillSettings
+  evidence?: EvidenceSettings
   /** Prometheus metrics: a textfile for node_exporter written after every run, drill and check, and an HTTP endpoint served by `schedule`. */
   metrics?: {
   /** Where the textfile goes (an absolute path inside the accessory; default <state>/metrics.prom), or false for none. */
