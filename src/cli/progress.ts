@@ -39,11 +39,20 @@ export async function listrProgress(ui: Ui): Promise<Progress> {
     async task(title, run, done) {
       let result: Awaited<ReturnType<typeof run>> | undefined
       let failure: {error: unknown} | undefined
+      // What is said while the list renders (a repository being created, a stale lock removed) shows under the
+      // task, and is printed once the list has drawn its last frame.
+      const said: string[] = []
+      let running: {output?: string} | undefined
+      const previous = ui.divert((line) => {
+        said.push(line)
+        if (running) running.output = line
+      })
       const list = new Listr(
         [
           {
             title: redact(title),
             task: async (_ctx, task) => {
+              running = task
               const started = Date.now()
               try {
                 result = await run({update: (detail) => (task.output = redact(detail))})
@@ -59,6 +68,9 @@ export async function listrProgress(ui: Ui): Promise<Progress> {
         ],
         {
           exitOnError: true,
+          // listr2 would exit 127 on SIGINT, mid-frame: the command's own handler stops the work, which then ends
+          // (and is recorded) as interrupted, exit 130.
+          registerSignalListeners: false,
           rendererOptions: {
             formatOutput: 'truncate',
             showErrorMessage: false,
@@ -71,6 +83,12 @@ export async function listrProgress(ui: Ui): Promise<Progress> {
         await list.run()
       } catch (error) {
         throw failure ? failure.error : error
+      } finally {
+        ui.divert(previous)
+        for (const line of said) {
+          if (previous) previous(line)
+          else ui.raw(line + '\n')
+        }
       }
       if (failure) throw failure.error
       return result as Awaited<ReturnType<typeof run>>

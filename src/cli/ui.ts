@@ -26,6 +26,9 @@ export class Ui implements Log {
   readonly #now: () => Date
   /** The last lines written (or, under --json, held back), redacted: what a notification quotes of a run's log. */
   readonly #recent: string[] = []
+  /** While a terminal task list renders, lines go to it (src/cli/progress.ts): a line written between its frames
+   *  would leave a stale frame, a spinner that never stops, on the screen. */
+  #sink: ((line: string) => void) | undefined
 
   constructor(options: UiOptions = {}) {
     this.stream = options.stream ?? process.stderr
@@ -71,6 +74,13 @@ export class Ui implements Log {
     this.#line('error', message)
   }
 
+  /** Sends every line to `sink` instead of the stream until called again with the previous sink (returned). */
+  divert(sink: ((line: string) => void) | undefined): ((line: string) => void) | undefined {
+    const previous = this.#sink
+    this.#sink = sink
+    return previous
+  }
+
   /** Writes pre-formatted text (already containing newlines) as is, redacted. */
   raw(text: string): void {
     this.stream.write(this.redactor.redact(text))
@@ -83,7 +93,9 @@ export class Ui implements Log {
       const s = this.style
       const prefix =
         level === 'error' ? s.red('✖ ') : level === 'warn' ? s.yellow('! ') : flavour === 'success' ? s.green('✔ ') : level === 'debug' ? s.dim('· ') : ''
-      this.stream.write(prefix + (level === 'debug' ? s.dim(text) : text) + '\n')
+      const line = prefix + (level === 'debug' ? s.dim(text) : text)
+      if (this.#sink) this.#sink(line)
+      else this.stream.write(line + '\n')
       return
     }
     const stamp = this.#now().toISOString()
