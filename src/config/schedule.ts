@@ -11,7 +11,7 @@ export interface CronFields {
   daysOfMonth: Set<number>
   months: Set<number>
   daysOfWeek: Set<number>
-  /** Both day fields restricted: a day matches when either matches (classic cron). */
+  /** Both day fields restricted (neither starts with `*`): a day matches when either matches (Vixie cron). */
   dayOr: boolean
 }
 
@@ -61,7 +61,9 @@ export function parseSchedule(input: string | number): Schedule {
     daysOfMonth: field(dom, 1, 31, 'day of month'),
     months: field(month, 1, 12, 'month', MONTHS, 1),
     daysOfWeek: normaliseWeekdays(field(dow, 0, 7, 'day of week', DAYS, 0)),
-    dayOr: dom !== '*' && dow !== '*',
+    // Vixie cron: a day field that starts with `*` (`*`, `*/2`) counts as unrestricted, so `0 3 */2 * 1` runs on
+    // odd days that are Mondays, not on odd days or Mondays.
+    dayOr: !dom.startsWith('*') && !dow.startsWith('*'),
   }
   return {kind: 'cron', text, fields}
 }

@@ -36,6 +36,18 @@ describe('cron', () => {
     assert.deepEqual([...s.fields.daysOfWeek], [1])
     assert.equal(s.fields.dayOr, true)
   })
+  test('day fields as Vixie cron reads them: one starting with * (also */n) is unrestricted, so the other must match too', () => {
+    // 2026-01-05 is a Monday. `*/2` in the day of month: odd days AND Mondays (Vixie), not odd days OR Mondays.
+    const odd = parseSchedule('0 3 */2 * 1')
+    assert.ok(odd.kind === 'cron' && !odd.fields.dayOr)
+    assert.equal(nextRun(odd, new Date('2026-01-01T00:00:00Z')).toISOString(), '2026-01-05T03:00:00.000Z', 'the first Monday on an odd day, not Jan 1')
+    assert.equal(nextRun(odd, new Date('2026-01-05T03:00:00Z')).toISOString(), '2026-01-19T03:00:00.000Z', 'Jan 12 is even')
+    // `*/3` in the day of week, a restricted day of month: both must match.
+    const weekly = parseSchedule('0 3 1 * */3')
+    assert.equal(nextRun(weekly, new Date('2026-01-01T03:00:00Z')).toISOString(), '2026-02-01T03:00:00.000Z', 'the next 1st that is a Sunday, Wednesday or Saturday (Feb 1 is a Sunday)')
+    // Both restricted: either.
+    assert.equal(nextRun(parseSchedule('0 3 1 * 1'), new Date('2026-01-01T03:00:00Z')).toISOString(), '2026-01-05T03:00:00.000Z')
+  })
   test('7 is Sunday', () => {
     const s = parseSchedule('0 0 * * 7')
     assert.ok(s.kind === 'cron' && s.fields.daysOfWeek.has(0) && !s.fields.daysOfWeek.has(7))
