@@ -116,13 +116,22 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
     assert.match(stale.stdout, new RegExp(`^✖ ${app.app}: failing: latest run ${runId}`))
   })
 
-  test('evidence is produced remotely and names the latest run', async () => {
+  test('evidence is produced remotely, names the latest run, matches its schema, and its digest checks out here', async () => {
     const result = await cli(app, ['evidence'])
     assert.equal(result.code, 0, result.stderr)
     const doc = JSON.parse(result.stdout)
+    assertMatchesSchema('evidence.schema.json', doc)
     assert.equal(doc.kind, 'evidence')
     assert.equal(doc.app, app.app)
-    assert.match(JSON.stringify(doc), new RegExp(runId))
+    assert.equal(doc.latest_complete_run.id, runId)
+    const asJson = await cli(app, ['evidence', '--json'])
+    assert.equal(asJson.code, 0, asJson.stderr)
+    assertMatchesSchema('evidence.schema.json', JSON.parse(asJson.stdout))
+    // The document as it came over SSH verifies on this machine (the digest recomputed over its canonical form).
+    const file = join(tempDir('remote-evidence'), 'evidence.json')
+    writeFileSync(file, result.stdout)
+    const verified = await kb(['evidence', 'verify', file])
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr)
   })
 
   test('drill production runs remotely, confirmed locally, and records the local operator', async () => {
