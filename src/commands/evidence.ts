@@ -6,7 +6,7 @@ import {ExitCode} from '../errors.js'
 
 export default class Evidence extends AccessoryCommand<typeof Evidence> {
   static override summary = 'Print a redacted JSON evidence document for a security review'
-  static override description = `What is backed up and where (credentials redacted), retention, schedule, the latest complete run with each snapshot, the age of the latest backup against the schedule, the last run, check, prune, restore drill and restore (with who ran them), a summary of the drill and restore history, tool versions, and a SHA-256 digest of the document's canonical form. Always JSON; the schema is schemas/output/evidence.schema.json.
+  static override description = `What is backed up and where (credentials redacted), retention, schedule, the latest complete run with each snapshot, the age of the latest backup against the schedule, the last run, check, prune, restore drill and restore (with who ran them), a summary of the drill and restore history, tool versions, a SHA-256 digest of the document's canonical form and, with evidence.signing_key in config/kamal-backup.yml, an ed25519 signature of it (kamal-backup evidence verify FILE --public-key KEYFILE checks a copy; evidence keygen makes the keys). Always JSON; the schema is schemas/output/evidence.schema.json.
 
 The document is printed in every case; the exit code says whether it shows healthy backups, so a CI job that collects evidence also notices when there is nothing good to collect. --report-only always exits 0.
 
@@ -21,6 +21,7 @@ EXIT CODES
   static override examples = [
     {description: 'Attach to a review ticket', command: '<%= config.bin %> <%= command.id %> -d production > evidence.json'},
     {description: 'A monthly report that must be written whatever it says', command: '<%= config.bin %> <%= command.id %> --report-only > evidence.json'},
+    {description: 'Check a copy: untouched, and signed by your key', command: '<%= config.bin %> evidence verify evidence.json --public-key config/evidence.pub'},
   ]
 
   static override flags = {
