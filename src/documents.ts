@@ -81,6 +81,25 @@ export interface DatabaseRestore {
   /** PostgreSQL: the tables the dump's table of contents lists (pg_restore --list). */
   tables_in_toc?: number | null
   integrity: 'ok' | null
+  /** Each table of the dump: its rows in the dump and in the restored database. */
+  rows?: TableRows[]
+  /** Tables the dump had rows for that are empty after the restore: the restore failed. */
+  empty_tables?: string[]
+  /** Why the dump's rows could not be counted (the counter failed): the restore cannot vouch for them. */
+  rows_unknown?: string
+}
+
+/** Tables holding fewer rows than the dump had (where both counts are known). */
+export function fewerRows(db: DatabaseRestore): TableRows[] {
+  return (db.rows ?? []).filter((r) => r.in_dump !== null && r.restored !== null && r.restored < r.in_dump)
+}
+
+export interface TableRows {
+  table: string
+  /** Rows in the dump; null when the dump says only that it has some (a MySQL dump's multi-row INSERTs). */
+  in_dump: number | null
+  /** Rows in the restored table; null when this user may not read it. */
+  restored: number | null
 }
 
 export type StepStatus = 'ok' | 'failed' | 'skipped'

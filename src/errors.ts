@@ -95,7 +95,7 @@ export const ERROR_CODES = {
   'restore/failed': {exit: ExitCode.failed, meaning: 'restoring a database failed (the message says what was changed)'},
   'evidence/bad-key': {exit: ExitCode.failed, meaning: 'evidence.signing_key (or verify --public-key) is not an ed25519 key kamal-backup can read'},
   'evidence/unverified': {exit: ExitCode.failed, meaning: '`evidence verify`: the document was changed, is not signed, or was signed by another key'},
-  'restore/unverified': {exit: ExitCode.failed, meaning: 'a restore finished, but tables of the dump are missing from the target (or it fails its integrity check); the safety backup undoes it'},
+  'restore/unverified': {exit: ExitCode.failed, meaning: 'a restore finished, but tables of the dump are missing from the target, a table the dump had rows for is empty, or it fails its integrity check; the safety backup undoes it'},
   'restore/refused': {exit: ExitCode.failed, meaning: 'the accessory\'s dry run stopped a remote restore (a check failed)'},
   'accessory/no-host': {exit: ExitCode.failed, meaning: 'the backup accessory has no host in config/deploy.yml'},
   'accessory/missing': {exit: ExitCode.unreachable, meaning: 'the backup accessory\'s container does not exist on its host'},

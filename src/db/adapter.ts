@@ -15,7 +15,7 @@ import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Redactor} from '../redact.js'
 import type {Adapter} from '../config/types.js'
 import {describeDatabase, type ResolvedDatabase} from './connection.js'
-import type {DatabaseRestore} from '../documents.js'
+import type {DatabaseRestore, TableRows} from '../documents.js'
 
 /** What an adapter may use: processes through the executor, the environment (PATH, client locations), the run's
  *  abort signal, and the redactor for anything it puts in an error. The engine context satisfies it. */
@@ -158,6 +158,34 @@ export async function checkStream(ctx: DbContext, dump: DumpSource, producer: Pr
     })
   }
   if (producer.exitCode !== 0) throw dump.error(producer)
+}
+
+/** What a restore reports of a database's tables: which the dump had and the target has now, which are missing,
+ *  and each dumped table's rows in both (`inDump`: rows per table, null for "some"; `restored`: rows per table of
+ *  the target, null when it could not be read). A table the dump had rows for that is empty now fails the restore. */
+export function restoredTables(inDump: ReadonlyMap<string, number | null>, restored: ReadonlyMap<string, number | null>, extra: Partial<DatabaseRestore> = {}): DatabaseRestore {
+  const dumped = [...inDump.keys()].sort()
+  const rows: TableRows[] = dumped.filter((table) => restored.has(table)).map((table) => ({table, in_dump: inDump.get(table)!, restored: restored.get(table)!}))
+  const empty = rows.filter((r) => r.restored === 0 && (r.in_dump === null || r.in_dump > 0)).map((r) => r.table)
+  return {
+    tables_in_dump: dumped,
+    tables_restored: [...restored.keys()].sort(),
+    missing_tables: dumped.filter((table) => !restored.has(table)),
+    integrity: null,
+    rows,
+    empty_tables: empty,
+    ...extra,
+  }
+}
+
+/** `<count> <name>` lines (a count query's answer; `-` for a table this user may not read) as a map. */
+export function rowCounts(text: string): Map<string, number | null> {
+  const counts = new Map<string, number | null>()
+  for (const line of text.split('\n')) {
+    const match = /^(\d+|-) (.+)$/.exec(line)
+    if (match) counts.set(match[2]!, match[1] === '-' ? null : Number(match[1]))
+  }
+  return counts
 }
 
 /** Non-empty trimmed lines (a client's one-name-per-line answer). */

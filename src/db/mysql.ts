@@ -7,7 +7,7 @@ import {runChecked, type Executor} from '../exec/executor.js'
 import {CommandFailedError, lastLines} from '../exec/local.js'
 import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Secret} from '../redact.js'
-import {checkStream, databaseInUse, lines, missingTool, unreachable, type DatabaseAdapter} from './adapter.js'
+import {checkStream, databaseInUse, lines, missingTool, restoredTables, rowCounts, unreachable, type DatabaseAdapter} from './adapter.js'
 import {describeDatabase, serverUrl, type ResolvedDatabase} from './connection.js'
 import {DATABASE_KINDS} from '../config/types.js'
 
@@ -123,11 +123,29 @@ export function mysqlDropStatements(inventory: string): string {
 
 export const MYSQL_TABLES_SQL = `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1;`
 
-/** The scanner on the dump stream (the stream's named pipe is appended): the tables a mariadb-dump file creates. */
-export const MYSQL_TABLE_SCANNER: CommandSpec = {argv: ['grep', '-a', '-o', '-E', '^CREATE TABLE `([^`]|``)+`'], label: 'scan dump for tables'}
+/** The scanner on the dump stream (the stream's named pipe is appended): the tables a mariadb-dump file creates,
+ *  and each INSERT (one per line: a table with rows has at least one; they hold many rows each, so the count of
+ *  rows is not read). */
+export const MYSQL_TABLE_SCANNER: CommandSpec = {argv: ['grep', '-a', '-o', '-E', '^(CREATE TABLE|INSERT INTO) `([^`]|``)+`'], label: 'scan dump for tables', inheritEnv: ['PATH']}
+
+/** Adds one scanner line to the dump's tables: 0 rows when created, null ("some") once an INSERT names it. */
+export function scanDumpLine(tables: Map<string, number | null>, line: string): void {
+  const match = /^(CREATE TABLE|INSERT INTO) `(.+)`$/.exec(line)
+  if (!match) return
+  const table = match[2]!.replace(/``/g, '`')
+  if (match[1] === 'INSERT INTO') tables.set(table, null)
+  else if (!tables.has(table)) tables.set(table, 0)
+}
 
 export function tablesFromScanner(output: string): string[] {
-  return [...new Set(output.split('\n').filter(Boolean).map((l) => l.replace(/^CREATE TABLE `/, '').replace(/`$/, '').replace(/``/g, '`')))].sort()
+  const tables = new Map<string, number | null>()
+  for (const line of output.split('\n')) scanDumpLine(tables, line)
+  return [...tables.keys()].sort()
+}
+
+/** `<rows> <table>` for each table named: one statement. */
+export function mysqlRowCountsSql(tables: readonly string[]): string {
+  return tables.map((t) => `SELECT CONCAT(COUNT(*), ' ', ${sqlLiteral(t)}) FROM \`${t.replace(/`/g, '``')}\``).join('\nUNION ALL ') + ';\n'
 }
 
 // ---- the adapter ------------------------------------------------------------------------------------------------
@@ -211,13 +229,17 @@ export const mysql: DatabaseAdapter = {
       throw new CommandFailedError(spec(`reset ${db.database}`), drop, ctx.redactor)
     }
     mark('partial', 'it was reset, and the dump was being loaded when the restore stopped: it holds part of the data, or none')
-    const result = await ctx.exec.stream(dump.spec, spec(`restore ${db.database}`, init), {signal: ctx.signal, tap: MYSQL_TABLE_SCANNER})
+    const dumped = new Map<string, number | null>()
+    const result = await ctx.exec.stream(dump.spec, spec(`restore ${db.database}`, init), {signal: ctx.signal, tap: MYSQL_TABLE_SCANNER, onTapLine: (line) => scanDumpLine(dumped, line)})
     await checkStream(ctx, dump, result.producer, result.consumer)
     if (result.tee && result.tee.exitCode !== 0) throw new KamalBackupError(`tee failed while restoring: ${lastLines(result.tee.stderr, 3)}`, {code: 'restore/failed'})
     mark('restored')
-    const dumped = tablesFromScanner(result.tap?.stdout ?? '')
-    const restored = lines((await runChecked(ctx.exec, spec('list tables', ['--batch', '--skip-column-names']), {stdin: {text: MYSQL_TABLES_SQL + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
-    return {tables_in_dump: dumped, tables_restored: restored, missing_tables: dumped.filter((x) => !restored.includes(x)), integrity: null}
+    // grep exits 1 when nothing matched (an empty dump); 2 is its failure.
+    const scanner = result.tap && (result.tap.exitCode ?? 2) > 1 ? result.tap : undefined
+    const query = (label: string, sql: string) => runChecked(ctx.exec, spec(label, ['--batch', '--skip-column-names', '--raw']), {stdin: {text: sql}, signal: ctx.signal, redactor: ctx.redactor})
+    const tables = lines((await query('list tables', MYSQL_TABLES_SQL + '\n')).stdout)
+    const restored = tables.length > 0 ? rowCounts((await query('count rows', mysqlRowCountsSql(tables))).stdout) : new Map<string, number | null>()
+    return restoredTables(dumped, restored, scanner ? {rows_unknown: `scanning the dump failed (exit ${scanner.exitCode ?? scanner.signal}): ${lastLines(scanner.stderr, 3)}`} : {})
   },
 
   verify: () => [],

@@ -8,7 +8,7 @@ import {runChecked, type Executor} from '../exec/executor.js'
 import {CommandFailedError, lastLines} from '../exec/local.js'
 import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Secret} from '../redact.js'
-import {checkStream, databaseInUse, lines, missingTool, unreachable, type DatabaseAdapter, type DatabaseTarget, type DbContext, type DumpSource} from './adapter.js'
+import {checkStream, databaseInUse, missingTool, restoredTables, rowCounts, unreachable, type DatabaseAdapter, type DatabaseTarget, type DbContext, type DumpSource} from './adapter.js'
 import {describeDatabase, serverUrl, type ResolvedDatabase} from './connection.js'
 import {DATABASE_KINDS} from '../config/types.js'
 
@@ -154,7 +154,49 @@ export function tocTableCount(line: string): number {
   return /^\d+; \d+ \d+ TABLE (?!DATA )/.test(line) ? 1 : 0
 }
 
-export const POSTGRES_TABLES_SQL = `SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;`
+/** Every table with its own rows (ONLY: not its inheritors' or partitions', as the dump's COPY blocks count them),
+ *  `<count> <schema>.<table>` a line; `-` for a table this user may not read, or sees through row-level security
+ *  (its count would be the policy's, not the table's). One statement: query_to_xml runs a count per table. */
+export const POSTGRES_ROW_COUNTS_SQL = `SELECT coalesce(CASE WHEN has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT')
+    AND NOT row_security_active(format('%I.%I', schemaname, tablename))
+  THEN (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM ONLY %I.%I', schemaname, tablename), false, true, '')))[1]::text END, '-')
+  || ' ' || schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;`
+
+/** Counts a COPY block's lines (one row each: COPY's text format escapes line breaks inside values) and prints
+ *  `<rows><TAB><the COPY line>` when the block ends. FS is a line break, so awk never splits a long row into fields. */
+const COPY_ROW_COUNTER = String.raw`BEGIN { FS = "\n" }
+inside && $0 == "\\." { print n "\t" header; inside = 0; next }
+inside { n++; next }
+/^COPY / { header = $0; n = 0; inside = 1 }`
+
+/** The restore's tap: the dump's data as COPY blocks (pg_restore needs no connection) and a counter of their rows.
+ *  pg_restore reads its stdin: given a file name it reads the header, then opens the file again, which a named
+ *  pipe cannot replay. */
+export function pgRowCounterSpecs(tools: PostgresTools): CommandSpec[] {
+  return [
+    {argv: ['cat'], label: 'read the stream', inheritEnv: ['PATH']},
+    {argv: [tools.pg_restore, '--data-only', '--file=-'], label: 'pg_restore --data-only (count the dump\'s rows)', inheritEnv: ['PATH', 'LANG', 'LC_ALL']},
+    {argv: ['awk', COPY_ROW_COUNTER], label: 'count rows', inheritEnv: ['PATH']},
+  ]
+}
+
+/** `<rows>\t<COPY line>` → the table (`schema.table`, unquoted, as pg_restore --verbose names it) and its rows. */
+export function copyRowCount(line: string): [table: string, rows: number] | undefined {
+  const match = /^(\d+)\tCOPY (.*)$/.exec(line)
+  if (!match) return undefined
+  const parts: string[] = []
+  let rest = match[2]!
+  for (;;) {
+    const quoted = /^"((?:[^"]|"")*)"/.exec(rest)
+    const bare = quoted ? undefined : /^[^".\s(]+/.exec(rest)
+    if (!quoted && !bare) return undefined
+    parts.push(quoted ? quoted[1]!.replace(/""/g, '"') : bare![0])
+    rest = rest.slice((quoted ?? bare)![0].length)
+    if (!rest.startsWith('.')) break
+    rest = rest.slice(1)
+  }
+  return [parts.join('.'), Number(match[1])]
+}
 
 /** Can this session reset the database? Recovery (a standby), read-only sessions, the right to create schemas,
  *  and the schemas, publications and event triggers it cannot drop (it must own them, or be a superuser). One
@@ -356,22 +398,30 @@ export const postgres: DatabaseAdapter = {
     mark('partial', 'it was reset, and the dump was being loaded when the restore stopped: it holds part of the data, or none')
     // pg_restore --verbose names every table it creates, one per stderr line: collected as they go by (the tail
     // of stderr kept for errors would lose them on a large schema).
-    const dumped = new Set<string>()
+    const dumped = new Map<string, number | null>()
+    const copied = new Map<string, number>()
     let ignored = 0
     const result = await ctx.exec.stream(dump.spec, pgRestoreSpec(db, tools, db.database!, seconds), {
       signal: ctx.signal,
       onConsumerStderrLine: (line) => {
         const table = tableFromPgRestoreLine(line)
-        if (table) dumped.add(table)
+        if (table) dumped.set(table, 0)
         ignored = Math.max(ignored, ignoredErrors(line))
+      },
+      // A copy of the stream goes to a second pg_restore that writes the data out as COPY blocks, counted.
+      tap: pgRowCounterSpecs(tools),
+      onTapLine: (line) => {
+        const counted = copyRowCount(line)
+        if (counted) copied.set(counted[0], counted[1])
       },
     })
     await checkStream(ctx, dump, result.producer, result.consumer)
     if (ignored > 0) throw new KamalBackupError(`pg_restore ignored ${ignored} errors: the database is only partly restored`, {code: 'restore/failed'})
     mark('restored')
-    const restored = lines((await runChecked(ctx.exec, psqlSpec(db, tools, db.database, 'list tables'), {stdin: {text: POSTGRES_TABLES_SQL + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
-    const inDump = [...dumped].sort()
-    return {tables_in_dump: inDump, tables_restored: restored, missing_tables: inDump.filter((x) => !restored.includes(x)), tables_in_toc: tablesInToc, integrity: null}
+    for (const [table, rows] of copied) if (dumped.has(table)) dumped.set(table, rows)
+    const counter = result.tapStages?.find((stage) => stage.exitCode !== 0)
+    const restored = rowCounts((await runChecked(ctx.exec, psqlSpec(db, tools, db.database, 'count rows'), {stdin: {text: POSTGRES_ROW_COUNTS_SQL + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
+    return restoredTables(dumped, restored, {tables_in_toc: tablesInToc, ...(counter && {rows_unknown: ctx.redactor.redact(`counting the dump's rows failed (exit ${counter.exitCode ?? counter.signal}): ${lastLines(counter.stderr, 3)}`)})})
   },
 
   verify: () => [],

@@ -8,8 +8,7 @@ import {InterruptedError, KamalBackupError} from '../errors.js'
 import {runChecked} from '../exec/executor.js'
 import {lastLines} from '../exec/local.js'
 import type {CommandSpec} from '../exec/spec.js'
-import {lines, missingTool, nearestExisting, type DatabaseAdapter} from './adapter.js'
-import type {DatabaseRestore} from '../documents.js'
+import {lines, missingTool, nearestExisting, restoredTables, rowCounts, type DatabaseAdapter} from './adapter.js'
 import {DATABASE_KINDS} from '../config/types.js'
 
 /** The path goes inside a dot-command: refuse characters the sqlite3 shell would parse. */
@@ -42,6 +41,16 @@ export function sqliteRestoreSpec(target: string, staged: string, bin = 'sqlite3
 
 export function sqliteIntegritySpec(database: string, bin = 'sqlite3'): CommandSpec {
   return {argv: [bin, '-bail', '-readonly', database, 'PRAGMA integrity_check;'], label: `sqlite3 integrity_check ${database}`}
+}
+
+/** Reads SQL from stdin (a count query over many tables outgrows an argument). */
+export function sqliteQuerySpec(database: string, label: string, bin = 'sqlite3'): CommandSpec {
+  return {argv: [bin, '-bail', '-readonly', database], label: `sqlite3 ${label} ${database}`}
+}
+
+/** `<rows> <table>` for each table named: one statement. */
+export function sqliteRowCountsSql(tables: readonly string[]): string {
+  return tables.map((t) => `SELECT count(*) || ' ' || '${t.replace(/'/g, "''")}' FROM "${t.replace(/"/g, '""')}"`).join('\nUNION ALL ') + ';\n'
 }
 
 export function sqliteTablesSpec(database: string, bin = 'sqlite3'): CommandSpec {
@@ -142,7 +151,12 @@ export const sqlite: DatabaseAdapter = {
       if (written.interrupted) throw new InterruptedError()
       if (written.exitCode !== 0) throw dump.error(written)
       const integrity = async (file: string) => (await runChecked(ctx.exec, sqliteIntegritySpec(file), {signal: ctx.signal, redactor: ctx.redactor})).stdout.trim()
-      const tables = async (file: string) => lines((await runChecked(ctx.exec, sqliteTablesSpec(file), {signal: ctx.signal})).stdout)
+      // Each table with its rows: the staged copy is the dump, so its counts are exact.
+      const tables = async (file: string) => {
+        const names = lines((await runChecked(ctx.exec, sqliteTablesSpec(file), {signal: ctx.signal})).stdout)
+        if (names.length === 0) return new Map<string, number | null>()
+        return rowCounts((await runChecked(ctx.exec, sqliteQuerySpec(file, 'count rows'), {stdin: {text: sqliteRowCountsSql(names)}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
+      }
       const check = await integrity(staged)
       if (check !== 'ok') throw new KamalBackupError(`the restored SQLite copy fails its integrity check: ${check.slice(0, 300)}`, {code: 'restore/failed'})
       const dumped = await tables(staged)
@@ -162,7 +176,7 @@ export const sqlite: DatabaseAdapter = {
         throw new KamalBackupError(`${target} fails its integrity check after the restore: ${after.slice(0, 300)}`, {code: 'restore/failed'})
       }
       const restored = await tables(target)
-      return {tables_in_dump: dumped, tables_restored: restored, missing_tables: dumped.filter((x) => !restored.includes(x)), integrity: 'ok'} satisfies DatabaseRestore
+      return restoredTables(dumped, restored, {integrity: 'ok'})
     } finally {
       for (const file of sqliteFiles(staged)) rmSync(file, {force: true})
     }

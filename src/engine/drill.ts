@@ -156,7 +156,7 @@ export function verificationProblems(databases: readonly DatabaseReport[], files
   // A drill that restored nothing proves nothing: an empty database or directory is a failed verification.
   for (const f of files) if (f.files === 0) problems.push(`files ${f.from}: the drill restored 0 files, so it proves nothing about them`)
   for (const db of databases) if (db.tables_restored.length === 0) problems.push(`database ${db.name}: the drill restored 0 tables, so it proves nothing about it`)
-  return [...problems, ...databaseProblems(databases)]
+  return [...problems, ...databaseProblems(databases, {exactRows: true})]
 }
 
 /** What a drill's check inherits of this process's environment (drill.check_env adds to it). */
@@ -202,6 +202,8 @@ async function runCheckCommand(engine: Engine, command: string, databases: {name
   // Only what a check needs: never RESTIC_PASSWORD, cloud keys or production's PGPASSWORD/MYSQL_PWD, so a bare
   // `psql` in a check cannot reach production. drill.check_env adds named variables.
   const inheritEnv = [...CHECK_INHERITS, ...engine.config.drill.checkEnv]
+  const unset = engine.config.drill.checkEnv.filter((name) => engine.env[name] === undefined)
+  if (unset.length > 0) engine.log.warn(`drill.check_env names ${unset.join(', ')}, which ${unset.length === 1 ? 'is' : 'are'} not set here: the check runs without ${unset.length === 1 ? 'it' : 'them'} (give the accessory ${unset.length === 1 ? 'it' : 'them'} in config/deploy.yml env)`)
   const result = await engine.exec.group({argv: ['sh', '-c', command], env, inheritEnv, label: 'drill check'}, {signal: engine.signal, timeoutMs: 3_600_000})
   if (result.interrupted) throw new InterruptedError()
   const output = lastLines([result.stdout, result.stderr].filter(Boolean).join('\n'), 40)

@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import {describeDatabase} from '../db/connection.js'
 import {databaseAdapter, type DatabaseTarget, type DumpSource} from '../db/index.js'
 import {lockTimeoutSeconds, nearestExisting} from '../db/adapter.js'
-import type {DatabaseReport, PartState, PreflightCheck, RestoreReport, StepReport} from '../documents.js'
+import {fewerRows, type DatabaseReport, type PartState, type PreflightCheck, type RestoreReport, type StepReport} from '../documents.js'
 import {errorMessage, isKamalBackupError, KamalBackupError, UsageError} from '../errors.js'
 import {resticArgv} from '../restic/argv.js'
 import {resticError, type Restic} from '../restic/client.js'
@@ -100,12 +100,21 @@ export function planRun(runs: Run[], selection: RestoreSelection, parts: Restore
   return {run, databases: parts.databases, files: parts.files ? filesSnapshot : undefined}
 }
 
-/** What a restored database's verification found wrong: tables of the dump missing from the target, a failed
- *  integrity check, a table list that cannot vouch for the dump. A restore or drill with any of these failed. */
-export function databaseProblems(databases: readonly DatabaseReport[]): string[] {
+/** What a restored database's verification found wrong: tables of the dump missing from the target, tables the
+ *  dump had rows for left empty, a failed integrity check, a table list or row count that cannot vouch for the dump.
+ *  A restore or drill with any of these failed. A drill (`exactRows`: nobody else writes to its scratch database)
+ *  also fails on a table with fewer rows than the dump; a production restore does not (the app may already be
+ *  deleting rows again), but shows it. */
+export function databaseProblems(databases: readonly DatabaseReport[], {exactRows = false}: {exactRows?: boolean} = {}): string[] {
   const problems: string[] = []
   for (const db of databases) {
     if (db.missing_tables.length > 0) problems.push(`database ${db.name} is missing tables: ${db.missing_tables.join(', ')}`)
+    if (db.empty_tables?.length) problems.push(`database ${db.name} has no rows in tables the dump had rows for: ${db.empty_tables.join(', ')}`)
+    if (db.rows_unknown) problems.push(`database ${db.name}: ${db.rows_unknown}, so its rows cannot be checked`)
+    if (exactRows) {
+      const fewer = fewerRows(db).filter((r) => r.restored !== 0)
+      if (fewer.length > 0) problems.push(`database ${db.name} has fewer rows than the dump in: ${fewer.map((r) => `${r.table} (${r.restored} of ${r.in_dump})`).join(', ')}`)
+    }
     for (const problem of databaseAdapter(db.adapter).verify(db)) problems.push(`database ${db.name} ${problem}`)
     const toc = db.tables_in_toc ?? 0
     if (toc > db.tables_in_dump.length) problems.push(`database ${db.name}: the dump's table of contents lists ${toc} tables, but only ${db.tables_in_dump.length} could be checked`)

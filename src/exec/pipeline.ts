@@ -13,13 +13,19 @@ export interface StreamResult {
   producer: ProcessResult
   consumer: ProcessResult
   tee?: ProcessResult
+  /** The tap's last stage (its stdout is kept, unless onTapLine takes it). */
   tap?: ProcessResult
+  /** Every stage of the tap, in order: each exit code matters. */
+  tapStages?: ProcessResult[]
 }
 
 export interface StreamOptions {
   signal?: AbortSignal
-  /** A scanner that sees a copy of the stream; its stdout is captured. */
-  tap?: CommandSpec
+  /** A scanner that sees a copy of the stream (the stream's named pipe is appended to its first stage's argv; a
+   *  later stage reads the previous one's stdout); the last stage's stdout is captured. */
+  tap?: CommandSpec | readonly CommandSpec[]
+  /** Every line the tap's last stage writes, as it comes (then its stdout is not kept). */
+  onTapLine?: (line: string) => void
   /** Every line the consumer writes, as it comes (the kept stdout and stderr are bounded tails). */
   onConsumerStdoutLine?: (line: string) => void
   onConsumerStderrLine?: (line: string) => void
@@ -58,8 +64,8 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
     children.push(consumer)
     let into = consumer.stdin!
     let fifoDir: string | undefined
+    let tapPairs: [ChildProcess, ProcessResult][] = []
     if (options.tap) {
-      results.tap = empty()
       results.tee = empty()
       // tee writes the stream to its stdout (the consumer) and to a named pipe the tap reads. (Node's stdio pipes
       // are socket pairs, which /dev/fd/N cannot reopen; a FIFO is a real pipe.)
@@ -70,14 +76,30 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
         rmSync(fifoDir, {recursive: true, force: true})
         return reject(new Error(`mkfifo failed: ${made.stderr?.toString() ?? made.error}`))
       }
-      const tap = launch({...options.tap, argv: [...options.tap.argv, fifo] as unknown as CommandSpec['argv']}, ['ignore', 'pipe', 'pipe'], results.tap, failures)
-      lines(tap.stdout!, (line) => {
-        if (results.tap!.stdout.length < 4 * 1024 * 1024) results.tap!.stdout += line + '\n'
-      })
-      const tee = launch({argv: ['tee', fifo], label: 'tee'}, ['pipe', consumer.stdin!, 'pipe'], results.tee, failures)
+      const stages = Array.isArray(options.tap) ? (options.tap as readonly CommandSpec[]) : [options.tap as CommandSpec]
+      results.tapStages = stages.map(() => empty())
+      results.tap = results.tapStages.at(-1)!
+      // Launched last stage first, so each earlier stage can write straight into the next one's stdin.
+      const tapChildren: ChildProcess[] = []
+      let next: ChildProcess | undefined
+      for (let i = stages.length - 1; i >= 0; i--) {
+        const spec = i === 0 ? {...stages[0]!, argv: [...stages[0]!.argv, fifo] as unknown as CommandSpec['argv']} : stages[i]!
+        const child = launch(spec, [i === 0 ? 'ignore' : 'pipe', next ? next.stdin! : 'pipe', 'pipe'], results.tapStages[i]!, failures)
+        if (next) next.stdin!.destroy()
+        else {
+          lines(child.stdout!, (line) => {
+            if (options.onTapLine) options.onTapLine(line)
+            else if (results.tap!.stdout.length < 4 * 1024 * 1024) results.tap!.stdout += line + '\n'
+          })
+        }
+        tapChildren.unshift(child)
+        next = child
+      }
+      const tee = launch({argv: ['tee', '-p', fifo], label: 'tee'}, ['pipe', consumer.stdin!, 'pipe'], results.tee, failures)
       consumer.stdin!.destroy()
-      children.push(tap, tee)
+      children.push(tee, ...tapChildren)
       into = tee.stdin!
+      tapPairs = tapChildren.map((child, i) => [child, results.tapStages![i]!])
     }
     const producer = launch(producerSpec, ['ignore', into, 'pipe'], results.producer, failures)
     into.destroy()
@@ -85,7 +107,7 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
     const named: [ChildProcess, ProcessResult][] = [
       [producer, results.producer],
       [consumer, results.consumer],
-      ...(results.tee ? ([[children[2]!, results.tee], [children[1]!, results.tap!]] as [ChildProcess, ProcessResult][]) : []),
+      ...(results.tee ? ([[children[1]!, results.tee], ...tapPairs] as [ChildProcess, ProcessResult][]) : []),
     ]
     const stops = named.map(([child]) => stopper(child))
     const stopListening = whenAborted(options.signal, () => {

@@ -30,7 +30,7 @@ export interface Answer {
   interrupted?: boolean
   /** pipe and stream: the producer's answer (the main answer is the consumer's). */
   producer?: Omit<Answer, 'producer' | 'tap'>
-  /** stream with a tap: what the tap printed (the tables a MySQL dump creates). */
+  /** stream with a tap: what the tap printed (the tables a MySQL dump creates and fills, a PostgreSQL dump's rows). */
   tap?: string
 }
 
@@ -86,7 +86,9 @@ export class RecordingExecutor implements Executor {
     const answer = this.#record('stream', producer, {consumer})
     feed(answer.stdout, options.onConsumerStdoutLine)
     feed(answer.stderr, options.onConsumerStderrLine)
-    return {producer: result(answer.producer), consumer: result(answer), ...(options.tap && {tee: result(), tap: result({stdout: answer.tap ?? ''})})}
+    if (options.onTapLine) feed(answer.tap, options.onTapLine)
+    const tap = result({stdout: options.onTapLine ? '' : (answer.tap ?? '')})
+    return {producer: result(answer.producer), consumer: result(answer), ...(options.tap && {tee: result(), tap, tapStages: [tap]})}
   }
 
   async toFile(spec: CommandSpec): Promise<ProcessResult> {

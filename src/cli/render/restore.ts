@@ -1,13 +1,22 @@
 // Human summaries of restores and drills (stdout). --json prints the records themselves.
 import {bytes, count, seconds} from '../../engine/progress.js'
 import type {RestorePlan} from '../../engine/restore-flows.js'
-import type {DrillRecord, PreflightCheck, RestoreReport, RestoreResult} from '../../documents.js'
+import {fewerRows, type DrillRecord, type PreflightCheck, type RestoreReport, type RestoreResult} from '../../documents.js'
 import type {Style} from '../style.js'
 
 function parts(report: RestoreReport): string[] {
   const lines: string[] = []
   for (const f of report.files) lines.push(`  files    ${f.from} → ${f.to}: ${count(f.files, 'file')}, ${bytes(f.bytes)}`)
-  for (const d of report.databases) lines.push(`  database ${d.name} → ${d.target}: ${count(d.tables_restored.length, 'table')}${d.integrity ? ', integrity ok' : ''}${d.missing_tables.length ? `, MISSING ${d.missing_tables.join(', ')}` : ''}`)
+  for (const d of report.databases) {
+    const rows = d.rows?.reduce((sum, r) => sum + (r.restored ?? 0), 0)
+    const fewer = fewerRows(d).filter((r) => r.restored !== 0)
+    lines.push(
+      `  database ${d.name} → ${d.target}: ${count(d.tables_restored.length, 'table')}${rows !== undefined ? `, ${count(rows, 'row')}` : ''}${d.integrity ? ', integrity ok' : ''}` +
+        (d.missing_tables.length ? `, MISSING ${d.missing_tables.join(', ')}` : '') +
+        (d.empty_tables?.length ? `, EMPTY ${d.empty_tables.join(', ')} (the dump had rows)` : '') +
+        (fewer.length ? `, fewer rows than the dump in ${fewer.map((r) => `${r.table} (${r.restored} of ${r.in_dump})`).join(', ')}` : ''),
+    )
+  }
   return lines
 }
 

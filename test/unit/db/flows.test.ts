@@ -44,8 +44,8 @@ async function rejects(work: Promise<unknown>, code: string, message?: RegExp): 
 
 describe('PostgreSQL restore', () => {
   const script: Script = (call) => {
-    if (call.kind === 'stream') return {stderr: 'pg_restore: creating TABLE "public.users"\npg_restore: creating TABLE "public.posts"\n'}
-    if (call.stdin?.includes('pg_tables')) return {stdout: 'public.posts\npublic.users\n'}
+    if (call.kind === 'stream') return {stderr: 'pg_restore: creating TABLE "public.users"\npg_restore: creating TABLE "public.posts"\n', tap: '2\tCOPY public.users (id, name) FROM stdin;\n0\tCOPY public.posts (id) FROM stdin;\n'}
+    if (call.stdin?.includes('pg_tables')) return {stdout: '0 public.posts\n2 public.users\n'}
     return undefined
   }
 
@@ -54,11 +54,23 @@ describe('PostgreSQL restore', () => {
     const marks: string[] = []
     const report = await databaseAdapter('postgres').restore(context(exec), target(server('postgres')), dumpSource(), {lockTimeoutSeconds: 7, tablesInToc: 2, mark: (state) => void marks.push(state)})
     assert.deepEqual(exec.calls.map((c) => `${c.kind} ${c.consumer?.argv[0] ?? c.spec.argv[0]}`), ['run psql', 'stream pg_restore', 'run psql'])
+    assert.match(exec.calls[2]!.stdin!, /count\(\*\)/, 'the restored tables are counted')
     assert.match(exec.calls[0]!.stdin!, /^SET lock_timeout = '7s';\nDO \$\$/)
     assert.ok(exec.calls[1]!.consumer!.argv.includes('--single-transaction') && exec.calls[1]!.consumer!.argv.includes('--exit-on-error'))
     assert.equal(exec.calls[1]!.spec.argv[1], 'dump', 'the dump streams from restic')
     assert.deepEqual(marks, ['partial', 'restored'])
-    assert.deepEqual(report, {tables_in_dump: ['public.posts', 'public.users'], tables_restored: ['public.posts', 'public.users'], missing_tables: [], tables_in_toc: 2, integrity: null})
+    assert.deepEqual(report, {
+      tables_in_dump: ['public.posts', 'public.users'],
+      tables_restored: ['public.posts', 'public.users'],
+      missing_tables: [],
+      tables_in_toc: 2,
+      integrity: null,
+      rows: [
+        {table: 'public.posts', in_dump: 0, restored: 0},
+        {table: 'public.users', in_dump: 2, restored: 2},
+      ],
+      empty_tables: [],
+    })
     // Nothing secret on any argv: the password travels in PGPASSWORD.
     for (const call of exec.calls) assert.ok(!call.line.includes('s3cret') && !(call.consumer?.argv ?? []).join(' ').includes('s3cret'), call.line)
     assert.ok(exec.calls[0]!.spec.env?.PGPASSWORD instanceof Secret)
@@ -125,8 +137,9 @@ describe('MySQL restore', () => {
   test('inventory, lock probe, drop (views first), the dump through the table scanner, the tables listed', async () => {
     const exec = new RecordingExecutor((call) => {
       if (call.stdin?.includes('information_schema.VIEWS')) return {stdout: inventory}
-      if (call.kind === 'stream') return {tap: 'CREATE TABLE `users`\n'}
-      if (call.stdin?.includes('BASE TABLE')) return {stdout: 'users\n'}
+      if (call.kind === 'stream') return {tap: 'CREATE TABLE `users`\nCREATE TABLE `empty`\nCREATE TABLE `lost`\nINSERT INTO `users`\nINSERT INTO `lost`\n'}
+      if (call.stdin?.includes('BASE TABLE')) return {stdout: 'empty\nlost\nusers\n'}
+      if (call.stdin?.includes('COUNT(*)')) return {stdout: '0 empty\n0 lost\n3 users\n'}
       return undefined
     })
     const marks: string[] = []
@@ -137,7 +150,19 @@ describe('MySQL restore', () => {
     assert.equal(stdins[3], '(stream)')
     assert.ok(exec.calls[1]!.spec.argv.includes('--init-command=SET SESSION lock_wait_timeout = 9'))
     assert.deepEqual(marks, ['partial', 'partial', 'restored'])
-    assert.deepEqual(report, {tables_in_dump: ['users'], tables_restored: ['users'], missing_tables: [], integrity: null})
+    // A table the dump filled (an INSERT) that is empty now: the restore must not pass. One the dump left empty is fine.
+    assert.deepEqual(report, {
+      tables_in_dump: ['empty', 'lost', 'users'],
+      tables_restored: ['empty', 'lost', 'users'],
+      missing_tables: [],
+      integrity: null,
+      rows: [
+        {table: 'empty', in_dump: 0, restored: 0},
+        {table: 'lost', in_dump: null, restored: 0},
+        {table: 'users', in_dump: null, restored: 3},
+      ],
+      empty_tables: ['lost'],
+    })
   })
 
   test('the app\'s open transaction: the lock probe times out and nothing is dropped', async () => {

@@ -3,6 +3,7 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {checkEnvironment, verificationProblems} from '../../../src/engine/drill.ts'
+import {databaseProblems} from '../../../src/engine/restore.ts'
 import {Secret} from '../../../src/redact.ts'
 import type {DatabaseReport} from '../../../src/documents.ts'
 
@@ -38,6 +39,17 @@ describe('drill verification', () => {
     assert.match(verificationProblems([db({adapter: 'sqlite', integrity: null, tables_in_toc: null})]).join(), /integrity check/)
     assert.match(verificationProblems([db({tables_in_dump: [], tables_in_toc: 3})]).join(), /lists 3 tables, but only 0 could be checked/)
     assert.match(verificationProblems([db({adapter: 'mysql', tables_in_dump: [], tables_in_toc: null})]).join(), /table list is empty, but 1 tables were restored/)
+  })
+
+  test('rows: a table the dump filled that is empty fails restores and drills; fewer rows fail only a drill; an uncounted dump fails both', () => {
+    const rows = (inDump: number | null, restored: number | null) => ({rows: [{table: 'public.a', in_dump: inDump, restored}]})
+    assert.deepEqual(verificationProblems([db({...rows(5, 5), empty_tables: []})]), [])
+    assert.deepEqual(databaseProblems([db({...rows(5, 0), empty_tables: ['public.a']})]), ['database main has no rows in tables the dump had rows for: public.a'])
+    assert.deepEqual(verificationProblems([db({...rows(5, 3), empty_tables: []})]), ['database main has fewer rows than the dump in: public.a (3 of 5)'])
+    assert.deepEqual(databaseProblems([db({...rows(5, 3), empty_tables: []})]), [], 'a production restore: the app may be deleting rows again')
+    assert.deepEqual(verificationProblems([db({...rows(null, 3), empty_tables: []})]), [], 'MySQL: "some rows" and some rows')
+    assert.deepEqual(verificationProblems([db({...rows(5, null), empty_tables: []})]), [], 'a table this user cannot read is not counted as empty')
+    assert.match(databaseProblems([db({rows_unknown: 'counting the dump\'s rows failed (exit 2): boom'})]).join(), /exit 2\): boom, so its rows cannot be checked/)
   })
 
   test('a drill that restored 0 tables or 0 files proves nothing: a failed verification', () => {
