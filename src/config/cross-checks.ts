@@ -103,6 +103,16 @@ export function crossCheck(input: CrossCheckInput): Finding[] {
   // 3. Every {secret: NAME} is given to the container and has a value for this destination.
   findings.push(...checkSecrets(input, deployAt))
 
+  // A name drill.check_env passes on must be set in the container, or the check quietly goes without it.
+  if (!invalid.has('env')) {
+    const given = new Set([...acc.env.secret.map((s) => s.name), ...Object.keys(acc.env.clear)])
+    config.drill.checkEnv.forEach((name, index) => {
+      if (given.has(name)) return
+      const guess = didYouMean(name, [...given])
+      findings.push(finding('warning', 'kamal/check-env-not-set', cfgAt(['drill', 'check_env', index]), ['drill', 'check_env', index], `drill.check_env names ${name}, but accessory "${acc.name}" is not given ${name} (neither env.clear nor env.secret): a drill's --check would run without it`, guess ? `did you mean ${guess}? Otherwise add ${name} to ${accPath}.env in ${deployAt('env').file}` : `add ${name} to ${accPath}.env.clear (or env.secret) in ${deployAt('env').file}, or remove it from drill.check_env`))
+    })
+  }
+
   // A password file must be inside the container too.
   if (config.restic.password.kind === 'file' && mountsKnown && !invalid.has('files') && !covering(mountTargets(acc.volumes, [...acc.directories, ...acc.files]), config.restic.password.path)) {
     findings.push(finding('warning', 'kamal/password-file-not-mounted', cfgAt(['restic', 'password', 'file']), ['restic', 'password', 'file'], `the restic password file ${config.restic.password.path} is not mounted into accessory "${acc.name}"`, `mount it with ${accPath}.files`))

@@ -197,6 +197,8 @@ describe('drill production', {concurrency: false}, () => {
     const text = await cli(['drill', 'production', '--database', scratch, '--sqlite-path', join(dir, 'drill.sqlite3'), '--skip-files', '--check', 'echo nope; exit 3', '--yes'])
     assert.equal(text.code, 1)
     assert.match(text.stderr, /check: echo nope; exit 3: failed \(/)
+    // drill.check_env names RAILS_ENV, which this environment does not set: said, not silently dropped.
+    assert.match(text.stderr, /drill\.check_env names RAILS_ENV, which is not set here: the check runs without it/)
     assert.doesNotMatch(text.stderr + text.stdout, /check: echo nope; exit 3: done/)
   })
 

@@ -100,6 +100,18 @@ describe('2. everything backed up lies on a mount of the accessory', () => {
   })
 })
 
+describe('drill.check_env names what the accessory is given', () => {
+  test('a name the accessory is not given: warning at that entry, with a guess; one in env.clear or env.secret: nothing', () => {
+    const backup = BACKUP + 'drill:\n  check_env: [RESTIC_REPOSITORY, RAILS_ENVV]\n'
+    const f = only(inspect({'config/kamal-backup.yml': backup, 'config/deploy.yml': edit(DEPLOY, '    env:\n', '    env:\n      clear:\n        RAILS_ENV: production\n')}).findings, 'kamal/check-env-not-set')
+    assert.equal(f.severity, 'warning')
+    assertActionable(f, {file: 'config/kamal-backup.yml', line: backup.split('\n').length - 1, path: 'drill.check_env[1]', suggestion: /did you mean RAILS_ENV\?/})
+    assert.match(f.message, /drill\.check_env names RAILS_ENVV, but accessory "backup" is not given RAILS_ENVV/)
+    const fixed = inspect({'config/kamal-backup.yml': BACKUP + 'drill:\n  check_env: [RESTIC_REPOSITORY, RAILS_ENV]\n', 'config/deploy.yml': edit(DEPLOY, '    env:\n', '    env:\n      clear:\n        RAILS_ENV: production\n')})
+    assert.deepEqual(rules(fixed.findings), [])
+  })
+})
+
 describe('3. every {secret: NAME} reaches the accessory and has a value', () => {
   test('not in env.secret: error with a guess', () => {
     const f = only(inspect({'config/deploy.yml': edit(DEPLOY, '        - RESTIC_PASSWORD\n', '        - RESTIC_PASWORD\n')}).findings, 'kamal/secret-not-declared')
