@@ -83,6 +83,8 @@ export interface DatabaseRestore {
   integrity: 'ok' | null
   /** Each table of the dump: its rows in the dump and in the restored database. */
   rows?: TableRows[]
+  /** How `rows[].restored` was found: counted (a drill), or probed for one row (a restore: 0 or 1). */
+  rows_restored?: 'counted' | 'probed'
   /** Tables the dump had rows for that are empty after the restore: the restore failed. */
   empty_tables?: string[]
   /** Why the dump's rows could not be counted (the counter failed): the restore cannot vouch for them. */
@@ -91,6 +93,7 @@ export interface DatabaseRestore {
 
 /** Tables holding fewer rows than the dump had (where both counts are known). */
 export function fewerRows(db: DatabaseRestore): TableRows[] {
+  if (db.rows_restored !== 'counted') return []
   return (db.rows ?? []).filter((r) => r.in_dump !== null && r.restored !== null && r.restored < r.in_dump)
 }
 

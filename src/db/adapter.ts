@@ -52,6 +52,14 @@ export interface DumpSource {
   releaseLock(): Promise<void>
 }
 
+export interface RestoreOptions {
+  lockTimeoutSeconds: number
+  tablesInToc: number | null
+  /** Count each restored table's rows (a drill); otherwise probe each for one row (`restored` is then 0 or 1). */
+  countRows: boolean
+  mark: MarkPart
+}
+
 /** Where a part of a restore stands, as it changes (the record on disk follows it). */
 export type MarkPart = (state: 'restored' | 'partial', note?: string) => void
 
@@ -97,7 +105,7 @@ export interface DatabaseAdapter {
    *  of contents lists, when read. */
   inspectDump?(ctx: DbContext, t: DatabaseTarget, dump: DumpSource, options: {tableOfContents: boolean; check: RecordCheck}): Promise<number | undefined>
   /** Replaces the target's contents with the dump's, and reports what the dump had and what the target has now. */
-  restore(ctx: DbContext, t: DatabaseTarget, dump: DumpSource, options: {lockTimeoutSeconds: number; tablesInToc: number | null; mark: MarkPart}): Promise<DatabaseRestore>
+  restore(ctx: DbContext, t: DatabaseTarget, dump: DumpSource, options: RestoreOptions): Promise<DatabaseRestore>
 
   // ---- drills and evidence ------------------------------------------------------------------------------------------
   /** Problems in a restored database that only this kind knows to look for (missing tables are checked for every
@@ -163,7 +171,7 @@ export async function checkStream(ctx: DbContext, dump: DumpSource, producer: Pr
 /** What a restore reports of a database's tables: which the dump had and the target has now, which are missing,
  *  and each dumped table's rows in both (`inDump`: rows per table, null for "some"; `restored`: rows per table of
  *  the target, null when it could not be read). A table the dump had rows for that is empty now fails the restore. */
-export function restoredTables(inDump: ReadonlyMap<string, number | null>, restored: ReadonlyMap<string, number | null>, extra: Partial<DatabaseRestore> = {}): DatabaseRestore {
+export function restoredTables(inDump: ReadonlyMap<string, number | null>, restored: ReadonlyMap<string, number | null>, counted: boolean, extra: Partial<DatabaseRestore> = {}): DatabaseRestore {
   const dumped = [...inDump.keys()].sort()
   const rows: TableRows[] = dumped.filter((table) => restored.has(table)).map((table) => ({table, in_dump: inDump.get(table)!, restored: restored.get(table)!}))
   const empty = rows.filter((r) => r.restored === 0 && (r.in_dump === null || r.in_dump > 0)).map((r) => r.table)
@@ -173,6 +181,7 @@ export function restoredTables(inDump: ReadonlyMap<string, number | null>, resto
     missing_tables: dumped.filter((table) => !restored.has(table)),
     integrity: null,
     rows,
+    rows_restored: counted ? 'counted' : 'probed',
     empty_tables: empty,
     ...extra,
   }

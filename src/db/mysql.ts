@@ -143,9 +143,10 @@ export function tablesFromScanner(output: string): string[] {
   return [...tables.keys()].sort()
 }
 
-/** `<rows> <table>` for each table named: one statement. */
-export function mysqlRowCountsSql(tables: readonly string[]): string {
-  return tables.map((t) => `SELECT CONCAT(COUNT(*), ' ', ${sqlLiteral(t)}) FROM \`${t.replace(/`/g, '``')}\``).join('\nUNION ALL ') + ';\n'
+/** `<rows> <table>` for each table named: one statement. Without `count`, each is probed for one row (0 or 1). */
+export function mysqlRowCountsSql(tables: readonly string[], count: boolean): string {
+  const from = (t: string) => (count ? `\`${t.replace(/`/g, '``')}\`` : `(SELECT 1 FROM \`${t.replace(/`/g, '``')}\` LIMIT 1) AS one`)
+  return tables.map((t) => `SELECT CONCAT(COUNT(*), ' ', ${sqlLiteral(t)}) FROM ${from(t)}`).join('\nUNION ALL ') + ';\n'
 }
 
 // ---- the adapter ------------------------------------------------------------------------------------------------
@@ -203,7 +204,7 @@ export const mysql: DatabaseAdapter = {
 
   stagingSpace: () => [],
 
-  async restore(ctx, t, dump, {lockTimeoutSeconds: seconds, mark}) {
+  async restore(ctx, t, dump, {lockTimeoutSeconds: seconds, countRows, mark}) {
     const db = t.target
     const client = mysqlClient(ctx.exec, ctx.env)!
     const spec = (label: string, extra: string[] = []) => mysqlClientSpec(db, client, db.database!, label, extra)
@@ -238,8 +239,8 @@ export const mysql: DatabaseAdapter = {
     const scanner = result.tap && (result.tap.exitCode ?? 2) > 1 ? result.tap : undefined
     const query = (label: string, sql: string) => runChecked(ctx.exec, spec(label, ['--batch', '--skip-column-names', '--raw']), {stdin: {text: sql}, signal: ctx.signal, redactor: ctx.redactor})
     const tables = lines((await query('list tables', MYSQL_TABLES_SQL + '\n')).stdout)
-    const restored = tables.length > 0 ? rowCounts((await query('count rows', mysqlRowCountsSql(tables))).stdout) : new Map<string, number | null>()
-    return restoredTables(dumped, restored, scanner ? {rows_unknown: `scanning the dump failed (exit ${scanner.exitCode ?? scanner.signal}): ${lastLines(scanner.stderr, 3)}`} : {})
+    const restored = tables.length > 0 ? rowCounts((await query('count rows', mysqlRowCountsSql(tables, countRows))).stdout) : new Map<string, number | null>()
+    return restoredTables(dumped, restored, countRows, scanner ? {rows_unknown: `scanning the dump failed (exit ${scanner.exitCode ?? scanner.signal}): ${lastLines(scanner.stderr, 3)}`} : {})
   },
 
   verify: () => [],

@@ -156,11 +156,15 @@ export function tocTableCount(line: string): number {
 
 /** Every table with its own rows (ONLY: not its inheritors' or partitions', as the dump's COPY blocks count them),
  *  `<count> <schema>.<table>` a line; `-` for a table this user may not read, or sees through row-level security
- *  (its count would be the policy's, not the table's). One statement: query_to_xml runs a count per table. */
-export const POSTGRES_ROW_COUNTS_SQL = `SELECT coalesce(CASE WHEN has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT')
+ *  (its count would be the policy's, not the table's). One statement: query_to_xml runs a query per table. Without
+ *  `count`, each table is probed for one row (0 or 1). */
+export function postgresRowCountsSql(count: boolean): string {
+  const from = count ? 'ONLY %I.%I' : '(SELECT 1 FROM ONLY %I.%I LIMIT 1) AS one'
+  return `SELECT coalesce(CASE WHEN has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT')
     AND NOT row_security_active(format('%I.%I', schemaname, tablename))
-  THEN (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM ONLY %I.%I', schemaname, tablename), false, true, '')))[1]::text END, '-')
+  THEN (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM ${from}', schemaname, tablename, schemaname, tablename), false, true, '')))[1]::text END, '-')
   || ' ' || schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;`
+}
 
 /** Counts a COPY block's lines (one row each: COPY's text format escapes line breaks inside values) and prints
  *  `<rows><TAB><the COPY line>` when the block ends. FS is a line break, so awk never splits a long row into fields. */
@@ -384,7 +388,7 @@ export const postgres: DatabaseAdapter = {
     return check(name, () => probeDump(ctx, t, dump, tools), (tables) => `${name} (its table of contents lists ${tables} table${tables === 1 ? '' : 's'})`)
   },
 
-  async restore(ctx, t, dump, {lockTimeoutSeconds: seconds, tablesInToc, mark}) {
+  async restore(ctx, t, dump, {lockTimeoutSeconds: seconds, tablesInToc, countRows, mark}) {
     const db = t.target
     const tools = await targetTools(ctx, db)
     // The reset is one DO block, so one transaction: when the app's locks make it time out, nothing was dropped.
@@ -420,8 +424,8 @@ export const postgres: DatabaseAdapter = {
     mark('restored')
     for (const [table, rows] of copied) if (dumped.has(table)) dumped.set(table, rows)
     const counter = result.tapStages?.find((stage) => stage.exitCode !== 0)
-    const restored = rowCounts((await runChecked(ctx.exec, psqlSpec(db, tools, db.database, 'count rows'), {stdin: {text: POSTGRES_ROW_COUNTS_SQL + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
-    return restoredTables(dumped, restored, {tables_in_toc: tablesInToc, ...(counter && {rows_unknown: ctx.redactor.redact(`counting the dump's rows failed (exit ${counter.exitCode ?? counter.signal}): ${lastLines(counter.stderr, 3)}`)})})
+    const restored = rowCounts((await runChecked(ctx.exec, psqlSpec(db, tools, db.database, 'count rows'), {stdin: {text: postgresRowCountsSql(countRows) + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
+    return restoredTables(dumped, restored, countRows, {tables_in_toc: tablesInToc, ...(counter && {rows_unknown: ctx.redactor.redact(`counting the dump's rows failed (exit ${counter.exitCode ?? counter.signal}): ${lastLines(counter.stderr, 3)}`)})})
   },
 
   verify: () => [],

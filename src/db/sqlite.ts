@@ -48,9 +48,10 @@ export function sqliteQuerySpec(database: string, label: string, bin = 'sqlite3'
   return {argv: [bin, '-bail', '-readonly', database], label: `sqlite3 ${label} ${database}`}
 }
 
-/** `<rows> <table>` for each table named: one statement. */
-export function sqliteRowCountsSql(tables: readonly string[]): string {
-  return tables.map((t) => `SELECT count(*) || ' ' || '${t.replace(/'/g, "''")}' FROM "${t.replace(/"/g, '""')}"`).join('\nUNION ALL ') + ';\n'
+/** `<rows> <table>` for each table named: one statement. Without `count`, each is probed for one row (0 or 1). */
+export function sqliteRowCountsSql(tables: readonly string[], count = true): string {
+  const from = (t: string) => (count ? `"${t.replace(/"/g, '""')}"` : `(SELECT 1 FROM "${t.replace(/"/g, '""')}" LIMIT 1)`)
+  return tables.map((t) => `SELECT count(*) || ' ' || '${t.replace(/'/g, "''")}' FROM ${from(t)}`).join('\nUNION ALL ') + ';\n'
 }
 
 export function sqliteTablesSpec(database: string, bin = 'sqlite3'): CommandSpec {
@@ -143,7 +144,7 @@ export const sqlite: DatabaseAdapter = {
   stagingSpace: (db, bytes) => (bytes > 0 ? [{path: dirname(db.path!), bytes}] : []),
 
   /** Staged beside the target (same filesystem), checked, then applied through SQLite's backup API. */
-  async restore(ctx, t, dump, {mark}) {
+  async restore(ctx, t, dump, {countRows, mark}) {
     const target = t.target.path!
     const staged = join(dirname(target), `.${basename(target)}.kamal-backup-restore-${process.pid}`)
     try {
@@ -152,10 +153,10 @@ export const sqlite: DatabaseAdapter = {
       if (written.exitCode !== 0) throw dump.error(written)
       const integrity = async (file: string) => (await runChecked(ctx.exec, sqliteIntegritySpec(file), {signal: ctx.signal, redactor: ctx.redactor})).stdout.trim()
       // Each table with its rows: the staged copy is the dump, so its counts are exact.
-      const tables = async (file: string) => {
+      const tables = async (file: string, count = true) => {
         const names = lines((await runChecked(ctx.exec, sqliteTablesSpec(file), {signal: ctx.signal})).stdout)
         if (names.length === 0) return new Map<string, number | null>()
-        return rowCounts((await runChecked(ctx.exec, sqliteQuerySpec(file, 'count rows'), {stdin: {text: sqliteRowCountsSql(names)}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
+        return rowCounts((await runChecked(ctx.exec, sqliteQuerySpec(file, 'count rows'), {stdin: {text: sqliteRowCountsSql(names, count)}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
       }
       const check = await integrity(staged)
       if (check !== 'ok') throw new KamalBackupError(`the restored SQLite copy fails its integrity check: ${check.slice(0, 300)}`, {code: 'restore/failed'})
@@ -175,8 +176,8 @@ export const sqlite: DatabaseAdapter = {
         mark('partial', 'it was restored, but fails its integrity check')
         throw new KamalBackupError(`${target} fails its integrity check after the restore: ${after.slice(0, 300)}`, {code: 'restore/failed'})
       }
-      const restored = await tables(target)
-      return restoredTables(dumped, restored, {integrity: 'ok'})
+      const restored = await tables(target, countRows)
+      return restoredTables(dumped, restored, countRows, {integrity: 'ok'})
     } finally {
       for (const file of sqliteFiles(staged)) rmSync(file, {force: true})
     }

@@ -121,7 +121,7 @@ async function drill(engine: Engine, {scope, parts, targets, skipped, filesMode}
     for (const warning of damageWarnings(engine)) engine.log.warn(warning)
     const {runs} = await loadRuns(engine, restic)
     const plan = planRun(runs, options.selection, parts)
-    await restoreRun(engine, restic, {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode, preserve: targets.preserve, tableOfContents: true}, record)
+    await restoreRun(engine, restic, {run: plan.run, databases: targets.databases, files: targets.files, filesSnapshot: plan.files, filesMode, preserve: targets.preserve, tableOfContents: true, countRows: true}, record)
     record.verification.problems.push(...verificationProblems(record.databases, record.files))
     if (options.check) {
       record.verification.check = await checkTask(engine, options.check, targets)

@@ -8,7 +8,7 @@ function parts(report: RestoreReport): string[] {
   const lines: string[] = []
   for (const f of report.files) lines.push(`  files    ${f.from} → ${f.to}: ${count(f.files, 'file')}, ${bytes(f.bytes)}`)
   for (const d of report.databases) {
-    const rows = d.rows?.reduce((sum, r) => sum + (r.restored ?? 0), 0)
+    const rows = d.rows_restored === 'counted' ? d.rows?.reduce((sum, r) => sum + (r.restored ?? 0), 0) : undefined
     const fewer = fewerRows(d).filter((r) => r.restored !== 0)
     lines.push(
       `  database ${d.name} → ${d.target}: ${count(d.tables_restored.length, 'table')}${rows !== undefined ? `, ${count(rows, 'row')}` : ''}${d.integrity ? ', integrity ok' : ''}` +

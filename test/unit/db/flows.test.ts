@@ -52,7 +52,7 @@ describe('PostgreSQL restore', () => {
   test('reset in one statement with the lock timeout, pg_restore in one transaction, then the tables listed; marked partial, then restored', async () => {
     const exec = new RecordingExecutor(script)
     const marks: string[] = []
-    const report = await databaseAdapter('postgres').restore(context(exec), target(server('postgres')), dumpSource(), {lockTimeoutSeconds: 7, tablesInToc: 2, mark: (state) => void marks.push(state)})
+    const report = await databaseAdapter('postgres').restore(context(exec), target(server('postgres')), dumpSource(), {lockTimeoutSeconds: 7, tablesInToc: 2, countRows: true, mark: (state) => void marks.push(state)})
     assert.deepEqual(exec.calls.map((c) => `${c.kind} ${c.consumer?.argv[0] ?? c.spec.argv[0]}`), ['run psql', 'stream pg_restore', 'run psql'])
     assert.match(exec.calls[2]!.stdin!, /count\(\*\)/, 'the restored tables are counted')
     assert.match(exec.calls[0]!.stdin!, /^SET lock_timeout = '7s';\nDO \$\$/)
@@ -69,6 +69,7 @@ describe('PostgreSQL restore', () => {
         {table: 'public.posts', in_dump: 0, restored: 0},
         {table: 'public.users', in_dump: 2, restored: 2},
       ],
+      rows_restored: 'counted',
       empty_tables: [],
     })
     // Nothing secret on any argv: the password travels in PGPASSWORD.
@@ -76,10 +77,17 @@ describe('PostgreSQL restore', () => {
     assert.ok(exec.calls[0]!.spec.env?.PGPASSWORD instanceof Secret)
   })
 
+  test('a restore (not a drill) probes each table for one row instead of counting it', async () => {
+    const exec = new RecordingExecutor(script)
+    const report = await databaseAdapter('postgres').restore(context(exec), target(server('postgres')), dumpSource(), {lockTimeoutSeconds: 7, tablesInToc: 2, countRows: false, mark: () => {}})
+    assert.match(exec.calls[2]!.stdin!, /SELECT count\(\*\) AS n FROM \(SELECT 1 FROM ONLY %I\.%I LIMIT 1\) AS one/)
+    assert.equal(report.rows_restored, 'probed')
+  })
+
   test('the app holding locks: the reset gives up within the timeout, nothing was dropped, pg_restore never runs', async () => {
     const exec = new RecordingExecutor((call) => (call.stdin?.includes('DO $$') ? {exitCode: 3, stderr: 'ERROR:  canceling statement due to lock timeout'} : undefined))
     const marks: string[] = []
-    await rejects(databaseAdapter('postgres').restore(context(exec), target(server('postgres')), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, mark: (s) => void marks.push(s)}), 'database/in-use', /nothing was dropped/)
+    await rejects(databaseAdapter('postgres').restore(context(exec), target(server('postgres')), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, countRows: false, mark: (s) => void marks.push(s)}), 'database/in-use', /nothing was dropped/)
     assert.equal(exec.calls.length, 1)
     assert.deepEqual(marks, [])
   })
@@ -88,7 +96,7 @@ describe('PostgreSQL restore', () => {
     const exec = new RecordingExecutor((call) => (call.kind === 'stream' ? {exitCode: 1, stderr: 'pg_restore: error: could not execute query', producer: {exitCode: null, signal: 'SIGPIPE'}} : undefined))
     const released: string[] = []
     const marks: string[] = []
-    const error = await rejects(databaseAdapter('postgres').restore(context(exec), target(server('postgres')), dumpSource(released), {lockTimeoutSeconds: 30, tablesInToc: null, mark: (s) => void marks.push(s)}), 'restore/failed')
+    const error = await rejects(databaseAdapter('postgres').restore(context(exec), target(server('postgres')), dumpSource(released), {lockTimeoutSeconds: 30, tablesInToc: null, countRows: false, mark: (s) => void marks.push(s)}), 'restore/failed')
     assert.deepEqual(released, ['unlock'])
     assert.deepEqual(marks, ['partial'])
     assert.match(error.suggestions.join(' '), /partly restored/)
@@ -143,7 +151,7 @@ describe('MySQL restore', () => {
       return undefined
     })
     const marks: string[] = []
-    const report = await databaseAdapter('mysql').restore(context(exec), target(server('mysql')), dumpSource(), {lockTimeoutSeconds: 9, tablesInToc: null, mark: (s) => void marks.push(s)})
+    const report = await databaseAdapter('mysql').restore(context(exec), target(server('mysql')), dumpSource(), {lockTimeoutSeconds: 9, tablesInToc: null, countRows: true, mark: (s) => void marks.push(s)})
     const stdins = exec.calls.map((c) => c.stdin ?? `(${c.kind})`)
     assert.match(stdins[1]!, /^LOCK TABLES `users` WRITE;\nUNLOCK TABLES;/)
     assert.match(stdins[2]!, /DROP VIEW IF EXISTS `active_users`;\nDROP TABLE IF EXISTS `users`;/)
@@ -161,6 +169,7 @@ describe('MySQL restore', () => {
         {table: 'lost', in_dump: null, restored: 0},
         {table: 'users', in_dump: null, restored: 3},
       ],
+      rows_restored: 'counted',
       empty_tables: ['lost'],
     })
   })
@@ -172,7 +181,7 @@ describe('MySQL restore', () => {
       return undefined
     })
     const marks: string[] = []
-    await rejects(databaseAdapter('mysql').restore(context(exec), target(server('mysql')), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, mark: (s) => void marks.push(s)}), 'database/in-use', /nothing was dropped/)
+    await rejects(databaseAdapter('mysql').restore(context(exec), target(server('mysql')), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, countRows: false, mark: (s) => void marks.push(s)}), 'database/in-use', /nothing was dropped/)
     assert.ok(exec.calls.every((c) => !c.stdin?.includes('DROP')))
     assert.deepEqual(marks, [])
   })
@@ -183,7 +192,7 @@ describe('MySQL restore', () => {
       if (call.stdin?.includes('DROP')) return {exitCode: 1, stderr: 'ERROR 1205 (HY000): Lock wait timeout exceeded'}
       return undefined
     })
-    await rejects(databaseAdapter('mysql').restore(context(exec), target(server('mysql')), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, mark: () => {}}), 'database/in-use', /may already be dropped/)
+    await rejects(databaseAdapter('mysql').restore(context(exec), target(server('mysql')), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, countRows: false, mark: () => {}}), 'database/in-use', /may already be dropped/)
   })
 
   test('a read-only server (a replica) is refused in the preflight', async () => {
@@ -204,7 +213,7 @@ describe('SQLite restore', () => {
       return undefined
     })
     const marks: string[] = []
-    const error = await rejects(databaseAdapter('sqlite').restore(context(exec), target(db), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, mark: (s) => void marks.push(s)}), 'database/busy', /database is unchanged/)
+    const error = await rejects(databaseAdapter('sqlite').restore(context(exec), target(db), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, countRows: false, mark: (s) => void marks.push(s)}), 'database/busy', /database is unchanged/)
     assert.deepEqual(exec.calls.map((c) => c.kind), ['toFile', 'run', 'run', 'run'])
     assert.match(exec.calls[0]!.spec.argv.join(' '), /^restic dump/)
     assert.deepEqual(marks, [], 'never marked: nothing changed')
@@ -213,7 +222,7 @@ describe('SQLite restore', () => {
 
   test('a staged copy that fails its integrity check is never applied', async () => {
     const exec = new RecordingExecutor((call) => (call.line.includes('integrity_check') ? {stdout: '*** in database main ***\nPage 2: btree corrupt\n'} : undefined))
-    await rejects(databaseAdapter('sqlite').restore(context(exec), target(db), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, mark: () => {}}), 'restore/failed', /integrity check/)
+    await rejects(databaseAdapter('sqlite').restore(context(exec), target(db), dumpSource(), {lockTimeoutSeconds: 30, tablesInToc: null, countRows: false, mark: () => {}}), 'restore/failed', /integrity check/)
     assert.ok(exec.calls.every((c) => !c.line.includes('.restore')))
   })
 })

@@ -42,13 +42,14 @@ describe('drill verification', () => {
   })
 
   test('rows: a table the dump filled that is empty fails restores and drills; fewer rows fail only a drill; an uncounted dump fails both', () => {
-    const rows = (inDump: number | null, restored: number | null) => ({rows: [{table: 'public.a', in_dump: inDump, restored}]})
+    const rows = (inDump: number | null, restored: number | null) => ({rows: [{table: 'public.a', in_dump: inDump, restored}], rows_restored: 'counted' as const})
     assert.deepEqual(verificationProblems([db({...rows(5, 5), empty_tables: []})]), [])
     assert.deepEqual(databaseProblems([db({...rows(5, 0), empty_tables: ['public.a']})]), ['database main has no rows in tables the dump had rows for: public.a'])
     assert.deepEqual(verificationProblems([db({...rows(5, 3), empty_tables: []})]), ['database main has fewer rows than the dump in: public.a (3 of 5)'])
     assert.deepEqual(databaseProblems([db({...rows(5, 3), empty_tables: []})]), [], 'a production restore: the app may be deleting rows again')
     assert.deepEqual(verificationProblems([db({...rows(null, 3), empty_tables: []})]), [], 'MySQL: "some rows" and some rows')
     assert.deepEqual(verificationProblems([db({...rows(5, null), empty_tables: []})]), [], 'a table this user cannot read is not counted as empty')
+    assert.deepEqual(verificationProblems([db({...rows(5, 1), rows_restored: 'probed', empty_tables: []})]), [], 'a probe finds one row: not "fewer"')
     assert.match(databaseProblems([db({rows_unknown: 'counting the dump\'s rows failed (exit 2): boom'})]).join(), /exit 2\): boom, so its rows cannot be checked/)
   })
 
