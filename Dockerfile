@@ -23,7 +23,11 @@
 # Node 24 is an LTS line (security fixes until April 2028); Node 20 reached end of life in April 2026. Debian 13
 # (trixie) slim, Debian's current stable. Pin by digest too when publishing (node:24.11.1-trixie-slim@sha256:...):
 # the digest is not recorded here because it cannot be checked without a registry.
+# Both bases are build arguments, so the same file builds where no registry is reachable, on bases made locally
+# from Debian packages and the npm registry's Node 24 (test/lab/image.sh: README "Building the image without a
+# registry").
 ARG NODE_IMAGE=node:24.11.1-trixie-slim
+ARG DEBIAN_IMAGE=debian:trixie-slim
 
 # ---- the CLI, packed as npm would publish it -------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS cli
@@ -36,7 +40,7 @@ RUN npm run build && npm pack --ignore-scripts --pack-destination /tmp && mv /tm
 # ---- restic, pinned and verified ---------------------------------------------------------------------------------
 # Debian trixie's restic package, fetched by exact version and checked against the SHA-256 that Debian's signed
 # Packages index lists for it; only the static binary is kept.
-FROM debian:trixie-slim AS restic
+FROM ${DEBIAN_IMAGE} AS restic
 ARG RESTIC_DEB_VERSION=0.18.0-1+b4
 ARG RESTIC_DEB_SHA256=4888fb20b272a28b84ac39171b7d7f0d9a58c2aeae51ec28e54684648d66e12c
 ARG DEBIAN_MIRROR=https://deb.debian.org/debian
@@ -54,12 +58,15 @@ FROM ${NODE_IMAGE}
 # 18 servers need the 18 client ("newer than every client"). 13 is end of life (November 2025) and PGDG moves
 # end-of-life majors out of its repository: a 13 server is dumped by the 14 client (pg_dump reads older servers).
 ARG POSTGRES_CLIENT_MAJORS="14 15 16 17 18"
+# Where they come from: pgdg (the published image) or debian (trixie's own archive has 17 only: a build where
+# PGDG is out of reach passes POSTGRES_CLIENTS_FROM=debian POSTGRES_CLIENT_MAJORS=17, and says so).
+ARG POSTGRES_CLIENTS_FROM=pgdg
 # PostgreSQL clients from the PGDG repository, set up by Debian's own postgresql-common script (its signing keyring
 # ships in that package, so apt verifies every client package); one client per supported server major under /usr/lib/postgresql/<major>/bin, where
 # kamal-backup picks the oldest client that is not older than the server (pg_dump refuses newer servers).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates postgresql-common \
- && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+ && if [ "${POSTGRES_CLIENTS_FROM}" = pgdg ]; then /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y; fi \
  && apt-get install -y --no-install-recommends \
       $(for m in ${POSTGRES_CLIENT_MAJORS}; do echo "postgresql-client-$m"; done) \
       mariadb-client sqlite3 rclone openssh-client tini \

@@ -4,6 +4,7 @@
 #   1. bash scripts/setup.sh --test     apt packages, node_modules, restic 0.18, s3rver (fast when all present)
 #   2. npm run build                    when package.json has a build script
 #   3. bash test/lab/up.sh              real servers on 127.0.0.1 (postgres, mariadb, sshd x2, rest x2, s3, tmpfs)
+#      bash test/lab/image.sh           the accessory image from the Dockerfile, with podman (cached by its inputs)
 #   4. node test/run.mjs [args...]      the FULL suite (unit + integration) unless args narrow it down
 #   5. bash test/lab/down.sh            always, from an EXIT trap (also on failure or Ctrl-C)
 #
@@ -57,6 +58,9 @@ else
 fi
 LAB_STARTED=1    # from here on, whatever up.sh managed to start is stopped by the EXIT trap
 phase lab-up bash test/lab/up.sh
+# The accessory image (podman, cached by its inputs). A failed build does not stop the suite: the image tests
+# report it, and everything else still runs.
+phase image bash test/lab/image.sh || say "WARNING: the image build failed (see above): the image tests will fail"
 
 t=${EPOCHREALTIME/./}
 say "tests: node test/run.mjs $*"
