@@ -11,6 +11,7 @@ import type {Secret} from '../redact.js'
 import {checkStream, databaseInUse, missingTool, restoredTables, rowCounts, unreachable, type DatabaseAdapter, type DatabaseTarget, type DbContext, type DumpSource} from './adapter.js'
 import {describeDatabase, serverUrl, type ResolvedDatabase} from './connection.js'
 import {DATABASE_KINDS} from '../config/types.js'
+import {ArchiveRowCounter} from './pg-archive.js'
 
 const PARAM_ENV: Record<string, string> = {
   sslmode: 'PGSSLMODE',
@@ -166,41 +167,6 @@ export function postgresRowCountsSql(count: boolean): string {
   || ' ' || schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;`
 }
 
-/** Counts a COPY block's lines (one row each: COPY's text format escapes line breaks inside values) and prints
- *  `<rows><TAB><the COPY line>` when the block ends. FS is a line break, so awk never splits a long row into fields. */
-const COPY_ROW_COUNTER = String.raw`BEGIN { FS = "\n" }
-inside && $0 == "\\." { print n "\t" header; inside = 0; next }
-inside { n++; next }
-/^COPY / { header = $0; n = 0; inside = 1 }`
-
-/** The restore's tap: the dump's data as COPY blocks (pg_restore needs no connection) and a counter of their rows.
- *  pg_restore reads its stdin: given a file name it reads the header, then opens the file again, which a named
- *  pipe cannot replay. */
-export function pgRowCounterSpecs(tools: PostgresTools): CommandSpec[] {
-  return [
-    {argv: ['cat'], label: 'read the stream', inheritEnv: ['PATH']},
-    {argv: [tools.pg_restore, '--data-only', '--file=-'], label: 'pg_restore --data-only (count the dump\'s rows)', inheritEnv: ['PATH', 'LANG', 'LC_ALL']},
-    {argv: ['awk', COPY_ROW_COUNTER], label: 'count rows', inheritEnv: ['PATH']},
-  ]
-}
-
-/** `<rows>\t<COPY line>` → the table (`schema.table`, unquoted, as pg_restore --verbose names it) and its rows. */
-export function copyRowCount(line: string): [table: string, rows: number] | undefined {
-  const match = /^(\d+)\tCOPY (.*)$/.exec(line)
-  if (!match) return undefined
-  const parts: string[] = []
-  let rest = match[2]!
-  for (;;) {
-    const quoted = /^"((?:[^"]|"")*)"/.exec(rest)
-    const bare = quoted ? undefined : /^[^".\s(]+/.exec(rest)
-    if (!quoted && !bare) return undefined
-    parts.push(quoted ? quoted[1]!.replace(/""/g, '"') : bare![0])
-    rest = rest.slice((quoted ?? bare)![0].length)
-    if (!rest.startsWith('.')) break
-    rest = rest.slice(1)
-  }
-  return [parts.join('.'), Number(match[1])]
-}
 
 /** Can this session reset the database? Recovery (a standby), read-only sessions, the right to create schemas,
  *  and the schemas, publications and event triggers it cannot drop (it must own them, or be a superuser). One
@@ -403,8 +369,9 @@ export const postgres: DatabaseAdapter = {
     // pg_restore --verbose names every table it creates, one per stderr line: collected as they go by (the tail
     // of stderr kept for errors would lose them on a large schema).
     const dumped = new Map<string, number | null>()
-    const copied = new Map<string, number>()
     let ignored = 0
+    // A copy of the stream is read here, and each table's COPY rows counted (pg-archive.ts).
+    const counter = new ArchiveRowCounter()
     const result = await ctx.exec.stream(dump.spec, pgRestoreSpec(db, tools, db.database!, seconds), {
       signal: ctx.signal,
       onConsumerStderrLine: (line) => {
@@ -412,20 +379,14 @@ export const postgres: DatabaseAdapter = {
         if (table) dumped.set(table, 0)
         ignored = Math.max(ignored, ignoredErrors(line))
       },
-      // A copy of the stream goes to a second pg_restore that writes the data out as COPY blocks, counted.
-      tap: pgRowCounterSpecs(tools),
-      onTapLine: (line) => {
-        const counted = copyRowCount(line)
-        if (counted) copied.set(counted[0], counted[1])
-      },
+      tapSink: counter.sink(),
     })
     await checkStream(ctx, dump, result.producer, result.consumer)
     if (ignored > 0) throw new KamalBackupError(`pg_restore ignored ${ignored} errors: the database is only partly restored`, {code: 'restore/failed'})
     mark('restored')
-    for (const [table, rows] of copied) if (dumped.has(table)) dumped.set(table, rows)
-    const counter = result.tapStages?.find((stage) => stage.exitCode !== 0)
+    for (const [table, rows] of counter.rows) if (dumped.has(table)) dumped.set(table, rows)
     const restored = rowCounts((await runChecked(ctx.exec, psqlSpec(db, tools, db.database, 'count rows'), {stdin: {text: postgresRowCountsSql(countRows) + '\n'}, signal: ctx.signal, redactor: ctx.redactor})).stdout)
-    return restoredTables(dumped, restored, countRows, {tables_in_toc: tablesInToc, ...(counter && {rows_unknown: ctx.redactor.redact(`counting the dump's rows failed (exit ${counter.exitCode ?? counter.signal}): ${lastLines(counter.stderr, 3)}`)})})
+    return restoredTables(dumped, restored, countRows, {tables_in_toc: tablesInToc, ...(counter.problem && {rows_unknown: `the dump's rows could not be counted (${counter.problem})`})})
   },
 
   verify: () => [],

@@ -3,7 +3,9 @@
 // table names of a MySQL dump). Every exit code is checked by the caller. Also: a command run in a process group
 // of its own (the drill check), stopped as a whole.
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {closeSync, mkdtempSync, openSync, rmSync} from 'node:fs'
+import {closeSync, constants, createReadStream, mkdtempSync, openSync, rmSync} from 'node:fs'
+import {finished} from 'node:stream/promises'
+import type {Writable} from 'node:stream'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {commandNotFound, keepTail, lines, stopOnAbortOrTimeout, stopper, whenAborted, type ProcessResult} from './local.js'
@@ -26,6 +28,9 @@ export interface StreamOptions {
   tap?: CommandSpec | readonly CommandSpec[]
   /** Every line the tap's last stage writes, as it comes (then its stdout is not kept). */
   onTapLine?: (line: string) => void
+  /** Instead of a tap command: a copy of the stream read here, into this sink (the restore's row counter). The
+   *  stream resolves once the sink has taken all of it. */
+  tapSink?: Writable
   /** Every line the consumer writes, as it comes (the kept stdout and stderr are bounded tails). */
   onConsumerStdoutLine?: (line: string) => void
   onConsumerStderrLine?: (line: string) => void
@@ -65,7 +70,10 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
     let into = consumer.stdin!
     let fifoDir: string | undefined
     let tapPairs: [ChildProcess, ProcessResult][] = []
-    if (options.tap) {
+    let sinkDone: Promise<void> = Promise.resolve()
+    let sinkOpened = true
+    let fifoPath: string | undefined
+    if (options.tap || options.tapSink) {
       results.tee = empty()
       // tee writes the stream to its stdout (the consumer) and to a named pipe the tap reads. (Node's stdio pipes
       // are socket pairs, which /dev/fd/N cannot reopen; a FIFO is a real pipe.)
@@ -76,9 +84,18 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
         rmSync(fifoDir, {recursive: true, force: true})
         return reject(new Error(`mkfifo failed: ${made.stderr?.toString() ?? made.error}`))
       }
-      const stages = Array.isArray(options.tap) ? (options.tap as readonly CommandSpec[]) : [options.tap as CommandSpec]
+      fifoPath = fifo
+      const stages = options.tapSink ? [] : Array.isArray(options.tap) ? (options.tap as readonly CommandSpec[]) : [options.tap as CommandSpec]
+      if (options.tapSink) {
+        // Opening a named pipe waits for its writer (tee); the end of the stream, or of the sink, is awaited below.
+        sinkOpened = false
+        const reader = createReadStream(fifo, {highWaterMark: 1024 * 1024})
+        reader.once('open', () => (sinkOpened = true))
+        reader.pipe(options.tapSink)
+        sinkDone = finished(options.tapSink).catch(() => undefined)
+      }
       results.tapStages = stages.map(() => empty())
-      results.tap = results.tapStages.at(-1)!
+      if (stages.length > 0) results.tap = results.tapStages.at(-1)!
       // Launched last stage first, so each earlier stage can write straight into the next one's stdin.
       const tapChildren: ChildProcess[] = []
       let next: ChildProcess | undefined
@@ -124,9 +141,17 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
         if (child === consumer && code !== 0 && producer.exitCode === null) stops[0]!()
         if (--open === 0) {
           stopListening()
-          if (fifoDir) rmSync(fifoDir, {recursive: true, force: true})
-          if (failures.length > 0) reject(failures[0])
-          else resolve(results)
+          // tee never opened the pipe (it could not start): open it for writing once, so the reader sees its end.
+          if (!sinkOpened && fifoPath) {
+            try {
+              closeSync(openSync(fifoPath, constants.O_WRONLY | constants.O_NONBLOCK))
+            } catch {}
+          }
+          void sinkDone.then(() => {
+            if (fifoDir) rmSync(fifoDir, {recursive: true, force: true})
+            if (failures.length > 0) reject(failures[0])
+            else resolve(results)
+          })
         }
       })
     }

@@ -32,6 +32,8 @@ export interface Answer {
   producer?: Omit<Answer, 'producer' | 'tap'>
   /** stream with a tap: what the tap printed (the tables a MySQL dump creates and fills, a PostgreSQL dump's rows). */
   tap?: string
+  /** stream with a tap sink: the bytes it is given (a PostgreSQL restore's copy of the dump) */
+  tapBytes?: Buffer
 }
 
 export type Script = (call: Call) => Answer | undefined
@@ -87,8 +89,9 @@ export class RecordingExecutor implements Executor {
     feed(answer.stdout, options.onConsumerStdoutLine)
     feed(answer.stderr, options.onConsumerStderrLine)
     if (options.onTapLine) feed(answer.tap, options.onTapLine)
+    if (options.tapSink) await new Promise<void>((resolve) => options.tapSink!.end(answer.tapBytes ?? Buffer.alloc(0), () => resolve()))
     const tap = result({stdout: options.onTapLine ? '' : (answer.tap ?? '')})
-    return {producer: result(answer.producer), consumer: result(answer), ...(options.tap && {tee: result(), tap, tapStages: [tap]})}
+    return {producer: result(answer.producer), consumer: result(answer), ...(options.tap && {tee: result(), tap, tapStages: [tap]}), ...(options.tapSink && {tee: result()})}
   }
 
   async toFile(spec: CommandSpec): Promise<ProcessResult> {

@@ -3,7 +3,7 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import type {ResolvedDatabase} from '../../../src/db/connection.ts'
-import {copyRowCount, ignoredErrors, parsePostgresState, pgDumpSpec, pgRestoreSpec, postgresEnv, tableFromPgRestoreLine, tablesFromPgRestore, tocTableCount} from '../../../src/db/postgres.ts'
+import {ignoredErrors, parsePostgresState, pgDumpSpec, pgRestoreSpec, postgresEnv, tableFromPgRestoreLine, tablesFromPgRestore, tocTableCount} from '../../../src/db/postgres.ts'
 import {childEnvironment} from '../../../src/exec/spec.ts'
 import {mysqlOptionContent, pgpassContent} from '../../../src/db/credentials.ts'
 import {Secret} from '../../../src/redact.ts'
@@ -46,12 +46,6 @@ describe('what pg_restore says', () => {
     assert.deepEqual(tablesFromPgRestore(''), [])
   })
 
-  test('the row counter\'s lines name tables as pg_restore --verbose does (unquoted), with their rows', () => {
-    assert.deepEqual(copyRowCount('12\tCOPY public.users (id, name) FROM stdin;'), ['public.users', 12])
-    assert.deepEqual(copyRowCount('0\tCOPY public.empty FROM stdin;'), ['public.empty', 0])
-    assert.deepEqual(copyRowCount('3\tCOPY "My Schema"."we ""ird"".t" (id) FROM stdin;'), ['My Schema.we "ird".t', 3])
-    assert.equal(copyRowCount('COPY public.users (id) FROM stdin;'), undefined)
-  })
 
   test('"errors ignored on restore: N"', () => {
     assert.equal(ignoredErrors('pg_restore: warning: errors ignored on restore: 3'), 3)
