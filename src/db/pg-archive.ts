@@ -188,8 +188,12 @@ export class ArchiveRowCounter {
 
   #int(buf: Buffer, at: number): number {
     const size = this.#archive!.intSize
-    let value = 0
-    for (let i = 0; i < size; i++) value += buf[at + 1 + i]! * 2 ** (8 * i)
+    let value: number
+    if (size === 4) value = buf[at + 1]! + buf[at + 2]! * 0x100 + buf[at + 3]! * 0x10000 + buf[at + 4]! * 0x1000000
+    else {
+      value = 0
+      for (let i = 0; i < size; i++) value += buf[at + 1 + i]! * 2 ** (8 * i)
+    }
     return buf[at]! !== 0 ? -value : value
   }
 
@@ -201,7 +205,7 @@ export class ArchiveRowCounter {
     while (at < buf.length) {
       if (this.#state === 'chunk') {
         const take = Math.min(this.#remaining, buf.length - at)
-        this.#payload(buf.subarray(at, at + take))
+        this.#payload(buf, at, at + take)
         at += take
         this.#remaining -= take
         if (this.#remaining === 0) this.#state = 'chunk-length'
@@ -249,12 +253,12 @@ export class ArchiveRowCounter {
     buf = Buffer.alloc(0)
   }
 
-  #payload(bytes: Buffer): void {
+  #payload(buf: Buffer, start: number, end: number): void {
     if (this.#table === undefined) return
     if (this.#inflate) {
       // Inflating runs off the main thread: wait for it rather than buffer a whole compressed table.
-      if (!this.#inflate.write(bytes)) this.#drain = once(this.#inflate, 'drain')
-    } else this.#tally!.add(bytes)
+      if (!this.#inflate.write(buf.subarray(start, end))) this.#drain = once(this.#inflate, 'drain')
+    } else this.#tally!.add(buf, start, end)
   }
 
   #startInflate(table: string, tally: LineTally): void {
@@ -262,7 +266,7 @@ export class ArchiveRowCounter {
     this.#inflate = inflate
     this.#inflated.push(
       new Promise((resolve) => {
-        inflate.on('data', (out: Buffer) => tally.add(out))
+        inflate.on('data', (out: Buffer) => tally.add(out, 0, out.length))
         inflate.on('error', (error) => {
           this.problem ??= `inflating the data of ${table} failed: ${error.message}`
           resolve()
@@ -276,22 +280,39 @@ export class ArchiveRowCounter {
   }
 }
 
-/** The rows of one block of COPY text: its line breaks, less the end-of-data line `\.` and the blank lines after it. */
+/** The rows of one block of COPY text: its line breaks, less the end-of-data line `\.` and the blank lines after it.
+ *  Called once per row of an uncompressed dump (pg_dump writes each row as a chunk): it allocates nothing and lets
+ *  indexOf (memchr) find the line breaks. */
 class LineTally {
   #breaks = 0
-  #tail = Buffer.alloc(0)
-  add(bytes: Buffer): void {
-    for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) this.#breaks++
-    this.#tail = Buffer.concat([this.#tail, bytes.subarray(Math.max(0, bytes.length - 16))]).subarray(-16)
+  /** the block's last TAIL bytes so far */
+  readonly #tail = new Uint8Array(TAIL)
+  #tailLength = 0
+  add(buf: Uint8Array, start: number, end: number): void {
+    for (let i = buf.indexOf(10, start); i !== -1 && i < end; i = buf.indexOf(10, i + 1)) this.#breaks++
+    const n = end - start
+    if (n >= TAIL) {
+      this.#tail.set(buf.subarray(end - TAIL, end))
+      this.#tailLength = TAIL
+    } else if (n > 0) {
+      const keep = Math.min(this.#tailLength, TAIL - n)
+      this.#tail.copyWithin(0, this.#tailLength - keep, this.#tailLength)
+      for (let i = 0; i < n; i++) this.#tail[keep + i] = buf[start + i]!
+      this.#tailLength = keep + n
+    }
   }
   rows(): number {
-    let end = this.#tail.length
+    // ...\n \. \n\n\n: the end line and the blank lines after it are not rows.
+    let end = this.#tailLength
     let trailing = 0
     while (end > 0 && this.#tail[end - 1] === 10) {
       end--
       trailing++
     }
-    const marker = end >= 2 && this.#tail[end - 2] === 92 && this.#tail[end - 1] === 46 && (end === 2 || this.#tail[end - 3] === 10)
+    const t = this.#tail
+    const marker = end >= 2 && t[end - 2] === 92 && t[end - 1] === 46 && (end === 2 || t[end - 3] === 10)
     return marker ? this.#breaks - trailing : this.#breaks
   }
 }
+
+const TAIL = 16
