@@ -89,7 +89,7 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
       if (options.tapSink) {
         // Opening a named pipe waits for its writer (tee); the end of the stream, or of the sink, is awaited below.
         sinkOpened = false
-        const reader = createReadStream(fifo, {highWaterMark: 1024 * 1024})
+        const reader = createReadStream(fifo, {highWaterMark: 64 * 1024})
         reader.once('open', () => (sinkOpened = true))
         reader.pipe(options.tapSink)
         sinkDone = finished(options.tapSink).catch(() => undefined)
