@@ -119,7 +119,10 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
       record.failed_step = 'preflight'
       failure = {error}
     }
-    if (error instanceof InterruptedError) record.reason = 'interrupted'
+    if (error instanceof InterruptedError) {
+      record.reason = 'interrupted'
+      await repository?.releaseAfterInterrupt()
+    }
   } finally {
     lock?.release()
   }

@@ -497,6 +497,13 @@ export class Restic {
     return result.stdout
   }
 
+  /** After this process stopped restic on an interrupt: removes the lock restic may have left (restic 0.14 does when
+   *  it is interrupted while it opens the repository; seen on a slow VM). `restic unlock` removes only stale locks,
+   *  so a live one stays. Runs despite the abort (at most 5 s, within Docker's 10 s); failures are ignored. */
+  async releaseAfterInterrupt(): Promise<void> {
+    await this.executor.run(resticArgv.unlock(this.target), {redactor: this.redactor, signal: new AbortController().signal, timeoutMs: 5000}).catch(() => undefined)
+  }
+
   async unlock(): Promise<string> {
     const result = await this.#runOnce(resticArgv.unlock(this.target))
     return (result.stdout + result.stderr).trim()

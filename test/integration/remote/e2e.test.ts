@@ -464,7 +464,6 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
       const running = () => execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'}).split('\n').some((line) => line.includes('restic') && line.includes(repo))
       while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
       assert.equal(running(), false, 'restic stopped')
-      assert.deepEqual(readdirSync(join(repo, 'locks')), [], 'restic removed its lock')
       let last: {status?: string; run_id?: string} = {}
       while (Date.now() < deadline) {
         last = JSON.parse(readFileSync(join(data, 'state', 'last_backup.json'), 'utf8'))
@@ -473,6 +472,9 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
       }
       assert.notEqual(last.run_id, previous, 'the dropped run was recorded')
       assert.equal(last.status, 'failed', JSON.stringify(last))
+      // By the time the run is recorded no lock is left: restic removed it, or (restic 0.14 interrupted while it
+      // opened the repository, on a slow machine) the run's own unlock did.
+      assert.deepEqual(readdirSync(join(repo, 'locks')), [], 'no lock left behind')
     } finally {
       box.write(containerEnv)
       execFileSync('rm', ['-f', big])
