@@ -1,5 +1,6 @@
 // The restore's row counter reads pg_dump custom-format archives as they stream by. The fixtures are real archives,
-// made once by pg_dump 15 (archive version 1.14) from a small database (see test/fixtures/pg/README.md); what
+// made once by pg_dump 15 (archive version 1.14) and pg_dump 17 (1.16, from the lab's accessory image) from a small
+// database (see test/fixtures/pg/README.md); what
 // `pg_restore --data-only` prints for them is the reference: users 50 rows, posts 0, "My Schema"."Odd ""Name"""
 // 3 (a value with a line break, one with a backslash, and one that is `\.`), blobs 1 (its large object's data,
 // which holds line breaks, is not a table's).
@@ -26,7 +27,7 @@ async function count(archive: Buffer, chunk: number): Promise<ArchiveRowCounter>
 }
 
 describe('ArchiveRowCounter', () => {
-  for (const name of ['sample-uncompressed.dump', 'sample-gzip.dump']) {
+  for (const name of ['sample-uncompressed.dump', 'sample-gzip.dump', 'sample-pg17-uncompressed.dump', 'sample-pg17-gzip.dump']) {
     test(`${name}: each table's rows, fed in chunks of any size`, async () => {
       for (const chunk of [1, 3, 64, 4096, 1 << 20]) {
         const counter = await count(fixture(name), chunk)
