@@ -181,6 +181,8 @@ export class ArchiveRowCounter {
       this.write(Buffer.alloc(0))
       if (!this.#archive && !this.problem) this.problem = 'the dump ended inside its table of contents'
     }
+    // Nothing arrived (the copy of the stream never started): no count, and no silent "0 rows".
+    if (!this.problem && !this.#archive) this.problem = 'no copy of the dump arrived'
     if (!this.problem && (this.#state !== 'block' || this.#pending.length > 0)) this.problem = 'the dump ended inside a data block'
     await Promise.all(this.#inflated)
     if (!this.problem) for (const table of this.#archive?.tables.values() ?? []) if (!this.rows.has(table)) this.rows.set(table, 0)

@@ -50,6 +50,7 @@ describe('ArchiveRowCounter', () => {
     assert.match((await count(archive.subarray(0, archive.length - 40), 512)).problem!, /ended inside a data block/)
     assert.match((await count(archive.subarray(0, 200), 512)).problem!, /ended inside its table of contents/)
     assert.match((await count(Buffer.from('-- PostgreSQL database dump\n'), 512)).problem!, /not a pg_dump custom-format archive/)
+    assert.match((await count(Buffer.alloc(0), 512)).problem!, /no copy of the dump arrived/, 'an empty copy is never "0 rows"')
     const newer = Buffer.from(archive)
     newer[6] = 17 // archive version 1.17
     assert.match((await count(newer, 512)).problem!, /archive version 1\.17 is not one this counter knows/)
