@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Remote `kamal-backup list --json` from an app checkout (our CLI: ssh2, version handshake, output passed through)
 // against the baseline a human would type: `ssh -p 2222 -i key kbdeploy@127.0.0.1 docker exec <container>
-// kamal-backup list --json` through OpenSSH's client. Both reach the lab's sshd (bash test/lab/up.sh) and the same
-// "container" (the lab's stand-in docker, test/lab/fake-docker) running a snapshot of the built CLI against a
-// local restic 0.18 repository holding a few backup runs. Interleaved rounds, medians, ratio. Target: <= 1.3x.
+// kamal-backup list --json` through OpenSSH's client. Both reach the lab's sshd (bash test/lab/up.sh), whose
+// `docker` is the real engine (podman), and the same accessory container of the lab image (bash test/lab/image.sh)
+// listing the runs of a restic repository holding a few backup runs. Interleaved rounds, medians, ratio. Target:
+// <= 1.3x.
 //
 //   node bench/remote-list.mjs [--n=30] [--json]
-import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {BIN, NODE, ROOT, interleave, log, machine, machineMarkdown, resultTable, sh, summarize, timed} from './lib.mjs'
+import {BIN, NODE, interleave, log, machine, machineMarkdown, resultTable, sh, summarize, timed} from './lib.mjs'
 
 const args = process.argv.slice(2)
 const iterations = Number(args.find((a) => a.startsWith('--n='))?.slice(4) ?? process.env.BENCH_N ?? 30)
@@ -25,12 +26,7 @@ const restic = lab.restic.find((r) => r.version === '0.18')
 // ---- set-up (untimed) ----------------------------------------------------------------------------------------------
 const dir = mkdtempSync(join(lab.tmp, 'bench-remote-list-'))
 chmodSync(dir, 0o777)
-const image = join(dir, 'image')
-mkdirSync(image)
-sh('flock', ['/tmp/kb-build.lock', 'cp', '-r', join(ROOT, 'bin'), join(ROOT, 'dist'), join(ROOT, 'schemas'), join(ROOT, 'package.json'), join(ROOT, 'oclif.manifest.json'), image])
-symlinkSync(join(ROOT, 'node_modules'), join(image, 'node_modules'))
-mkdirSync(join(image, 'image-bin'))
-writeFileSync(join(image, 'image-bin', 'kamal-backup'), `#!/bin/sh\nexec ${NODE} ${join(image, 'bin', 'run.js')} "$@"\n`, {mode: 0o755})
+const IMAGE = process.env.KB_IMAGE ?? 'localhost/kamal-backup:lab'
 const app = join(dir, 'app')
 const home = join(dir, 'home')
 mkdirSync(join(app, 'config'), {recursive: true})
@@ -69,19 +65,18 @@ restic:
   repository: ${join(dir, 'repo')}
   password: {secret: RESTIC_PASSWORD}
 state: {path: ${join(data, 'state')}}
+backup: {enabled: false}
 `)
-const containerFile = join(lab.shared, 'containers', `${containerName}.env`)
-writeFileSync(containerFile, [
-  `PATH=${join(image, 'image-bin')}:/usr/local/bin:/usr/bin:/bin`,
-  `KAMAL_BACKUP_CONFIG=${join(app, 'config', 'kamal-backup.yml')}`,
-  `RESTIC_PASSWORD=${lab.resticPassword}`,
-  `KAMAL_BACKUP_RESTIC=${restic.bin}`,
-  `HOME=${join(data, 'home')}`,
-  `RESTIC_CACHE_DIR=${join(data, 'cache')}`,
-  `KB_FAKE_WORKDIR=${data}`,
-].join('\n') + '\n', {mode: 0o644})
+// The accessory as Kamal runs it (see test/integration/remote/fixture.ts): its scheduler idles (backup.enabled:
+// false), so only the benchmark's own backups touch the repository.
+const accessoryEnv = join(dir, 'accessory.env')
+writeFileSync(accessoryEnv, `RESTIC_PASSWORD=${lab.resticPassword}\n`, {mode: 0o600})
+sh('podman', ['run', '--detach', '--name', containerName, '--network', 'host', '--label', 'kamal-backup.lab=1', '--env-file', accessoryEnv,
+  '--volume', `${lab.tmp}:${lab.tmp}`, '--volume', `${join(app, 'config', 'kamal-backup.yml')}:/app/config/kamal-backup.yml:ro`, IMAGE])
 const cleanup = () => {
-  rmSync(containerFile, {force: true})
+  try {
+    sh('podman', ['rm', '--force', '--time', '0', containerName])
+  } catch {}
   rmSync(dir, {recursive: true, force: true})
 }
 process.on('exit', cleanup)

@@ -81,7 +81,7 @@ export const ERROR_CODES = {
   'database/not-writable': {exit: ExitCode.failed, meaning: 'a restore target is a standby, read-only, or not the user\'s to reset'},
   'database/in-use': {exit: ExitCode.failed, meaning: 'the app\'s locks kept a database reset waiting past KAMAL_BACKUP_RESTORE_LOCK_TIMEOUT'},
   'database/busy': {exit: ExitCode.failed, meaning: 'another connection is writing to a SQLite database being restored'},
-  'database/no-client': {exit: ExitCode.failed, meaning: 'the PostgreSQL server is newer than every client in the image'},
+  'database/no-client': {exit: ExitCode.failed, meaning: 'the image has no PostgreSQL client that can dump (or restore into) this server'},
   'database/client-too-old': {exit: ExitCode.failed, meaning: 'the dump was written by a newer pg_dump than this pg_restore reads'},
   'run/not-found': {exit: ExitCode.failed, meaning: 'no complete backup run matches the selection'},
   'run/incomplete': {exit: ExitCode.failed, meaning: 'the selected run lacks a snapshot of a part to restore'},

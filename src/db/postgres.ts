@@ -93,6 +93,18 @@ export async function postgresTools(executor: Executor, db: ResolvedDatabase, en
   return {pg_dump: bin('pg_dump'), pg_restore: bin('pg_restore'), psql: bin('psql'), serverMajor, major}
 }
 
+/** pg_restore 17 and later set transaction_timeout when they connect, which servers before 17 reject: against
+ *  such a server it fails before loading anything, after the restore has already replaced other parts. Refused
+ *  in the preflight instead (an image without the server's own client; the published one ships 14-18). */
+function clientCanRestoreInto(name: string, tools: PostgresTools, majors: number[]): void {
+  const {major, serverMajor} = tools
+  if (major === undefined || serverMajor === undefined || major < 17 || serverMajor >= 17) return
+  throw new KamalBackupError(`pg_restore ${major} cannot restore database ${name} into PostgreSQL ${serverMajor}: from 17 on it sets transaction_timeout, which PostgreSQL ${serverMajor} rejects; this image has PostgreSQL clients ${majors.join(', ')}; nothing was changed`, {
+    code: 'database/no-client',
+    suggestions: [`run an image with the PostgreSQL ${serverMajor} client (the published kamal-backup image ships clients 14-18), or upgrade the server to PostgreSQL 17 or later`],
+  })
+}
+
 /** The client majors in the image (KAMAL_BACKUP_POSTGRES_CLIENT_ROOT/<major>/bin/pg_dump), oldest first. */
 export function clientMajors(env: NodeJS.ProcessEnv): number[] {
   const root = env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT
@@ -317,6 +329,7 @@ export const postgres: DatabaseAdapter = {
     const tools = await targetTools(ctx, db)
     // The client picked for this server (the image ships one per major): all of it must be there.
     for (const tool of [tools.psql, tools.pg_restore]) if (!ctx.exec.which(tool, ctx.env.PATH)) throw missingTool(tool, `restore database ${t.name}`)
+    clientCanRestoreInto(t.name, tools, clientMajors(ctx.env))
     const exists = await ctx.exec.run(psqlSpec(db, tools, 'postgres', 'psql (database exists?)'), {stdin: {text: `\\set name ${psqlLiteral(db.database!)}\nSELECT 1 FROM pg_database WHERE datname = :'name';\n`}, signal: ctx.signal, timeoutMs: 60_000})
     if (exists.interrupted) throw new InterruptedError()
     if (exists.exitCode !== 0) throw unreachable(db, exists, ctx.redactor)

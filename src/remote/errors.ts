@@ -127,7 +127,8 @@ export function dockerExecError(exitCode: number | null, stderr: string, context
       `boot it: kamal accessory boot ${context.accessory}${d}`,
     ])
   }
-  if (/is not running|is paused|is restarting/i.test(stderr)) {
+  // Docker's words, then Podman's (podman-docker hosts): `can only create exec sessions on running containers`.
+  if (/is not running|is paused|is restarting|container state improper|exec sessions on running containers/i.test(stderr)) {
     return unreachable(`the backup accessory container ${context.container} on ${context.host} is not running (${detail})`, 'accessory/not-running', [
       `see why it stopped: kamal accessory logs ${context.accessory}${d}`,
       `start it again: kamal accessory boot ${context.accessory}${d} (or kamal accessory reboot ${context.accessory}${d})`,

@@ -166,6 +166,11 @@ describe('lab: SSH', () => {
       rmSync(probe, {force: true})
     }
 
+    // The accessory host's docker is the real engine (podman, through sudo): it answers, and lists containers.
+    const docker = await ssh('docker --version && docker ps --format "{{.Names}}" >/dev/null && echo listed')
+    assert.equal(docker.code, 0, describeResult(docker))
+    assert.match(docker.stdout, /^podman version \d+\.\d+.*\nlisted\n$/)
+
     for (const [port, fp] of [[l.ssh.port, l.ssh.hostKeyFingerprint], [l.jump.port, l.jump.hostKeyFingerprint]] as const) {
       const scan = await runOk('ssh-keyscan', ['-p', String(port), '-t', 'ed25519', '127.0.0.1'], {timeoutMs: 10_000})
       const blob = scan.stdout.trim().split(/\s+/)[2] ?? ''

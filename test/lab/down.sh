@@ -101,6 +101,15 @@ if uid=$(id -u kbdeploy 2>/dev/null); then
   done
 fi
 
+# Containers the tests started (accessories, PostgreSQL 17) that a crashed test left: they hold the scratch mount.
+if command -v podman >/dev/null 2>&1; then
+  left=$(podman ps -aq --filter label=kamal-backup.lab=1 2>/dev/null || true)
+  if [ -n "$left" ]; then
+    podman rm -f -t 0 $left >/dev/null 2>&1 || say "WARNING: podman rm of lab containers failed"
+    say "removed $(echo "$left" | wc -w) lab container(s)"
+  fi
+fi
+
 # 3. The tmpfs and the bind mount of the scratch space. If a test left a process inside, a lazy unmount still
 # detaches it.
 for mnt in "$KB_LAB/mnt/volume" "$KB_LAB/shared/tmp"; do
@@ -115,6 +124,7 @@ if [ "$WIPE" = 1 ]; then
   rm -rf "$KB_LAB"
   if id -u kbdeploy >/dev/null 2>&1; then userdel kbdeploy 2>/dev/null || say "WARNING: userdel kbdeploy failed"; fi
   if getent group kblab >/dev/null; then groupdel kblab 2>/dev/null || say "WARNING: groupdel kblab failed"; fi
+  rm -f /etc/sudoers.d/kamal-backup-lab
   say "wiped $KB_LAB, user kbdeploy and group kblab"
 else
   rm -rf "$KB_LAB"/{pg,my,rest,s3,sftp,shared,cache,home,mnt,env.json,env.sh}

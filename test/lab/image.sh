@@ -54,10 +54,6 @@ inputs() {
   echo "$MIRROR $NODE_VERSION $NPM_VERSION"
 }
 HASH=$(inputs | sha256sum | cut -c1-16)
-if [ $FORCE = 0 ] && [ "$(podman image inspect "$IMAGE" --format '{{index .Labels "kamal-backup.lab-inputs"}}' 2>/dev/null || true)" = "$HASH" ]; then
-  say "$IMAGE is current (inputs $HASH)"
-  exit 0
-fi
 
 # 1. Debian 13 minbase from the mirror (about a minute, once per machine).
 if ! podman image exists $BASE; then
@@ -97,6 +93,9 @@ EOF
 fi
 
 # 3. The accessory image, from the repository's Dockerfile.
+if [ $FORCE = 0 ] && [ "$(podman image inspect "$IMAGE" --format '{{index .Labels "kamal-backup.lab-inputs"}}' 2>/dev/null || true)" = "$HASH" ]; then
+  say "$IMAGE is current (inputs $HASH)"
+else
 say "building $IMAGE (inputs $HASH)"
 podman build --isolation=chroot "${ULIMITS[@]}" \
   --build-arg NODE_IMAGE="$NODE_BASE" --build-arg DEBIAN_IMAGE=$BASE --build-arg DEBIAN_MIRROR="$MIRROR" \
@@ -104,3 +103,44 @@ podman build --isolation=chroot "${ULIMITS[@]}" \
   --label kamal-backup.lab-inputs="$HASH" -t "$IMAGE" "$ROOT" > "$W/build.log" 2>&1 || die "podman build failed: tail of $W/build.log:
 $(tail -25 "$W/build.log")"
 say "built $IMAGE: $(podman run --rm "$IMAGE" kamal-backup version --local 2>&1 | head -1)"
+fi
+
+# 4. A PostgreSQL 17 server (trixie's), for the remote tests: the image's client is 17, and pg_restore 17 cannot
+#    restore into the lab's PostgreSQL 15 (it sets transaction_timeout). The tests run it on the host network with
+#    POSTGRES_PASSWORD (superuser postgres), APP_USER/APP_PASSWORD (a login role) and PGPORT.
+PG_IMAGE=localhost/kb-postgres:17
+ctx="$W/postgres-context"
+rm -rf "$ctx"; mkdir -p "$ctx"
+cat > "$ctx/kb-postgres" <<'EOF'
+#!/bin/sh
+# initdb, then the server on 127.0.0.1:$PGPORT (host network); password logins over TCP only.
+set -eu
+bin=/usr/lib/postgresql/17/bin
+data=/tmp/pgdata
+printf '%s\n' "$POSTGRES_PASSWORD" > /tmp/pw
+"$bin/initdb" -D "$data" -U postgres --pwfile=/tmp/pw --auth-local=trust --auth-host=scram-sha-256 >/tmp/initdb.log
+rm -f /tmp/pw
+"$bin/pg_ctl" -D "$data" -o "-c listen_addresses='' -k /tmp" -w start >/dev/null
+"$bin/psql" -X -q -h /tmp -U postgres -v ON_ERROR_STOP=1 -v user="$APP_USER" -v pw="$APP_PASSWORD" postgres <<'SQL'
+CREATE ROLE :"user" LOGIN CREATEDB PASSWORD :'pw';
+SQL
+"$bin/pg_ctl" -D "$data" -w stop >/dev/null
+exec "$bin/postgres" -D "$data" -c listen_addresses=127.0.0.1 -c port="$PGPORT" -k /tmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+EOF
+cat > "$ctx/Dockerfile" <<'EOF'
+ARG BASE
+FROM $BASE
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-17 && rm -rf /var/lib/apt/lists/*
+COPY kb-postgres /usr/local/bin/kb-postgres
+RUN chmod 755 /usr/local/bin/kb-postgres
+USER postgres
+ENTRYPOINT ["/usr/local/bin/kb-postgres"]
+EOF
+PG_HASH=$(cat "$ctx/Dockerfile" "$ctx/kb-postgres" | sha256sum | cut -c1-16)
+if [ $FORCE = 0 ] && [ "$(podman image inspect $PG_IMAGE --format '{{index .Labels "kamal-backup.lab-inputs"}}' 2>/dev/null || true)" = "$PG_HASH" ]; then
+  say "$PG_IMAGE is current (inputs $PG_HASH)"
+else
+  podman build -q --isolation=chroot "${ULIMITS[@]}" --build-arg BASE=$BASE --label kamal-backup.lab-inputs="$PG_HASH" -t $PG_IMAGE "$ctx" > "$W/postgres-build.log" 2>&1 || die "building $PG_IMAGE failed: tail of $W/postgres-build.log:
+$(tail -25 "$W/postgres-build.log")"
+  say "postgres server $PG_IMAGE (trixie's postgresql-17)"
+fi

@@ -154,9 +154,17 @@ SSH_UID=$(id -u "$SSH_USER"); SSH_GID=$(getent group "$LAB_GROUP" | cut -d: -f3)
 # Directories the remote side (kbdeploy) writes to: shared scratch space and the sftp repositories.
 install -d -m 1777 "$KB_LAB/shared" "$KB_LAB/shared/tmp"
 chmod 1777 "$KB_LAB/shared" "$KB_LAB/shared/tmp"
-# The stand-in `docker` (no Docker engine here) first on kbdeploy's PATH; containers are files the tests write.
-install -m 755 "$ROOT/test/lab/fake-docker" "$KB_LAB/remote-bin/docker"
-install -d -m 1777 "$KB_LAB/shared/containers"
+# The accessory host's `docker` is the real container engine: podman (Debian's podman-docker gives it the name).
+# kbdeploy may run it as root through sudo, as a Kamal deploy user in the docker group may use Docker (either is
+# root-equivalent on the host); the containers are real, built from the lab image (test/lab/image.sh).
+mkdir -p /etc/containers /etc/sudoers.d
+touch /etc/containers/nodocker   # podman-docker's "Emulate Docker CLI" notice would precede every command's output
+printf '# kamal-backup test lab (test/lab/up.sh): the SSH user may use the container engine, like a docker group member.\nDefaults:%s !use_pty, !requiretty, !lecture\n%s ALL=(root) NOPASSWD: /usr/bin/podman\n' "$SSH_USER" "$SSH_USER" > /etc/sudoers.d/kamal-backup-lab
+chmod 440 /etc/sudoers.d/kamal-backup-lab
+visudo -cq -f /etc/sudoers.d/kamal-backup-lab || die "visudo rejected /etc/sudoers.d/kamal-backup-lab"
+printf '#!/bin/sh\n# The lab accessory host'"'"'s docker: the real engine (podman), as root (see test/lab/up.sh).\nexec sudo -n /usr/bin/podman "$@"\n' > "$KB_LAB/remote-bin/docker"
+chmod 755 "$KB_LAB/remote-bin/docker"
+rm -rf "$KB_LAB/shared/containers"
 install -d -o "$SSH_USER" -g "$LAB_GROUP" -m 2775 "$KB_LAB/sftp"
 say "prerequisites ok (user $SSH_USER uid $SSH_UID, group $LAB_GROUP)"
 
@@ -335,7 +343,7 @@ MaxSessions 50
 MaxStartups 100:30:200
 # Like Debian's stock sshd_config: the client can only pass LANG/LC_*, so code must not rely on sending env.
 AcceptEnv LANG LC_*
-# The stand-in docker (and anything else the remote side needs) goes first on every session's PATH.
+# The accessory host's docker (and anything else the remote side needs) goes first on every session's PATH.
 SetEnv PATH=$REMOTE_PATH
 Subsystem sftp internal-sftp
 LogLevel VERBOSE
@@ -409,8 +417,8 @@ else
   say "tmpfs: mounted $KB_LAB/mnt/volume (256 MiB)"
 fi
 # The tests' scratch space is a mount of its own (bound onto itself), as an accessory's data is a Docker volume:
-# inside the accessory (KAMAL_BACKUP_IN_ACCESSORY=1, the stand-in docker's "containers" included) a path to back up
-# must be on a mounted volume, and the tests' apps live here.
+# inside the accessory (KAMAL_BACKUP_IN_ACCESSORY=1) a path to back up must be on a mounted volume, and the tests'
+# apps live here; the lab's accessory containers mount it at the same path.
 if mountpoint -q "$KB_LAB/shared/tmp"; then
   say "bind mount: $KB_LAB/shared/tmp already mounted"
 else

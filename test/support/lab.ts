@@ -378,8 +378,8 @@ function checkIdent(name: string): string {
 }
 
 /** SQL as the PostgreSQL superuser (default) or as kbapp; returns stdout of `psql -X -qAt` (ON_ERROR_STOP). */
-export async function psql(db: string, sql: string, opts: {as?: 'superuser' | 'app'; timeoutMs?: number} = {}): Promise<string> {
-  const pg = lab().postgres
+export async function psql(db: string, sql: string, opts: {as?: 'superuser' | 'app'; timeoutMs?: number; server?: PostgresServer} = {}): Promise<string> {
+  const pg = opts.server ?? lab().postgres
   const app = opts.as === 'app'
   const r = await run(join(pg.binDir, 'psql'), ['-X', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h', pg.host, '-p', String(pg.port),
     '-U', app ? pg.appUser : pg.superuser, '-d', db, '-f', '-'], {
@@ -391,10 +391,13 @@ export async function psql(db: string, sql: string, opts: {as?: 'superuser' | 'a
   return r.stdout.replace(/\n$/, '')
 }
 
-export async function createPostgresDatabase(name = uniqueName('kbt')): Promise<TestDatabase> {
-  const pg = lab().postgres
+/** A PostgreSQL server the tests use: the lab's, or another one with the same users (a PostgreSQL 17 container). */
+export type PostgresServer = Pick<Lab['postgres'], 'host' | 'port' | 'binDir' | 'superuser' | 'superuserPassword' | 'appUser' | 'appPassword'>
+
+export async function createPostgresDatabase(name = uniqueName('kbt'), server?: PostgresServer): Promise<TestDatabase> {
+  const pg = server ?? lab().postgres
   checkIdent(name)
-  await psql('postgres', `CREATE DATABASE "${name}" OWNER "${pg.appUser}";`)
+  await psql('postgres', `CREATE DATABASE "${name}" OWNER "${pg.appUser}";`, {...(server && {server})})
   const base = `${pg.host}:${pg.port}/${name}`
   return {
     name, user: pg.appUser, password: pg.appPassword, host: pg.host, port: pg.port,
@@ -403,8 +406,8 @@ export async function createPostgresDatabase(name = uniqueName('kbt')): Promise<
   }
 }
 
-export async function dropPostgresDatabase(name: string): Promise<void> {
-  await psql('postgres', `DROP DATABASE IF EXISTS "${checkIdent(name)}" WITH (FORCE);`)
+export async function dropPostgresDatabase(name: string, server?: PostgresServer): Promise<void> {
+  await psql('postgres', `DROP DATABASE IF EXISTS "${checkIdent(name)}" WITH (FORCE);`, {...(server && {server})})
 }
 
 /** SQL as the MariaDB user kb over TCP; returns stdout of `mariadb -N -B`. db '' = no default database. */

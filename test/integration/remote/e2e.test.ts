@@ -1,15 +1,17 @@
-// Remote execution end to end, through the lab's real OpenSSH sshd (and its jump host). The accessory host's
-// `docker` is the lab's stand-in (test/lab/fake-docker; no Docker engine runs here) and runs the real built CLI
-// with real restic, SQLite and PostgreSQL inside a "container" described by an env file. See fixture.ts.
+// Remote execution end to end: the built CLI here → the lab's real OpenSSH sshd → the host's real `docker exec -i`
+// (podman + runc) → the CLI inside the accessory container, built from the repository's Dockerfile and run as Kamal
+// runs an accessory (see fixture.ts), with real restic, SQLite and PostgreSQL. The container's scheduler stays idle
+// (backup.enabled: false) so that every backup here is one a test asked for; test/integration/image/ checks the
+// scheduler itself.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
-import {dirname, join} from 'node:path'
+import {join} from 'node:path'
 import {kb} from '../../support/cli.ts'
-import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, resticBin, tempDir, type TestDatabase} from '../../support/lab.ts'
+import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql as labPsql, resticBin, tempDir, type TestDatabase} from '../../support/lab.ts'
 import {assertMatchesSchema} from '../../support/schemas.ts'
-import {cli, cliRaw, container, makeImage, onTerminal, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
+import {accessory, cli, cliRaw, onTerminal, remoteApp, ROOT, sshdSessionOf, startPostgres17, type AccessoryOptions, type Container, type RemoteApp} from './fixture.ts'
 
 const HANDSHAKE = /@kamal-backup-handshake/
 
@@ -18,17 +20,20 @@ function sqlite(path: string, sql: string): string {
 }
 
 describe('remote accessory commands over OpenSSH, with the real CLI in the container', {concurrency: false}, () => {
-  let image: string
   let app: RemoteApp
   let box: Container
   let data: string
   let repo: string
   let pg: TestDatabase
   let containerEnv: Record<string, string>
+  let pg17: Awaited<ReturnType<typeof startPostgres17>>
+  /** SQL on the PostgreSQL 17 server the accessory backs up. */
+  const psql = (db: string, sql: string, opts: {as?: 'app'} = {}) => labPsql(db, sql, {...opts, server: pg17})
+  let boxOptions: AccessoryOptions
 
   before(async () => {
-    image = makeImage()
-    pg = await createPostgresDatabase()
+    pg17 = await startPostgres17()
+    pg = await createPostgresDatabase(undefined, pg17)
     await psql(pg.name, "CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes(body) SELECT 'note ' || g FROM generate_series(1, 200) g;", {as: 'app'})
     data = tempDir('remote-data')
     mkdirSync(join(data, 'storage', 'uploads'), {recursive: true})
@@ -48,25 +53,20 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
         `  repository: ${repo}`,
         '  password: {secret: RESTIC_PASSWORD}',
         `state: {path: ${join(data, 'state')}}`,
+        'backup: {enabled: false}',
         '',
       ].join('\n'),
     })
-    containerEnv = {
-      PATH: `${image}:/usr/local/bin:/usr/bin:/bin`,
-      KAMAL_BACKUP_CONFIG: app.config,
-      RESTIC_PASSWORD: lab().resticPassword,
-      PG_PW: lab().postgres.appPassword,
-      KAMAL_BACKUP_RESTIC: resticBin('0.18'),
-      HOME: join(data, 'home'),
-      RESTIC_CACHE_DIR: join(data, 'cache'),
-      KB_FAKE_WORKDIR: data,
-    }
-    box = container(app.containerName, containerEnv)
+    // The accessory's secrets; everything else is the image's (restic, clients, state and config paths).
+    containerEnv = {RESTIC_PASSWORD: lab().resticPassword, PG_PW: lab().postgres.appPassword}
+    boxOptions = {env: containerEnv, config: app.config}
+    box = accessory(app.containerName, boxOptions)
   })
 
   after(async () => {
     box?.remove()
-    if (pg) await dropPostgresDatabase(pg.name).catch(() => {})
+    if (pg) await dropPostgresDatabase(pg.name, pg17).catch(() => {})
+    pg17?.stop()
   })
 
   let runId: string
@@ -85,7 +85,7 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
   })
 
   test('list --json arrives byte for byte: the same document as running it inside the accessory, whatever secret-looking variables the laptop has', async () => {
-    const local = await kb(['list', '--json'], {cwd: data, env: {...containerEnv, PATH: process.env.PATH, KAMAL_BACKUP_IN_ACCESSORY: '1', HOME: process.env.HOME}})
+    const local = await kb(['list', '--json'], {cwd: data, env: {...containerEnv, KAMAL_BACKUP_CONFIG: app.config, KAMAL_BACKUP_RESTIC: resticBin('0.18'), KAMAL_BACKUP_IN_ACCESSORY: '1'}})
     assert.equal(local.code, 0, local.stderr)
     // Values that occur in the document, as secret-looking variables on the laptop: the accessory's output must
     // not be touched by them (it redacts itself, with its own secrets).
@@ -162,9 +162,9 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
     await psql(pg.name, 'DELETE FROM notes WHERE id > 10;', {as: 'app'})
     writeFileSync(join(data, 'storage', 'uploads', 'a.txt'), 'changed\n')
 
-    box.remove()
+    box.stop()
     const refused = await cli(app, ['restore', 'production', runId])
-    box.write(containerEnv)
+    box.start()
     assert.equal(refused.code, 2, refused.stderr)
     assert.match(refused.stderr, /needs --confirm/)
 
@@ -237,7 +237,8 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
   test('a check failing in the accessory stops a remote restore before it asks or changes anything: exit 1, the failing check shown', async () => {
     const storage = join(data, 'storage')
     const before = await footprint()
-    execFileSync('chmod', ['a-w', storage]) // the accessory runs as the SSH user: it cannot write there now
+    // The accessory (root in its container) gets the storage volume read-only.
+    box.recreate({...boxOptions, volumes: [`${storage}:${storage}:ro`]})
     try {
       const dry = await cli(app, ['restore', 'production', '--dry-run'])
       assert.equal(dry.code, 1, dry.stdout + dry.stderr)
@@ -249,7 +250,7 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
       assert.match(restore.stdout, new RegExp(`run +${runId}`), 'the plan it stopped on')
       assert.doesNotMatch(restore.stderr, /taking a safety backup|restoring run/)
     } finally {
-      execFileSync('chmod', ['a+rwX', storage])
+      box.recreate(boxOptions)
     }
     assert.deepEqual(await footprint(), before, 'no safety backup, no record, nothing changed')
   })
@@ -335,17 +336,17 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
     const big = join(data, 'storage', 'big.bin')
     execFileSync('sh', ['-c', `head -c 300000000 /dev/urandom > ${big} && chmod 666 ${big}`])
     const runsBefore = (JSON.parse((await cli(app, ['list', '--json'])).stdout) as unknown[]).length
-    const pidFile = join(data, 'sshd-restore.pid')
-    box.write({...containerEnv, KB_FAKE_PPID_FILE: pidFile})
-    const restoring = () => execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'}).split('\n').some((line) => line.includes(join(dirname(image), 'bin', 'run.js')) && line.includes('restore production'))
+    const restoring = () => box.processes().some((line) => line.includes('restore production'))
+    const session = () => sshdSessionOf(app.containerName, (args) => args.includes('restore production') && !args.includes('--dry-run'))
     try {
       let killed = false
       const result = await cliRaw(app, ['restore', 'production', runId, '--confirm', app.app], {
         env: {KAMAL_BACKUP_IN_ACCESSORY: ''},
         onStderr: (soFar) => {
-          if (!killed && /taking a safety backup/.test(soFar) && existsSync(pidFile)) {
+          const pid = !killed && /taking a safety backup/.test(soFar) ? session() : undefined
+          if (pid) {
             killed = true
-            execFileSync('kill', ['-KILL', readFileSync(pidFile, 'utf8').trim()])
+            execFileSync('kill', ['-KILL', String(pid)])
           }
         },
       })
@@ -366,7 +367,6 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
       assert.equal(runs.length, runsBefore + 1, 'the safety backup was taken before restoring')
       assert.deepEqual(readdirSync(join(repo, 'locks')), [], 'no restic lock left')
     } finally {
-      box.write(containerEnv)
       execFileSync('rm', ['-f', big])
     }
   })
@@ -384,13 +384,13 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
   })
 
   test('a failing remote command exits 1, and a usage error in the accessory exits 2', async () => {
-    box.write({...containerEnv, KAMAL_BACKUP_RESTIC: '/nonexistent/restic'})
+    box.recreate({...boxOptions, env: {...containerEnv, KAMAL_BACKUP_RESTIC: '/nonexistent/restic'}})
     try {
       const failed = await cli(app, ['backup', '--force'])
       assert.equal(failed.code, 1, failed.stderr)
       assert.match(failed.stderr, /failed/)
     } finally {
-      box.write(containerEnv)
+      box.recreate(boxOptions)
     }
     // The scratch file must not be the production database: refused by the accessory with exit 2.
     const usage = await cli(app, ['drill', 'production', '--yes', '--sqlite-path', join(data, 'storage', 'production.sqlite3'), '--database', `${pg.name}_x`, '--skip-files'])
@@ -425,8 +425,7 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
       assert.equal(code, 130, stderr)
       assert.match(stderr, /SIGINT received/)
       assert.deepEqual(readdirSync(join(repo, 'locks')), [], 'restic removed its lock')
-      const left = execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'}).split('\n').filter((line) => line.includes('restic') && line.includes(repo))
-      assert.deepEqual(left, [], 'no restic left running in the accessory')
+      assert.deepEqual(box.processes().filter((line) => line.includes('restic')), [], 'no restic left running in the accessory')
     } finally {
       execFileSync('rm', ['-f', join(data, 'storage', 'big.bin')])
     }
@@ -434,9 +433,7 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
 
   test('the connection dropping mid-backup: clear error locally; the accessory notices, stops restic cleanly and records the failure', async () => {
     const big = join(data, 'storage', 'big.bin')
-    const pidFile = join(data, 'sshd.pid')
     execFileSync('sh', ['-c', `head -c 300000000 /dev/urandom > ${big} && chmod 666 ${big}`])
-    box.write({...containerEnv, KB_FAKE_PPID_FILE: pidFile})
     const previous = JSON.parse(readFileSync(join(data, 'state', 'last_backup.json'), 'utf8')).run_id
     try {
       const {spawn} = await import('node:child_process')
@@ -450,9 +447,10 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
       child.stdout.resume()
       child.stderr.on('data', (d) => {
         stderr += d
-        if (!killed && /files \(/.test(stderr)) {
+        const pid = !killed && /files \(/.test(stderr) ? sshdSessionOf(app.containerName, (args) => args.includes('backup')) : undefined
+        if (pid) {
           killed = true
-          setTimeout(() => execFileSync('kill', ['-KILL', readFileSync(pidFile, 'utf8').trim()]), 400)
+          setTimeout(() => execFileSync('kill', ['-KILL', String(pid)]), 400)
         }
       })
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
@@ -461,7 +459,7 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
       assert.match(stderr, /kamal-backup unlock/)
       // The accessory saw its stdin close, interrupted restic, and recorded the run as failed.
       const deadline = Date.now() + 30_000
-      const running = () => execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'}).split('\n').some((line) => line.includes('restic') && line.includes(repo))
+      const running = () => box.processes().some((line) => line.includes('restic'))
       while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
       assert.equal(running(), false, 'restic stopped')
       let last: {status?: string; run_id?: string} = {}
@@ -476,7 +474,6 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
       // opened the repository, on a slow machine) the run's own unlock did.
       assert.deepEqual(readdirSync(join(repo, 'locks')), [], 'no lock left behind')
     } finally {
-      box.write(containerEnv)
       execFileSync('rm', ['-f', big])
     }
   })

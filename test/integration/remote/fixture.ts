@@ -1,79 +1,224 @@
 /**
  * Fixtures for the remote-execution tests: an app checkout whose config/deploy.yml points at the lab's OpenSSH
- * server, and a "container" for the lab's stand-in `docker` (test/lab/fake-docker).
+ * server, and the backup accessory as a real container on the "accessory host".
  *
- * Docker cannot run in the test environment, so the accessory host (sshd on 127.0.0.1:2222, user kbdeploy) has a
- * thin `docker` on its PATH that implements `docker exec` by running the command directly, in the environment the
- * test writes to $KB_LAB/shared/containers/<container>.env. Everything else is real: OpenSSH's sshd (and a second one
- * as a jump host), the built CLI inside the "container" (an "image" is a snapshot of dist/, so a test can give it
- * another version), restic and the databases.
+ * The accessory host is the lab's sshd on 127.0.0.1:2222 (user kbdeploy); its `docker` is the real container engine
+ * (podman with runc, run through sudo: see test/lab/up.sh). An accessory is started the way Kamal starts one: a named
+ * container `<service>-backup` on the host network, from the image test/lab/image.sh builds from the repository's
+ * Dockerfile, with its env as an env file, config/kamal-backup.yml mounted read-only where the image reads it, and
+ * the image's command (`kamal-backup schedule` under tini) unless a test says otherwise. The lab's scratch space
+ * ($KB_LAB/shared/tmp, where tempDir() makes directories) is mounted at the same path, so the data, repositories
+ * and scratch files a test makes have the same paths inside and outside.
+ *
+ * The transport tests run the same image with kamal-backup replaced by fake-kamal-backup.mjs (an argv-echoing
+ * stand-in steered by FAKE_* variables): the container, `docker exec` and sshd stay real; only the CLI is a stand-in.
  */
 import {execFileSync, spawn} from 'node:child_process'
-import {chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {kb, ROOT, type CliOptions, type CliResult} from '../../support/cli.ts'
-import {lab, tempDir, uniqueName} from '../../support/lab.ts'
+import {lab, run, tempDir, uniqueName, type PostgresServer} from '../../support/lab.ts'
+import {ACCESSORY_CONFIG_PATH} from '../../../src/config/types.ts'
 
 export const FAKE_KAMAL_BACKUP = join(ROOT, 'test/integration/remote/fake-kamal-backup.mjs')
+/** The accessory image (test/lab/image.sh builds it; scripts/test-all.sh runs that first). */
+export const LAB_IMAGE = process.env.KB_IMAGE ?? 'localhost/kamal-backup:lab'
+/** A Debian image without kamal-backup: an accessory booted with the wrong image. */
+export const WRONG_IMAGE = 'localhost/kb-base:trixie'
+/** Where the image installs the CLI (npm install -g). */
+const CLI_DIR = '/usr/local/lib/node_modules/kamal-backup'
+const FAKE_DIR = '/opt/kb-fake'
+const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
-export function containersDir(): string {
-  return join(lab().shared, 'containers')
-}
-
-/**
- * A copy of the built CLI, as an image would contain it: bin/kamal-backup runs it. `version` rewrites the
- * package version (and the manifest's) to simulate an accessory on another release. Copied under the build lock
- * so a concurrent `npm run build` cannot hand us half a dist/.
- */
-export function makeImage(options: {version?: string} = {}): string {
-  const dir = tempDir('image')
-  execFileSync('flock', ['/tmp/kb-build.lock', 'cp', '-r', join(ROOT, 'bin'), join(ROOT, 'dist'), join(ROOT, 'schemas'), join(ROOT, 'package.json'), join(ROOT, 'oclif.manifest.json'), dir])
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
-  if (options.version) {
-    for (const file of ['package.json', 'oclif.manifest.json']) {
-      const path = join(dir, file)
-      const json = JSON.parse(readFileSync(path, 'utf8'))
-      json.version = options.version
-      writeFileSync(path, JSON.stringify(json, null, 2))
-    }
+function podman(args: readonly string[], input?: string): string {
+  try {
+    return execFileSync('podman', args, {encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000, ...(input !== undefined && {input})})
+  } catch (error) {
+    const e = error as {stderr?: string; message: string}
+    throw new Error(`podman ${args.join(' ')} failed: ${e.stderr || e.message}`)
   }
-  mkdirSync(join(dir, 'image-bin'))
-  writeFileSync(join(dir, 'image-bin', 'kamal-backup'), `#!/bin/sh\nexec ${process.execPath} ${join(dir, 'bin', 'run.js')} "$@"\n`)
-  execFileSync('chmod', ['-R', 'a+rX', dir])
-  chmodSync(join(dir, 'image-bin', 'kamal-backup'), 0o755)
-  return join(dir, 'image-bin')
 }
 
-/** An image whose kamal-backup is the argv-echoing stand-in (FAKE_* variables steer it). */
-export function fakeImage(): string {
-  const dir = tempDir('fake-image')
-  writeFileSync(join(dir, 'kamal-backup'), `#!/bin/sh\nexec ${process.execPath} ${FAKE_KAMAL_BACKUP} "$@"\n`)
-  chmodSync(join(dir, 'kamal-backup'), 0o755)
-  return dir
+export interface AccessoryOptions {
+  /** The accessory's environment (Kamal's env clear + secret): written to an env file, passed with --env-file. */
+  env?: Record<string, string>
+  /** config/kamal-backup.yml of the app: mounted read-only at the image's config path. */
+  config?: string
+  /** The working directory of the container (and of every `docker exec`). */
+  workdir?: string
+  /** More --volume specs (e.g. a directory mounted read-only over the scratch mount). */
+  volumes?: string[]
+  /** Default LAB_IMAGE. */
+  image?: string
+  /** Default: the image's own command (kamal-backup schedule); `fake` and the wrong image idle instead. */
+  command?: string[]
+  /** The image's CLI reports this version (its package.json and manifest mounted over the installed ones): an
+   *  accessory running another release. */
+  version?: string
+  /** kamal-backup in the container is fake-kamal-backup.mjs (FAKE_* in env steer it). */
+  fake?: boolean
+  /** false: created, started, then stopped (an exited accessory). Default true. */
+  running?: boolean
 }
 
 export interface Container {
   name: string
-  file: string
-  write(env: Record<string, string>): void
+  /** Removes the container and runs a new one with these options (Kamal: edit deploy.yml, accessory reboot). */
+  recreate(options: AccessoryOptions): void
+  stop(): void
+  start(): void
   remove(): void
+  /** The command lines of the processes running in the container (`podman top`). */
+  processes(): string[]
 }
 
-export function container(name: string, env: Record<string, string>): Container {
-  const file = join(containersDir(), `${name}.env`)
+let fakeDir: string | undefined
+/** fake-kamal-backup.mjs as /opt/kb-fake/kamal-backup, for the containers that use it. */
+function fakeCliDir(): string {
+  if (fakeDir) return fakeDir
+  const dir = tempDir('fake-cli')
+  copyFileSync(FAKE_KAMAL_BACKUP, join(dir, 'fake-kamal-backup.mjs'))
+  writeFileSync(join(dir, 'kamal-backup'), `#!/bin/sh\nexec node ${FAKE_DIR}/fake-kamal-backup.mjs "$@"\n`)
+  chmodSync(join(dir, 'kamal-backup'), 0o755)
+  return (fakeDir = dir)
+}
+
+const versionDirs = new Map<string, string>()
+/** package.json and oclif.manifest.json of the image's CLI, rewritten to say `version`. */
+function versionOverlay(image: string, version: string): string {
+  const key = `${image} ${version}`
+  const known = versionDirs.get(key)
+  if (known) return known
+  const dir = tempDir('cli-version')
+  for (const file of ['package.json', 'oclif.manifest.json']) {
+    const json = JSON.parse(podman(['run', '--rm', '--entrypoint', 'cat', image, `${CLI_DIR}/${file}`]))
+    json.version = version
+    writeFileSync(join(dir, file), JSON.stringify(json, null, 2))
+    chmodSync(join(dir, file), 0o644)
+  }
+  versionDirs.set(key, dir)
+  return dir
+}
+
+function runArgs(name: string, options: AccessoryOptions): string[] {
+  const image = options.image ?? LAB_IMAGE
+  const env = {...options.env}
+  const volumes = [`${lab().tmp}:${lab().tmp}`]
+  if (options.fake) {
+    volumes.push(`${fakeCliDir()}:${FAKE_DIR}:ro`)
+    env.PATH ??= `${FAKE_DIR}:${IMAGE_PATH}`
+  }
+  if (options.config) volumes.push(`${options.config}:${ACCESSORY_CONFIG_PATH}:ro`)
+  if (options.version) {
+    const overlay = versionOverlay(image, options.version)
+    for (const file of ['package.json', 'oclif.manifest.json']) volumes.push(`${join(overlay, file)}:${CLI_DIR}/${file}:ro`)
+  }
+  volumes.push(...(options.volumes ?? []))
+  // Kamal writes an accessory's env to a 0600 file on the host and passes it with --env-file.
+  const envFile = join(tempDir('accessory-env'), `${name}.env`)
+  for (const [key, value] of Object.entries(env)) if (/[\n\r]/.test(value) || key.startsWith('KB_FAKE_')) throw new Error(`accessory env ${key}: not a value an env file can hold`)
+  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''), {mode: 0o600})
+  const idle = options.fake || image === WRONG_IMAGE ? ['sleep', 'infinity'] : []
+  return [
+    'run', '--detach', '--name', name, '--network', 'host', '--label', `service=${name}`, '--label', 'kamal-backup.lab=1',
+    '--env-file', envFile, ...volumes.flatMap((v) => ['--volume', v]),
+    ...(options.workdir ? ['--workdir', options.workdir] : []),
+    image, ...(options.command ?? idle),
+  ]
+}
+
+/** Runs the backup accessory `name` (`<service>-backup`) as Kamal would, replacing any container of that name. */
+export function accessory(name: string, options: AccessoryOptions = {}): Container {
   const c: Container = {
     name,
-    file,
-    write(values) {
-      writeFileSync(file, Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', {mode: 0o644})
-      chmodSync(file, 0o644)
+    recreate(next) {
+      podman(['rm', '--force', '--time', '0', '--ignore', name])
+      podman(runArgs(name, next))
+      if (next.running === false) c.stop()
+    },
+    stop() {
+      podman(['stop', '--time', '5', name])
+    },
+    start() {
+      podman(['start', name])
     },
     remove() {
-      rmSync(file, {force: true})
+      try {
+        podman(['rm', '--force', '--time', '0', '--ignore', name])
+      } catch {
+        // Best effort in after() hooks; down.sh removes whatever a crashed test left (label kamal-backup.lab=1).
+      }
+    },
+    processes() {
+      return podman(['top', name, 'args']).split('\n').slice(1).map((l) => l.trim()).filter(Boolean)
     },
   }
-  c.write(env)
+  c.recreate(options)
   return c
+}
+
+/** The PostgreSQL 17 server image test/lab/image.sh builds (trixie's postgresql-17). */
+export const POSTGRES_17_IMAGE = 'localhost/kb-postgres:17'
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+async function freePort(): Promise<number> {
+  const {createServer} = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const {port} = server.address() as {port: number}
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * A PostgreSQL 17 server in a container on the host network, with the lab server's users and passwords: the
+ * accessory image's PostgreSQL client is trixie's 17, which restores only into 17 and later (the published image
+ * ships a client per major). The lab's psql (15) is its client from the tests.
+ */
+export async function startPostgres17(): Promise<PostgresServer & {version: string; stop(): void}> {
+  const pg = lab().postgres
+  const name = uniqueName('kbpg17').replace(/_/g, '-')
+  const port = await freePort()
+  const envFile = join(tempDir('pg17-env'), 'env')
+  writeFileSync(envFile, `POSTGRES_PASSWORD=${pg.superuserPassword}\nAPP_USER=${pg.appUser}\nAPP_PASSWORD=${pg.appPassword}\nPGPORT=${port}\n`, {mode: 0o600})
+  podman(['run', '--detach', '--name', name, '--network', 'host', '--label', 'kamal-backup.lab=1', '--env-file', envFile, POSTGRES_17_IMAGE])
+  const server = {...pg, superuser: 'postgres', port, host: '127.0.0.1'}
+  const stop = () => {
+    try {
+      podman(['rm', '--force', '--time', '0', name])
+    } catch {
+      // best effort (down.sh removes lab containers)
+    }
+  }
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const probe = await run(join(pg.binDir, 'psql'), ['-X', '-qAt', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', 'SHOW server_version_num'], {env: {PGPASSWORD: pg.superuserPassword, PGCONNECT_TIMEOUT: '2'}, timeoutMs: 10_000})
+    if (probe.code === 0 && /^17\d{4}$/.test(probe.stdout.trim())) return {...server, version: probe.stdout.trim(), stop}
+    if (Date.now() > deadline) {
+      const logs = (() => { try { return podman(['logs', name]) } catch { return '' } })()
+      stop()
+      throw new Error(`PostgreSQL 17 did not come up on 127.0.0.1:${port}: ${probe.stderr} ${logs}`)
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+/**
+ * The sshd session process serving a `docker exec` into `container` (the lab's docker is `sudo podman`, so the
+ * exec's ancestors are sudo, then the session). Killing it drops that one SSH connection under the client, as a
+ * network failure would; other sessions (other tests) are untouched. Undefined while no such exec runs.
+ */
+export function sshdSessionOf(container: string, match: (args: string) => boolean = () => true): number | undefined {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], {encoding: 'utf8'}).split('\n').flatMap((line) => {
+    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)
+    return m ? [{pid: Number(m[1]), ppid: Number(m[2]), args: m[3]!}] : []
+  })
+  const byPid = new Map(rows.map((r) => [r.pid, r]))
+  const exec = rows.find((r) => /\bpodman exec\b/.test(r.args) && !r.args.startsWith('sudo') && r.args.split(' ').includes(container) && match(r.args))
+  for (let p = exec; p; p = byPid.get(p.ppid)) if (p.args.startsWith('sshd:')) return p.pid
+  return undefined
 }
 
 export interface RemoteApp {

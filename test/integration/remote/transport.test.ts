@@ -1,8 +1,9 @@
 // The SSH transport and the protocol through the lab's real OpenSSH sshd: argument fidelity, exit codes, large
 // output in constant memory, host keys, jump host and proxy command, dropped connections, the version handshake,
 // and the errors for a missing/stopped container, a wrong image, bad keys and unreachable hosts. The accessory's
-// `docker` is the lab's stand-in (test/lab/fake-docker, no Docker engine here); most tests run the argv-echoing
-// fake-kamal-backup.mjs in the "container", the version tests a real CLI snapshot with another version number.
+// host runs a real `docker exec -i` (podman + runc) into a real container of the accessory image; most tests replace
+// kamal-backup in it with the argv-echoing fake-kamal-backup.mjs, the version tests run the image's own CLI made to
+// report another version (see fixture.ts).
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
@@ -10,10 +11,11 @@ import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {lab, tempDir} from '../../support/lab.ts'
 import {ed25519KeyPair} from '../../support/ssh-keys.ts'
-import {cli, cliRaw, container, fakeImage, makeImage, remoteApp, ROOT, type Container, type RemoteApp} from './fixture.ts'
+import {accessory, cli, cliRaw, remoteApp, ROOT, sshdSessionOf, WRONG_IMAGE, type AccessoryOptions, type Container, type RemoteApp} from './fixture.ts'
 
-function fakeEnv(image: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {PATH: `${image}:/usr/local/bin:/usr/bin:/bin`, ...extra}
+/** An accessory whose kamal-backup is fake-kamal-backup.mjs, steered by these FAKE_* variables. */
+function fake(env: Record<string, string> = {}): AccessoryOptions {
+  return {fake: true, env}
 }
 
 const LOCAL_VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string
@@ -28,14 +30,12 @@ function parseReport(stdout: string): {argv: string[]; operator: string | null; 
 }
 
 describe('remote transport over OpenSSH', {concurrency: false}, () => {
-  let image: string
   let app: RemoteApp
   let box: Container
 
   before(() => {
-    image = fakeImage()
     app = remoteApp({destinations: {staging: 'ssh:\n  user: kbdeploy\n'}, backupConfig: 'paths:\n  - /srv/storage\nrestic:\n  repository: /srv/repo\n  password: {secret: RESTIC_PASSWORD}\n'})
-    box = container(app.containerName, fakeEnv(image))
+    box = accessory(app.containerName, fake())
   })
   after(() => box?.remove())
 
@@ -73,7 +73,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
 
   test('drill production --dry-run: one command in the accessory, no confirmation asked (no --yes, no terminal), stopped by a hangup', async () => {
     const log = join(tempDir('drill-plan-log'), 'argv.jsonl')
-    box.write(fakeEnv(image, {FAKE_LOG_FILE: log}))
+    box.recreate(fake({FAKE_LOG_FILE: log}))
     try {
       const result = await cli(app, ['drill', 'production', '--database', 'drill', '--no-files', '--dry-run'])
       assert.equal(result.code, 0, result.stderr)
@@ -81,7 +81,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       const entries = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {argv: string[]; onHangup: string | null})
       assert.deepEqual(entries.map((e) => [e.argv, e.onHangup]), [[['drill', 'production', '--database', 'drill', '--no-files', '--dry-run'], null]], 'one command, no --yes added, stopped by a hangup')
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   })
 
@@ -101,7 +101,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
 
   test('restore production: the accessory\'s dry run first, then the restore of the run it resolved, on one SSH connection; a dry run alone does not outlive a hangup', async () => {
     const log = join(tempDir('plan-log'), 'argv.jsonl')
-    box.write(fakeEnv(image, {FAKE_LOG_FILE: log, FAKE_PLAN_RUN: '20261122T030000Z'}))
+    box.recreate(fake({FAKE_LOG_FILE: log, FAKE_PLAN_RUN: '20261122T030000Z'}))
     const entries = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as {argv: string[]; ppid: number; onHangup: string | null}) : [])
     try {
       const result = await cli(app, ['restore', 'production', '--confirm', app.app, '--no-safety-backup', '--json'])
@@ -121,13 +121,13 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       assert.equal(dryOnly.code, 0, dryOnly.stderr)
       assert.deepEqual(entries().map((e) => [e.argv, e.onHangup]), [[['restore', 'production', '--dry-run'], null]], 'one command, no confirmation')
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   })
 
   test('restore production: a failed check in the accessory\'s dry run stops it before any confirmation or restore (exit 1); --json prints the plan', async () => {
     const log = join(tempDir('plan-fail'), 'argv.jsonl')
-    box.write(fakeEnv(image, {FAKE_LOG_FILE: log, FAKE_PLAN_FAIL: 'cannot restore files into /srv/storage: it must be an existing, writable directory (EROFS); nothing was changed'}))
+    box.recreate(fake({FAKE_LOG_FILE: log, FAKE_PLAN_FAIL: 'cannot restore files into /srv/storage: it must be an existing, writable directory (EROFS); nothing was changed'}))
     try {
       const text = await cli(app, ['restore', 'production', '--confirm', app.app])
       assert.equal(text.code, 1, text.stderr)
@@ -144,7 +144,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       assert.equal(runs.length, 2)
       assert.ok(runs.every((argv) => argv.includes('--dry-run')), `only dry runs ran: ${JSON.stringify(runs)}`)
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   })
 
@@ -156,7 +156,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     const log = 'database notes (postgres): 1000 rows, complete true, X_TOKEN=[REDACTED]" null\n'
     writeFileSync(join(dir, 'out.json'), doc)
     writeFileSync(join(dir, 'err.txt'), log)
-    box.write(fakeEnv(image, {FAKE_VERSION: LOCAL_VERSION, FAKE_STDOUT_FILE: join(dir, 'out.json'), FAKE_STDERR_FILE: join(dir, 'err.txt')}))
+    box.recreate(fake({FAKE_VERSION: LOCAL_VERSION, FAKE_STDOUT_FILE: join(dir, 'out.json'), FAKE_STDERR_FILE: join(dir, 'err.txt')}))
     try {
       const result = await cliRaw(app, ['list', '--json'], {env: DIRTY_LAPTOP})
       assert.equal(result.code, 0, result.stderr)
@@ -164,12 +164,12 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       assert.deepEqual(JSON.parse(result.stdout.toString('utf8')), JSON.parse(doc))
       assert.equal(result.stderr, log, 'stderr too, and the handshake line never shows')
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   })
 
   test('output on stdout before the handshake (a login shell\'s rc file) goes to stderr: --json stays one document', async () => {
-    box.write(fakeEnv(image, {FAKE_RC_NOISE: 'Welcome to prod-1! Last login: yesterday'}))
+    box.recreate(fake({FAKE_RC_NOISE: 'Welcome to prod-1! Last login: yesterday'}))
     try {
       const result = await cli(app, ['list', '--json'])
       assert.equal(result.code, 0, result.stderr)
@@ -178,24 +178,24 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       assert.match(result.stderr, /Welcome to prod-1!/)
       assert.doesNotMatch(result.stderr, /@kamal-backup-handshake/)
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   })
 
   for (const code of [0, 1, 2]) {
     test(`remote exit code ${code} becomes the local exit code`, async () => {
-      box.write(fakeEnv(image, {FAKE_EXIT: String(code)}))
+      box.recreate(fake({FAKE_EXIT: String(code)}))
       try {
         const result = await cli(app, ['list'])
         assert.equal(result.code, code, result.stderr)
       } finally {
-        box.write(fakeEnv(image))
+        box.recreate(fake())
       }
     })
   }
 
   test('SIGINT while the remote command runs: the accessory is interrupted through stdin, exit 130', async () => {
-    box.write(fakeEnv(image, {FAKE_SLEEP_S: '30'}))
+    box.recreate(fake({FAKE_SLEEP_S: '30'}))
     try {
       const child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'backup', '--force'], {cwd: app.dir, env: {...process.env, HOME: app.home, NO_COLOR: '1', SSH_AUTH_SOCK: ''}, stdio: ['ignore', 'pipe', 'pipe']})
       let stderr = ''
@@ -214,13 +214,13 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       assert.match(stderr, /fake kamal-backup: interrupted/, `the accessory saw the interrupt byte: ${stderr}`)
       assert.ok(Date.now() - started < 20_000)
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   })
 
   test('50 MB and 200 MB of output stream through in the same memory', async () => {
     const measure = async (megabytes: number) => {
-      box.write(fakeEnv(image, {FAKE_MEGABYTES: String(megabytes)}))
+      box.recreate(fake({FAKE_MEGABYTES: String(megabytes)}))
       const child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'list'], {cwd: app.dir, env: {...process.env, HOME: app.home, NO_COLOR: '1', SSH_AUTH_SOCK: ''}, stdio: ['ignore', 'pipe', 'pipe']})
       let bytes = 0
       let lines = 0
@@ -267,12 +267,12 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       const growth = big - small
       assert.ok(growth < 16 * 1024 * 1024, `peak RSS grew by ${(growth / 1048576).toFixed(1)} MB from 50 MB to 200 MB of output (${(small / 1048576).toFixed(0)} MB, ${(big / 1048576).toFixed(0)} MB)`)
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   })
 
   test('the reader of stdout going away (| head) stops the remote command instead of hanging', async () => {
-    box.write(fakeEnv(image, {FAKE_MEGABYTES: '50'}))
+    box.recreate(fake({FAKE_MEGABYTES: '50'}))
     try {
       const started = Date.now()
       const r = spawnSync('bash', ['-c', `${process.execPath} ${join(ROOT, 'bin', 'run.js')} list | head -2; echo "rc=\${PIPESTATUS[0]}"`], {cwd: app.dir, env: {...process.env, HOME: app.home, SSH_AUTH_SOCK: '', NO_COLOR: '1'}, encoding: 'utf8', timeout: 60_000})
@@ -280,7 +280,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       assert.match(r.stdout, /^line 0000000000 x+\nline 0000000001 x+\nrc=141\n$/)
       assert.ok(Date.now() - started < 20_000, 'it did not stream all 50 MB first')
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   })
 
@@ -288,7 +288,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     const other = ed25519KeyPair().public
     const otherBlob = other.split(' ')[1]!
     const bad = remoteApp({knownHosts: `[127.0.0.1]:${lab().ssh.port} ssh-ed25519 ${otherBlob}\n`})
-    const c = container(bad.containerName, fakeEnv(image, {KB_FAKE_PPID_FILE: join(bad.dir, 'ran')}))
+    const c = accessory(bad.containerName, fake({FAKE_LOG_FILE: join(bad.dir, 'ran')}))
     try {
       const result = await cli(bad, ['list'])
       assert.equal(result.code, 3, result.stderr)
@@ -305,7 +305,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
 
   test('an unknown host is recorded with a note; --strict-host-key refuses it', async () => {
     const fresh = remoteApp({knownHosts: ''})
-    const c = container(fresh.containerName, fakeEnv(image))
+    const c = accessory(fresh.containerName, fake())
     try {
       const strict = await cli(fresh, ['list', '--strict-host-key'])
       assert.equal(strict.code, 3, strict.stderr)
@@ -327,7 +327,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
   test('ssh.proxy: through the jump host (the target sshd itself forbids TCP forwarding)', async () => {
     const l = lab()
     const jumped = remoteApp({ssh: [`  proxy: kbdeploy@127.0.0.1:${l.jump.port}`], knownHosts: `[127.0.0.1]:${l.ssh.port} ${l.ssh.hostPublicKey}\n[127.0.0.1]:${l.jump.port} ${l.jump.hostPublicKey}\n`})
-    const c = container(jumped.containerName, fakeEnv(image))
+    const c = accessory(jumped.containerName, fake())
     try {
       const log = join(l.logs, 'sshd-jump.log')
       const logBefore = readFileSync(log, 'utf8').length
@@ -346,7 +346,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     const aliased = remoteApp({host: l.ssh.viaJumpAlias})
     const deploy = join(aliased.dir, 'config', 'deploy.yml')
     writeFileSync(deploy, readFileSync(deploy, 'utf8').replace('  config: false', `  config: ${l.ssh.config}`))
-    const c = container(aliased.containerName, fakeEnv(image))
+    const c = accessory(aliased.containerName, fake())
     try {
       const log = join(l.logs, 'sshd-jump.log')
       const before = readFileSync(log, 'utf8').length
@@ -371,7 +371,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     writeFileSync(sshConfig, `Host box-via-bastion\n  HostName 127.0.0.1\n  ProxyJump bastion\nHost bastion\n  HostName 127.0.0.1\n  Port ${l.jump.port}\n  User kbdeploy\n  IdentityFile ${l.ssh.privateKey}\n  IdentitiesOnly yes\n`)
     const deploy = join(jumped.dir, 'config', 'deploy.yml')
     writeFileSync(deploy, readFileSync(deploy, 'utf8').replace('  config: false', `  config: ${sshConfig}`))
-    const c = container(jumped.containerName, fakeEnv(image))
+    const c = accessory(jumped.containerName, fake())
     try {
       const result = await cli(jumped, ['list'])
       assert.equal(result.code, 0, result.stderr)
@@ -392,9 +392,9 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
 
   test('several accessory hosts: the first by default, --host picks another; which one is said on stderr', async () => {
     const l = lab()
-    // The jump sshd is the same machine, user and stand-in docker on another port: a second "host".
+    // The jump sshd is the same machine, user and docker on another port: a second "host".
     const two = remoteApp({hostLines: ['hosts:', '  - 127.0.0.1', `  - 127.0.0.1:${l.jump.port}`], knownHosts: `[127.0.0.1]:${l.ssh.port} ${l.ssh.hostPublicKey}\n[127.0.0.1]:${l.jump.port} ${l.jump.hostPublicKey}\n`})
-    const c = container(two.containerName, fakeEnv(image))
+    const c = accessory(two.containerName, fake())
     const jumpLog = join(l.logs, 'sshd-jump.log')
     const mainLog = join(l.logs, 'sshd.log')
     try {
@@ -423,7 +423,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     writeFileSync(sshConfig, 'Host accessory-box\n  HostName 127.0.0.1\n')
     const deploy = join(aliased.dir, 'config', 'deploy.yml')
     writeFileSync(deploy, readFileSync(deploy, 'utf8').replace('  config: false', `  config: ${sshConfig}`))
-    const c = container(aliased.containerName, fakeEnv(image))
+    const c = accessory(aliased.containerName, fake())
     try {
       const result = await cli(aliased, ['list'])
       assert.equal(result.code, 0, result.stderr)
@@ -436,7 +436,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
   test('ssh.proxy_command: the OpenSSH client carries the connection', async () => {
     const l = lab()
     const proxied = remoteApp({ssh: [`  proxy_command: ssh -F ${l.ssh.config} -W %h:%p ${l.jump.alias}`]})
-    const c = container(proxied.containerName, fakeEnv(image))
+    const c = accessory(proxied.containerName, fake())
     try {
       const result = await cli(proxied, ['list'])
       assert.equal(result.code, 0, result.stderr)
@@ -453,18 +453,17 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
   /** Runs `args`, kills the sshd session serving it once the fake accessory says "sleeping". */
   async function dropMidCommand(args: string[], extra: Record<string, string> = {}) {
     const dir = tempDir('drop')
-    const pidFile = join(dir, 'sshd.pid')
     const doneFile = join(dir, 'done')
-    box.write(fakeEnv(image, {FAKE_VERSION: LOCAL_VERSION, FAKE_SLEEP_S: '4', KB_FAKE_PPID_FILE: pidFile, FAKE_DONE_FILE: doneFile, ...extra}))
+    box.recreate(fake({FAKE_VERSION: LOCAL_VERSION, FAKE_SLEEP_S: '4', FAKE_DONE_FILE: doneFile, ...extra}))
     let killed = false
     try {
       const result = await cliRaw(app, args, {
         onStderr: (soFar) => {
-          if (!killed && /sleeping/.test(soFar) && existsSync(pidFile)) {
+          // Kill the sshd process serving this session: the TCP connection goes away under the client.
+          const pid = !killed && /sleeping/.test(soFar) ? sshdSessionOf(app.containerName, (a) => !a.includes('--dry-run')) : undefined
+          if (pid) {
             killed = true
-            // Kill the sshd process serving this session: the TCP connection goes away under the client.
-            const pid = Number(readFileSync(pidFile, 'utf8').trim())
-            if (pid > 1) execFileSync('kill', ['-KILL', String(pid)])
+            execFileSync('kill', ['-KILL', String(pid)])
           }
         },
       })
@@ -474,7 +473,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       while (!existsSync(doneFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
       return {...result, stdoutText: result.stdout.toString('utf8'), finished: existsSync(doneFile)}
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   }
 
@@ -522,17 +521,17 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     assert.match(none.stderr, /does not exist/)
     assert.match(none.stderr, /kamal accessory boot backup -d production/)
 
-    box.write({...fakeEnv(image), KB_FAKE_STATUS: 'exited'})
+    box.recreate({...fake(), running: false})
     const stopped = await cli(app, ['list'])
     assert.equal(stopped.code, 3, stopped.stderr)
     assert.match(stopped.stderr, /is not running/)
     assert.match(stopped.stderr, /kamal accessory boot backup/)
 
-    box.write({PATH: '/usr/local/bin:/usr/bin:/bin'})
+    box.recreate({image: WRONG_IMAGE})
     const wrong = await cli(app, ['list'])
     assert.equal(wrong.code, 3, wrong.stderr)
     assert.match(wrong.stderr, /kamal-backup is not installed in the container .*wrong image/)
-    box.write(fakeEnv(image))
+    box.recreate(fake())
   })
 
   test('authentication failure names the user and the keys tried', async () => {
@@ -555,7 +554,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
       const viaAgent = remoteApp({ssh: []})
       const deploy = join(viaAgent.dir, 'config', 'deploy.yml')
       writeFileSync(deploy, readFileSync(deploy, 'utf8').replace(`  keys: [${lab().ssh.privateKey}]\n  keys_only: true\n`, ''))
-      const c = container(viaAgent.containerName, fakeEnv(image))
+      const c = accessory(viaAgent.containerName, fake())
       try {
         const empty = await cli(viaAgent, ['list'], {env: {SSH_AUTH_SOCK: sock}})
         assert.equal(empty.code, 3, empty.stderr)
@@ -576,7 +575,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     const stale = remoteApp()
     const deploy = join(stale.dir, 'config', 'deploy.yml')
     writeFileSync(deploy, readFileSync(deploy, 'utf8').replace('  keys_only: true\n', ''))
-    const c = container(stale.containerName, fakeEnv(image))
+    const c = accessory(stale.containerName, fake())
     try {
       const result = await cli(stale, ['list'], {env: {SSH_AUTH_SOCK: join(tempDir('stale-agent'), 'gone.sock')}})
       assert.equal(result.code, 0, result.stderr)
@@ -590,7 +589,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     const deploy = join(inline.dir, 'config', 'deploy.yml')
     const key = readFileSync(lab().ssh.privateKey, 'utf8').trim().split('\n').map((l) => `      ${l}`).join('\n')
     writeFileSync(deploy, readFileSync(deploy, 'utf8').replace(`  keys: [${lab().ssh.privateKey}]\n`, `  key_data:\n    - |\n${key}\n`))
-    const c = container(inline.containerName, fakeEnv(image))
+    const c = accessory(inline.containerName, fake())
     try {
       const result = await cli(inline, ['list'])
       assert.equal(result.code, 0, result.stderr)
@@ -627,7 +626,7 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
     const confirmApp = remoteApp({backupConfig: 'paths:\n  - /srv/storage\nrestic:\n  repository: /srv/repo\n  password: {secret: RESTIC_PASSWORD}\n'})
     const dir = tempDir('tty-confirm')
     const ran = join(dir, 'ran.jsonl')
-    const c = container(confirmApp.containerName, fakeEnv(image, {FAKE_LOG_FILE: ran}))
+    const c = accessory(confirmApp.containerName, fake({FAKE_LOG_FILE: ran}))
     const commands = () => readFileSync(ran, 'utf8').trim().split('\n').map((l) => JSON.parse(l).argv as string[])
     // `script` gives the CLI a real pseudo-terminal; /bin/sh and env -u as in the tty tests (no CI, no BASH_ENV).
     const env = Object.fromEntries(Object.entries({...process.env, HOME: confirmApp.home, SSH_AUTH_SOCK: undefined, CI: undefined, NO_COLOR: '1', BASH_ENV: undefined, ENV: undefined, TERM: 'xterm', SHELL: '/bin/sh', KAMAL_BACKUP_IN_ACCESSORY: undefined}).filter(([, v]) => v !== undefined)) as Record<string, string>
@@ -695,15 +694,14 @@ describe('remote transport over OpenSSH', {concurrency: false}, () => {
   })
 
   test('an accessory speaking another protocol number is refused before anything runs', async () => {
-    const dir = tempDir('protocol')
-    box.write(fakeEnv(image, {FAKE_VERSION: LOCAL_VERSION, FAKE_PROTOCOL: '2', KB_FAKE_PPID_FILE: join(dir, 'exec')}))
+    box.recreate(fake({FAKE_VERSION: LOCAL_VERSION, FAKE_PROTOCOL: '2'}))
     try {
       const result = await cli(app, ['list'])
       assert.equal(result.code, 4, result.stderr)
       assert.match(result.stderr, /speaks remote protocol 2, this machine's .* speaks 1; nothing was run/)
       assert.equal(result.stdout, '')
     } finally {
-      box.write(fakeEnv(image))
+      box.recreate(fake())
     }
   })
 
@@ -730,9 +728,10 @@ describe('version handshake against a real CLI of another version', {concurrency
   test('major.minor mismatch: refused before the command runs, with the reboot command; patch: a warning', async () => {
     const dir = tempDir('vm-data')
     const app = remoteApp({destinations: {staging: 'ssh:\n  user: kbdeploy\n'}, backupConfig: `restic:\n  repository: ${join(dir, 'repo')}\n  password: {secret: RESTIC_PASSWORD}\n  init_if_missing: true\nstate: {path: ${join(dir, 'state')}}\n`})
-    const newer = makeImage({version: '0.2.0'})
-    const env = {KAMAL_BACKUP_CONFIG: app.config, RESTIC_PASSWORD: lab().resticPassword, HOME: dir, RESTIC_CACHE_DIR: join(dir, 'cache'), KB_FAKE_WORKDIR: dir}
-    const c = container(app.containerName, {PATH: `${newer}:/tmp/kb-lab/bin:/usr/local/bin:/usr/bin:/bin`, ...env})
+    // The image's own CLI, reporting 0.2.0; its scheduler idle, so that nothing but the test's commands could touch
+    // the repository or the state directory.
+    const options: AccessoryOptions = {config: app.config, env: {RESTIC_PASSWORD: lab().resticPassword}, command: ['sleep', 'infinity']}
+    const c = accessory(app.containerName, {...options, version: '0.2.0'})
     try {
       const result = await cli(app, ['backup', '--force', '-d', 'staging'])
       assert.equal(result.code, 4, result.stderr)
@@ -749,8 +748,7 @@ describe('version handshake against a real CLI of another version', {concurrency
 
       const local = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string
       const [major, minor, patch] = local.split('.').map(Number)
-      const sibling = makeImage({version: `${major}.${minor}.${patch! + 7}`})
-      c.write({PATH: `${sibling}:/usr/local/bin:/usr/bin:/bin`, ...env})
+      c.recreate({...options, version: `${major}.${minor}.${patch! + 7}`})
       const patched = await cli(app, ['version', '-d', 'staging'])
       assert.equal(patched.code, 0, patched.stderr)
       assert.match(patched.stdout, new RegExp(`${major}\\.${minor}\\.${patch! + 7} \\(accessory backup.*compatible, patch releases differ`))

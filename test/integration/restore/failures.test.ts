@@ -98,6 +98,21 @@ describe('refused before anything changes', () => {
     assert.equal(await userCount(pg), '51')
   })
 
+  test('an image whose only PostgreSQL client is 17 or newer, against an older server: pg_restore would fail on transaction_timeout; refused before the files are replaced', async () => {
+    const {app, pg, files} = await pgApp()
+    // A client root like the image's with major 17 only (the lab's own tools behind the name: the check is by major).
+    const root = join(app.dir, 'clients-17')
+    mkdirSync(join(root, '17', 'bin'), {recursive: true})
+    for (const tool of ['pg_dump', 'pg_restore', 'psql']) execFileSync('ln', ['-s', join(lab().postgres.binDir, tool), join(root, '17', 'bin', tool)])
+    const server = lab().postgres.version.split('.')[0]!
+    assert.ok(Number(server) < 17, `the lab server is older than 17 (${server})`)
+    const result = await cli(app, ['restore', 'production', '--confirm', app.app, '--no-safety-backup'], {env: {KAMAL_BACKUP_POSTGRES_CLIENT_ROOT: root}})
+    assert.equal(result.code, 1, result.stderr)
+    assert.match(result.stderr, new RegExp(`pg_restore 17 cannot restore database main into PostgreSQL ${server}: .*transaction_timeout.*nothing was changed`))
+    assert.equal(readFileSync(join(files, 'a.txt'), 'utf8'), 'changed after the backup\n')
+    assert.equal(await userCount(pg), '51')
+  })
+
   test('PostgreSQL: read-only sessions, and schemas or publications this user does not own, are refused before the files change', async () => {
     const {app, pg, files} = await pgApp()
     const refused = async (message: RegExp) => {

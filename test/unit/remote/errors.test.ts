@@ -54,6 +54,10 @@ test('docker exec failures map to what to do (container missing, stopped, wrong 
   assert.ok(stopped.suggestions.some((s) => s.includes('kamal accessory boot backup -d production')))
   const wrong = dockerExecError(127, 'OCI runtime exec failed: exec failed: unable to start container process: exec: "kamal-backup": executable file not found in $PATH: unknown\n', ctx)!
   assert.equal(wrong.code, 'accessory/wrong-image')
+  // Podman's words for the same (podman-docker on the host; recorded from podman 4.3 with runc in the lab).
+  assert.equal(dockerExecError(125, 'Error: no container with name or ID "app-backup" found: no such container\n', ctx)!.code, 'accessory/missing')
+  assert.equal(dockerExecError(255, 'Error: can only create exec sessions on running containers: container state improper\n', ctx)!.code, 'accessory/not-running')
+  assert.equal(dockerExecError(127, 'Error: runc: exec failed: unable to start container process: exec: "kamal-backup": executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found\n', ctx)!.code, 'accessory/wrong-image')
   const noDocker = dockerExecError(127, 'bash: line 1: docker: command not found\n', ctx)!
   assert.equal(noDocker.code, 'accessory/docker-missing')
   const perm = dockerExecError(1, 'permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock\n', ctx)!
