@@ -16,6 +16,9 @@
 #                  which gives the published image clients 14-18, is out of reach here)
 #   DEBIAN_MIRROR  this machine's mirror, for the pinned restic .deb (its SHA-256 is checked as in any build)
 #
+# It also builds localhost/kb-postgres:17 (trixie's PostgreSQL 17 server) for the remote tests, which run the
+# accessory image against it (its client is 17 only; pg_restore 17 cannot restore into the lab's PostgreSQL 15).
+#
 # podman runs with runc (crun fails here: cgroups in hybrid mode) and explicit ulimits (runc cannot raise them):
 # /etc/containers/containers.conf.d/kamal-backup-lab.conf says so for every podman and docker (podman-docker)
 # command. Caches: the debootstrap tree and the npm tarballs under $KB_LAB/image (down.sh keeps them).
