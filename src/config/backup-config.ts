@@ -9,9 +9,10 @@ import {parseYaml, PositionMap, type Position, type YamlPath} from '../parse/yam
 import {isSecretName} from '../redact.js'
 import backupSchema from '../../schemas/kamal-backup.schema.json' with {type: 'json'}
 import localSchema from '../../schemas/kamal-backup.local.schema.json' with {type: 'json'}
-import {didYouMean, displayPath, finding, type Finding} from '../parse/findings.js'
+import {didYouMean, displayPath, finding, formatPath, type Finding} from '../parse/findings.js'
 import {DEFAULT_SCHEDULE, nextRun, parseSchedule, ScheduleError} from './schedule.js'
 import {schemaFindings} from '../parse/schema-findings.js'
+import {pruneInvalid} from '../parse/prune.js'
 import {
   canonicalAdapter,
   DATABASE_KINDS,
@@ -41,9 +42,13 @@ export interface ParsedFile<T> {
 }
 
 export interface BackupConfigResult {
+  /** Only when the file has no errors: the one every command runs with. */
   config?: BackupConfig
   source?: ParsedFile<KamalBackupFile>
   findings: Finding[]
+  /** For `validate` only, when the file has errors: what its valid parts say, so that the cross-checks still run on
+   *  them. `data` is the file without its invalid parts, `cut` what was removed (findings there are not repeated). */
+  partial?: {config: BackupConfig; data: KamalBackupFile; cut: YamlPath[]}
 }
 
 const SCHEMAS = {'kamal-backup.schema.json': backupSchema, 'kamal-backup.local.schema.json': localSchema}
@@ -115,10 +120,30 @@ export function loadBackupConfig(absolute: string, cwd: string): BackupConfigRes
         secretMaps: SECRET_MAPS,
       })
   findings.push(...schemaProblems)
-  if (schemaProblems.some((f) => f.severity === 'error')) return {source: parsed, findings}
+  if (schemaProblems.some((f) => f.severity === 'error')) {
+    // The rest of the file is still checked (values, then the cross-checks in validate): every finding in one pass.
+    const pruned = pruneInvalid(parsed.data, (validateBackupFile as unknown as {errors: Parameters<typeof pruneInvalid>[1]}).errors)
+    if (!pruned) return {source: parsed, findings}
+    const rest = normalise({...parsed, data: pruned.data}, pruned.paths)
+    findings.push(...rest.findings)
+    return {source: parsed, findings, partial: {config: rest.partial, data: pruned.data, cut: pruned.paths}}
+  }
   const normalised = normalise(parsed)
   findings.push(...normalised.findings)
-  return {config: normalised.config, source: parsed, findings}
+  return {...(normalised.config ? {config: normalised.config} : {partial: {config: normalised.partial, data: parsed.data, cut: []}}), source: parsed, findings}
+}
+
+/** Findings that say something is missing: not repeated where a part of the file was cut out for its schema error
+ *  (a misspelt `repostory:` is reported once, as the unknown key, not again as a missing repository). */
+const ABSENCE_RULES = new Set<FindingRule>(['config/no-repository', 'config/no-retention', 'config/nothing-to-back-up', 'config/retention-keeps-nothing'])
+
+/** Whether a finding (from normalising or a cross-check) concerns a part of the file that was cut out. */
+export function concernsCut(f: Finding, file: string, cut: readonly YamlPath[]): boolean {
+  if (f.file !== file || cut.length === 0) return false
+  return cut.some((p) => {
+    const at = formatPath(p)
+    return f.path === at || f.path.startsWith(`${at}.`) || f.path.startsWith(`${at}[`) || (ABSENCE_RULES.has(f.rule as FindingRule) && (f.path === '(top level)' || at.startsWith(`${f.path}.`) || at.startsWith(`${f.path}[`)))
+  })
 }
 
 /** A notify target's `on:` (the spelling GitHub Actions taught everyone) is its `events:`. YAML 1.1, as Kamal
@@ -149,17 +174,22 @@ function notifyOnAsEvents(source: ParsedFile<KamalBackupFile>): Finding[] {
   return findings
 }
 
-function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig; findings: Finding[]} {
+/** Builds the config from a schema-valid file, or from the valid rest of one (`cut`: what was removed for its
+ *  schema errors; those parts are absent, lists keep a null in their place). `config` only when nothing is wrong. */
+function normalise(source: ParsedFile<KamalBackupFile>, cut: readonly YamlPath[] = []): {config?: BackupConfig; partial: BackupConfig; findings: Finding[]} {
   const data = source.data
   const findings: Finding[] = []
   const at = (path: YamlPath) => source.positions.nearest(path)
-  const add = (severity: 'error' | 'warning', rule: FindingRule, path: YamlPath, message: string, suggestion?: string) =>
-    findings.push(finding(severity, rule, at(path), path, message, suggestion))
+  const add = (severity: 'error' | 'warning', rule: FindingRule, path: YamlPath, message: string, suggestion?: string) => {
+    const f = finding(severity, rule, at(path), path, message, suggestion)
+    if (!concernsCut(f, source.file, cut)) findings.push(f)
+  }
 
   // ---- databases
   const databases: DatabaseConfig[] = []
   const names = new Map<string, number>()
   for (const [index, entry] of (data.databases ?? []).entries()) {
+    if (!entry) continue
     const path: YamlPath = ['databases', index]
     const adapter = canonicalAdapter(entry.adapter)
     const earlier = names.get(entry.name)
@@ -187,6 +217,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
   const paths: PathConfig[] = []
   const labels = new Map<string, string>()
   for (const [index, entry] of (data.paths ?? []).entries()) {
+    if (entry === null || entry === undefined) continue
     const where: YamlPath = typeof entry === 'string' ? ['paths', index] : ['paths', index, 'path']
     const raw = typeof entry === 'string' ? entry : entry.path
     const exclude = typeof entry === 'string' ? [] : (entry.exclude ?? [])
@@ -219,9 +250,10 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
   }
 
   // ---- restic
-  const r = data.restic
+  const r = data.restic ?? ({} as Partial<KamalBackupFile['restic']>)
   const restic: ResticConfig = {
-    password: passwordRef(r.password),
+    // Absent only when cut out for a schema error (then this config is never run: validate's cross-checks only).
+    password: r.password ? passwordRef(r.password) : {kind: 'secret', name: ''},
     env: {},
     options: r.options ?? [],
     initIfMissing: r.init_if_missing ?? false,
@@ -302,6 +334,7 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
   // ---- notify
   const notify: NotifyTarget[] = []
   for (const [index, entry] of (data.notify ?? []).entries()) {
+    if (!entry) continue
     const path: YamlPath = ['notify', index]
     const events = entry.events ?? (entry.type === 'healthchecks' ? DEFAULT_HEALTHCHECKS_ON : DEFAULT_NOTIFY_ON)
     if (entry.signing_secret !== undefined && entry.type !== 'webhook') add('error', 'config/notify-target', [...path, 'signing_secret'], `a ${entry.type} target takes no signing_secret (only webhook bodies are signed)`, 'remove signing_secret')
@@ -324,29 +357,27 @@ function normalise(source: ParsedFile<KamalBackupFile>): {config?: BackupConfig;
     notify.push(entry.type === 'webhook' ? {type: 'webhook', url, ...(entry.signing_secret && {signingSecret: valueRef(entry.signing_secret)}), events} : {type: entry.type, url, events})
   }
 
-  if (findings.some((f) => f.severity === 'error') || !schedule) return {findings}
-  return {
-    findings,
-    config: {
-      file: source.file,
-      app: data.app,
-      ...(data.accessory !== undefined && {accessory: data.accessory}),
-      databases,
-      paths,
-      restic,
-      schedule,
-      enabled: data.backup?.enabled ?? true,
-      ...(data.state?.path !== undefined && {statePath: resolve(data.state.path)}),
-      notify,
-      metrics: {
-        ...(data.metrics?.textfile !== undefined && data.metrics.textfile !== true && {textfile: data.metrics.textfile === false ? false : resolve(data.metrics.textfile)}),
-        ...(data.metrics?.port !== undefined && {port: data.metrics.port}),
-        address: data.metrics?.address ?? '0.0.0.0',
-      },
-      drill: {checkEnv: [...(data.drill?.check_env ?? [])]},
-      evidence: {...(data.evidence?.signing_key !== undefined && {signingKey: valueRef(data.evidence.signing_key)})},
+  const config: BackupConfig = {
+    file: source.file,
+    app: data.app ?? '',
+    ...(data.accessory !== undefined && {accessory: data.accessory}),
+    databases,
+    paths,
+    restic,
+    schedule: schedule ?? parseSchedule(DEFAULT_SCHEDULE),
+    enabled: data.backup?.enabled ?? true,
+    ...(data.state?.path !== undefined && {statePath: resolve(data.state.path)}),
+    notify,
+    metrics: {
+      ...(data.metrics?.textfile !== undefined && data.metrics.textfile !== true && {textfile: data.metrics.textfile === false ? false : resolve(data.metrics.textfile)}),
+      ...(data.metrics?.port !== undefined && {port: data.metrics.port}),
+      address: data.metrics?.address ?? '0.0.0.0',
     },
+    drill: {checkEnv: (data.drill?.check_env ?? []).filter((name) => typeof name === 'string')},
+    evidence: {...(data.evidence?.signing_key !== undefined && {signingKey: valueRef(data.evidence.signing_key)})},
   }
+  const valid = cut.length === 0 && schedule !== undefined && !findings.some((f) => f.severity === 'error')
+  return {findings, partial: config, ...(valid && {config})}
 }
 
 export function valueRef(value: string | {secret: string}): ValueRef {

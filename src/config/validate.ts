@@ -5,7 +5,7 @@ import {kamalSecrets, type SecretsSource} from '../kamal/secrets.js'
 import {buildDeployModel, type BackupAccessory, type DeployModel, type SshSection} from '../kamal/model.js'
 import {DEFAULT_DEPLOY_FILE, explainEmptyEnv, readDeployConfig} from '../kamal/deploy.js'
 import {isSecretName, locationCredentials, REDACTED} from '../redact.js'
-import {checkRestoreTargets, loadBackupConfig, loadLocalConfig} from './backup-config.js'
+import {checkRestoreTargets, concernsCut, loadBackupConfig, loadLocalConfig} from './backup-config.js'
 import {crossCheck, secretRefs} from './cross-checks.js'
 import {hasErrors, sortFindings, type Finding} from '../parse/findings.js'
 import type {BackupConfig} from './types.js'
@@ -83,7 +83,11 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
   findings.push(...local.findings)
   if (local.config) files.push(local.config.file)
 
-  if (backup.config && local.config && local.source) findings.push(...checkRestoreTargets(backup.config, local.config, local.source.positions))
+  // With errors in kamal-backup.yml, its valid parts are still checked against the rest: every finding in one pass.
+  const checked = backup.config ?? backup.partial?.config
+  const cut = backup.partial?.cut ?? []
+  const notCut = (list: Finding[]) => (backup.source ? list.filter((f) => !concernsCut(f, backup.source!.file, cut)) : list)
+  if (checked && local.config && local.source) findings.push(...notCut(checkRestoreTargets(checked, local.config, local.source.positions)))
 
   const state: CheckoutState = {findings, files, referenced: backup.source ? secretRefs(backup.source.data).map((r) => r.name) : []}
   if (backup.config) state.config = backup.config
@@ -116,18 +120,18 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
         env: options.env,
       })
   if (secrets) state.secrets = secrets
-  if (backup.config && backup.source) {
+  if (checked && backup.source) {
     findings.push(
       ...explainEmptyEnv(
-        crossCheck({
+        notCut(crossCheck({
           cwd: options.cwd,
-          config: backup.config,
+          config: checked,
           positions: backup.source.positions,
-          raw: backup.source.data,
+          raw: backup.partial?.data ?? backup.source.data,
           configAbsolute,
           model: built.model,
           secrets,
-        }),
+        })),
         deploy.source.emptyEnv,
       ),
     )
