@@ -43,7 +43,9 @@ export default class Init extends BaseCommand {
     if (result.accessoryBlock) {
       lines.push('', `Add the backup accessory to config/deploy.yml, under ${s.bold('accessories:')}`, '', result.accessoryBlock)
     }
-    lines.push('', `Define these secrets in .kamal/secrets (or your password manager): ${result.secrets.join(', ')}`)
+    // With an accessory already there, the notes name exactly the secrets still to declare or set.
+    if (result.accessoryBlock) lines.push('', `Define these secrets in .kamal/secrets (or your password manager): ${result.secrets.join(', ')}`)
+    else lines.push('')
     for (const note of result.notes) lines.push(`${s.yellow('!')} ${note}`)
     lines.push('', `Then: ${s.bold('kamal-backup validate')} and ${s.bold(`kamal accessory boot ${result.accessoryName}`)}`)
     this.out(lines.join('\n'))

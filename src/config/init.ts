@@ -7,6 +7,8 @@ import {renderErb} from '../kamal/erb.js'
 import {readDeployConfig} from '../kamal/deploy.js'
 import {accessoryHostsOf, containerName, roles} from '../kamal/model.js'
 import {parseYaml} from '../parse/yaml.js'
+import {kamalSecrets} from '../kamal/secrets.js'
+import {locationCredentials} from '../redact.js'
 import {displayPath, throwOnErrors} from '../parse/findings.js'
 import {ACCESSORY_CONFIG_PATH, DATABASE_KINDS, DEFAULT_STATE_DIR, kindOfRailsAdapter, type Adapter} from './types.js'
 
@@ -71,12 +73,15 @@ export function initCheckout(options: InitOptions): InitResult {
     Object.entries(isRecord(data.accessories) ? data.accessories : {}).filter((entry): entry is [string, Record<string, unknown>] => isRecord(entry[1])),
   )
   const notes: string[] = []
+  // A backup accessory already in deploy.yml: the file is fitted to it (its mounts, its secrets, its host).
+  const existing = Object.entries(accessories).find(([name, a]) => String(a.image ?? '').includes('kamal-backup') || name === 'backup')
 
   // Database accessories, then the production entries of config/database.yml.
   const found: {name: string; adapter: 'postgres' | 'mysql'; user: string; db: string; password: {passwordSecret?: string}; accessory: Record<string, unknown>; image: string}[] = []
   for (const [name, accessory] of Object.entries(accessories)) {
     const image = String(accessory.image ?? '')
     const env = accessoryEnv(accessory)
+    if (name === existing?.[0]) continue
     if (/(^|\/)(postgres|postgis)|timescale/.test(image)) {
       found.push({name, adapter: 'postgres', user: env.clear.POSTGRES_USER ?? 'postgres', db: env.clear.POSTGRES_DB ?? `${service}_production`, password: passwordSecret(env.secret, ['POSTGRES_PASSWORD']), accessory, image})
     } else if (/(^|\/)(mysql|mariadb|percona)/.test(image)) {
@@ -99,7 +104,7 @@ export function initCheckout(options: InitOptions): InitResult {
   const appHost = firstAppHost(data.servers)
   const hostsOf = accessoryHostsOf(source)
   const needsAppHost = paths.length > 0 || rails.some((d) => DATABASE_KINDS[d.adapter].location === 'file')
-  const backupHost = needsAppHost ? appHost : (found.map((f) => hostsOf[f.name]?.[0]).find(Boolean) ?? appHost)
+  const backupHost = (existing && hostsOf[existing[0]]?.[0]) || (needsAppHost ? appHost : (found.map((f) => hostsOf[f.name]?.[0]).find(Boolean) ?? appHost))
   const databases: InferredDatabase[] = []
   for (const f of found) {
     const port = String(DATABASE_KINDS[f.adapter].defaultPort)
@@ -131,20 +136,27 @@ export function initCheckout(options: InitOptions): InitResult {
   }
   if (paths.length === 0) notes.push('No storage volume found in config/deploy.yml, so no file paths are backed up. If Active Storage uses the Disk service, add its directory under `paths:`.')
 
+  let restic: ResticRefs = {password: 'RESTIC_PASSWORD', ...(options.repository ? {repository: options.repository} : {repositorySecret: 'RESTIC_REPOSITORY'})}
+  if (existing) {
+    const fitted = fitToAccessory({name: existing[0], accessory: existing[1], appVolumes, paths, databases, restic, secretsPath: typeof data.secrets_path === 'string' ? data.secrets_path : '.kamal/secrets', options})
+    paths.splice(0, paths.length, ...fitted.paths)
+    restic = fitted.restic
+    notes.push(...fitted.notes)
+  }
+
   // Secrets every {secret:} reference needs.
-  const secrets = ['RESTIC_PASSWORD']
-  if (!options.repository) secrets.unshift('RESTIC_REPOSITORY')
+  const secrets = [restic.password]
+  if (restic.repositorySecret) secrets.unshift(restic.repositorySecret)
   for (const db of databases) {
     if (db.passwordSecret && !secrets.includes(db.passwordSecret)) secrets.push(db.passwordSecret)
     if (db.urlSecret && !secrets.includes(db.urlSecret)) secrets.push(db.urlSecret)
   }
 
-  const content = renderConfig({service, databases, paths, repository: options.repository})
+  const content = renderConfig({service, databases, paths, restic})
   // Fail before writing if what we generate would not be valid YAML (it always should be; this is the guard).
   parseYaml(content, file)
 
   // The accessory block, unless a backup accessory already exists.
-  const existing = Object.entries(accessories).find(([name, a]) => String(a.image ?? '').includes('kamal-backup') || name === 'backup')
   const accessoryName = existing?.[0] ?? 'backup'
   let accessoryBlock: string | null = null
   if (!existing) {
@@ -155,7 +167,7 @@ export function initCheckout(options: InitOptions): InitResult {
       notes.push(`The backup accessory must run on the host that has the app's volumes (${backupHost ?? 'your app host'}).`)
     }
   } else {
-    notes.push(`Accessory "${accessoryName}" already exists in config/deploy.yml; run \`kamal-backup validate\` to check it against the new file.`)
+    notes.push(`Accessory "${accessoryName}" already exists in config/deploy.yml: the file uses its mounts and secrets; run \`kamal-backup validate\` to check the two together.`)
   }
 
   mkdirSync(dirname(target), {recursive: true})
@@ -249,6 +261,62 @@ export function railsProductionDatabases(cwd: string, env: Readonly<Record<strin
   return out
 }
 
+/** How kamal-backup.yml names the repository (a value, or the secret holding it) and the secret of its password. */
+interface ResticRefs {
+  repository?: string
+  repositorySecret?: string
+  password: string
+}
+
+/**
+ * Fits what was inferred to a backup accessory that deploy.yml already has: paths and SQLite files where the
+ * accessory mounts the app's volumes (the container side), the secrets it passes, and a note for each thing only a
+ * change to deploy.yml or .kamal/secrets can fix (init writes neither).
+ */
+function fitToAccessory(input: {name: string; accessory: Record<string, unknown>; appVolumes: {source: string; target: string}[]; paths: string[]; databases: InferredDatabase[]; restic: ResticRefs; secretsPath: string; options: InitOptions}): {paths: string[]; restic: ResticRefs; notes: string[]} {
+  const {name, accessory, appVolumes, options} = input
+  const notes: string[] = []
+  const where = `accessories.${name}`
+  const mounts = volumeMounts(accessory.volumes)
+  const env = accessoryEnv(accessory)
+  /** The same file or directory as the accessory sees it: through its mount of the app volume that holds it. */
+  const inAccessory = (appPath: string, what: string): string => {
+    const volume = appVolumes.filter((v) => appPath === v.target || appPath.startsWith(`${v.target}/`)).sort((a, b) => b.target.length - a.target.length)[0]
+    if (!volume) return appPath
+    const mount = mounts.find((m) => m.source === volume.source)
+    if (!mount) {
+      notes.push(`Accessory "${name}" does not mount the app's volume "${volume.source}", which holds ${what}: add "${volume.source}:${volume.target}" to ${where}.volumes in config/deploy.yml (kamal-backup.yml uses ${appPath}).`)
+      return appPath
+    }
+    return mount.target + appPath.slice(volume.target.length)
+  }
+  const paths = input.paths.map((p) => inAccessory(p, p))
+  for (const db of input.databases) if (db.path) db.path = inAccessory(db.path, `database "${db.name}" (${db.path})`)
+
+  const restic = {...input.restic}
+  const declared = (names: string[], pattern: RegExp) => names.find((n) => env.secret.includes(n)) ?? env.secret.find((s) => pattern.test(s))
+  if (restic.repositorySecret) {
+    const secret = declared(['RESTIC_REPOSITORY'], /RESTIC.*REPO|BACKUP.*REPO/)
+    const clear = env.clear.RESTIC_REPOSITORY
+    if (secret) restic.repositorySecret = secret
+    else if (clear !== undefined && locationCredentials(clear).length === 0) {
+      delete restic.repositorySecret
+      restic.repository = clear
+    } else if (clear !== undefined) {
+      notes.push(`${where}.env.clear.RESTIC_REPOSITORY holds credentials in clear text: move it to ${where}.env.secret in config/deploy.yml and its value to ${input.secretsPath}.`)
+    }
+  }
+  const password = declared(['RESTIC_PASSWORD'], /RESTIC.*PASSWORD|BACKUP.*PASSWORD/)
+  if (password) restic.password = password
+  const wanted = [restic.repositorySecret, restic.password, ...input.databases.flatMap((d) => [d.passwordSecret, d.urlSecret])].filter((n): n is string => Boolean(n))
+  const undeclared = [...new Set(wanted)].filter((n) => !env.secret.includes(n) && !(n in env.clear))
+  if (undeclared.length > 0) notes.push(`Add ${undeclared.join(', ')} to ${where}.env.secret in config/deploy.yml: kamal-backup.yml needs ${undeclared.length === 1 ? 'it' : 'them'} in the accessory.`)
+  const secrets = kamalSecrets({cwd: options.cwd, secretsPath: input.secretsPath, ...(options.destination !== undefined && {destination: options.destination}), env: options.env})
+  const unset = [...new Set(wanted)].filter((n) => !(n in env.clear) && !secrets.has(n))
+  if (unset.length > 0) notes.push(`Set ${unset.join(', ')} in ${secrets.files.at(-1) ?? input.secretsPath} (the value${unset.length === 1 ? '' : 's'} Kamal passes to the accessory).`)
+  return {paths, restic, notes}
+}
+
 function volumeMounts(value: unknown): {source: string; target: string}[] {
   if (!Array.isArray(value)) return []
   return value.flatMap((v) => {
@@ -265,7 +333,7 @@ function firstAppHost(servers: unknown): string | undefined {
 
 const q = (text: string) => (/^[A-Za-z0-9_./@:-]+$/.test(text) && !/^[-:@]/.test(text) && !/: /.test(text) ? text : JSON.stringify(text))
 
-function renderConfig(input: {service: string; databases: InferredDatabase[]; paths: string[]; repository?: string | undefined}): string {
+function renderConfig(input: {service: string; databases: InferredDatabase[]; paths: string[]; restic: ResticRefs}): string {
   const lines = [
     `# yaml-language-server: $schema=${SCHEMA_URL}`,
     '# kamal-backup configuration. Reference: https://github.com/kamal-backup/kamal-backup#configuration',
@@ -291,8 +359,8 @@ function renderConfig(input: {service: string; databases: InferredDatabase[]; pa
   }
   lines.push(
     'restic:',
-    input.repository ? `  repository: ${q(input.repository)}` : '  repository: {secret: RESTIC_REPOSITORY}   # e.g. s3:https://s3.eu-central-1.amazonaws.com/my-backups',
-    '  password: {secret: RESTIC_PASSWORD}',
+    input.restic.repository ? `  repository: ${q(input.restic.repository)}` : `  repository: {secret: ${input.restic.repositorySecret}}   # e.g. s3:https://s3.eu-central-1.amazonaws.com/my-backups`,
+    `  password: {secret: ${input.restic.password}}`,
     '  init_if_missing: true',
     '  forget_after_backup: true',
     '  check_after_backup: true',

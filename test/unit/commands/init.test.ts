@@ -159,6 +159,80 @@ describe('what it writes passes validate', () => {
   }
 })
 
+describe('a backup accessory already in deploy.yml', () => {
+  const ACCESSORY = `  backup:
+    image: ghcr.io/kamal-backup/kamal-backup:0.1
+    host: 10.0.0.1
+    files:
+      - config/kamal-backup.yml:/app/config/kamal-backup.yml:ro
+    volumes:
+      - "shop_storage:/data/storage"
+      - "shop_backup_state:/var/lib/kamal-backup"
+    env:
+      secret:
+        - BACKUP_REPOSITORY
+        - RESTIC_PASSWORD
+`
+
+  test('init reads it: paths and SQLite files where it mounts the app volume, the secrets it passes; validate --strict passes at once', async () => {
+    const dir = makeApp({'config/deploy.yml': BASE + 'accessories:\n' + ACCESSORY, 'config/database.yml': SQLITE_DATABASE_YML, '.kamal/secrets': 'BACKUP_REPOSITORY=/srv/restic\nRESTIC_PASSWORD=p\n'})
+    const init = await kb(['init', '--json'], {cwd: dir})
+    assert.equal(init.code, 0, init.stderr)
+    const result = JSON.parse(init.stdout)
+    assert.equal(result.accessoryBlock, null)
+    assert.deepEqual(result.paths, ['/data/storage'])
+    assert.deepEqual(result.databases.map((d: {path: string}) => d.path), ['/data/storage/production.sqlite3', '/data/storage/production_queue.sqlite3'])
+    const written = readFileSync(join(dir, 'config/kamal-backup.yml'), 'utf8')
+    assert.match(written, /repository: \{secret: BACKUP_REPOSITORY\}/)
+    assert.match(written, /password: \{secret: RESTIC_PASSWORD\}/)
+    const validate = await kb(['validate', '--strict'], {cwd: dir})
+    assert.equal(validate.code, 0, validate.stdout + validate.stderr)
+  })
+
+  test('what only deploy.yml or .kamal/secrets can fix is said exactly; made as said, validate --strict passes', async () => {
+    const bare = ACCESSORY.replace('      - "shop_storage:/data/storage"\n', '').replace('        - BACKUP_REPOSITORY\n        - RESTIC_PASSWORD\n', '        - OTHER_TOKEN\n')
+    const dir = makeApp({'config/deploy.yml': BASE + 'accessories:\n' + bare, '.kamal/secrets': 'OTHER_TOKEN=x\n'})
+    const init = await kb(['init', '--json'], {cwd: dir})
+    assert.equal(init.code, 0, init.stderr)
+    const notes: string[] = JSON.parse(init.stdout).notes
+    const text = notes.join('\n')
+    assert.match(text, /does not mount the app's volume "shop_storage", which holds \/rails\/storage: add "shop_storage:\/rails\/storage" to accessories\.backup\.volumes in config\/deploy\.yml/)
+    assert.match(text, /Add RESTIC_REPOSITORY, RESTIC_PASSWORD to accessories\.backup\.env\.secret in config\/deploy\.yml/)
+    assert.match(text, /Set RESTIC_REPOSITORY, RESTIC_PASSWORD in \.kamal\/secrets/)
+    const before = await kb(['validate'], {cwd: dir})
+    assert.equal(before.code, 1)
+    for (const rule of ['kamal/path-not-mounted', 'kamal/secret-not-declared']) assert.match(before.stdout, new RegExp(rule))
+    // Exactly the changes the notes name, and nothing else.
+    const deployFile = join(dir, 'config/deploy.yml')
+    writeFileSync(deployFile, readFileSync(deployFile, 'utf8').replace('    volumes:\n', '    volumes:\n      - "shop_storage:/rails/storage"\n').replace('        - OTHER_TOKEN\n', '        - OTHER_TOKEN\n        - RESTIC_REPOSITORY\n        - RESTIC_PASSWORD\n'))
+    writeFileSync(join(dir, '.kamal/secrets'), 'OTHER_TOKEN=x\nRESTIC_REPOSITORY=/srv/restic\nRESTIC_PASSWORD=p\n')
+    const after = await kb(['validate', '--strict'], {cwd: dir})
+    assert.equal(after.code, 0, after.stdout + after.stderr)
+  })
+
+  test('the database is reached from where the accessory runs: on the database host, by container name', async () => {
+    const beside = ACCESSORY.replace('    host: 10.0.0.1\n', '    host: 10.0.0.3\n').replace('      - "shop_storage:/data/storage"\n', '')
+    const dir = makeApp({'config/deploy.yml': BASE.replace('volumes:\n  - "shop_storage:/rails/storage"\n', '') + POSTGRES + beside.replace('        - RESTIC_PASSWORD\n', '        - RESTIC_PASSWORD\n        - POSTGRES_PASSWORD\n'), '.kamal/secrets': 'BACKUP_REPOSITORY=/srv/restic\nRESTIC_PASSWORD=p\nPOSTGRES_PASSWORD=p\n'})
+    const init = await kb(['init', '--json'], {cwd: dir})
+    assert.equal(init.code, 0, init.stderr)
+    const [url] = JSON.parse(init.stdout).databases.map((d: {url: string}) => d.url)
+    assert.match(url, /^postgres:\/\/.*@shop-db:5432\/shop_production$/, 'the container name, not the host address')
+    assert.match(readFileSync(join(dir, 'config/kamal-backup.yml'), 'utf8'), /url: postgres:\/\/shop@shop-db:5432\/shop_production/)
+    const validate = await kb(['validate', '--strict'], {cwd: dir})
+    assert.equal(validate.code, 0, validate.stdout + validate.stderr)
+  })
+
+  test('a repository given in env.clear without credentials is written as the value', async () => {
+    const clear = ACCESSORY.replace('    env:\n      secret:\n        - BACKUP_REPOSITORY\n', '    env:\n      clear:\n        RESTIC_REPOSITORY: /srv/restic\n      secret:\n')
+    const dir = makeApp({'config/deploy.yml': BASE + 'accessories:\n' + clear, '.kamal/secrets': 'RESTIC_PASSWORD=p\n'})
+    const init = await kb(['init'], {cwd: dir})
+    assert.equal(init.code, 0, init.stderr)
+    assert.match(readFileSync(join(dir, 'config/kamal-backup.yml'), 'utf8'), /^ {2}repository: \/srv\/restic$/m)
+    const validate = await kb(['validate', '--strict'], {cwd: dir})
+    assert.equal(validate.code, 0, validate.stdout + validate.stderr)
+  })
+})
+
 describe('never destructive', () => {
   test('an existing file is kept (exit 2) unless --force; deploy.yml is never edited', async () => {
     const dir = makeApp({'config/deploy.yml': BASE + POSTGRES, 'config/kamal-backup.yml': '# mine\n'})
