@@ -2,7 +2,7 @@
 import {repositoryDamage, type RepositoryDamage} from './damage.js'
 import {failedSnapshotIds} from './leftovers.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
-import {appTags, expectedGroups, groupRuns, type Run} from './runs.js'
+import {appTags, databaseGroup, expectedGroups, groupRuns, type Run} from './runs.js'
 import type {Restic} from '../restic/client.js'
 import {STATE_FILES} from './state.js'
 import type {BackupRunRecord} from '../documents.js'
@@ -12,6 +12,8 @@ export interface RunView {
   time: string
   complete: boolean
   pre_restore: boolean
+  /** Written by the Ruby gem (crmne/kamal-backup): grouped by host and time, not by a run: tag. */
+  legacy: boolean
   missing: string[]
   /** The run's result as recorded in this state directory: `failed` with every group present is a run whose
    *  forget or check failed (its data is whole); null when this state directory did not record the run. */
@@ -43,10 +45,20 @@ export async function loadRuns(engine: Engine, restic?: Restic): Promise<{runs: 
   const repo = restic ?? (await openRepository(engine))
   const failed = [...failedSnapshotIds(engine)]
   const snapshots = (await repo.snapshots(appTags(engine.config.app))).filter((s) => !failed.some((id) => s.id.startsWith(id)))
-  const runs = groupRuns(snapshots, expectedGroups(engine.config), recordedSizes(engine))
+  const runs = groupRuns(snapshots, expectedGroups(engine.config), recordedSizes(engine), legacyAdapterGroups(engine.config.databases))
   const results = recordedResults(engine)
   for (const run of runs) run.checkFailed = results.get(run.id)?.failed_step === 'check'
   return {runs, restic: repo}
+}
+
+/** The gem 0.2 wrote database snapshots tagged only with their adapter: each adapter one database has here. */
+export function legacyAdapterGroups(databases: readonly {name: string; adapter: string}[]): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const adapter of new Set(databases.map((d) => d.adapter))) {
+    const using = databases.filter((d) => d.adapter === adapter)
+    if (using.length === 1) out.set(adapter, databaseGroup(using[0]!.name))
+  }
+  return out
 }
 
 /** Each run's recorded result, by run id (the newest record wins). */
@@ -67,6 +79,7 @@ export function runView(run: Run, results: ReadonlyMap<string, Pick<RunView, 'st
     time: run.time,
     complete: run.complete,
     pre_restore: run.preRestore,
+    legacy: run.legacy,
     missing: run.missing,
     status: result?.status ?? null,
     failed_step: result?.failed_step ?? null,

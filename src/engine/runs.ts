@@ -1,6 +1,8 @@
 // Snapshots → runs. Every snapshot of one backup run carries the same `run:<id>` tag; a run is complete when every
 // configured group (each database, and the files when paths are configured) has a snapshot with that id.
 // `latest` anywhere in the product means the latest complete run, never a mix of moments.
+// Snapshots the Ruby gem (crmne/kamal-backup) wrote have no run: tag: they are grouped into legacy runs by
+// legacyRuns() below, and restore and drill like ours.
 import {KamalBackupError} from '../errors.js'
 import type {Snapshot} from '../restic/client.js'
 
@@ -28,6 +30,8 @@ export interface Run {
   /** The run's own `restic check` step failed (recorded in the state directory): the repository it wrote into was
    *  found damaged, so it is never `latest`; name it to restore it anyway. */
   checkFailed: boolean
+  /** Written by the Ruby gem: grouped by host and time (legacyRuns), not by a run: tag. */
+  legacy: boolean
   snapshots: RunSnapshot[]
 }
 
@@ -76,35 +80,38 @@ export function tagValue(tags: readonly string[] | undefined, prefix: string): s
   return tag?.slice(prefix.length + 1)
 }
 
-/** Groups snapshots into runs, newest first. `sizes` fills in sizes restic < 0.17 does not record. */
-export function groupRuns(snapshots: readonly Snapshot[], groups: readonly string[], sizes: ReadonlyMap<string, number> = new Map()): Run[] {
+/** Groups snapshots into runs, newest first. `sizes` fills in sizes restic < 0.17 does not record; `adapters`
+ *  names the group of a gem 0.2 database snapshot, which has only an adapter: tag (when one database has it). */
+export function groupRuns(snapshots: readonly Snapshot[], groups: readonly string[], sizes: ReadonlyMap<string, number> = new Map(), adapters: ReadonlyMap<string, string> = new Map()): Run[] {
   const byRun = new Map<string, Run>()
+  const legacy: {snapshot: Snapshot; group: string}[] = []
   for (const s of snapshots) {
     const tags = s.tags ?? []
     const runId = tagValue(tags, 'run')
-    const group = snapshotGroup(tags)
-    if (!runId || !group) continue
+    const group = snapshotGroup(tags) ?? legacyGroup(tags, adapters)
+    if (!group) continue
+    if (!runId) {
+      if (tags.includes(BASE_TAG)) legacy.push({snapshot: s, group})
+      continue
+    }
     let run = byRun.get(runId)
     if (!run) {
-      run = {id: runId, time: s.time, complete: false, missing: [], preRestore: false, checkFailed: false, snapshots: []}
+      run = {id: runId, time: s.time, complete: false, missing: [], preRestore: false, checkFailed: false, legacy: false, snapshots: []}
       byRun.set(runId, run)
     }
     if (s.time < run.time) run.time = s.time
     if (tags.includes('type:pre-restore')) run.preRestore = true
     // Two snapshots of one group in a run (a retried step): the newer one stands.
     const existing = run.snapshots.findIndex((x) => x.group === group)
-    const entry: RunSnapshot = {
-      group,
-      id: s.id,
-      shortId: s.short_id ?? s.id.slice(0, 8),
-      time: s.time,
-      paths: s.paths,
-      tags,
-      bytes: s.summary?.total_bytes_processed ?? sizes.get(s.id) ?? sizes.get(s.id.slice(0, 8)) ?? null,
-    }
+    const entry = runSnapshot(s, group, sizes)
     if (existing >= 0) {
       if (run.snapshots[existing]!.time < s.time) run.snapshots[existing] = entry
     } else run.snapshots.push(entry)
+  }
+  for (const run of legacyRuns(legacy, groups, sizes)) {
+    // An id is a second: one already taken (by one of ours) moves this run's id on, never hides it.
+    while (byRun.has(run.id)) run.id = newRunId(new Date(runIdTime(run.id)!.getTime() + 1000))
+    byRun.set(run.id, run)
   }
   const runs = [...byRun.values()]
   for (const run of runs) {
@@ -114,6 +121,58 @@ export function groupRuns(snapshots: readonly Snapshot[], groups: readonly strin
     run.snapshots.sort((a, b) => groups.indexOf(a.group) - groups.indexOf(b.group))
   }
   return runs.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+}
+
+function runSnapshot(s: Snapshot, group: string, sizes: ReadonlyMap<string, number>): RunSnapshot {
+  return {group, id: s.id, shortId: s.short_id ?? s.id.slice(0, 8), time: s.time, paths: s.paths, tags: s.tags ?? [], bytes: s.summary?.total_bytes_processed ?? sizes.get(s.id) ?? sizes.get(s.id.slice(0, 8)) ?? null}
+}
+
+/** A gem 0.2 database snapshot: type:database and adapter:<a>, no database: tag. */
+function legacyGroup(tags: readonly string[], adapters: ReadonlyMap<string, string>): string | undefined {
+  if (!tags.includes('type:database') || tags.some((t) => t.startsWith('run:'))) return undefined
+  const adapter = tagValue(tags, 'adapter')
+  return adapter ? adapters.get(adapter) : undefined
+}
+
+/** Restic 0.17+ records when each backup ended: the gem starts its next step at once, so a gap longer than this
+ *  between one snapshot's end and the next one's start is another run. */
+export const LEGACY_STEP_GAP_SECONDS = 300
+/** Without that record (older restic), snapshots this far apart are never one run. */
+export const LEGACY_RUN_WINDOW_SECONDS = 6 * 3600
+
+/**
+ * The gem's runs. It backs up the databases in its config's order, then the files, one after the other, from a
+ * host named after the app and accessory; it tags no run. Walking its snapshots oldest first, one run goes on while
+ * the host is the same, the group is new to the run and comes later in that order, and the snapshot starts right
+ * after the previous one ended (within LEGACY_STEP_GAP_SECONDS of its recorded end, or, when restic did not record
+ * it, within LEGACY_RUN_WINDOW_SECONDS of its start). Anything else starts another run: a doubt splits runs (each
+ * then incomplete, never `latest`) rather than joining two moments. A legacy run's id is its first snapshot's time.
+ */
+export function legacyRuns(found: readonly {snapshot: Snapshot; group: string}[], groups: readonly string[], sizes: ReadonlyMap<string, number> = new Map()): Run[] {
+  const runs: Run[] = []
+  let current: {run: Run; host: string; last: Snapshot; order: number} | undefined
+  const order = (group: string) => {
+    const index = groups.indexOf(group)
+    return index < 0 ? groups.length : index
+  }
+  for (const {snapshot: s, group} of [...found].sort((a, b) => (a.snapshot.time < b.snapshot.time ? -1 : a.snapshot.time > b.snapshot.time ? 1 : 0))) {
+    const start = Date.parse(s.time)
+    const end = current?.last.summary?.backup_end ? Date.parse(current.last.summary.backup_end) : undefined
+    const continues =
+      current !== undefined &&
+      current.host === s.hostname &&
+      !current.run.snapshots.some((x) => x.group === group) &&
+      order(group) > current.order &&
+      (end !== undefined && Number.isFinite(end) ? start - end <= LEGACY_STEP_GAP_SECONDS * 1000 : start - Date.parse(current.last.time) <= LEGACY_RUN_WINDOW_SECONDS * 1000)
+    if (!continues) {
+      current = {run: {id: newRunId(new Date(start)), time: s.time, complete: false, missing: [], preRestore: false, checkFailed: false, legacy: true, snapshots: []}, host: s.hostname, last: s, order: -1}
+      runs.push(current.run)
+    }
+    current!.run.snapshots.push(runSnapshot(s, group, sizes))
+    current!.last = s
+    current!.order = order(group)
+  }
+  return runs
 }
 
 function runTime(run: Run): number {

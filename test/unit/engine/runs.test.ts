@@ -89,3 +89,63 @@ describe('backup due logic and run ids', () => {
     assert.ok(newRunId(at('2026-12-31T23:59:59Z')) < newRunId(at('2027-01-01T00:00:00Z')))
   })
 })
+
+describe('legacy runs: snapshots the Ruby gem wrote (no run: tag)', () => {
+  let m = 0
+  /** A gem snapshot: its tags, its host <app>-backup, and (restic 0.17+) when it ended. */
+  function gem(group: string, time: string, extra: {host?: string; end?: string; adapterOnly?: boolean} = {}): Snapshot {
+    m++
+    const id = m.toString(16).padStart(8, '0') + 'c'.repeat(56)
+    const tags = [...appTags('shop'), ...(group === 'files' ? ['type:files', 'path:data'] : ['type:database', ...(extra.adapterOnly ? [] : [group]), 'adapter:postgres'])]
+    return {id, short_id: id.slice(0, 8), time, hostname: extra.host ?? 'shop-backup', paths: [group], tags, ...(extra.end && {summary: {backup_end: extra.end}})}
+  }
+
+  test('one scheduled run (databases in order, then files) is one complete legacy run, its id the first snapshot\'s time', () => {
+    const runs = groupRuns([gem('database:main', '2025-05-01T03:00:00Z'), gem('database:cache', '2025-05-01T03:04:00Z'), gem('files', '2025-05-01T03:05:00Z')], groups)
+    assert.deepEqual(runs.map((r) => [r.id, r.legacy, r.complete]), [['20250501T030000Z', true, true]])
+  })
+
+  test('the next run starts where the order starts again, or a group repeats, or the host changes', () => {
+    const runs = groupRuns(
+      [
+        gem('files', '2025-05-01T03:00:00Z'), // a run whose databases failed
+        gem('database:main', '2025-05-01T04:00:00Z'), // an hour later: main comes before files, so a new run
+        gem('database:main', '2025-05-01T04:01:00Z'), // the same group again: another run
+        gem('database:cache', '2025-05-01T04:02:00Z', {host: 'shop-other'}), // another host: another run
+      ],
+      groups,
+    )
+    assert.deepEqual(runs.map((r) => [r.id, r.snapshots.map((s) => s.group)]), [
+      ['20250501T040200Z', ['database:cache']],
+      ['20250501T040100Z', ['database:main']],
+      ['20250501T040000Z', ['database:main']],
+      ['20250501T030000Z', ['files']],
+    ])
+    assert.ok(runs.every((r) => !r.complete), 'none of them is complete, so none is latest')
+  })
+
+  test('with restic 0.17+ end times, a step that did not start right after the previous one ended belongs to another run', () => {
+    // Two partial runs an hour apart whose groups would fit together in order: the end time keeps them apart.
+    const runs = groupRuns([gem('database:main', '2025-05-01T03:00:00Z', {end: '2025-05-01T03:01:00Z'}), gem('database:cache', '2025-05-01T04:00:00Z', {end: '2025-05-01T04:01:00Z'}), gem('files', '2025-05-01T04:01:30Z')], groups)
+    assert.deepEqual(runs.map((r) => r.snapshots.map((s) => s.group)), [['database:cache', 'files'], ['database:main']])
+    // Without end times (older restic), within the window and in order, they do join: documented.
+    const old = groupRuns([gem('database:main', '2025-05-01T03:00:00Z'), gem('database:cache', '2025-05-01T04:00:00Z'), gem('files', '2025-05-01T04:01:30Z')], groups)
+    assert.equal(old.length, 1)
+    // ... but never across the window.
+    assert.equal(groupRuns([gem('database:main', '2025-05-01T03:00:00Z'), gem('files', '2025-05-01T09:00:01Z')], groups).length, 2)
+  })
+
+  test('a 0.2 snapshot (adapter: tag only) belongs to the one database of that adapter; with two, to none', () => {
+    const snaps = [gem('database:main', '2025-05-01T03:00:00Z', {adapterOnly: true}), gem('files', '2025-05-01T03:01:00Z')]
+    const [run] = groupRuns(snaps, ['database:main', 'files'], new Map(), new Map([['postgres', 'database:main']]))
+    assert.deepEqual([run!.complete, run!.snapshots.map((s) => s.group)], [true, ['database:main', 'files']])
+    assert.deepEqual(groupRuns(snaps, ['database:main', 'files']).map((r) => r.snapshots.map((s) => s.group)), [['files']])
+  })
+
+  test('ours and the gem\'s side by side: ours keep their ids; latest is the newest complete run of either', () => {
+    const ours = ['database:main', 'database:cache', 'files'].map((g) => snap('20250601T030000Z', g, '2025-06-01T03:00:00Z'))
+    const theirs = [gem('database:main', '2025-06-01T03:00:00Z'), gem('database:cache', '2025-06-01T03:00:10Z'), gem('files', '2025-06-01T03:00:20Z')]
+    const runs = groupRuns([...ours, ...theirs], groups)
+    assert.deepEqual(runs.map((r) => [r.id, r.legacy]), [['20250601T030001Z', true], ['20250601T030000Z', false]], 'the same second: the legacy id moves on, nothing is hidden')
+  })
+})
