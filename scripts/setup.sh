@@ -50,7 +50,7 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 PKGS=(restic sqlite3)
 if [ "$WANT_TEST" = 1 ]; then
-  PKGS+=(openssh-server openssh-client postgresql mariadb-server mariadb-client rclone iproute2 openssl procps util-linux prometheus tmux faketime podman runc debootstrap podman-docker sudo)
+  PKGS+=(openssh-server openssh-client postgresql mariadb-server mariadb-client rclone iproute2 openssl procps util-linux prometheus tmux faketime podman runc debootstrap podman-docker sudo patch)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

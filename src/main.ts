@@ -11,6 +11,7 @@ import EvidenceKeygen from './commands/evidence/keygen.js'
 import EvidenceVerify from './commands/evidence/verify.js'
 import Init from './commands/init.js'
 import List from './commands/list.js'
+import Migrate from './commands/migrate.js'
 import NotifyTest from './commands/notify/test.js'
 import Prune from './commands/prune.js'
 import RestoreLocal from './commands/restore/local.js'
@@ -31,6 +32,7 @@ export const COMMANDS = {
   'evidence:verify': EvidenceVerify,
   init: Init,
   list: List,
+  migrate: Migrate,
   'notify:test': NotifyTest,
   prune: Prune,
   'restore:local': RestoreLocal,

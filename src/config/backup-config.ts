@@ -13,6 +13,7 @@ import {didYouMean, displayPath, finding, formatPath, type Finding} from '../par
 import {DEFAULT_SCHEDULE, nextRun, parseSchedule, ScheduleError} from './schedule.js'
 import {schemaFindings} from '../parse/schema-findings.js'
 import {pruneInvalid} from '../parse/prune.js'
+import {migrateGemConfig, migrateGemLocalConfig, type GemChange, type GemMigration} from './gem.js'
 import {
   canonicalAdapter,
   DATABASE_KINDS,
@@ -119,7 +120,7 @@ export function loadBackupConfig(absolute: string, cwd: string): BackupConfigRes
         secretPaths: SECRET_PATHS,
         secretMaps: SECRET_MAPS,
       })
-  findings.push(...schemaProblems)
+  findings.push(...explainGemFormat(parsed, schemaProblems, () => migrateGemConfig(parsed.text)))
   if (schemaProblems.some((f) => f.severity === 'error')) {
     // The rest of the file is still checked (values, then the cross-checks in validate): every finding in one pass.
     const pruned = pruneInvalid(parsed.data, (validateBackupFile as unknown as {errors: Parameters<typeof pruneInvalid>[1]}).errors)
@@ -131,6 +132,27 @@ export function loadBackupConfig(absolute: string, cwd: string): BackupConfigRes
   const normalised = normalise(parsed)
   findings.push(...normalised.findings)
   return {...(normalised.config ? {config: normalised.config} : {partial: {config: normalised.partial, data: parsed.data, cut: []}}), source: parsed, findings}
+}
+
+/**
+ * A file written for the Ruby gem (crmne/kamal-backup) fails the schema in ways `kamal-backup migrate` rewrites:
+ * each difference is said once, at its line, as what the gem meant and what this format wants (instead of the bare
+ * schema error), with the migration as the fix. Other schema findings pass through. Only looked at when the schema
+ * rejects the file, so a valid file costs nothing.
+ */
+export function explainGemFormat(source: {file: string}, schemaProblems: Finding[], migrate: () => GemMigration | undefined): Finding[] {
+  if (!schemaProblems.some((f) => f.severity === 'error')) return schemaProblems
+  // Only what sets the gem's format apart explains anything: an unknown key alone is more likely a typo.
+  const changes = (migrate()?.changes ?? []).filter((c) => !c.weak)
+  if (changes.length === 0) return schemaProblems
+  const covers = (change: GemChange, f: Finding) => {
+    const at = formatPath(change.path)
+    return f.path === at || f.path.startsWith(`${at}.`) || f.path.startsWith(`${at}[`) || (change.answers ?? []).some((p) => f.rule === 'schema/required' && f.path === formatPath(p))
+  }
+  const explained = changes.map((change) =>
+    finding(schemaProblems.some((f) => covers(change, f)) ? 'error' : 'warning', 'config/gem-format', {file: source.file, line: change.line, column: 1}, change.path, `${change.message} [the Ruby gem's format]`, `${change.action ? `${change.action}; ` : ''}\`kamal-backup migrate\` rewrites the file (it shows the diff; --write applies it)`),
+  )
+  return [...schemaProblems.filter((f) => !changes.some((c) => covers(c, f))), ...explained]
 }
 
 /** Findings that say something is missing: not repeated where a part of the file was cut out for its schema error
@@ -445,21 +467,22 @@ export interface LocalConfig {
   statePath?: string
 }
 
-export function loadLocalConfig(absolute: string, cwd: string): {config?: LocalConfig; source?: ParsedFile<KamalBackupLocalFile>; findings: Finding[]} {
+/** `productionPaths`: the paths of kamal-backup.yml, to explain a local file of the Ruby gem (which paired them with
+ *  its local paths by position). */
+export function loadLocalConfig(absolute: string, cwd: string, productionPaths: readonly string[] = []): {config?: LocalConfig; source?: ParsedFile<KamalBackupLocalFile>; findings: Finding[]} {
   const {parsed, findings} = readYamlFile<KamalBackupLocalFile>(absolute, cwd, {optional: true})
   if (!parsed) return {findings}
   if (!(validateLocalFile(parsed.data) as boolean)) {
-    findings.push(
-      ...schemaFindings((validateLocalFile as unknown as {errors: never}).errors, parsed.data, {
-        schemas: SCHEMAS,
-        rootSchema: 'kamal-backup.local.schema.json',
-        positions: parsed.positions,
-        rulePrefix: 'schema',
-        patternHints: PATTERN_HINTS,
-        secretPaths: SECRET_PATHS,
-        secretMaps: SECRET_MAPS,
-      }),
-    )
+    const problems = schemaFindings((validateLocalFile as unknown as {errors: never}).errors, parsed.data, {
+      schemas: SCHEMAS,
+      rootSchema: 'kamal-backup.local.schema.json',
+      positions: parsed.positions,
+      rulePrefix: 'schema',
+      patternHints: PATTERN_HINTS,
+      secretPaths: SECRET_PATHS,
+      secretMaps: SECRET_MAPS,
+    })
+    findings.push(...explainGemFormat(parsed, problems, () => migrateGemLocalConfig(parsed.text, productionPaths)))
     return {findings}
   }
   const d = parsed.data

@@ -9,6 +9,28 @@ import {ConfigError, isFindingRule, type FindingRule} from '../errors.js'
 import {isSecretName, locationCredentials} from '../redact.js'
 import {didYouMean, finding, formatPath, joinSuggestions, type Finding} from '../parse/findings.js'
 import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR, type BackupConfig, type ValueRef} from './types.js'
+import {IMAGE} from './init.js'
+
+/** The published image's tag for this release line (major.minor). */
+const IMAGE_TAG = '0.1'
+
+/** The Ruby gem's own environment variables (it read its whole config from env too) → where the setting lives now. */
+const GEM_ENV: Record<string, string> = {
+  APP_NAME: 'app',
+  KAMAL_BACKUP_ACCESSORY: 'accessory',
+  DATABASE_ADAPTER: 'databases[].adapter',
+  SQLITE_DATABASE_PATH: 'databases[].path',
+  BACKUP_PATHS: 'paths',
+  LOCAL_RESTORE_SOURCE_PATHS: 'paths[].from in config/kamal-backup.local.yml',
+  BACKUP_SCHEDULE_SECONDS: 'backup.schedule',
+  BACKUP_START_DELAY_SECONDS: 'backup.schedule',
+  BACKUP_ENABLED: 'backup.enabled',
+  RESTIC_INIT_IF_MISSING: 'restic.init_if_missing',
+  RESTIC_CHECK_AFTER_BACKUP: 'restic.check_after_backup',
+  RESTIC_CHECK_READ_DATA_SUBSET: 'restic.check_read_data_subset',
+  RESTIC_FORGET_AFTER_BACKUP: 'restic.forget_after_backup',
+  KAMAL_BACKUP_ALLOW_SUSPICIOUS_PATHS: 'paths (kamal-backup never backs up system directories)',
+}
 
 export interface CrossCheckInput {
   cwd: string
@@ -38,9 +60,20 @@ export function crossCheck(input: CrossCheckInput): Finding[] {
   const invalid = new Set(acc.invalidKeys)
   const mountsKnown = !invalid.has('volumes') && !invalid.has('directories')
 
-  // 0. The image: not fatal (a fork or a private mirror is fine), but worth saying.
-  if (acc.image && !acc.image.includes('kamal-backup')) {
+  // 0. The image: not fatal (a fork or a private mirror is fine), but worth saying. The Ruby gem's image reads
+  //    another format and speaks no handshake: switching is one line.
+  if (acc.image && /(^|\/)crmne\/kamal-backup(:|$)/.test(acc.image)) {
+    findings.push(finding('error', 'kamal/gem-image', deployAt('image'), `${accPath}.image`, `accessory "${acc.name}" runs the Ruby gem's image (${acc.image}); this kamal-backup needs its own image in the accessory`, `set image: ${IMAGE}:${IMAGE_TAG} in config/deploy.yml, run \`kamal-backup migrate\` for config/kamal-backup.yml, then kamal accessory reboot ${acc.name} (README "Switching from the Ruby gem")`))
+  } else if (acc.image && !acc.image.includes('kamal-backup')) {
     findings.push(finding('warning', 'kamal/image', deployAt('image'), `${accPath}.image`, `accessory "${acc.name}" runs image "${acc.image}", which does not look like a kamal-backup image`, 'use the kamal-backup image (see README "The accessory image")'))
+  }
+
+  // 0b. Environment variables the gem read, which this kamal-backup does not: a setting that silently stops working.
+  for (const name of [...Object.keys(acc.env.clear), ...acc.env.secret.map((e) => e.name)]) {
+    const instead = GEM_ENV[name] ?? (/^RESTIC_KEEP_(LAST|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY)$/.test(name) ? `restic.retention.keep_${name.slice('RESTIC_KEEP_'.length).toLowerCase()}` : undefined)
+    if (!instead) continue
+    const at = model.positions.get([...base, 'env', 'clear', name]) ?? deployAt('env')
+    findings.push(finding('warning', 'kamal/gem-env', at, `${accPath}.env`, `${name} is an environment variable of the Ruby gem; kamal-backup does not read it, so it changes nothing`, `set ${instead} in ${config.file} instead (kamal-backup migrate writes the gem's defaults there), and remove ${name} from ${accPath}.env`))
   }
 
   // 1. config/kamal-backup.yml reaches the container at the path the image reads.

@@ -79,7 +79,7 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
   findings.push(...backup.findings)
   if (backup.source) files.push(backup.source.file)
 
-  const local = loadLocalConfig(resolve(options.cwd, DEFAULT_LOCAL_CONFIG), options.cwd)
+  const local = loadLocalConfig(resolve(options.cwd, DEFAULT_LOCAL_CONFIG), options.cwd, productionPaths(backup.source?.data))
   findings.push(...local.findings)
   if (local.config) files.push(local.config.file)
 
@@ -138,6 +138,13 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
     if (secrets) for (const file of secrets.files) if (!files.includes(file)) files.push(file)
   }
   return state
+}
+
+/** The paths of kamal-backup.yml as written (a single path, the gem's form, too). */
+function productionPaths(data: unknown): string[] {
+  const paths = (data as {paths?: unknown} | undefined)?.paths
+  const list = Array.isArray(paths) ? paths : typeof paths === 'string' ? [paths] : []
+  return list.flatMap((p) => (typeof p === 'string' ? [p] : p && typeof p === 'object' && typeof (p as {path?: unknown}).path === 'string' ? [(p as {path: string}).path] : []))
 }
 
 export function validateCheckout(options: CheckoutOptions & {strict?: boolean}): ValidateReport {

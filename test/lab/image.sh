@@ -95,20 +95,7 @@ EOF
   say "node base $NODE_BASE (node $NODE_VERSION, npm $NPM_VERSION from the npm registry)"
 fi
 
-# 3. The accessory image, from the repository's Dockerfile.
-if [ $FORCE = 0 ] && [ "$(podman image inspect "$IMAGE" --format '{{index .Labels "kamal-backup.lab-inputs"}}' 2>/dev/null || true)" = "$HASH" ]; then
-  say "$IMAGE is current (inputs $HASH)"
-else
-say "building $IMAGE (inputs $HASH)"
-podman build --isolation=chroot "${ULIMITS[@]}" \
-  --build-arg NODE_IMAGE="$NODE_BASE" --build-arg DEBIAN_IMAGE=$BASE --build-arg DEBIAN_MIRROR="$MIRROR" \
-  --build-arg POSTGRES_CLIENTS_FROM=debian --build-arg POSTGRES_CLIENT_MAJORS=17 \
-  --label kamal-backup.lab-inputs="$HASH" -t "$IMAGE" "$ROOT" > "$W/build.log" 2>&1 || die "podman build failed: tail of $W/build.log:
-$(tail -25 "$W/build.log")"
-say "built $IMAGE: $(podman run --rm "$IMAGE" kamal-backup version --local 2>&1 | head -1)"
-fi
-
-# 4. A PostgreSQL 17 server (trixie's), for the remote tests: the image's client is 17, and pg_restore 17 cannot
+# 3. A PostgreSQL 17 server (trixie's), for the remote tests: the image's client is 17, and pg_restore 17 cannot
 #    restore into the lab's PostgreSQL 15 (it sets transaction_timeout). The tests run it on the host network with
 #    POSTGRES_PASSWORD (superuser postgres), APP_USER/APP_PASSWORD (a login role) and PGPORT.
 PG_IMAGE=localhost/kb-postgres:17
@@ -143,7 +130,26 @@ PG_HASH=$(cat "$ctx/Dockerfile" "$ctx/kb-postgres" | sha256sum | cut -c1-16)
 if [ $FORCE = 0 ] && [ "$(podman image inspect $PG_IMAGE --format '{{index .Labels "kamal-backup.lab-inputs"}}' 2>/dev/null || true)" = "$PG_HASH" ]; then
   say "$PG_IMAGE is current (inputs $PG_HASH)"
 else
-  podman build -q --isolation=chroot "${ULIMITS[@]}" --build-arg BASE=$BASE --label kamal-backup.lab-inputs="$PG_HASH" -t $PG_IMAGE "$ctx" > "$W/postgres-build.log" 2>&1 || die "building $PG_IMAGE failed: tail of $W/postgres-build.log:
+  # Built while the accessory image builds (both mostly wait on the apt mirror).
+  podman build -q --isolation=chroot "${ULIMITS[@]}" --build-arg BASE=$BASE --label kamal-backup.lab-inputs="$PG_HASH" -t $PG_IMAGE "$ctx" > "$W/postgres-build.log" 2>&1 &
+  PG_BUILD=$!
+fi
+
+# 4. The accessory image, from the repository's Dockerfile.
+if [ $FORCE = 0 ] && [ "$(podman image inspect "$IMAGE" --format '{{index .Labels "kamal-backup.lab-inputs"}}' 2>/dev/null || true)" = "$HASH" ]; then
+  say "$IMAGE is current (inputs $HASH)"
+else
+say "building $IMAGE (inputs $HASH)"
+podman build --isolation=chroot "${ULIMITS[@]}" \
+  --build-arg NODE_IMAGE="$NODE_BASE" --build-arg DEBIAN_IMAGE=$BASE --build-arg DEBIAN_MIRROR="$MIRROR" \
+  --build-arg POSTGRES_CLIENTS_FROM=debian --build-arg POSTGRES_CLIENT_MAJORS=17 \
+  --label kamal-backup.lab-inputs="$HASH" -t "$IMAGE" "$ROOT" > "$W/build.log" 2>&1 || die "podman build failed: tail of $W/build.log:
+$(tail -25 "$W/build.log")"
+say "built $IMAGE: $(podman run --rm "$IMAGE" kamal-backup version --local 2>&1 | head -1)"
+fi
+
+if [ -n "${PG_BUILD:-}" ]; then
+  wait "$PG_BUILD" || die "building $PG_IMAGE failed: tail of $W/postgres-build.log:
 $(tail -25 "$W/postgres-build.log")"
   say "postgres server $PG_IMAGE (trixie's postgresql-17)"
 fi
