@@ -10,27 +10,11 @@ import {isSecretName, locationCredentials} from '../redact.js'
 import {didYouMean, finding, formatPath, joinSuggestions, type Finding} from '../parse/findings.js'
 import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR, type BackupConfig, type ValueRef} from './types.js'
 import {IMAGE} from './init.js'
+import {gemEnvReplacement} from './gem.js'
 
 /** The published image's tag for this release line (major.minor). */
 const IMAGE_TAG = '0.1'
 
-/** The Ruby gem's own environment variables (it read its whole config from env too) → where the setting lives now. */
-const GEM_ENV: Record<string, string> = {
-  APP_NAME: 'app',
-  KAMAL_BACKUP_ACCESSORY: 'accessory',
-  DATABASE_ADAPTER: 'databases[].adapter',
-  SQLITE_DATABASE_PATH: 'databases[].path',
-  BACKUP_PATHS: 'paths',
-  LOCAL_RESTORE_SOURCE_PATHS: 'paths[].from in config/kamal-backup.local.yml',
-  BACKUP_SCHEDULE_SECONDS: 'backup.schedule',
-  BACKUP_START_DELAY_SECONDS: 'backup.schedule',
-  BACKUP_ENABLED: 'backup.enabled',
-  RESTIC_INIT_IF_MISSING: 'restic.init_if_missing',
-  RESTIC_CHECK_AFTER_BACKUP: 'restic.check_after_backup',
-  RESTIC_CHECK_READ_DATA_SUBSET: 'restic.check_read_data_subset',
-  RESTIC_FORGET_AFTER_BACKUP: 'restic.forget_after_backup',
-  KAMAL_BACKUP_ALLOW_SUSPICIOUS_PATHS: 'paths (kamal-backup never backs up system directories)',
-}
 
 export interface CrossCheckInput {
   cwd: string
@@ -70,7 +54,7 @@ export function crossCheck(input: CrossCheckInput): Finding[] {
 
   // 0b. Environment variables the gem read, which this kamal-backup does not: a setting that silently stops working.
   for (const name of [...Object.keys(acc.env.clear), ...acc.env.secret.map((e) => e.name)]) {
-    const instead = GEM_ENV[name] ?? (/^RESTIC_KEEP_(LAST|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY)$/.test(name) ? `restic.retention.keep_${name.slice('RESTIC_KEEP_'.length).toLowerCase()}` : undefined)
+    const instead = gemEnvReplacement(name)
     if (!instead) continue
     const at = model.positions.get([...base, 'env', 'clear', name]) ?? deployAt('env')
     findings.push(finding('warning', 'kamal/gem-env', at, `${accPath}.env`, `${name} is an environment variable of the Ruby gem; kamal-backup does not read it, so it changes nothing`, `set ${instead} in ${config.file} instead (kamal-backup migrate writes the gem's defaults there), and remove ${name} from ${accPath}.env`))

@@ -302,3 +302,26 @@ function flow(doc: Document, value: Record<string, unknown>, inline = true): YAM
 function describe(retention: Readonly<Record<string, number>>): string {
   return Object.entries(retention).map(([k, v]) => `${k} ${v}`).join(', ')
 }
+
+/** The Ruby gem's own environment variables (it read its whole config from env too) → where the setting lives now. */
+const GEM_ENV: Record<string, string> = {
+  APP_NAME: 'app',
+  KAMAL_BACKUP_ACCESSORY: 'accessory',
+  DATABASE_ADAPTER: 'databases[].adapter',
+  SQLITE_DATABASE_PATH: 'databases[].path',
+  BACKUP_PATHS: 'paths',
+  LOCAL_RESTORE_SOURCE_PATHS: 'paths[].from in config/kamal-backup.local.yml',
+  BACKUP_SCHEDULE_SECONDS: 'backup.schedule',
+  BACKUP_START_DELAY_SECONDS: 'backup.schedule',
+  BACKUP_ENABLED: 'backup.enabled',
+  RESTIC_INIT_IF_MISSING: 'restic.init_if_missing',
+  RESTIC_CHECK_AFTER_BACKUP: 'restic.check_after_backup',
+  RESTIC_CHECK_READ_DATA_SUBSET: 'restic.check_read_data_subset',
+  RESTIC_FORGET_AFTER_BACKUP: 'restic.forget_after_backup',
+  KAMAL_BACKUP_ALLOW_SUSPICIOUS_PATHS: 'paths (kamal-backup never backs up system directories)',
+}
+
+/** Where the setting of a variable only the gem read lives now (undefined for any other variable). */
+export function gemEnvReplacement(name: string): string | undefined {
+  return GEM_ENV[name] ?? (/^RESTIC_KEEP_(LAST|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY)$/.test(name) ? `restic.retention.keep_${name.slice('RESTIC_KEEP_'.length).toLowerCase()}` : undefined)
+}

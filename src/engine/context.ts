@@ -4,6 +4,7 @@ import {accessSync, constants, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {connect} from 'node:net'
 import {loadBackupConfig} from '../config/backup-config.js'
+import {gemEnvReplacement} from '../config/gem.js'
 import {throwOnErrors} from '../parse/findings.js'
 import {DEFAULT_STATE_DIR, type BackupConfig, type DatabaseConfig, type ResticConfig} from '../config/types.js'
 import {ConfigError, KamalBackupError} from '../errors.js'
@@ -55,6 +56,11 @@ export function createEngine(options: EngineOptions): Engine {
   for (const f of loaded.findings.filter((x) => x.severity === 'warning')) options.log.debug(`${f.file}:${f.line}: ${f.message}`)
   throwOnErrors(loaded.findings)
   const config = loaded.config!
+  // An accessory still set up for the Ruby gem: its settings in the environment silently do nothing here.
+  for (const [name, value] of Object.entries(options.env)) {
+    const instead = value ? gemEnvReplacement(name) : undefined
+    if (instead) options.log.warn(`${name} is set, but only the Ruby gem read it: kamal-backup ignores it; set ${instead} in ${config.file} (README "Switching from the Ruby gem")`)
+  }
   return {
     config,
     env: options.env,

@@ -75,8 +75,11 @@ describe('a repository the Ruby gem wrote', {concurrency: false}, () => {
     assert.equal(doc.length, 2, listed.stdout)
     assert.ok(doc.every((r: {legacy: boolean; complete: boolean; snapshots: unknown[]}) => r.legacy && r.complete && r.snapshots.length === 3), listed.stdout)
     ;[newer, older] = doc.map((r: {id: string}) => r.id)
-    const text = await cli(app, ['list'])
+    // The accessory may still carry the gem's environment: each variable only it read is named, with its key.
+    const text = await cli(app, ['list'], {env: {BACKUP_SCHEDULE_SECONDS: '3600', RESTIC_KEEP_DAILY: '14'}})
     assert.match(text.stdout, new RegExp(`${newer} .*\\[legacy\\]`))
+    assert.match(text.stderr, /BACKUP_SCHEDULE_SECONDS is set, but only the Ruby gem read it: kamal-backup ignores it; set backup\.schedule in /)
+    assert.match(text.stderr, /RESTIC_KEEP_DAILY is set, .* set restic\.retention\.keep_daily in /)
   })
 
   test('restore production restores the latest legacy run: both databases and the files', async () => {
