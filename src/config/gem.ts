@@ -1,7 +1,7 @@
 // Config files of the Ruby gem (crmne/kamal-backup) → this project's format. Pure: text in, text and the list of
 // changes out, so `validate` can explain each difference at its line and `migrate` can show and write the result.
 // Edits the YAML document in place (the yaml library keeps comments and the order of keys where it can).
-import {isMap, isScalar, isSeq, parseDocument, type Document, type Pair, type Scalar, type YAMLMap} from 'yaml'
+import {LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Pair, type Scalar, type YAMLMap} from 'yaml'
 import type {YamlPath} from '../parse/yaml.js'
 import {formatPath} from '../parse/findings.js'
 
@@ -276,21 +276,10 @@ function finish(doc: Document, text: string, editor: Editor): GemMigration {
 }
 
 function open(text: string): {doc?: Document; editor?: Editor} {
-  const doc = parseDocument(text, {version: '1.1', keepSourceTokens: false})
+  const lines = new LineCounter()
+  const doc = parseDocument(text, {version: '1.1', lineCounter: lines})
   if (doc.errors.length > 0 || !isMap(doc.contents)) return {}
-  const starts = [0]
-  for (let i = 0; i < text.length; i++) if (text[i] === '\n') starts.push(i + 1)
-  const lineOf = (offset: number) => {
-    let lo = 0
-    let hi = starts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (starts[mid]! <= offset) lo = mid
-      else hi = mid - 1
-    }
-    return lo + 1
-  }
-  return {doc, editor: new Editor(doc, lineOf)}
+  return {doc, editor: new Editor(doc, (offset) => lines.linePos(offset).line)}
 }
 
 function flow(doc: Document, value: Record<string, unknown>, inline = true): YAMLMap {
