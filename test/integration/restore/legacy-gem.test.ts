@@ -10,7 +10,8 @@ import {execFileSync} from 'node:child_process'
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {assertMatchesSchema} from '../../support/schemas.ts'
-import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, resticBin, run, tempDir, type TestDatabase} from '../../support/lab.ts'
+import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql, resticBin, run, tempDir, uniqueName, type TestDatabase} from '../../support/lab.ts'
+import {kb} from '../../support/cli.ts'
 import {backup, cli, runs, sqlite, writeApp, type App} from './support.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -106,6 +107,48 @@ describe('a repository the Ruby gem wrote', {concurrency: false}, () => {
       assert.equal(await psql(scratchDb, 'SELECT count(*) FROM notes;', {as: 'app'}), '50', 'the older run has the first 50 notes')
     } finally {
       await psql('postgres', `DROP DATABASE IF EXISTS "${scratchDb}" WITH (FORCE);`).catch(() => {})
+    }
+  })
+
+  test('restore local and drill local from a checkout whose kamal-backup.local.yml is the gem\'s, migrated first', async () => {
+    const dev = await createPostgresDatabase(`${uniqueName('kbt')}_development`)
+    try {
+      const checkout = tempDir('gem-checkout')
+      // A Rails checkout: config/, and storage/ and tmp/ that exist.
+      for (const dir of ['config', 'storage', 'tmp']) mkdirSync(join(checkout, dir))
+      writeFileSync(join(checkout, 'config', 'kamal-backup.yml'), readFileSync(app.config, 'utf8'))
+      // The gem's local file: adapters repeated, database: for the SQLite file, restore_from paired with plain paths.
+      writeFileSync(join(checkout, 'config', 'kamal-backup.local.yml'), [
+        '# my laptop',
+        'databases:',
+        `  - {name: main, adapter: postgres, url: "${dev.url}", password: {secret: PG_PW}}`,
+        '  - name: primary',
+        '    adapter: sqlite',
+        '    database: tmp/dev.sqlite3',
+        'restore_from:',
+        `  - ${join(data, 'storage')}`,
+        'paths:',
+        '  - storage',
+        '',
+      ].join('\n'))
+      const env = {...app.env, RAILS_ENV: '', RACK_ENV: ''}
+      const refused = await kb(['restore', 'local', '--yes'], {cwd: checkout, env})
+      assert.equal(refused.code, 1, 'the gem\'s local file is not read as it is')
+      assert.match(refused.stdout + refused.stderr, /config\/gem-format|the Ruby gem's format/)
+      const migrated = await kb(['migrate', '--write'], {cwd: checkout, env})
+      assert.equal(migrated.code, 0, migrated.stderr)
+      const restored = await kb(['restore', 'local', '--yes', '--json'], {cwd: checkout, env})
+      assert.equal(restored.code, 0, restored.stdout + restored.stderr)
+      assert.equal(JSON.parse(restored.stdout).run_id, newer, 'the latest complete run is the gem\'s newer one')
+      assert.equal(await psql(dev.name, 'SELECT count(*) FROM notes;', {as: 'app'}), '51')
+      assert.equal(sqlite(join(checkout, 'tmp', 'dev.sqlite3'), 'SELECT count(*) FROM items;'), '2')
+      assert.equal(readFileSync(join(checkout, 'storage', 'uploads', 'a.txt'), 'utf8'), 'from the gem\n')
+      const drilled = await kb(['drill', 'local', older, '--yes', '--json'], {cwd: checkout, env})
+      assert.equal(drilled.code, 0, drilled.stdout + drilled.stderr)
+      assert.equal(JSON.parse(drilled.stdout).status, 'ok')
+      assert.equal(await psql(dev.name, 'SELECT count(*) FROM notes;', {as: 'app'}), '50', 'the older run, into the development targets')
+    } finally {
+      await dropPostgresDatabase(dev.name).catch(() => {})
     }
   })
 
