@@ -24,8 +24,7 @@ export default class Migrate extends BaseCommand {
     const s = this.ui.style
     const lines: string[] = []
     const changed = result.files.filter((f) => f.changes.length > 0)
-    if (result.files.length === 0) lines.push('no config/kamal-backup.yml here: nothing to migrate (run `kamal-backup init` to write one)')
-    else if (changed.length === 0) lines.push(`${s.green('✔')} ${result.files.map((f) => f.file).join(' and ')}: already in kamal-backup's format, nothing to change`)
+    if (changed.length === 0) lines.push(`${s.green('✔')} ${result.files.map((f) => f.file).join(' and ')}: already in kamal-backup's format, nothing to change`)
     for (const file of changed) {
       lines.push(s.bold(`${file.file}: ${file.changes.length} change${file.changes.length === 1 ? '' : 's'}`))
       for (const change of file.changes) lines.push(`  line ${change.line}: ${change.message}`)

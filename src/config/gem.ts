@@ -192,8 +192,8 @@ export function migrateGemConfig(text: string, options: {gem?: boolean} = {}): G
   // What the gem did by default, written out: only for a file of the gem (it needed the changes above, or the caller
   // says so). A file valid in both formats cannot tell; `semantics` says what would be added.
   const semantics: GemChange[] = []
-  const restic2 = root.get('restic', true)
-  const resticMap = isMap(restic2) ? restic2 : undefined
+  const resticNode = root.get('restic', true)
+  const resticMap = isMap(resticNode) ? resticNode : undefined
   const retention = resticMap?.get('retention', true)
   const addRetention = resticMap && !isMap(retention) ? GEM_RETENTION : isMap(retention) ? Object.fromEntries(absentRetention) : {}
   const addCheck = resticMap && !editor.pair(resticMap, 'check_after_backup')

@@ -1,11 +1,12 @@
 // `kamal-backup migrate`: config/kamal-backup.yml and config/kamal-backup.local.yml of the Ruby gem
 // (crmne/kamal-backup) rewritten into this project's format. Shows what changes first; writes only when asked,
 // each file in one step. Never touches config/deploy.yml or .kamal/secrets: what only they can fix is listed.
-import {existsSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {renameSync, rmSync, writeFileSync} from 'node:fs'
 import {resolve} from 'node:path'
-import {displayPath} from '../parse/findings.js'
+import {displayPath, throwOnErrors} from '../parse/findings.js'
 import {unifiedDiff} from '../parse/diff.js'
 import {gemProductionPaths, migrateGemConfig, migrateGemLocalConfig, type GemChange} from './gem.js'
+import {readYamlFile} from './backup-config.js'
 import {DEFAULT_LOCAL_CONFIG, backupConfigPath} from './validate.js'
 
 export interface MigratedFile {
@@ -30,9 +31,12 @@ export function migrateCheckout(options: {cwd: string; env: Readonly<Record<stri
   const local = resolve(options.cwd, DEFAULT_LOCAL_CONFIG)
   const files: MigratedFile[] = []
   const plans: {absolute: string; text: string}[] = []
-  const mainText = existsSync(main) ? readFileSync(main, 'utf8') : undefined
+  // A missing or unreadable file is an error, said as validate says it: never "nothing to change".
+  const read = readYamlFile(main, options.cwd, {what: 'backup'})
+  if (!read.parsed) throwOnErrors(read.findings)
+  const mainText = read.parsed!.text
   const mainPaths: string[] = []
-  if (mainText !== undefined) {
+  {
     const migrated = migrateGemConfig(mainText, {gem: options.gem === true})
     if (migrated) {
       const file = displayPath(main, options.cwd)
@@ -41,8 +45,10 @@ export function migrateCheckout(options: {cwd: string; env: Readonly<Record<stri
     }
     mainPaths.push(...gemProductionPaths(mainText))
   }
-  if (existsSync(local)) {
-    const text = readFileSync(local, 'utf8')
+  const readLocal = readYamlFile(local, options.cwd, {optional: true})
+  if (!readLocal.parsed) throwOnErrors(readLocal.findings)
+  if (readLocal.parsed) {
+    const text = readLocal.parsed.text
     const migrated = migrateGemLocalConfig(text, mainPaths)
     if (migrated) {
       const file = displayPath(local, options.cwd)

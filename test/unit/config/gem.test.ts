@@ -173,3 +173,16 @@ test('the migrate diff applies with patch(1) to the original and gives the rewri
   assert.equal(readFileSync(join(dir, 'a.yml'), 'utf8'), migrated.text)
   assert.equal(unifiedDiff(original, original, {from: 'x', to: 'x'}), '', 'no change, no diff')
 })
+
+test('migrate without a readable config says why and exits 1: a missing file, or one that is not YAML, is never "nothing to change"', async () => {
+  const missing = await kb(['migrate'], {cwd: makeApp({'config/deploy.yml': DEPLOY})})
+  assert.equal(missing.code, 1, missing.stdout + missing.stderr)
+  assert.match(missing.stderr, /config\/kamal-backup\.yml does not exist/)
+  assert.doesNotMatch(missing.stdout, /nothing to change/)
+  const broken = await kb(['migrate', '--write'], {cwd: makeApp({'config/kamal-backup.yml': 'app: [shop\n'})})
+  assert.equal(broken.code, 1, broken.stdout + broken.stderr)
+  assert.match(broken.stderr, /^Error: config\/kamal-backup\.yml:\d+:\d+: /m)
+  const badLocal = await kb(['migrate'], {cwd: makeApp({'config/kamal-backup.yml': GEM_CONFIGS['partial retention with a zero, rest.user, an ignored key']!, 'config/kamal-backup.local.yml': 'paths: [x\n'})})
+  assert.equal(badLocal.code, 1, badLocal.stdout + badLocal.stderr)
+  assert.match(badLocal.stderr, /config\/kamal-backup\.local\.yml:\d+/)
+})
