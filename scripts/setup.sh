@@ -4,8 +4,10 @@
 #   bash scripts/setup.sh            what the demo needs: apt restic + sqlite3, node_modules (npm ci / npm install
 #                                    when missing or stale), then `npm run build` when package.json has one
 #   bash scripts/setup.sh --test     also everything the test lab needs (test/lab/up.sh): openssh, postgresql,
-#                                    mariadb, rclone, ...; restic 0.18 from Debian trixie into $KB_LAB/bin/restic-0.18;
-#                                    s3rver 3.7.1 into $KB_LAB/node (never into the project's package.json)
+#                                    mariadb, rclone, podman-compose, ...; restic 0.18 from Debian trixie into
+#                                    $KB_LAB/bin/restic-0.18; s3rver 3.7.1 into $KB_LAB/node (never into the project's
+#                                    package.json); checkers for generated files (test/lab/tools.sh): podman 5's
+#                                    quadlet generator and Docker Compose v2, both unpacked from Debian trixie debs
 #   bash scripts/setup.sh --lab-only only the lab part of --test (no npm ci / build); test/lab/up.sh calls this when
 #                                    something is missing
 #
@@ -22,7 +24,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) WANT_TEST=1 ;;
     --lab-only) WANT_TEST=1; WANT_NODE=0 ;;
-    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown argument: $arg (expected --test or --lab-only)" >&2; exit 2 ;;
   esac
 done
@@ -50,7 +52,7 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 PKGS=(restic sqlite3)
 if [ "$WANT_TEST" = 1 ]; then
-  PKGS+=(openssh-server openssh-client postgresql mariadb-server mariadb-client rclone iproute2 openssl procps util-linux prometheus tmux faketime podman runc debootstrap podman-docker sudo patch)
+  PKGS+=(openssh-server openssh-client postgresql mariadb-server mariadb-client rclone iproute2 openssl procps util-linux prometheus tmux faketime podman runc debootstrap podman-docker sudo patch podman-compose)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
@@ -150,28 +152,40 @@ case "$KB_LAB" in /*) ;; *) die "KB_LAB must be an absolute path (got '$KB_LAB')
 mkdir -p "$KB_LAB/bin" "$KB_LAB/node"
 chmod 755 "$KB_LAB"
 
-# 3a. restic 0.18 from Debian trixie, unpacked with dpkg -x; the system's apt state (lists, cache, dpkg status) is
-#     never touched: a private sources.list, lists dir and cache dir. Its only dependency is libc6 >= 2.34 (bookworm
-#     has 2.36).
+# Debian trixie packages that bookworm lacks are fetched with a private apt configuration and unpacked with
+# dpkg -x (never installed): the system's apt state (sources, lists, cache, dpkg status) is never touched. One
+# private sources.list / lists dir / cache dir under $KB_LAB/apt, its index fetched at most once per run (~3 s).
+A="$KB_LAB/apt"
+TRIXIE_INDEX=0
+trixie_download() { # PKG... -> $A/PKG_*.deb (older copies removed first)
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: cannot fetch $* from Debian trixie"
+  mkdir -p "$A/lists/partial" "$A/cache/archives/partial"
+  local -a TO=(-o Dir::Etc::SourceList="$A/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+                -o Dir::State::Lists="$A/lists" -o Dir::Cache="$A/cache" -o APT::Sandbox::User=root
+                -o Acquire::Languages=none)
+  if [ "$TRIXIE_INDEX" = 0 ]; then
+    # The mirror this machine already uses for bookworm, asked for trixie instead.
+    local mirror
+    mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [ -n "$mirror" ] || mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+    [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+    echo "deb $mirror trixie main" > "$A/sources.list"
+    say "trixie: fetching the package index from $mirror into $A"
+    apt-get "${TO[@]}" update -qq >&2 || die "apt-get update of the private trixie index ($A) failed"
+    TRIXIE_INDEX=1
+  fi
+  local p want=()
+  for p in "$@"; do rm -f "$A/${p}"_*.deb; want+=("$p/trixie"); done
+  (cd "$A" && apt-get "${TO[@]}" download -qq "${want[@]}" >&2) || die "apt-get download ${want[*]} failed"
+}
+
+# 3a. restic 0.18 from Debian trixie. Its only dependency is libc6 >= 2.34 (bookworm has 2.36).
 R18="$KB_LAB/bin/restic-0.18"
 if [ -x "$R18" ] && "$R18" version 2>/dev/null | grep -q '^restic 0\.18\.'; then
   say "restic 0.18: cached ($("$R18" version | cut -d' ' -f1-2))"
 else
-  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: cannot fetch restic 0.18 from Debian trixie"
-  A="$KB_LAB/apt"
-  rm -rf "$A/x"; mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/x"
-  # The mirror this machine already uses for bookworm, asked for trixie instead.
-  MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  [ -n "$MIRROR" ] || MIRROR=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-  [ -n "$MIRROR" ] || MIRROR=http://deb.debian.org/debian
-  echo "deb $MIRROR trixie main" > "$A/sources.list"
-  O=(-o Dir::Etc::SourceList="$A/sources.list" -o Dir::Etc::SourceParts=/nonexistent
-     -o Dir::State::Lists="$A/lists" -o Dir::Cache="$A/cache" -o APT::Sandbox::User=root
-     -o Acquire::Languages=none)
-  say "restic 0.18: fetching trixie package index from $MIRROR"
-  apt-get "${O[@]}" update -qq >&2 || die "apt-get update of the private trixie index ($A) failed"
-  rm -f "$A"/restic_*.deb
-  (cd "$A" && apt-get "${O[@]}" download -qq restic/trixie >&2) || die "apt-get download restic/trixie failed"
+  trixie_download restic
+  rm -rf "$A/x"; mkdir -p "$A/x"
   dpkg -x "$A"/restic_*.deb "$A/x"
   install -m 755 "$A/x/usr/bin/restic" "$R18.tmp" && mv -f "$R18.tmp" "$R18"
   "$R18" version | grep -q '^restic 0\.18\.' || die "trixie's restic is not 0.18.x: $("$R18" version)"
@@ -188,6 +202,39 @@ else
   (cd "$KB_LAB/node" && npm install --no-audit --no-fund --loglevel=error --no-package-lock s3rver@3.7.1 >&2) \
     || die "npm install s3rver@3.7.1 failed"
   say "s3rver: installed"
+fi
+
+# 3c. The quadlet generator (test/lab/tools.sh: $KB_QUADLET) from trixie's podman 5.4 package: bookworm's podman
+#     4.3 has none. Only the binary is kept (the whole package unpacks to 85 MB); it needs nothing but libc >= 2.34.
+#     Used as: QUADLET_UNIT_DIRS=DIR $KB_QUADLET -dryrun   (never installed as a systemd generator).
+QL="$KB_LAB/quadlet/usr/libexec/podman/quadlet"
+if [ -x "$QL" ] && "$QL" -version 2>/dev/null | grep -q '^5\.'; then
+  say "quadlet: cached ($("$QL" -version) at $QL)"
+else
+  trixie_download podman
+  rm -rf "$A/x-podman" "$KB_LAB/quadlet"; mkdir -p "$A/x-podman"
+  dpkg -x "$A"/podman_*.deb "$A/x-podman"
+  install -D -m 755 "$A/x-podman/usr/libexec/podman/quadlet" "$QL"
+  rm -rf "$A/x-podman" "$A"/podman_*.deb
+  "$QL" -version 2>/dev/null | grep -q '^5\.' || die "trixie's quadlet does not run or is not 5.x: $("$QL" -version 2>&1 | head -n 3)"
+  say "quadlet: installed $("$QL" -version) at $QL"
+fi
+
+# 3d. Docker Compose v2 (test/lab/tools.sh: $KB_COMPOSE) from trixie's docker-compose 2.26 package, a Go binary
+#     that needs only libc >= 2.34. `docker-compose-2 -f a.yaml -f b.yaml config -q` merges and validates against the
+#     Compose Specification schema without a daemon. bookworm's podman-compose 1.0.3 has no `config` and ignores
+#     unknown keys; bookworm's docker-compose 1.29 rejects valid Compose-Spec files (top-level name:, ...).
+DC2="$KB_LAB/bin/docker-compose-2"
+if [ -x "$DC2" ] && "$DC2" version --short 2>/dev/null | grep -q '^2\.'; then
+  say "docker compose v2: cached ($("$DC2" version --short) at $DC2)"
+else
+  trixie_download docker-compose
+  rm -rf "$A/x-compose"; mkdir -p "$A/x-compose"
+  dpkg -x "$A"/docker-compose_*.deb "$A/x-compose"
+  install -m 755 "$A/x-compose/usr/libexec/docker/cli-plugins/docker-compose" "$DC2.tmp" && mv -f "$DC2.tmp" "$DC2"
+  rm -rf "$A/x-compose" "$A"/docker-compose_*.deb
+  "$DC2" version --short 2>/dev/null | grep -q '^2\.' || die "trixie's docker-compose is not 2.x: $("$DC2" version 2>&1 | head -n 3)"
+  say "docker compose v2: installed $("$DC2" version --short) at $DC2"
 fi
 
 say "done (demo + test lab dependencies)"

@@ -21,6 +21,8 @@ import {
   DEFAULT_MAX_SHRINK,
   DEFAULT_NOTIFY_ON,
   pathLabel,
+  volumeIdentity,
+  volumeLabel,
   readDataSubsetProblem,
   type Adapter,
   type BackupConfig,
@@ -240,8 +242,29 @@ function normalise(source: ParsedFile<KamalBackupFile>, cut: readonly YamlPath[]
   const labels = new Map<string, string>()
   for (const [index, entry] of (data.paths ?? []).entries()) {
     if (entry === null || entry === undefined) continue
+    if (typeof entry !== 'string' && entry.volume !== undefined) {
+      const where: YamlPath = ['paths', index, 'volume']
+      if (entry.path !== undefined) {
+        add('error', 'config/path-and-volume', where, `paths[${index}] gives both path "${entry.path}" and volume "${entry.volume}"`, 'keep one: `path:` for a directory, `volume:` for a named volume of the container runtime')
+        continue
+      }
+      const label = volumeLabel(entry.volume)
+      if (labels.has(label)) {
+        add('error', 'config/duplicate-path', where, `volume "${entry.volume}" is listed twice`, 'remove one of the two entries')
+        continue
+      }
+      labels.set(label, entry.volume)
+      const volume = {name: entry.volume, ...(entry.runtime && {runtime: entry.runtime})}
+      paths.push({path: volumeIdentity(entry.volume), volume, exclude: entry.exclude ?? [], label, allowEmpty: entry.allow_empty ?? false, maxShrink: entry.max_shrink ?? DEFAULT_MAX_SHRINK})
+      continue
+    }
+    if (typeof entry !== 'string' && entry.runtime !== undefined) add('warning', 'config/runtime-without-volume', ['paths', index, 'runtime'], `runtime: ${entry.runtime} does nothing without volume:`, 'remove runtime:, or name a volume instead of the path')
+    if (typeof entry !== 'string' && entry.path === undefined) {
+      add('error', 'config/path-or-volume', ['paths', index], `paths[${index}] names neither a path nor a volume`, 'give `path: /rails/storage` (a directory) or, on a host outside Kamal, `volume: myapp_storage`')
+      continue
+    }
     const where: YamlPath = typeof entry === 'string' ? ['paths', index] : ['paths', index, 'path']
-    const raw = typeof entry === 'string' ? entry : entry.path
+    const raw = typeof entry === 'string' ? entry : entry.path!
     const exclude = typeof entry === 'string' ? [] : (entry.exclude ?? [])
     const allowEmpty = typeof entry === 'string' ? false : (entry.allow_empty ?? false)
     const maxShrink = typeof entry === 'string' ? DEFAULT_MAX_SHRINK : (entry.max_shrink ?? DEFAULT_MAX_SHRINK)
@@ -264,7 +287,7 @@ function normalise(source: ParsedFile<KamalBackupFile>, cut: readonly YamlPath[]
   }
   for (const a of paths) {
     for (const b of paths) {
-      if (a !== b && b.path.startsWith(a.path + '/')) add('warning', 'config/nested-path', ['paths'], `path "${b.path}" is inside "${a.path}" and will be stored twice`, `remove "${b.path}"`)
+      if (a !== b && !a.volume && !b.volume && b.path.startsWith(a.path + '/')) add('warning', 'config/nested-path', ['paths'], `path "${b.path}" is inside "${a.path}" and will be stored twice`, `remove "${b.path}"`)
     }
   }
   if (databases.length === 0 && paths.length === 0 && !findings.some((f) => f.severity === 'error')) {
@@ -509,7 +532,8 @@ export function loadLocalConfig(absolute: string, cwd: string, productionPaths: 
         ...(db.password !== undefined && {password: passwordRef(db.password)}),
         ...(db.path !== undefined && {path: resolve(base, db.path)}),
       })),
-      paths: (d.paths ?? []).map((p) => ({from: resolve(p.from), to: resolve(base, p.to)})),
+      // A volume (host mode) is named as `volume:<name>`, the way kamal-backup.yml's volume entries are known.
+      paths: (d.paths ?? []).map((p) => ({from: p.from.startsWith('volume:') ? p.from : resolve(p.from), to: resolve(base, p.to)})),
       restic,
       ...(d.state?.path !== undefined && {statePath: resolve(base, d.state.path)}),
     },

@@ -82,6 +82,11 @@ export function crossCheck(input: CrossCheckInput): Finding[] {
   const backedUp: {path: string; where: YamlPath; what: string}[] = []
   if (mountsKnown) {
     config.paths.forEach((p, index) => {
+      if (p.volume) {
+        const where: YamlPath = ['paths', index, 'volume']
+        findings.push(finding('error', 'kamal/volume-entry', cfgAt(where), where, `paths[${index}] names the volume ${p.volume.name}, but with Kamal the backup runs inside accessory "${acc.name}", which cannot see the host's runtime`, `mount the volume into the accessory (${accPath}.volumes: "${p.volume.name}:/data/${p.volume.name}") and list that directory: - /data/${p.volume.name}`))
+        return
+      }
       const where: YamlPath = typeof input.raw.paths?.[index] === 'string' ? ['paths', index] : ['paths', index, 'path']
       const mount = covering(mounts, p.path)
       if (!mount) {

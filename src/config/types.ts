@@ -22,8 +22,14 @@ export interface DatabaseConfig {
   maxShrink: number
 }
 
+export type ContainerRuntime = 'docker' | 'podman'
+
 export interface PathConfig {
+  /** The directory; for a volume entry, `volume:<name>` until the run resolves it (resolveVolumes) to the host
+   *  directory the runtime keeps it in. */
   path: string
+  /** Host mode: a named volume of the container runtime (runtime: unset = docker if installed, else podman). */
+  volume?: {name: string; runtime?: ContainerRuntime}
   exclude: string[]
   /** For the `path:<label>` tag: the path without leading slashes, other characters made tag-safe. */
   label: string
@@ -150,6 +156,11 @@ export function canonicalAdapter(adapter: string): Adapter {
 export function kindOfRailsAdapter(name: string): Adapter | undefined {
   return (Object.keys(DATABASE_KINDS) as Adapter[]).find((kind) => DATABASE_KINDS[kind].rails.test(name))
 }
+
+/** A volume entry's path before it is resolved, and its `path:` tag label: both from the volume's name, so they stay
+ *  the same when the runtime's data root moves. */
+export const volumeIdentity = (name: string): string => `volume:${name}`
+export const volumeLabel = (name: string): string => `volume-${name}`
 
 /** `/rails/storage` → `rails-storage`: safe inside a restic tag (no commas, no spaces). */
 export function pathLabel(path: string): string {

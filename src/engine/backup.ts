@@ -16,6 +16,7 @@ import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, runIdTime
 import type {BackupRunRecord, MaintenanceRecord, StepRecord} from '../documents.js'
 import {addPartialSnapshots, adoptDeadRun, forgetPartialSnapshots, RunNotebook, sweepAbandonedPacks, type Leftover} from './leftovers.js'
 import {STATE_FILES} from './state.js'
+import {resolveVolumes, volumeTag} from './volumes.js'
 
 export const RECORD_VERSION = 1
 
@@ -201,13 +202,18 @@ async function sweepPacks(engine: Engine, restic: Restic): Promise<string[]> {
   }
 }
 
-async function execute(engine: Engine, record: BackupRunRecord, options: BackupOptions, runStart: Date, leftovers: Leftover[], notebook: RunNotebook, opened: (restic: Restic) => void): Promise<void> {
-  const {config, redactor} = engine
+async function execute(configured: Engine, record: BackupRunRecord, options: BackupOptions, runStart: Date, leftovers: Leftover[], notebook: RunNotebook, opened: (restic: Restic) => void): Promise<void> {
   // Preflight: everything that can be checked before a byte is written.
+  const inAccessory = configured.env.KAMAL_BACKUP_IN_ACCESSORY === '1'
+  // Host mode: each volume entry becomes the directory the runtime keeps it in now (a missing volume fails here).
+  const resolved = await resolveVolumes(configured.config.paths, {exec: configured.exec, env: configured.env, inAccessory, signal: configured.signal})
+  if (resolved.volumes.length > 0) record.volumes = resolved.volumes
+  const engine: Engine = {...configured, config: {...configured.config, paths: resolved.paths}}
+  const {config, redactor} = engine
   const databases = config.databases.map((db) => resolveDatabase(db, engine.secrets, redactor))
   for (const db of databases) databaseAdapter(db.adapter).checkSource(db)
   // Nothing to save is a failure: a path that is missing, empty, or (in the accessory) not on a mounted volume.
-  record.file_counts = checkPaths(config, {inAccessory: engine.env.KAMAL_BACKUP_IN_ACCESSORY === '1'})
+  record.file_counts = checkPaths(config, {inAccessory})
   const restic = await openRepository(engine)
   opened(restic)
   record.restic_version = restic.version.text
@@ -290,7 +296,7 @@ async function execute(engine: Engine, record: BackupRunRecord, options: BackupO
   // 2. Files: one snapshot for every path. Not when a failed dump's snapshot could not be removed: without the
   // files the run stays incomplete, so that snapshot can never become part of `latest`.
   if (config.paths.length > 0) {
-    const tags = [...common, 'type:files', ...config.paths.map((p) => `path:${p.label}`)]
+    const tags = [...common, 'type:files', ...config.paths.map((p) => `path:${p.label}`), ...resolved.volumes.map(volumeTag)]
     if (leftover) {
       record.steps.push({name: FILES_GROUP, status: 'skipped', started_at: null, duration_ms: null, error: 'skipped: a failed dump left a snapshot that could not be removed; this run must stay incomplete'})
     } else {

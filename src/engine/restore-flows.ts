@@ -48,7 +48,7 @@ export interface PlanRequest {
   scope: RestorePlan['scope']
   parts: RestoreParts
   /** The targets, or how to find them (a failure there is the plan's error, not a crash). */
-  targets: Targets | (() => Targets)
+  targets: Targets | (() => Targets | Promise<Targets>)
   /** Scratch directories (drills, created and marked) or directories whose contents are replaced. */
   filesMode: RestoreInput['filesMode']
   /** A drill reads each PostgreSQL dump's table of contents: its dry run checks that pg_restore can. */
@@ -309,7 +309,7 @@ export async function planRestore(engine: Engine, selection: RestoreSelection, r
   }
   const {parts} = request
   try {
-    const targets = typeof request.targets === 'function' ? request.targets() : request.targets
+    const targets = typeof request.targets === 'function' ? await request.targets() : request.targets
     const {restic, chosen, view} = await chooseRun(engine, selection, parts, targets)
     const now = engine.now().getTime()
     plan.run = {
@@ -385,7 +385,7 @@ export async function restoreProduction(engine: Engine, selection: RestoreSelect
     lock = engine.state.lock('restore')
     const names = engine.config.databases.map((d) => d.name)
     const parts = selectParts(selection, names, engine.config.paths.length > 0)
-    const targets = productionTargets(engine, parts)
+    const targets = await productionTargets(engine, parts)
     await confirmAndRestore(engine, result, record, {selection, parts, targets}, {
       ...options,
       expect: (run) => assertExpectedRun(engine, run, selection, parts, options),

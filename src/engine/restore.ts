@@ -17,6 +17,7 @@ import {resticError, type Restic} from '../restic/client.js'
 import type {Engine} from './context.js'
 import {bytes, count} from './progress.js'
 import {databaseGroup, FILES_GROUP, selectRun, type Run, type RunSnapshot} from './runs.js'
+import {pathInSnapshot} from './volumes.js'
 
 
 export interface RestoreSelection {
@@ -36,7 +37,7 @@ export interface RestoreParts {
 }
 
 export interface FileTarget {
-  /** The backed-up path. */
+  /** The backed-up path (a volume's: `volume:<name>`, found in the snapshot by its tag). */
   from: string
   /** The directory whose contents are replaced (or, for a drill, filled). */
   to: string
@@ -160,7 +161,7 @@ export async function restoreRun(engine: Engine, restic: Restic, input: RestoreI
       update()
     }
   }
-  const files = input.filesSnapshot ? input.files : []
+  const files = filesIn(input)
   const databases = input.databases
   changes.length = 0
   for (const f of files) changes.push({part: `files:${f.from}`, target: f.to, state: 'unchanged'})
@@ -238,7 +239,14 @@ export interface PreflightOptions {
 /** The checks a restore runs before it changes anything, on their own: what `restore production --dry-run` runs.
  *  Every probe leaves nothing behind (a test directory or file is removed at once; restic only reads). */
 export async function preflightRestore(engine: Engine, restic: Restic, input: RestoreInput, options: PreflightOptions = {}): Promise<void> {
-  await preflight(engine, restic, input, input.filesSnapshot ? input.files : [], options)
+  await preflight(engine, restic, input, filesIn(input), options)
+}
+
+/** The file targets, each `from` made the directory that holds its files in the run's snapshot (a volume's is where
+ *  the volume was when the snapshot was taken). */
+function filesIn(input: RestoreInput): FileTarget[] {
+  const snapshot = input.filesSnapshot
+  return snapshot ? input.files.map((f) => ({...f, from: pathInSnapshot(f.from, snapshot.tags)})) : []
 }
 
 async function preflight(engine: Engine, restic: Restic, input: RestoreInput, files: FileTarget[], options: PreflightOptions = {}): Promise<Checked> {

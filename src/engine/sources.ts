@@ -6,7 +6,11 @@
 import {readdirSync, readFileSync, realpathSync} from 'node:fs'
 import {KamalBackupError} from '../errors.js'
 import type {BackupRunRecord} from '../documents.js'
-import type {BackupConfig} from '../config/types.js'
+import type {BackupConfig, PathConfig} from '../config/types.js'
+import {pathIdentity} from './volumes.js'
+
+/** How a path entry is named in messages: its directory, and the volume it is. */
+const describe = (p: PathConfig) => (p.volume ? `volume ${p.volume.name} (${p.path})` : `path ${p.path}`)
 
 /** Regular files below `dir` (not following links; unreadable subdirectories count as empty). With `stopAt`, the
  *  walk stops once it has found that many: enough to tell "empty" from "not empty" without walking everything. */
@@ -60,8 +64,17 @@ export function checkPaths(config: Pick<BackupConfig, 'paths'>, options: {inAcce
     let files: number
     try {
       files = countFiles(p.path)
-    } catch {
-      throw new KamalBackupError(`path ${p.path} does not exist or is not a directory`, {code: 'backup/source-missing', suggestions: ['mount the app volume into the accessory at this path (accessories.<name>.volumes)']})
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EACCES') {
+        throw new KamalBackupError(`${describe(p)} cannot be read by this user (permission denied); nothing was backed up`, {
+          code: 'backup/source-unreadable',
+          suggestions: ['run the backup as a user that can read every backed-up path: root, or a dedicated user with the capability CAP_DAC_READ_SEARCH (kamal-backup generate systemd sets it up)'],
+        })
+      }
+      throw new KamalBackupError(`${describe(p)} does not exist or is not a directory`, {
+        code: 'backup/source-missing',
+        suggestions: options.inAccessory ? ['mount the app volume into the accessory at this path (accessories.<name>.volumes)'] : ['create the directory, or correct paths: in the configuration'],
+      })
     }
     if (options.inAccessory) {
       points ??= mountPoints((options.mountinfo ?? (() => readFileSync('/proc/self/mountinfo', 'utf8')))())
@@ -74,12 +87,12 @@ export function checkPaths(config: Pick<BackupConfig, 'paths'>, options: {inAcce
       }
     }
     if (files === 0 && !p.allowEmpty) {
-      throw new KamalBackupError(`path ${p.path} is empty: there is nothing to back up there, which is how a volume that is not mounted looks; nothing was backed up`, {
+      throw new KamalBackupError(`${describe(p)} is empty: there is nothing to back up there, which is how a volume that is not mounted looks; nothing was backed up`, {
         code: 'backup/source-empty',
         suggestions: [`check that the app's volume is mounted at ${p.path} in the accessory (the same volume name as the app's)`, `if the directory is empty on purpose, set allow_empty: true on this path in config/kamal-backup.yml`],
       })
     }
-    counts.push({path: p.path, files})
+    counts.push({path: pathIdentity(p), files})
   }
   return counts
 }
@@ -92,10 +105,10 @@ export function shrinkWarnings(config: Pick<BackupConfig, 'paths' | 'databases'>
   const shrank = (before: number, after: number, maxShrink: number) => maxShrink < 100 && before > 0 && after < before * (1 - maxShrink / 100)
   const percent = (before: number, after: number) => `${Math.round((1 - after / before) * 100)}%`
   for (const p of config.paths) {
-    const before = previous.file_counts?.find((c) => c.path === p.path)?.files
-    const after = now.fileCounts.find((c) => c.path === p.path)?.files
+    const before = previous.file_counts?.find((c) => c.path === pathIdentity(p))?.files
+    const after = now.fileCounts.find((c) => c.path === pathIdentity(p))?.files
     if (before === undefined || after === undefined || !shrank(before, after, p.maxShrink)) continue
-    warnings.push(`path ${p.path} holds ${after} files, ${percent(before, after)} fewer than the ${before} of run ${previous.run_id} (more than max_shrink ${p.maxShrink}%): check that the right volume is mounted and nothing deleted them`)
+    warnings.push(`${describe(p)} holds ${after} files, ${percent(before, after)} fewer than the ${before} of run ${previous.run_id} (more than max_shrink ${p.maxShrink}%): check that the right volume is mounted and nothing deleted them`)
   }
   for (const db of config.databases) {
     const group = `database:${db.name}`

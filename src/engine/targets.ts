@@ -17,6 +17,7 @@ import type {Engine} from './context.js'
 import {resolveValue} from '../config/resolve.js'
 import type {FileTarget, RestoreParts} from './restore.js'
 import {STATE_FILES} from './state.js'
+import {resolveVolumes} from './volumes.js'
 
 /** "production" anywhere, or "prod"/"live" as a word — digits may follow (prod01, live2). The names we refuse as
  *  local or scratch targets. */
@@ -41,15 +42,21 @@ export interface Targets {
   preserve: string[]
 }
 
-export function productionTargets(engine: Engine, parts: RestoreParts): Targets {
+/** Production's own places; a volume (host mode) is restored into the directory its runtime keeps it in now. */
+export async function productionTargets(engine: Engine, parts: RestoreParts): Promise<Targets> {
   const all = engine.config.databases.map((db) => ({name: db.name, target: resolveDatabase(db, engine.secrets, engine.redactor), scratch: false}))
   // Every configured database that lives in files (SQLite) is preserved by a file restore, restored with it or not.
   const preserve = all.flatMap((d) => databaseAdapter(d.target.adapter).files(d.target))
   return {
     databases: all.filter((d) => parts.databases.includes(d.name)),
-    files: parts.files ? engine.config.paths.map((p) => ({from: p.path, to: p.path})) : [],
+    files: parts.files ? await productionFiles(engine) : [],
     preserve,
   }
+}
+
+async function productionFiles(engine: Engine): Promise<FileTarget[]> {
+  const resolved = await resolveVolumes(engine.config.paths, {exec: engine.exec, env: engine.env, inAccessory: engine.env.KAMAL_BACKUP_IN_ACCESSORY === '1', signal: engine.signal})
+  return engine.config.paths.map((p, index) => ({from: p.path, to: resolved.paths[index]!.path}))
 }
 
 // ---- places a restore must never empty ---------------------------------------------------------------------

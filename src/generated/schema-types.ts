@@ -27,10 +27,14 @@ export type Database = {
   max_shrink?: number
 }
 
-/** An absolute directory, or `{path, exclude, allow_empty, max_shrink}`. */
+/** An absolute directory, `{path, exclude, allow_empty, max_shrink}`, or on a host outside Kamal `{volume, runtime, ...}`: a named Docker or Podman volume, backed up from the host directory the runtime keeps it in. */
 export type PathEntry = string | {
-  /** An absolute directory inside the accessory. */
-  path: string
+  /** An absolute directory inside the accessory (in host mode: on the host). Give `path` or `volume`, not both. */
+  path?: string
+  /** Host mode only: a named volume of the container runtime (as `docker volume ls` / `podman volume ls` list it; Compose prefixes its project: myapp_storage). Resolved to its host directory at each run (`volume inspect`); a missing volume fails the run. */
+  volume?: string
+  /** The runtime that owns `volume` (default: docker when it is installed, else podman). */
+  runtime?: "docker" | "podman"
   /** restic --exclude patterns for this path. */
   exclude?: Array<string>
   /** An empty directory is a failed run by default (the usual sign of a volume that is not mounted); true backs it up anyway. */
@@ -143,7 +147,7 @@ export type KamalBackupFile = {
   accessory?: string
   /** Databases to dump, in order. Each becomes one snapshot per run. */
   databases?: Array<Database>
-  /** Directories (usually Active Storage volumes) captured in one file snapshot per run. Paths are inside the accessory container and must be mounted into it. */
+  /** Directories (usually Active Storage volumes) captured in one file snapshot per run. With Kamal, paths are inside the accessory container and must be mounted into it; on a host outside Kamal (host mode), host directories or named volumes. */
   paths?: Array<PathEntry>
   restic: ResticSettings
   backup?: BackupSettings
@@ -174,7 +178,7 @@ export type LocalDatabase = {
 }
 
 export type LocalPath = {
-  /** A path from `paths` in kamal-backup.yml. */
+  /** A path from `paths` in kamal-backup.yml, or `volume:<name>` for a volume entry (host mode). */
   from: string
   /** The local directory whose contents it replaces, e.g. storage. */
   to: string
