@@ -417,3 +417,33 @@ describe('notify', () => {
     assert.deepEqual(rules(withNotify('  - {type: webhook, url: "https://x.example", events: [exploded]}').findings), ['schema/enum'])
   })
 })
+
+describe('host mode: volume entries under paths:', () => {
+  const withPaths = (lines: string) => load(variant('paths:\n  - /rails/storage\n', `paths:\n${lines}`))
+
+  test('a volume is known by its name: path volume:<name>, label volume-<name>, runtime kept when given', () => {
+    const result = withPaths('  - {volume: shop_storage, runtime: podman, exclude: [cache]}\n  - {volume: shop_uploads}\n  - /srv/shop\n')
+    assert.deepEqual(result.findings, [])
+    assert.deepEqual(result.config!.paths, [
+      {path: 'volume:shop_storage', volume: {name: 'shop_storage', runtime: 'podman'}, exclude: ['cache'], label: 'volume-shop_storage', allowEmpty: false, maxShrink: 50},
+      {path: 'volume:shop_uploads', volume: {name: 'shop_uploads'}, exclude: [], label: 'volume-shop_uploads', allowEmpty: false, maxShrink: 50},
+      {path: '/srv/shop', exclude: [], label: 'srv-shop', allowEmpty: false, maxShrink: 50},
+    ])
+  })
+
+  test('path and volume both, neither, twice, a runtime alone, a name docker refuses: each located, with the fix', () => {
+    const both = only(withPaths('  - {path: /srv/x, volume: x}\n').findings, 'config/path-and-volume')
+    assertActionable(both, {line: 7, suggestion: /keep one/})
+    const neither = only(withPaths('  - {exclude: [cache]}\n').findings, 'config/path-or-volume')
+    assertActionable(neither, {line: 7, suggestion: /volume: myapp_storage/})
+    assertActionable(only(withPaths('  - {volume: x}\n  - {volume: x, runtime: docker}\n').findings, 'config/duplicate-path'), {line: 8})
+    assertActionable(only(withPaths('  - {path: /srv/x, runtime: podman}\n').findings, 'config/runtime-without-volume'), {line: 7})
+    assert.deepEqual(rules(withPaths('  - {volume: "../etc"}\n').findings), ['schema/format'])
+  })
+
+  test('a local restore target names a volume as volume:<name> (not a directory under the checkout)', () => {
+    const dir = makeApp({'config/kamal-backup.local.yml': 'paths:\n  - {from: "volume:shop_storage", to: storage}\n  - {from: /srv/shop, to: srv}\n'})
+    const local = loadLocalConfig(join(dir, 'config/kamal-backup.local.yml'), dir)
+    assert.deepEqual(local.config!.paths, [{from: 'volume:shop_storage', to: join(dir, 'storage')}, {from: '/srv/shop', to: join(dir, 'srv')}])
+  })
+})

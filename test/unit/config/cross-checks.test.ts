@@ -306,3 +306,8 @@ test('outside an app checkout only kamal-backup.yml is checked (the accessory si
   const state = inspectCheckout({cwd, env: {}, configFile: 'config/missing.yml'})
   assert.deepEqual(rules(state.findings), ['deploy/missing-file'])
 })
+
+test('a volume entry in a Kamal app: the accessory cannot see the host runtime; mount it and list its directory', () => {
+  const f = only(inspect({'config/kamal-backup.yml': edit(BACKUP, 'paths:\n  - /rails/storage\n', 'paths:\n  - /rails/storage\n  - {volume: shop_uploads, runtime: docker}\n')}).findings, 'kamal/volume-entry')
+  assertActionable(f, {file: 'config/kamal-backup.yml', line: 8, suggestion: /shop_uploads:\/data\/shop_uploads/})
+})
