@@ -4,9 +4,9 @@
 #   bash scripts/setup.sh            what the demo needs: apt restic + sqlite3, node_modules (npm ci / npm install
 #                                    when missing or stale), then `npm run build` when package.json has one
 #   bash scripts/setup.sh --test     also everything the test lab needs (test/lab/up.sh): openssh, postgresql,
-#                                    mariadb, rclone, podman-compose, ...; restic 0.18 from Debian trixie into
+#                                    mariadb, rclone, ...; restic 0.18 from Debian trixie into
 #                                    $KB_LAB/bin/restic-0.18; s3rver 3.7.1 into $KB_LAB/node (never into the project's
-#                                    package.json); checkers for generated files (test/lab/tools.sh): podman 5's
+#                                    package.json); checkers for generated files (test/support/lab.ts checkers()): podman 5's
 #                                    quadlet generator and Docker Compose v2, both unpacked from Debian trixie debs
 #   bash scripts/setup.sh --lab-only only the lab part of --test (no npm ci / build); test/lab/up.sh calls this when
 #                                    something is missing
@@ -52,7 +52,7 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 PKGS=(restic sqlite3)
 if [ "$WANT_TEST" = 1 ]; then
-  PKGS+=(openssh-server openssh-client postgresql mariadb-server mariadb-client rclone iproute2 openssl procps util-linux prometheus tmux faketime podman runc debootstrap podman-docker sudo patch podman-compose)
+  PKGS+=(openssh-server openssh-client postgresql mariadb-server mariadb-client rclone iproute2 openssl procps util-linux prometheus tmux faketime podman runc debootstrap podman-docker sudo patch)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
@@ -204,9 +204,9 @@ else
   say "s3rver: installed"
 fi
 
-# 3c. The quadlet generator (test/lab/tools.sh: $KB_QUADLET) from trixie's podman 5.4 package: bookworm's podman
+# 3c. The quadlet generator (test/support/lab.ts checkers().quadlet) from trixie's podman 5.4 package: bookworm's podman
 #     4.3 has none. Only the binary is kept (the whole package unpacks to 85 MB); it needs nothing but libc >= 2.34.
-#     Used as: QUADLET_UNIT_DIRS=DIR $KB_QUADLET -dryrun   (never installed as a systemd generator).
+#     Used as: QUADLET_UNIT_DIRS=DIR $KB_LAB/quadlet/usr/libexec/podman/quadlet -dryrun   (never installed as a systemd generator).
 QL="$KB_LAB/quadlet/usr/libexec/podman/quadlet"
 if [ -x "$QL" ] && "$QL" -version 2>/dev/null | grep -q '^5\.'; then
   say "quadlet: cached ($("$QL" -version) at $QL)"
@@ -220,7 +220,7 @@ else
   say "quadlet: installed $("$QL" -version) at $QL"
 fi
 
-# 3d. Docker Compose v2 (test/lab/tools.sh: $KB_COMPOSE) from trixie's docker-compose 2.26 package, a Go binary
+# 3d. Docker Compose v2 (test/support/lab.ts checkers().compose) from trixie's docker-compose 2.26 package, a Go binary
 #     that needs only libc >= 2.34. `docker-compose-2 -f a.yaml -f b.yaml config -q` merges and validates against the
 #     Compose Specification schema without a daemon. bookworm's podman-compose 1.0.3 has no `config` and ignores
 #     unknown keys; bookworm's docker-compose 1.29 rejects valid Compose-Spec files (top-level name:, ...).

@@ -122,6 +122,8 @@ done
 ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_setup="$need_setup postgresql"
 [ -x "$R18" ] || need_setup="$need_setup $R18"
 [ -f "$KB_LAB/node/node_modules/s3rver/package.json" ] || need_setup="$need_setup s3rver"
+# The checkers of generated deployment files (quadlet generator, Compose v2), unpacked from Debian trixie.
+[ -x "$KB_LAB/quadlet/usr/libexec/podman/quadlet" ] && [ -x "$KB_LAB/bin/docker-compose-2" ] || need_setup="$need_setup checkers"
 if [ -n "$need_setup" ]; then
   say "missing:$need_setup -> bash scripts/setup.sh --lab-only"
   KB_LAB=$KB_LAB bash "$ROOT/scripts/setup.sh" --lab-only

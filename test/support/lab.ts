@@ -97,6 +97,14 @@ export function labRoot(): string {
   return process.env['KB_LAB'] || '/tmp/kb-lab'
 }
 
+/** The real tools that read generated deployment files, unpacked from Debian trixie by scripts/setup.sh --test:
+ *  podman 5.4's quadlet generator (`QUADLET_UNIT_DIRS=DIR quadlet -dryrun`: exit 1 and the reason on stderr for a
+ *  file it cannot convert) and Docker Compose v2.26 (`-f a -f b config`: merges, validates against the Compose
+ *  Specification, needs no daemon; exit 15 invalid, 14 a missing file). */
+export function checkers(): {quadlet: string; compose: string} {
+  return {quadlet: join(labRoot(), 'quadlet/usr/libexec/podman/quadlet'), compose: join(labRoot(), 'bin/docker-compose-2')}
+}
+
 let cached: Lab | undefined
 
 export function labAvailable(): boolean {
