@@ -144,7 +144,7 @@ export interface BackupRunRecord {
   /** The files found under each path before the snapshot (the next run compares its own with these). */
   file_counts?: {path: string; files: number}[]
   /** Host mode: where each volume under paths: was on this host when the run read it. */
-  volumes?: {name: string; runtime: 'docker' | 'podman'; path: string}[]
+  volumes?: {name: string; runtime: 'docker' | 'podman' | 'mounted'; path: string}[]
   /** What the run repaired on its way, unasked: stale restic locks removed, a dead run found and recorded. */
   recoveries?: string[]
 }

@@ -78,7 +78,6 @@ export const ERROR_CODES = {
   'backup/volume-missing': {exit: ExitCode.failed, meaning: 'host mode: a volume named under paths: does not exist in its runtime'},
   'backup/runtime-missing': {exit: ExitCode.failed, meaning: 'host mode: the container runtime that owns a volume under paths: is not installed'},
   'backup/runtime-failed': {exit: ExitCode.failed, meaning: 'host mode: `docker/podman volume inspect` failed for another reason than a missing volume'},
-  'backup/volume-in-container': {exit: ExitCode.failed, meaning: 'a volume entry under paths: in the accessory container, which cannot see the host\'s runtime'},
   'backup/source-not-mounted': {exit: ExitCode.failed, meaning: 'inside the accessory, a path to back up is on the container\'s own file system, not a mounted volume'},
   'backup/not-visible': {exit: ExitCode.failed, meaning: 'a new snapshot is not in the repository after the backup'},
   'backup/safety-failed': {exit: ExitCode.failed, meaning: 'the safety backup before a production restore failed; nothing was restored'},

@@ -19,15 +19,20 @@ EXIT CODES
     {description: 'Back up now, even if not due', command: '<%= config.bin %> <%= command.id %> --force'},
     {description: 'Back up the staging app from a laptop', command: '<%= config.bin %> <%= command.id %> -d staging --force'},
     {description: 'In the accessory, machine-readable', command: '<%= config.bin %> <%= command.id %> --json'},
+    {description: 'From a systemd timer on a host (kamal-backup generate systemd writes it)', command: '<%= config.bin %> <%= command.id %> --on-schedule --backup-config /etc/kamal-backup/myapp.yml'},
   ]
 
   static override flags = {
     force: Flags.boolean({summary: 'Run even if not due, and even when backup.enabled is false.'}),
+    'on-schedule': Flags.boolean({
+      summary: 'Started by a systemd timer, a Quadlet timer or a Kubernetes CronJob that keeps the schedule itself: run now (no due check), recorded as a scheduled run; still skipped when backup.enabled is false.',
+      exclusive: ['force'],
+    }),
   }
 
   protected async here({flags}: Parsed<typeof Backup>): Promise<BackupRunRecord> {
     const engine = await this.engine(flags)
-    const record = await runBackup(engine, {force: flags.force, trigger: 'manual'})
+    const record = await runBackup(engine, flags['on-schedule'] ? {force: engine.config.enabled, trigger: 'scheduled'} : {force: flags.force, trigger: 'manual'})
     if (record.status === 'skipped') this.out(describeSkip(record, engine))
     else if (record.status === 'ok') {
       const lines = [`${this.ui.style.green('✔')} backup run ${record.run_id} ok in ${(record.duration_ms / 1000).toFixed(1)} s`]

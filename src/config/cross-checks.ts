@@ -8,7 +8,7 @@ import type {Position, PositionMap, YamlPath} from '../parse/yaml.js'
 import {ConfigError, isFindingRule, type FindingRule} from '../errors.js'
 import {isSecretName, locationCredentials} from '../redact.js'
 import {didYouMean, finding, formatPath, joinSuggestions, type Finding} from '../parse/findings.js'
-import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR, type BackupConfig, type ValueRef} from './types.js'
+import {ACCESSORY_CONFIG_PATH, DEFAULT_STATE_DIR, mountedVolumePath, type BackupConfig, type ValueRef} from './types.js'
 import {IMAGE} from './init.js'
 import {gemEnvReplacement} from './gem.js'
 
@@ -83,8 +83,11 @@ export function crossCheck(input: CrossCheckInput): Finding[] {
   if (mountsKnown) {
     config.paths.forEach((p, index) => {
       if (p.volume) {
+        // In a container a volume entry is read at /volumes/<name>: the accessory must mount that volume there.
         const where: YamlPath = ['paths', index, 'volume']
-        findings.push(finding('error', 'kamal/volume-entry', cfgAt(where), where, `paths[${index}] names the volume ${p.volume.name}, but with Kamal the backup runs inside accessory "${acc.name}", which cannot see the host's runtime`, `mount the volume into the accessory (${accPath}.volumes: "${p.volume.name}:/data/${p.volume.name}") and list that directory: - /data/${p.volume.name}`))
+        const target = mountedVolumePath(p.volume.name)
+        const mounted = acc.volumes.some((v) => v.target === target && v.source === p.volume!.name)
+        if (!mounted) findings.push(finding('error', 'kamal/volume-entry', cfgAt(where), where, `paths[${index}] names the volume ${p.volume.name}: inside accessory "${acc.name}" it is read at ${target}, where the accessory does not mount it`, `add "${p.volume.name}:${target}" to ${accPath}.volumes in ${deployAt('volumes').file}`))
         return
       }
       const where: YamlPath = typeof input.raw.paths?.[index] === 'string' ? ['paths', index] : ['paths', index, 'path']

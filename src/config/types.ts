@@ -161,6 +161,9 @@ export function kindOfRailsAdapter(name: string): Adapter | undefined {
  *  the same when the runtime's data root moves. */
 export const volumeIdentity = (name: string): string => `volume:${name}`
 export const volumeLabel = (name: string): string => `volume-${name}`
+/** Where a container that runs kamal-backup mounts the volume `name` (generate writes these mounts; a Kamal
+ *  accessory must mount it there too). */
+export const mountedVolumePath = (name: string): string => `/volumes/${name}`
 
 /** `/rails/storage` → `rails-storage`: safe inside a restic tag (no commas, no spaces). */
 export function pathLabel(path: string): string {

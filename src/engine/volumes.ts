@@ -1,22 +1,23 @@
 // Host mode: a path entry may name a volume of the container runtime (`{volume: myapp_storage, runtime: podman}`)
 // instead of a directory. Each run asks the runtime where the volume lives on this host (`volume inspect`), so a
-// moved data root is followed; the snapshot's `path:` label comes from the volume's name and stays the same.
+// moved data root is followed (inside a container the volume is mounted at /volumes/<name> instead); the snapshot's `path:` label comes from the volume's name and stays the same.
 // The resolved directory is recorded in the run and in the snapshot's `volume:` tag, which is how a restore finds
 // the volume's files in a snapshot written before the data root moved.
 import {KamalBackupError} from '../errors.js'
 import type {Executor} from '../exec/executor.js'
 import type {CommandSpec} from '../exec/spec.js'
 import type {ContainerRuntime, PathConfig} from '../config/types.js'
-import {volumeIdentity} from '../config/types.js'
+import {mountedVolumePath, volumeIdentity} from '../config/types.js'
 
 export const RUNTIMES: readonly ContainerRuntime[] = ['docker', 'podman']
 
-/** What a run resolved: recorded in the run record (`volumes`). */
+/** What a run resolved: recorded in the run record (`volumes`). `mounted`: in a container, at /volumes/<name>. */
 export interface ResolvedVolume {
   name: string
-  runtime: ContainerRuntime
+  runtime: ContainerRuntime | 'mounted'
   path: string
 }
+
 
 /** What `volume inspect` is allowed to see: how to reach the runtime, never the backup's credentials. */
 const RUNTIME_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'DOCKER_CERT_PATH', 'DOCKER_TLS_VERIFY', 'CONTAINER_HOST', 'CONTAINER_CONNECTION', 'CONTAINERS_CONF', 'CONTAINERS_STORAGE_CONF', 'CONTAINERS_REGISTRIES_CONF']
@@ -62,10 +63,12 @@ export async function resolveVolumes(paths: readonly PathConfig[], options: {exe
     }
     const {name} = p.volume
     if (options.inAccessory) {
-      throw new KamalBackupError(`paths names the volume ${name}, but this is the backup accessory, which cannot see the host's container runtime; nothing was backed up`, {
-        code: 'backup/volume-in-container',
-        suggestions: [`mount the volume into the accessory ("${name}:/data/${name}") and list that directory under paths:`],
-      })
+      // In a container (a Kamal accessory, Quadlet, Compose, a CronJob) the volume is mounted at /volumes/<name>:
+      // the same kamal-backup.yml serves the host and the container. checkPaths proves it is a mount.
+      const path = mountedVolumePath(name)
+      volumes.push({name, runtime: 'mounted', path})
+      out.push({...p, path})
+      continue
     }
     const runtime = runtimeFor(p, options.exec, options.env.PATH)
     if (!options.exec.which(runtime, options.env.PATH)) {

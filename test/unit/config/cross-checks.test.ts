@@ -307,7 +307,12 @@ test('outside an app checkout only kamal-backup.yml is checked (the accessory si
   assert.deepEqual(rules(state.findings), ['deploy/missing-file'])
 })
 
-test('a volume entry in a Kamal app: the accessory cannot see the host runtime; mount it and list its directory', () => {
-  const f = only(inspect({'config/kamal-backup.yml': edit(BACKUP, 'paths:\n  - /rails/storage\n', 'paths:\n  - /rails/storage\n  - {volume: shop_uploads, runtime: docker}\n')}).findings, 'kamal/volume-entry')
-  assertActionable(f, {file: 'config/kamal-backup.yml', line: 8, suggestion: /shop_uploads:\/data\/shop_uploads/})
+test('a volume entry in a Kamal app is read at /volumes/<name> in the accessory: an error until the accessory mounts it there', () => {
+  const config = edit(BACKUP, 'paths:\n  - /rails/storage\n', 'paths:\n  - /rails/storage\n  - {volume: shop_uploads, runtime: docker}\n')
+  const f = only(inspect({'config/kamal-backup.yml': config}).findings, 'kamal/volume-entry')
+  assertActionable(f, {file: 'config/kamal-backup.yml', line: 8, suggestion: /"shop_uploads:\/volumes\/shop_uploads" to accessories\.backup\.volumes/})
+  // Mounted there: the same config serves the accessory (and a host in host mode) without a finding.
+  const storage = edit(BACKUP, 'paths:\n  - /rails/storage\n', 'paths:\n  - {volume: shop_storage}\n')
+  const mountedDeploy = edit(DEPLOY, '      - "shop_backup_state', '      - "shop_storage:/volumes/shop_storage"\n      - "shop_backup_state')
+  assert.deepEqual(rules(inspect({'config/kamal-backup.yml': storage, 'config/deploy.yml': mountedDeploy}).findings), [])
 })
