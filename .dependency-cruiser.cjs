@@ -7,6 +7,7 @@
 //   kamal       src/kamal/** (reading Kamal's files)                             → foundation, exec, parse
 //   config      src/config/** (kamal-backup's own config pipeline)               → ... and kamal
 //   db, restic, remote                                                           → ... and config; not each other
+//   generate    src/generate/** (files for runtimes beyond Kamal: pure functions of the config) → ... and config only
 //   engine      src/engine/**                                                    → all of the above
 //   notify      src/notify/**, src/metrics/** (listening to the engine's events)   → ... and engine
 //   cli         src/cli/**                                                       → ... and engine
@@ -28,16 +29,17 @@ const CONFIG = layer('config/')
 const DB = layer('db/')
 const RESTIC = layer('restic/')
 const REMOTE = layer('remote/')
+const GENERATE = layer('generate/')
 const ENGINE = layer('engine/')
 const NOTIFY = layer('notify/', 'metrics/')
 const CLI = layer('cli/')
 const COMMANDS = layer('commands/')
 const MAIN = layer('main\\.ts$')
-const ALL_LAYERS = [...FOUNDATION, ...EXEC, ...PARSE, ...KAMAL, ...CONFIG, ...DB, ...RESTIC, ...REMOTE, ...ENGINE, ...NOTIFY, ...CLI, ...COMMANDS, ...MAIN]
+const ALL_LAYERS = [...FOUNDATION, ...EXEC, ...PARSE, ...KAMAL, ...CONFIG, ...DB, ...RESTIC, ...REMOTE, ...GENERATE, ...ENGINE, ...NOTIFY, ...CLI, ...COMMANDS, ...MAIN]
 
 const ABOVE_ENGINE = [...NOTIFY, ...CLI, ...COMMANDS, ...MAIN]
 const ABOVE_SERVICES = [...ENGINE, ...ABOVE_ENGINE]
-const ABOVE_CONFIG = [...DB, ...RESTIC, ...REMOTE, ...ABOVE_SERVICES]
+const ABOVE_CONFIG = [...DB, ...RESTIC, ...REMOTE, ...GENERATE, ...ABOVE_SERVICES]
 const ABOVE_KAMAL = [...CONFIG, ...ABOVE_CONFIG]
 const ABOVE_L1 = [...KAMAL, ...ABOVE_KAMAL]
 
@@ -85,6 +87,9 @@ module.exports = {
     forbid('db-restic-remote-not-upward',
       'src/db/, src/restic/ and src/remote/ are services below the engine: they may import the foundation, exec, parse, kamal and config, never the engine, the CLI, the commands or main.ts; return values and let the engine decide.',
       [...DB, ...RESTIC, ...REMOTE], ABOVE_SERVICES),
+    forbid('generate-only-config',
+      'src/generate/ makes deployment files (systemd, Quadlet, Compose, Kubernetes, Proxmox) from the validated config: pure functions that import the foundation, exec (quoting), parse and config, never a database, restic, SSH, the engine or the CLI.',
+      GENERATE, [...DB, ...RESTIC, ...REMOTE, ...ABOVE_SERVICES]),
     forbid('engine-not-upward',
       'src/engine/ (backup, restore, drill, evidence, scheduler) runs the same with or without a terminal: it may not import src/cli/, src/commands/ or src/main.ts; report through the callbacks/Progress it is given instead.',
       ENGINE, ABOVE_ENGINE),

@@ -12,6 +12,7 @@ import EvidenceVerify from './commands/evidence/verify.js'
 import Init from './commands/init.js'
 import List from './commands/list.js'
 import Migrate from './commands/migrate.js'
+import Generate from './commands/generate.js'
 import NotifyTest from './commands/notify/test.js'
 import Prune from './commands/prune.js'
 import RestoreLocal from './commands/restore/local.js'
@@ -33,6 +34,7 @@ export const COMMANDS = {
   init: Init,
   list: List,
   migrate: Migrate,
+  generate: Generate,
   'notify:test': NotifyTest,
   prune: Prune,
   'restore:local': RestoreLocal,

@@ -1,0 +1,95 @@
+// `kamal-backup generate <runtime>`: the deployment artifacts for the app in kamal-backup.yml, made by pure
+// functions of the validated config (src/generate/<runtime>.ts), then printed, written into a directory (each file
+// replaced in one step, nothing half-written), or compared with the files already there (--check, for CI).
+import {chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+import {loadBackupConfig} from '../config/backup-config.js'
+import {backupConfigPath} from '../config/validate.js'
+import {throwOnErrors} from '../parse/findings.js'
+import {unifiedDiff} from '../parse/diff.js'
+import {generateCompose} from './compose.js'
+import {deployment, type GeneratedFile, type RuntimeTarget} from './deployment.js'
+import {generateKubernetes} from './kubernetes.js'
+import {generateProxmox} from './proxmox.js'
+import {generateQuadlet} from './quadlet.js'
+import {generateSystemd} from './systemd.js'
+
+const GENERATORS: Record<RuntimeTarget, typeof generateSystemd> = {
+  systemd: generateSystemd,
+  quadlet: generateQuadlet,
+  compose: generateCompose,
+  kubernetes: generateKubernetes,
+  proxmox: generateProxmox,
+}
+
+export interface GenerateResult {
+  runtime: RuntimeTarget
+  app: string
+  files: {name: string; content: string}[]
+  /** --out: where the files were written or compared. */
+  out: string | null
+  written: string[]
+  /** --check: files whose content differs from what would be generated, and files that are not there. */
+  stale: {name: string; diff: string}[]
+  missing: string[]
+}
+
+export interface GenerateOptions {
+  runtime: RuntimeTarget
+  cwd: string
+  env: Readonly<Record<string, string | undefined>>
+  backupConfigFile?: string
+  hostConfig?: string
+  image?: string
+  bin?: string
+  out?: string
+  check?: boolean
+  version: string
+}
+
+/** The runtime's files for the config (every config error is one located error first). */
+export function generateFiles(options: Pick<GenerateOptions, 'runtime' | 'cwd' | 'env' | 'backupConfigFile' | 'hostConfig' | 'image' | 'bin' | 'version'>): {app: string; files: GeneratedFile[]} {
+  const file = backupConfigPath({cwd: options.cwd, env: options.env, ...(options.backupConfigFile !== undefined && {backupConfigFile: resolve(options.cwd, options.backupConfigFile)})})
+  const loaded = loadBackupConfig(file, options.cwd)
+  throwOnErrors(loaded.findings)
+  const config = loaded.config!
+  const d = deployment(config, {configText: readFileSync(file, 'utf8'), version: options.version, ...(options.hostConfig !== undefined && {hostConfig: options.hostConfig}), ...(options.image !== undefined && {image: options.image}), ...(options.bin !== undefined && {bin: options.bin})})
+  return {app: config.app, files: GENERATORS[options.runtime](d)}
+}
+
+export function generate(options: GenerateOptions): GenerateResult {
+  const {app, files} = generateFiles(options)
+  const out = options.out === undefined ? null : resolve(options.cwd, options.out)
+  const result: GenerateResult = {runtime: options.runtime, app, files: files.map((f) => ({name: f.name, content: f.content})), out, written: [], stale: [], missing: []}
+  if (out === null) return result
+  if (options.check) {
+    for (const f of files) {
+      const path = join(out, f.name)
+      if (!existsSync(path)) result.missing.push(f.name)
+      else {
+        const current = readFileSync(path, 'utf8')
+        if (current !== f.content) result.stale.push({name: f.name, diff: unifiedDiff(current, f.content, {from: `a/${f.name}`, to: `b/${f.name}`})})
+      }
+    }
+    return result
+  }
+  mkdirSync(out, {recursive: true})
+  // Every file is staged first, then each renamed into place: a failure leaves no half-written file.
+  const staged: {temporary: string; path: string; name: string}[] = []
+  try {
+    for (const f of files) {
+      const path = join(out, f.name)
+      const temporary = `${path}.tmp-${process.pid}`
+      writeFileSync(temporary, f.content, {mode: f.mode ?? 0o644})
+      if (f.mode !== undefined) chmodSync(temporary, f.mode)
+      staged.push({temporary, path, name: f.name})
+    }
+    for (const s of staged) {
+      renameSync(s.temporary, s.path)
+      result.written.push(s.name)
+    }
+  } finally {
+    for (const s of staged) rmSync(s.temporary, {force: true})
+  }
+  return result
+}
