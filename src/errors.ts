@@ -129,14 +129,14 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES
 
 /** The rule of a validation finding (README "Validation rules"): the code of an error raised from a finding. */
-export type FindingRule = `${'config' | 'deploy' | 'erb' | 'kamal' | 'schema' | 'secrets' | 'yaml'}/${string}`
+export type FindingRule = `${'config' | 'deploy' | 'erb' | 'host' | 'kamal' | 'schema' | 'secrets' | 'yaml'}/${string}`
 
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code)
 }
 
 export function isFindingRule(code: string): code is FindingRule {
-  return /^(config|deploy|erb|kamal|schema|secrets|yaml)\/[a-z0-9-]+$/.test(code)
+  return /^(config|deploy|erb|host|kamal|schema|secrets|yaml)\/[a-z0-9-]+$/.test(code)
 }
 
 /** Where in a file a problem is. Lines and columns are 1-based. */

@@ -7,7 +7,8 @@ import {DEFAULT_DEPLOY_FILE, explainEmptyEnv, readDeployConfig} from '../kamal/d
 import {isSecretName, locationCredentials, REDACTED} from '../redact.js'
 import {checkRestoreTargets, concernsCut, loadBackupConfig, loadLocalConfig} from './backup-config.js'
 import {crossCheck, secretRefs} from './cross-checks.js'
-import {hasErrors, sortFindings, type Finding} from '../parse/findings.js'
+import {hostChecks, timerCheck} from './host-checks.js'
+import {displayPath, hasErrors, sortFindings, type Finding} from '../parse/findings.js'
 import type {BackupConfig} from './types.js'
 
 export const DEFAULT_BACKUP_CONFIG = 'config/kamal-backup.yml'
@@ -26,6 +27,10 @@ export interface CheckoutOptions {
   skipSecrets?: boolean
   /** Read deploy.yml through `kamal config` (for ERB beyond the subset kamal-backup evaluates). */
   kamalConfig?: boolean
+  /** Host mode (no deploy.yml): check this host's paths, volumes and installed timer (default: unless CI is set). */
+  host?: boolean
+  /** A systemd timer to compare with backup.schedule (host mode or not). */
+  timer?: string
 }
 
 export interface ValidateReport {
@@ -91,7 +96,19 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
 
   const state: CheckoutState = {findings, files, referenced: backup.source ? secretRefs(backup.source.data).map((r) => r.name) : []}
   if (backup.config) state.config = backup.config
-  if (!isAppCheckout(options)) return state
+  const timerFile = options.timer !== undefined ? resolve(options.cwd, options.timer) : undefined
+  const timerShown = timerFile && displayPath(timerFile, options.cwd)
+  if (timerShown) files.push(timerShown)
+  if (!isAppCheckout(options)) {
+    // Host mode: the config is used on this host (a timer, a Quadlet container, a vzdump hook), not in an accessory.
+    const onHost = options.host ?? !options.env.CI
+    if (backup.config && backup.source && onHost) {
+      const rawPaths = Array.isArray(backup.source.data.paths) ? backup.source.data.paths : []
+      findings.push(...hostChecks({config: backup.config, positions: backup.source.positions, rawPaths, env: options.env, ...(timerFile !== undefined && {timer: timerFile, timerShown})}))
+    } else if (backup.config && backup.source && timerFile) findings.push(...timerCheck(timerFile, backup.config, backup.source.positions, options.env, timerShown))
+    return state
+  }
+  if (backup.config && backup.source && timerFile) findings.push(...timerCheck(timerFile, backup.config, backup.source.positions, options.env, timerShown))
 
   const deploy = readDeployConfig({
     cwd: options.cwd,

@@ -5,7 +5,7 @@ import {dirname, posix} from 'node:path'
 import type {BackupConfig} from '../config/types.js'
 import {DATABASE_KINDS, mountedVolumePath} from '../config/types.js'
 import {IMAGE} from '../config/init.js'
-import {onCalendar, scheduleAsCron} from './calendar.js'
+import {onCalendar, scheduleAsCron} from '../config/calendar.js'
 
 /** Where `npm install -g kamal-backup` puts the command with Debian's Node. */
 export const DEFAULT_BIN = '/usr/local/bin/kamal-backup'

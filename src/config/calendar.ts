@@ -3,7 +3,7 @@
 // taken from the app's name, so many apps on one host do not all start at :00. Intervals that no calendar can keep
 // (90m, 5h, 2d) are refused with the cron to write instead.
 import {UsageError} from '../errors.js'
-import {parseSchedule, type Schedule} from '../config/schedule.js'
+import {parseSchedule, type Schedule} from './schedule.js'
 
 /** A stable minute (0-59) for an app: the same app always gets the same minute. */
 export function appMinute(app: string): number {
