@@ -11,20 +11,18 @@ export const COMPOSE_FILE = 'compose.kamal-backup.yaml'
 
 export function generateCompose(d: Deployment): GeneratedFile[] {
   const stateVolume = 'kamal_backup_state'
+  const mounts = (readOnly: boolean) => [
+    `./kamal-backup.yml:${ACCESSORY_CONFIG_PATH}:ro`,
+    `${stateVolume}:${d.containerStateDir}`,
+    ...d.volumes.map((v) => `${v.name}:${v.mountedAt}${readOnly && !v.writable ? ':ro' : ''}`),
+    ...d.directories.map((dir) => `${dir.path}:${dir.path}${readOnly && !dir.writable ? ':ro' : ''}`),
+  ]
   const doc = {
     services: {
-      backup: {
-        image: d.image,
-        restart: 'unless-stopped',
-        env_file: ['kamal-backup.env'],
-        volumes: [
-          `./kamal-backup.yml:${ACCESSORY_CONFIG_PATH}:ro`,
-          `${stateVolume}:${d.containerStateDir}`,
-          ...d.volumes.map((v) => `${v.name}:${v.mountedAt}${v.writable ? '' : ':ro'}`),
-          ...d.directories.map((dir) => `${dir.path}:${dir.path}${dir.writable ? '' : ':ro'}`),
-        ],
-        stop_grace_period: '2m',
-      },
+      // The scheduler reads the data read-only: a backup can never change it.
+      backup: {image: d.image, restart: 'unless-stopped', env_file: ['kamal-backup.env'], volumes: mounts(true), stop_grace_period: '2m'},
+      // Restores write: the same mounts read-write, started only when asked (profile restore).
+      restore: {image: d.image, profiles: ['restore'], env_file: ['kamal-backup.env'], volumes: mounts(false), command: ['kamal-backup', 'restore', 'production', '--help']},
     },
     volumes: {
       [stateVolume]: {},
@@ -38,6 +36,8 @@ export function generateCompose(d: Deployment): GeneratedFile[] {
     `#   cp <your kamal-backup.yml> kamal-backup.yml; install -m 0600 kamal-backup.env.example kamal-backup.env (fill it in)`,
     `#   docker compose -f compose.yaml -f ${COMPOSE_FILE} up -d backup`,
     `# Commands: docker compose -f compose.yaml -f ${COMPOSE_FILE} exec backup kamal-backup list`,
+    `# Restore (writes the data, so from the restore service): docker compose -f compose.yaml -f ${COMPOSE_FILE} \\`,
+    `#   --profile restore run --rm restore kamal-backup restore production`,
     '# Volumes are named as `docker volume ls` lists them (Compose prefixes the project: myapp_storage).',
     '',
     stringify(doc, {lineWidth: 0}).trimEnd(),
