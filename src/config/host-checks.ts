@@ -7,6 +7,7 @@ import {findExecutable, runSync} from '../exec/local.js'
 import {finding, type Finding} from '../parse/findings.js'
 import type {PositionMap, YamlPath} from '../parse/yaml.js'
 import {onCalendar} from './calendar.js'
+import {RUNTIME_ENV, RUNTIMES, saysVolumeMissing, volumeInspectArgv} from './runtime-volumes.js'
 import {nextRun, type Schedule} from './schedule.js'
 import type {BackupConfig} from './types.js'
 
@@ -62,14 +63,15 @@ function isDirectory(path: string): boolean {
 }
 
 function volumeCheck(volume: {name: string; runtime?: 'docker' | 'podman'}, path: YamlPath, position: ReturnType<PositionMap['nearest']>, env: Readonly<Record<string, string | undefined>>): Finding[] {
-  const runtime = volume.runtime ?? (['docker', 'podman'] as const).find((r) => findExecutable(r, env.PATH ?? ''))
+  const runtime = volume.runtime ?? RUNTIMES.find((r) => findExecutable(r, env.PATH ?? ''))
   if (!runtime || !findExecutable(runtime, env.PATH ?? '')) {
     return [finding('warning', 'host/runtime-unreachable', position, path, `volume ${volume.name} cannot be checked: ${runtime ?? 'neither docker nor podman'} is not installed here`, 'install the runtime the volume belongs to, or validate on the host that runs it')]
   }
-  const result = runSync([runtime, 'volume', 'inspect', '--format', '{{.Mountpoint}}', volume.name], {env: {PATH: env.PATH, HOME: env.HOME, XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR, DOCKER_HOST: env.DOCKER_HOST, CONTAINER_HOST: env.CONTAINER_HOST, CONTAINERS_STORAGE_CONF: env.CONTAINERS_STORAGE_CONF}})
+  const spec = volumeInspectArgv(runtime, volume.name)
+  const result = runSync(spec.argv, {env: Object.fromEntries(RUNTIME_ENV.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]))})
   if (result.status === 0) return []
   const said = result.stderr.trim().split('\n').pop() ?? ''
-  if (/no such volume|no volume with name|not found/i.test(said)) {
+  if (saysVolumeMissing(said)) {
     return [finding('error', 'host/volume-missing', position, path, `volume ${volume.name} does not exist in ${runtime} on this host: every backup would fail`, `list the volumes with \`${runtime} volume ls\` (Compose prefixes its project: myapp_storage)`)]
   }
   return [finding('warning', 'host/runtime-unreachable', position, path, `volume ${volume.name} cannot be checked: \`${runtime} volume inspect\` failed (${said || `exit ${result.status}`})`, `run \`${runtime} volume inspect ${volume.name}\` as the user the backup runs as`)]

@@ -5,11 +5,9 @@
 // the volume's files in a snapshot written before the data root moved.
 import {KamalBackupError} from '../errors.js'
 import type {Executor} from '../exec/executor.js'
-import type {CommandSpec} from '../exec/spec.js'
 import type {ContainerRuntime, PathConfig} from '../config/types.js'
 import {mountedVolumePath, volumeIdentity} from '../config/types.js'
-
-export const RUNTIMES: readonly ContainerRuntime[] = ['docker', 'podman']
+import {RUNTIMES, saysVolumeMissing, volumeInspectArgv} from '../config/runtime-volumes.js'
 
 /** What a run resolved: recorded in the run record (`volumes`). `mounted`: in a container, at /volumes/<name>. */
 export interface ResolvedVolume {
@@ -18,14 +16,6 @@ export interface ResolvedVolume {
   path: string
 }
 
-
-/** What `volume inspect` is allowed to see: how to reach the runtime, never the backup's credentials. */
-const RUNTIME_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'DOCKER_CERT_PATH', 'DOCKER_TLS_VERIFY', 'CONTAINER_HOST', 'CONTAINER_CONNECTION', 'CONTAINERS_CONF', 'CONTAINERS_STORAGE_CONF', 'CONTAINERS_REGISTRIES_CONF']
-
-/** `docker volume inspect --format {{.Mountpoint}} NAME`: the host directory (one line). */
-export function volumeInspectArgv(runtime: ContainerRuntime, name: string): CommandSpec {
-  return {argv: [runtime, 'volume', 'inspect', '--format', '{{.Mountpoint}}', name], inheritEnv: RUNTIME_ENV, label: `${runtime} volume inspect ${name}`}
-}
 
 /** The identity of a path entry in records and comparisons: the directory, or `volume:<name>`. */
 export function pathIdentity(p: Pick<PathConfig, 'path' | 'volume'>): string {
@@ -82,7 +72,7 @@ export async function resolveVolumes(paths: readonly PathConfig[], options: {exe
     const path = result.stdout.trim().split('\n')[0]?.trim() ?? ''
     if (result.exitCode !== 0 || !path.startsWith('/')) {
       const said = result.stderr.trim().split('\n').pop() ?? ''
-      const missing = /no such volume|no volume with name|not found/i.test(said)
+      const missing = saysVolumeMissing(said)
       throw new KamalBackupError(
         missing
           ? `volume ${name} does not exist in ${runtime} on this host; nothing was backed up`
