@@ -5,6 +5,11 @@
 // same path. The config is a ConfigMap, state a claim of its own, credentials a Secret the CronJob refers to; the
 // Secret is written as a template with empty values, in a file of its own.
 import {stringify} from 'yaml'
+// Types only (erased from the build): the official objects' shapes, so an unknown or misspelt field is a type error.
+import type {ICronJob} from 'kubernetes-models/batch/v1/CronJob'
+import type {IConfigMap} from 'kubernetes-models/v1/ConfigMap'
+import type {IPersistentVolumeClaim} from 'kubernetes-models/v1/PersistentVolumeClaim'
+import type {ISecret} from 'kubernetes-models/v1/Secret'
 import {ACCESSORY_CONFIG_PATH} from '../config/types.js'
 import {header, type Deployment, type GeneratedFile} from './deployment.js'
 
@@ -13,14 +18,14 @@ export function generateKubernetes(d: Deployment): GeneratedFile[] {
   const labels = {'app.kubernetes.io/name': 'kamal-backup', 'app.kubernetes.io/instance': d.slug}
   const volumeName = (v: string) => `vol-${v.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 63).replace(/-+$/, '')
   const dirName = (index: number) => `host-dir-${index}`
-  const configMap = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: `${name}-config`, labels}, data: {'kamal-backup.yml': d.configText}}
-  const stateClaim = {
+  const configMap: IConfigMap = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: `${name}-config`, labels}, data: {'kamal-backup.yml': d.configText}}
+  const stateClaim: IPersistentVolumeClaim = {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
     metadata: {name: `${name}-state`, labels},
     spec: {accessModes: ['ReadWriteOnce'], resources: {requests: {storage: '1Gi'}}},
   }
-  const cronJob = {
+  const cronJob: ICronJob = {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
     metadata: {name, labels},
@@ -59,7 +64,7 @@ export function generateKubernetes(d: Deployment): GeneratedFile[] {
                 {name: 'config', configMap: {name: `${name}-config`}},
                 {name: 'state', persistentVolumeClaim: {claimName: `${name}-state`}},
                 ...d.volumes.map((v) => ({name: volumeName(v.name), persistentVolumeClaim: {claimName: v.name, readOnly: !v.writable}})),
-                ...d.directories.map((dir, index) => ({name: dirName(index), hostPath: {path: dir.path, type: 'Directory'}})),
+                ...d.directories.map((dir, index) => ({name: dirName(index), hostPath: {path: dir.path, type: 'Directory' as const}})),
               ],
             },
           },
@@ -67,7 +72,7 @@ export function generateKubernetes(d: Deployment): GeneratedFile[] {
       },
     },
   }
-  const secret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: `${name}-secrets`, labels}, type: 'Opaque', stringData: Object.fromEntries(d.secrets.map((s) => [s, '']))}
+  const secret: ISecret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: `${name}-secrets`, labels}, type: 'Opaque', stringData: Object.fromEntries(d.secrets.map((s) => [s, '']))}
   const yaml = (doc: unknown) => stringify(doc, {lineWidth: 0}).trimEnd()
   const main = [
     header('#', d, 'kubernetes'),

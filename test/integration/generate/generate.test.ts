@@ -8,8 +8,10 @@
 //   generates is run (without the systemd-only options) on the lab's podman with the lab image: a real backup of a
 //   volume mounted at /volumes/<name>, with the credentials as Podman secrets.
 // - Compose: Docker Compose v2.26 (Debian trixie) merges the file with an app's compose.yaml and validates it.
-// - Kubernetes: no API server can run here; the manifests are validated with kubernetes-models (validators built
-//   from Kubernetes 1.33's OpenAPI schemas).
+// - Kubernetes: no API server can run here (Debian packages none); the manifests are validated with
+//   kubernetes-models (validators built from Kubernetes 1.33's OpenAPI schemas), which does not reject unknown
+//   fields: those are caught at compile time instead, src/generate/kubernetes.ts typing each object with the same
+//   package's interfaces (npm run typecheck).
 // - Proxmox: the vzdump hook script run with each phase and the variables vzdump sets; job-end backs the archive up.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
