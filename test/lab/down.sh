@@ -128,6 +128,6 @@ if [ "$WIPE" = 1 ]; then
   say "wiped $KB_LAB, user kbdeploy and group kblab"
 else
   rm -rf "$KB_LAB"/{pg,my,rest,s3,sftp,shared,cache,home,mnt,env.json,env.sh}
-  say "removed lab data (kept bin/ node/ apt/ keys/ templates/ remote-bin/ logs/)"
+  say "removed lab data (kept bin/ node/ apt/ quadlet/ keys/ templates/ remote-bin/ logs/)"
 fi
 say "lab down"
