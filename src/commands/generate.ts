@@ -63,6 +63,9 @@ EXIT CODES
       check: flags.check,
     })
     const s = this.ui.style
+    const {isAppCheckout} = await import('../config/validate.js')
+    // The files are for hosts outside Kamal: in a Kamal app the accessory already runs the schedule.
+    if (isAppCheckout({cwd: process.cwd()})) this.ui.warn('config/deploy.yml is here: with Kamal, the backup accessory already runs kamal-backup schedule; these files are for a host or runtime outside Kamal (paths in them are read on that host)')
     if (flags.check) {
       for (const f of result.stale) this.out(`${s.red('✖')} ${f.name} is stale: regenerate with kamal-backup generate ${args.runtime} --out ${flags.out}\n${f.diff.trimEnd()}`)
       for (const name of result.missing) this.out(`${s.red('✖')} ${name} is missing from ${flags.out}`)

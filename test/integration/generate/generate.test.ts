@@ -387,5 +387,12 @@ describe('generate --check and output', () => {
     const {json} = await kbJson(['generate', 'kubernetes', '--backup-config', a.config], {cwd: a.dir})
     assert.deepEqual(json.files.map((f: {name: string}) => f.name), [`${a.name}-kamal-backup.yaml`, `${a.name}-kamal-backup-secret.yaml`])
     assert.equal(json.out, null)
+    assert.doesNotMatch(printed.stderr, /deploy\.yml/)
+    // In a Kamal app the accessory runs the schedule already: said, on stderr, and the files still made.
+    mkdirSync(join(a.dir, 'config'))
+    writeFileSync(join(a.dir, 'config', 'deploy.yml'), 'service: x\n')
+    const inKamal = await a.generate(['quadlet'])
+    assert.equal(inKamal.code, 0)
+    assert.match(inKamal.stderr, /config\/deploy\.yml is here: with Kamal, the backup accessory already runs kamal-backup schedule/)
   })
 })
