@@ -233,6 +233,15 @@ describe('generate quadlet', () => {
     assert.deepEqual(snapshots[0].paths, [`/volumes/${storage.name}`])
     assert.ok(snapshots[0].tags.includes(`path:volume-${storage.name}`), 'the same label as a host-mode backup of the volume')
     assert.ok(!r.stdout.includes(lab().resticPassword) && !r.stderr.includes(lab().resticPassword))
+
+    // README "Podman Quadlet" restore: a one-off container with the same mounts read-write (here confirmed by
+    // --confirm instead of typing on a terminal). The scheduler's read-only mount could not take it.
+    writeFileSync(join(storage.dir, 'report.pdf'), 'damaged\n')
+    const readWrite = argv.slice(0, -1).map((x) => x.replace(`:/volumes/${storage.name}:ro`, `:/volumes/${storage.name}`))
+    assert.notDeepEqual(readWrite, argv.slice(0, -1), 'the generated unit mounts the volume read-only')
+    const restored = await run('podman', [...readWrite, '--label', 'kamal-backup.lab=1', LAB_IMAGE, 'kamal-backup', 'restore', 'production', '--confirm', a.name, '--no-safety-backup'], {timeoutMs: 180_000})
+    assert.equal(restored.code, 0, restored.stdout + restored.stderr)
+    assert.equal(readFileSync(join(storage.dir, 'report.pdf'), 'utf8'), 'a report\n')
   })
 })
 
