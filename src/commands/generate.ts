@@ -11,7 +11,7 @@ export default class Generate extends BaseCommand {
   static override description = `Made from config/kamal-backup.yml (validated first), ready to commit or copy, each with comments saying how to install it and what to fill in; never with a secret's value (the secrets are named, and given templates with empty values).
 
   systemd     a oneshot service and its timer (backup.schedule as OnCalendar=, Persistent, RandomizedDelaySec), run as a dedicated user with CAP_DAC_READ_SEARCH (root when volumes must be resolved), ProtectSystem=strict, an env file template
-  quadlet     a .container running the image's scheduler, volumes read-only at /volumes/<name>, secrets as Podman secrets, a .volume for its state
+  quadlet     a .container running the image's scheduler (--oneshot: one run per start, and a .timer), volumes read-only at /volumes/<name>, secrets as Podman secrets, a .volume for its state
   compose     a file to merge with compose.yaml: the image, volumes by name (external), env_file
   kubernetes  a CronJob (Forbid, startingDeadlineSeconds, backoff) with the claims or hostPaths, a ConfigMap, a state claim, and the Secret as a template
   proxmox     a vzdump hook script (each archive checked to be under paths:, one backup at job-end) and the line for /etc/vzdump.conf
@@ -26,6 +26,7 @@ EXIT CODES
   static override examples = [
     {description: 'Print the systemd units', command: '<%= config.bin %> <%= command.id %> systemd'},
     {description: 'Write the Quadlet files into deploy/quadlet', command: '<%= config.bin %> <%= command.id %> quadlet --out deploy/quadlet'},
+    {description: 'Quadlet, one container per run started by a timer', command: '<%= config.bin %> <%= command.id %> quadlet --oneshot --out deploy/quadlet'},
     {description: 'In CI: fail when the committed CronJob no longer matches the config', command: '<%= config.bin %> <%= command.id %> kubernetes --out deploy/k8s --check'},
     {description: 'For a config kept elsewhere on the host', command: '<%= config.bin %> <%= command.id %> systemd --backup-config /srv/myapp/kamal-backup.yml --host-config /etc/kamal-backup/myapp.yml'},
   ]
@@ -39,6 +40,7 @@ EXIT CODES
     check: Flags.boolean({summary: 'Compare the files in --out with what would be generated; exit 1 if one differs or is missing.', dependsOn: ['out']}),
     'backup-config': Flags.string({summary: 'kamal-backup config file (default config/kamal-backup.yml).', env: 'KAMAL_BACKUP_CONFIG'}),
     'host-config': Flags.string({summary: 'Where the host will keep kamal-backup.yml (default /etc/kamal-backup/<app>.yml).'}),
+    oneshot: Flags.boolean({summary: 'quadlet: a container that runs one backup, started by a systemd timer (.container + .timer), instead of the image\'s own scheduler.'}),
     bin: Flags.string({summary: 'systemd, proxmox: where kamal-backup is installed on the host (default /usr/local/bin/kamal-backup, where npm install -g puts it).'}),
     image: Flags.string({summary: 'The kamal-backup image (default ghcr.io/kamal-backup/kamal-backup:<this version>): a mirror or your own build.'}),
   }
@@ -46,6 +48,7 @@ EXIT CODES
   async run(): Promise<GenerateResult> {
     const {args, flags} = await this.parse(Generate)
     const {generate} = await import('../generate/index.js')
+    if (flags.oneshot && args.runtime !== 'quadlet') throw new UsageError(`--oneshot is for quadlet (${args.runtime} runs one backup per start already, or keeps the schedule itself)`)
     for (const flag of ['host-config', 'bin'] as const) {
       const value = flags[flag]
       if (value !== undefined && !value.startsWith('/')) throw new UsageError(`--${flag} ${value}: give an absolute path on the host`)
@@ -59,6 +62,7 @@ EXIT CODES
       ...(flags['host-config'] !== undefined && {hostConfig: flags['host-config']}),
       ...(flags.image !== undefined && {image: flags.image}),
       ...(flags.bin !== undefined && {bin: flags.bin}),
+      oneshot: flags.oneshot,
       ...(flags.out !== undefined && {out: flags.out}),
       check: flags.check,
     })

@@ -8,13 +8,13 @@ import {backupConfigPath} from '../config/validate.js'
 import {throwOnErrors} from '../parse/findings.js'
 import {unifiedDiff} from '../parse/diff.js'
 import {generateCompose} from './compose.js'
-import {deployment, type GeneratedFile, type RuntimeTarget} from './deployment.js'
+import {deployment, type Deployment, type GeneratedFile, type RuntimeTarget} from './deployment.js'
 import {generateKubernetes} from './kubernetes.js'
 import {generateProxmox} from './proxmox.js'
 import {generateQuadlet} from './quadlet.js'
 import {generateSystemd} from './systemd.js'
 
-const GENERATORS: Record<RuntimeTarget, typeof generateSystemd> = {
+const GENERATORS: Record<RuntimeTarget, (d: Deployment, options: {oneshot?: boolean}) => GeneratedFile[]> = {
   systemd: generateSystemd,
   quadlet: generateQuadlet,
   compose: generateCompose,
@@ -42,19 +42,21 @@ export interface GenerateOptions {
   hostConfig?: string
   image?: string
   bin?: string
+  /** quadlet: a one-run container and a timer instead of the image's scheduler. */
+  oneshot?: boolean
   out?: string
   check?: boolean
   version: string
 }
 
 /** The runtime's files for the config (every config error is one located error first). */
-export function generateFiles(options: Pick<GenerateOptions, 'runtime' | 'cwd' | 'env' | 'backupConfigFile' | 'hostConfig' | 'image' | 'bin' | 'version'>): {app: string; files: GeneratedFile[]} {
+export function generateFiles(options: Pick<GenerateOptions, 'runtime' | 'cwd' | 'env' | 'backupConfigFile' | 'hostConfig' | 'image' | 'bin' | 'oneshot' | 'version'>): {app: string; files: GeneratedFile[]} {
   const file = backupConfigPath({cwd: options.cwd, env: options.env, ...(options.backupConfigFile !== undefined && {backupConfigFile: resolve(options.cwd, options.backupConfigFile)})})
   const loaded = loadBackupConfig(file, options.cwd)
   throwOnErrors(loaded.findings)
   const config = loaded.config!
   const d = deployment(config, {configText: readFileSync(file, 'utf8'), version: options.version, ...(options.hostConfig !== undefined && {hostConfig: options.hostConfig}), ...(options.image !== undefined && {image: options.image}), ...(options.bin !== undefined && {bin: options.bin})})
-  return {app: config.app, files: GENERATORS[options.runtime](d)}
+  return {app: config.app, files: GENERATORS[options.runtime](d, {oneshot: options.oneshot === true})}
 }
 
 export function generate(options: GenerateOptions): GenerateResult {

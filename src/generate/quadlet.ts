@@ -13,7 +13,11 @@ export function quadletName(d: Deployment): string {
 /** The Podman secret that holds the environment variable `name`. */
 export const podmanSecret = (d: Deployment, name: string): string => `${d.slug}-${name.toLowerCase().replace(/_/g, '-')}`
 
-export function generateQuadlet(d: Deployment): GeneratedFile[] {
+export function generateQuadlet(d: Deployment, options: {oneshot?: boolean} = {}): GeneratedFile[] {
+  return options.oneshot ? [...files(d, true), timer(d)] : files(d, false)
+}
+
+function files(d: Deployment, oneshot: boolean): GeneratedFile[] {
   const name = quadletName(d)
   const stateVolume = `${name}-state`
   const container = [
@@ -24,18 +28,20 @@ export function generateQuadlet(d: Deployment): GeneratedFile[] {
     `#   install -D -m 0644 <your kamal-backup.yml> ${d.hostConfig}`,
     '#   then one Podman secret per value the config reads (typed, never in a file):',
     ...d.secrets.map((s) => `#     printf '%s' "$${s}" | podman secret create ${podmanSecret(d, s)} -`),
-    `#   systemctl daemon-reload && systemctl start ${name}.service`,
-    `# Follow it: journalctl -u ${name}.service -f   Run a command in it: podman exec ${name} kamal-backup list`,
+    ...(oneshot
+      ? [`#   install -m 0644 ${name}.timer /etc/systemd/system/ (or beside the .container)`, `#   systemctl daemon-reload && systemctl enable --now ${name}.timer`, `# One run now: systemctl start ${name}.service; follow it: journalctl -u ${name}.service -f`]
+      : [`#   systemctl daemon-reload && systemctl start ${name}.service`, `# Follow it: journalctl -u ${name}.service -f   Run a command in it: podman exec ${name} kamal-backup list`]),
     '',
     '[Unit]',
-    `Description=kamal-backup: scheduled backups of ${d.app} (${d.scheduleText})`,
+    oneshot ? `Description=kamal-backup: one backup of ${d.app} (started by ${name}.timer)` : `Description=kamal-backup: scheduled backups of ${d.app} (${d.scheduleText})`,
     'Wants=network-online.target',
     'After=network-online.target',
     '',
     '[Container]',
     `ContainerName=${name}`,
-    `# The kamal-backup image (its command is \`kamal-backup schedule\`, which keeps backup.schedule).`,
+    oneshot ? '# The kamal-backup image, for one run: the timer keeps backup.schedule.' : `# The kamal-backup image (its command is \`kamal-backup schedule\`, which keeps backup.schedule).`,
     `Image=${d.image}`,
+    ...(oneshot ? ['Exec=kamal-backup backup --on-schedule'] : []),
     `Volume=${d.hostConfig}:${ACCESSORY_CONFIG_PATH}:ro`,
     `Volume=${stateVolume}.volume:${d.containerStateDir}`,
     ...d.volumes.map((v) => `Volume=${v.name}:${v.mountedAt}${v.writable ? '' : ':ro'}`),
@@ -45,18 +51,38 @@ export function generateQuadlet(d: Deployment): GeneratedFile[] {
     'Network=host',
     '',
     '[Service]',
-    'Restart=always',
-    'RestartSec=30',
-    '# The scheduler stops between runs; a run in progress gets time to remove its restic lock.',
-    'TimeoutStopSec=120',
-    '',
-    '[Install]',
-    'WantedBy=multi-user.target default.target',
-    '',
+    ...(oneshot
+      ? ['Type=oneshot', 'TimeoutStartSec=6h', '# A run stopped midway gets time to remove its restic lock.', 'TimeoutStopSec=120', '']
+      : ['Restart=always', 'RestartSec=30', '# The scheduler stops between runs; a run in progress gets time to remove its restic lock.', 'TimeoutStopSec=120', '', '[Install]', 'WantedBy=multi-user.target default.target', '']),
   ].join('\n')
   const volume = [header('#', d, 'quadlet'), `# Run records, check results and drill evidence of ${d.app}: they must survive a new container.`, '', '[Volume]', `VolumeName=${stateVolume}`, ''].join('\n')
   return [
     {name: `${name}.container`, content: container},
     {name: `${stateVolume}.volume`, content: volume},
   ]
+}
+
+/** --oneshot: the timer that starts the one-run container (a plain systemd timer: Quadlet has no timer units). */
+function timer(d: Deployment): GeneratedFile {
+  const name = quadletName(d)
+  return {
+    name: `${name}.timer`,
+    content: [
+      header('#', d, 'quadlet'),
+      `# backup.schedule is "${d.scheduleText}"; each run is \`backup --on-schedule\` (no due check).`,
+      '',
+      '[Unit]',
+      `Description=kamal-backup: scheduled backups of ${d.app}`,
+      '',
+      '[Timer]',
+      ...d.onCalendar.map((c) => `OnCalendar=${c}`),
+      'Persistent=true',
+      'RandomizedDelaySec=5min',
+      `Unit=${name}.service`,
+      '',
+      '[Install]',
+      'WantedBy=timers.target',
+      '',
+    ].join('\n'),
+  }
 }

@@ -245,6 +245,34 @@ describe('generate quadlet', () => {
   })
 })
 
+describe('generate quadlet --oneshot', () => {
+  test('a one-run container and its timer: quadlet converts it, systemd-analyze verifies the service it makes with the timer, validate --timer agrees', async () => {
+    const a = app(['paths:', '  - {volume: app_storage}', 'restic: {repository: {secret: RESTIC_REPOSITORY}, password: {secret: RESTIC_PASSWORD}, retention: {keep_daily: 7}}', 'backup: {schedule: "20 4 * * *"}'])
+    const out = join(a.dir, 'quadlet')
+    const r = await a.generate(['quadlet', '--oneshot', '--out', out])
+    assert.equal(r.code, 0, r.stderr)
+    const name = `${a.name}-backup`
+    assert.deepEqual(readdirSync(out).sort(), [`${name}-state.volume`, `${name}.container`, `${name}.timer`])
+    // The quadlet generator writes the real units into a directory (as systemd runs it), then systemd verifies them.
+    const units = join(a.dir, 'units')
+    mkdirSync(units)
+    const made = await run(checkers().quadlet, [units], {env: {QUADLET_UNIT_DIRS: out}})
+    assert.equal(made.code, 0, made.stderr)
+    const service = readFileSync(join(units, `${name}.service`), 'utf8')
+    assert.match(service, /^Type=oneshot$/m)
+    const exec = /^ExecStart=(.*)$/m.exec(service)![1]!
+    assert.match(exec, / kamal-backup backup --on-schedule$/)
+    assert.doesNotMatch(exec, / -d | --sdnotify/, 'a one-shot run is not detached')
+    writeFileSync(join(units, `${name}.timer`), readFileSync(join(out, `${name}.timer`), 'utf8'))
+    assert.deepEqual(await verifyUnits([join(units, `${name}.service`), join(units, `${name}.timer`)]), {code: 0, stderr: ''})
+    const checked = await kbJson(['validate', '--backup-config', a.config, '--timer', join(out, `${name}.timer`), '--no-host-checks'], {cwd: a.dir})
+    assert.equal(checked.result.code, 0, JSON.stringify(checked.json.findings))
+    const refused = await a.generate(['systemd', '--oneshot'])
+    assert.equal(refused.code, 2)
+    assert.match(refused.stderr, /--oneshot is for quadlet/)
+  })
+})
+
 describe('generate compose', () => {
   test('Docker Compose merges the file with the app\'s compose.yaml and validates it; an unknown key fails (the checker can fail)', async () => {
     const a = app(['paths:', '  - {volume: shop_storage}', 'restic: {repository: {secret: RESTIC_REPOSITORY}, password: {secret: RESTIC_PASSWORD}, retention: {keep_daily: 7}}'])
