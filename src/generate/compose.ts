@@ -16,6 +16,7 @@ export function generateCompose(d: Deployment): GeneratedFile[] {
     `${stateVolume}:${d.containerStateDir}`,
     ...d.volumes.map((v) => `${v.name}:${v.mountedAt}${readOnly && !v.writable ? ':ro' : ''}`),
     ...d.directories.map((dir) => `${dir.path}:${dir.path}${readOnly && !dir.writable ? ':ro' : ''}`),
+    ...d.files.map((file) => `${file}:${file}:ro`),
   ]
   const doc = {
     services: {

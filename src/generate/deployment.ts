@@ -37,6 +37,8 @@ export interface Deployment {
   directories: {path: string; writable: boolean; backedUp: boolean}[]
   /** Environment variables the configuration reads its `{secret: NAME}` values from. */
   secrets: string[]
+  /** Files the configuration reads (`{file:}` passwords, restic.repository_file): mounted read-only, same path. */
+  files: string[]
   cron: string
   onCalendar: string[]
   scheduleText: string
@@ -60,6 +62,16 @@ export function secretNames(config: BackupConfig): string[] {
   return [...names]
 }
 
+/** Every file the config reads a credential or the repository from. */
+function readFiles(config: BackupConfig): string[] {
+  const files = new Set<string>()
+  const password = (ref: BackupConfig['restic']['password'] | undefined) => ref?.kind === 'file' && files.add(ref.path)
+  password(config.restic.password)
+  if (config.restic.repositoryFile) files.add(config.restic.repositoryFile)
+  for (const db of config.databases) password(db.password)
+  return [...files]
+}
+
 export function deployment(config: BackupConfig, options: {configText: string; hostConfig?: string; image?: string; bin?: string; version: string}): Deployment {
   const slug = config.app.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'app'
   const [major, minor] = options.version.split('.')
@@ -79,6 +91,7 @@ export function deployment(config: BackupConfig, options: {configText: string; h
     volumes: config.paths.flatMap((p) => (p.volume ? [{name: p.volume.name, ...(p.volume.runtime && {runtime: p.volume.runtime}), mountedAt: mountedVolumePath(p.volume.name), writable: false}] : [])),
     directories,
     secrets: secretNames(config),
+    files: readFiles(config),
     cron: scheduleAsCron(config.schedule, config.app),
     onCalendar: onCalendar(config.schedule, config.app),
     scheduleText: config.schedule.text,

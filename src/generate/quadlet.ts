@@ -46,6 +46,7 @@ function files(d: Deployment, oneshot: boolean): GeneratedFile[] {
     `Volume=${stateVolume}.volume:${d.containerStateDir}`,
     ...d.volumes.map((v) => `Volume=${v.name}:${v.mountedAt}${v.writable ? '' : ':ro'}`),
     ...d.directories.map((dir) => `Volume=${dir.path}:${dir.path}${dir.writable ? '' : ':ro'}`),
+    ...d.files.map((file) => `Volume=${file}:${file}:ro`),
     ...d.secrets.map((s) => `Secret=${podmanSecret(d, s)},type=env,target=${s}`),
     '# Reach databases on the host and publish nothing.',
     'Network=host',

@@ -184,14 +184,14 @@ describe('generate quadlet', () => {
   })
 
   test('the quadlet generator converts the files; an unknown key fails it (the checker can fail)', async () => {
-    const a = app(['databases:', '  - {name: queue, adapter: sqlite, path: /srv/app/db/queue.sqlite3}', 'paths:', '  - {volume: app_storage}', '  - /srv/app/uploads', 'restic: {repository: {secret: RESTIC_REPOSITORY}, password: {secret: RESTIC_PASSWORD}, retention: {keep_daily: 7}}'])
+    const a = app(['databases:', '  - {name: queue, adapter: sqlite, path: /srv/app/db/queue.sqlite3}', 'paths:', '  - {volume: app_storage}', '  - /srv/app/uploads', 'restic: {repository_file: /etc/kamal-backup/app.repository, password: {secret: RESTIC_PASSWORD}, retention: {keep_daily: 7}}'])
     const out = join(a.dir, 'quadlet')
     assert.equal((await a.generate(['quadlet', '--out', out])).code, 0)
     const r = await run(checkers().quadlet, ['-dryrun'], {env: {QUADLET_UNIT_DIRS: out}})
     assert.equal(r.code, 0, r.stderr)
     const exec = /---[^\n]*-backup\.service---[\s\S]*?^ExecStart=(.*)$/m.exec(r.stdout)?.[1]
     assert.ok(exec, r.stdout)
-    for (const mount of ['/etc/kamal-backup/' + a.name + '.yml:/app/config/kamal-backup.yml:ro', `${a.name}-backup-state:/var/lib/kamal-backup`, 'app_storage:/volumes/app_storage:ro', '/srv/app/uploads:/srv/app/uploads:ro', '/srv/app/db:/srv/app/db']) {
+    for (const mount of ['/etc/kamal-backup/' + a.name + '.yml:/app/config/kamal-backup.yml:ro', `${a.name}-backup-state:/var/lib/kamal-backup`, 'app_storage:/volumes/app_storage:ro', '/srv/app/uploads:/srv/app/uploads:ro', '/srv/app/db:/srv/app/db', '/etc/kamal-backup/app.repository:/etc/kamal-backup/app.repository:ro']) {
       assert.ok(exec.includes(` -v ${mount} `), `ExecStart mounts ${mount}: ${exec}`)
     }
     assert.ok(exec.includes(`--secret ${a.name}-restic-password,type=env,target=RESTIC_PASSWORD`), exec)
