@@ -1,8 +1,9 @@
 // Host mode under systemd: kamal-backup installed on the host (npm install -g kamal-backup), one oneshot service
 // run by a timer that keeps backup.schedule. The service runs as a dedicated user that reads every backed-up path
 // through CAP_DAC_READ_SEARCH (as restic documents for non-root backups) and can write only its state directory.
-// Asking Docker or Podman where a volume lives is root-equivalent (the docker group, root's podman storage), so a
-// config with volume entries runs the service as root instead, still with the file system read-only but the state.
+// Asking Docker or Podman where a volume lives is root-equivalent (the docker group, root's podman storage), and
+// SQLite writes beside the database it reads, so a config with volume entries or SQLite databases runs the service
+// as root instead, still with the file system read-only but the state (and the SQLite directories).
 import {header, type Deployment, type GeneratedFile} from './deployment.js'
 
 export function systemdUnitName(d: Deployment): string {
@@ -14,7 +15,11 @@ export function generateSystemd(d: Deployment): GeneratedFile[] {
   const state = `/var/lib/kamal-backup/${d.slug}`
   const envFile = `/etc/kamal-backup/${d.slug}.env`
   const podman = d.volumes.some((v) => v.runtime === 'podman') || (d.usesVolumes && d.volumes.some((v) => !v.runtime))
-  const asRoot = d.usesVolumes
+  // A database in a file is read by its own engine, which writes beside it (SQLite's WAL index): those directories
+  // stay writable, and only root (or the app's own user) can write there.
+  const writable = d.directories.filter((x) => x.writable).map((x) => x.path)
+  const asRoot = d.usesVolumes || writable.length > 0
+  const why = d.usesVolumes ? '`docker/podman volume inspect` of the host runtime needs it (the docker group is root-equivalent too)' : `SQLite writes its WAL index beside the database it reads (${writable.join(', ')})`
   const service = [
     header('#', d, 'systemd'),
     '#',
@@ -35,7 +40,7 @@ export function generateSystemd(d: Deployment): GeneratedFile[] {
     '[Service]',
     'Type=oneshot',
     ...(asRoot
-      ? ['# Root: `docker/podman volume inspect` of the host runtime needs it (the docker group is root-equivalent too).', 'User=root']
+      ? [`# Root: ${why}.`, 'User=root']
       : ['User=kamal-backup', 'Group=kamal-backup', '# Reads every backed-up path without owning it; nothing more (restic: "Backing up as a non-root user").', 'AmbientCapabilities=CAP_DAC_READ_SEARCH', 'CapabilityBoundingSet=CAP_DAC_READ_SEARCH']),
     `Environment=KAMAL_BACKUP_CONFIG=${d.hostConfig}`,
     `Environment=KAMAL_BACKUP_STATE_DIR=${state}`,
@@ -52,6 +57,7 @@ export function generateSystemd(d: Deployment): GeneratedFile[] {
     'ProtectSystem=strict',
     `ReadWritePaths=${state}`,
     ...(podman ? ['# podman keeps its locks and database here, also for `podman volume inspect`.', 'ReadWritePaths=-/var/lib/containers/storage -/run/libpod -/run/containers'] : []),
+    ...(writable.length > 0 ? ['# The directories of the SQLite databases: SQLite writes its WAL index there while reading.', `ReadWritePaths=${writable.join(' ')}`] : []),
     'ProtectHome=read-only',
     'PrivateTmp=true',
     'NoNewPrivileges=true',

@@ -116,6 +116,18 @@ describe('generate systemd', {concurrency: true}, () => {
     assert.match(broken.stderr, /calendar/i)
   })
 
+  test('with a SQLite database the service runs as root and may write only the database\'s directory beside its state', async () => {
+    const a = app(['databases: [{name: main, adapter: sqlite, path: /srv/shop/db/production.sqlite3}]', 'paths: [/srv/shop/uploads]', 'restic: {repository: /srv/repo, password: {secret: RESTIC_PASSWORD}, retention: {keep_daily: 7}}'])
+    const out = join(a.dir, 'units')
+    assert.equal((await a.generate(['systemd', '--out', out, '--bin', BIN])).code, 0)
+    const unit = `kamal-backup-${a.name}`
+    const service = unitKeys(readFileSync(join(out, `${unit}.service`), 'utf8'))
+    assert.deepEqual(service.get('User'), ['root'])
+    assert.deepEqual(service.get('ReadWritePaths'), [`/var/lib/kamal-backup/${a.name}`, '/srv/shop/db'])
+    assert.match(readFileSync(join(out, `${unit}.service`), 'utf8'), /# Root: SQLite writes its WAL index beside the database it reads \(\/srv\/shop\/db\)/)
+    assert.deepEqual(await verifyUnits([join(out, `${unit}.service`), join(out, `${unit}.timer`)]), {code: 0, stderr: ''})
+  })
+
   for (const schedule of ['6h', '1d', '30m', '1w', '1h', '15 2 * * 1-5', '0 3 1,15 * 1', '@monthly', '*/20 9-17 * 1,6 *']) {
     test(`backup.schedule "${schedule}": the timer fires when the schedule does (systemd-analyze calendar)`, async () => {
       const a = app([`paths: [/srv/data]`, 'restic: {repository: /srv/repo, password: {secret: RESTIC_PASSWORD}, retention: {keep_daily: 7}}', `backup: {schedule: "${schedule}"}`])
