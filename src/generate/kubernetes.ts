@@ -51,7 +51,8 @@ export function generateKubernetes(d: Deployment): GeneratedFile[] {
                   image: d.image,
                   command: ['kamal-backup', 'backup', '--on-schedule'],
                   envFrom: [{secretRef: {name: `${name}-secrets`}}],
-                  securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: ['ALL'], add: ['DAC_READ_SEARCH']}},
+                  // Reads every file; writes only where a SQLite database is (its WAL index), which needs DAC_OVERRIDE.
+                  securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: ['ALL'], add: ['DAC_READ_SEARCH', ...(d.directories.some((x) => x.writable) ? ['DAC_OVERRIDE'] : [])]}},
                   volumeMounts: [
                     {name: 'config', mountPath: ACCESSORY_CONFIG_PATH, subPath: 'kamal-backup.yml', readOnly: true},
                     {name: 'state', mountPath: d.containerStateDir},
