@@ -13,6 +13,7 @@ import Init from './commands/init.js'
 import List from './commands/list.js'
 import Migrate from './commands/migrate.js'
 import Generate from './commands/generate.js'
+import Runbook from './commands/runbook.js'
 import NotifyTest from './commands/notify/test.js'
 import Prune from './commands/prune.js'
 import RestoreLocal from './commands/restore/local.js'
@@ -35,6 +36,7 @@ export const COMMANDS = {
   list: List,
   migrate: Migrate,
   generate: Generate,
+  runbook: Runbook,
   'notify:test': NotifyTest,
   prune: Prune,
   'restore:local': RestoreLocal,

@@ -4,7 +4,7 @@
 import {chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {loadBackupConfig} from '../config/backup-config.js'
-import {backupConfigPath} from '../config/validate.js'
+import {backupConfigPath, inspectCheckout} from '../config/validate.js'
 import {throwOnErrors} from '../parse/findings.js'
 import {unifiedDiff} from '../parse/diff.js'
 import {generateCompose} from './compose.js'
@@ -12,6 +12,7 @@ import {deployment, type Deployment, type GeneratedFile, type RuntimeTarget} fro
 import {generateKubernetes} from './kubernetes.js'
 import {generateProxmox} from './proxmox.js'
 import {generateQuadlet} from './quadlet.js'
+import {renderRunbook} from './runbook.js'
 import {generateSystemd} from './systemd.js'
 
 const GENERATORS: Record<RuntimeTarget, (d: Deployment, options: {oneshot?: boolean}) => GeneratedFile[]> = {
@@ -92,6 +93,62 @@ export function generate(options: GenerateOptions): GenerateResult {
     }
   } finally {
     for (const s of staged) rmSync(s.temporary, {force: true})
+  }
+  return result
+}
+
+export interface RunbookResult {
+  app: string
+  file: string
+  content: string
+  written: boolean
+  /** --check: the diff when the file differs, null when it matches; `missing` when it is not there. */
+  stale: string | null
+  missing: boolean
+  /** Errors `kamal-backup validate` reports for this checkout (the runbook is written anyway). */
+  problems: number
+}
+
+/** RUNBOOK.md (or `out`) for the checkout's app and destination: written in one step, or compared (--check). */
+export function runbook(options: {cwd: string; env: Readonly<Record<string, string | undefined>>; destination?: string; configFile?: string; backupConfigFile?: string; out?: string; check?: boolean}): RunbookResult {
+  const state = inspectCheckout({
+    cwd: options.cwd,
+    env: options.env,
+    skipSecrets: true,
+    host: false,
+    ...(options.destination !== undefined && {destination: options.destination}),
+    ...(options.configFile !== undefined && {configFile: options.configFile}),
+    ...(options.backupConfigFile !== undefined && {backupConfigFile: options.backupConfigFile}),
+  })
+  // Files that cannot be read stop it; what validate finds between them (an unmounted path, a secret without a
+  // value) does not: the runbook is still right, and the problems are counted for the command to say.
+  throwOnErrors(state.findings.filter((f) => !/^(kamal|secrets|host)\//.test(f.rule)))
+  const problems = state.findings.filter((f) => f.severity === 'error').length
+  const content = renderRunbook({
+    config: state.config!,
+    ...(state.model && {model: state.model}),
+    ...(options.destination !== undefined && {destination: options.destination}),
+    ...(options.configFile !== undefined && {configFile: options.configFile}),
+    ...(options.backupConfigFile !== undefined && {backupConfigFile: options.backupConfigFile}),
+  })
+  const shown = options.out ?? 'RUNBOOK.md'
+  const path = resolve(options.cwd, shown)
+  const result: RunbookResult = {app: state.config!.app, file: shown, content, written: false, stale: null, missing: false, problems}
+  if (options.check) {
+    if (!existsSync(path)) result.missing = true
+    else {
+      const current = readFileSync(path, 'utf8')
+      if (current !== content) result.stale = unifiedDiff(current, content, {from: `a/${shown}`, to: `b/${shown}`})
+    }
+    return result
+  }
+  const temporary = `${path}.tmp-${process.pid}`
+  try {
+    writeFileSync(temporary, content)
+    renameSync(temporary, path)
+    result.written = true
+  } finally {
+    rmSync(temporary, {force: true})
   }
   return result
 }
