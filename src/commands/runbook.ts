@@ -6,7 +6,7 @@ import type {RunbookResult} from '../generate/index.js'
 
 export default class Runbook extends BaseCommand {
   static override summary = 'Write RUNBOOK.md: what is backed up, and every restore command as it must be typed for this app'
-  static override description = `Made from config/kamal-backup.yml and config/deploy.yml (with -d, for that destination), offline: what is backed up and where it lives (in the accessory and on the host), the repository and the names of the secrets that open it (never a value), and the commands for the on-call engineer — status, list, restore production (a dry run first; one database; the files only; a point in time; a run by id), the undo from the safety backup, the checks afterwards, drill production and drill local, unlock, check — each with this app's -d/-c. Commit it beside the code; --check in CI fails when the config changed and the runbook did not.
+  static override description = `Made from config/kamal-backup.yml and config/deploy.yml (with -d, for that destination), offline: what is backed up and where it lives (in the accessory and on the host), the repository and the names of the secrets that open it (never a value), and the commands for the on-call engineer — status, list, restore production (a dry run first; one database; the files only; a point in time; a run by id), the undo from the safety backup, the checks afterwards, drill production and drill local, unlock, check — each with this app's -d/-c — and, with --evidence, the recovery time the last drills and restores took. Commit it beside the code; --check in CI fails when the config changed and the runbook did not.
 
 EXIT CODES
   0  written (or, with --check, up to date)
@@ -16,12 +16,14 @@ EXIT CODES
   static override examples = [
     {description: 'Write RUNBOOK.md for the production destination', command: '<%= config.bin %> <%= command.id %> -d production'},
     {description: 'In CI: fail when the committed runbook no longer matches the config', command: '<%= config.bin %> <%= command.id %> -d production --check'},
+    {description: 'With the recovery time measured by the last drills', command: '<%= config.bin %> evidence -d production --json > evidence.json && <%= config.bin %> <%= command.id %> -d production --evidence evidence.json'},
     {description: 'One runbook per destination', command: '<%= config.bin %> <%= command.id %> -d staging --out docs/RUNBOOK.staging.md'},
   ]
 
   static override flags = {
     ...checkoutFlags,
     out: Flags.string({char: 'o', summary: 'The file to write (default RUNBOOK.md).'}),
+    evidence: Flags.string({summary: 'An `evidence --json` document (kamal-backup evidence -d ... --json > evidence.json): the runbook shows the recovery time measured by its drills and restores.'}),
     check: Flags.boolean({summary: 'Compare the file with what would be written; exit 1 if it differs or is missing. Writes nothing.'}),
   }
 
@@ -35,6 +37,7 @@ EXIT CODES
       ...(flags['config-file'] !== undefined && {configFile: flags['config-file']}),
       ...(flags['backup-config'] !== undefined && {backupConfigFile: flags['backup-config']}),
       ...(flags.out !== undefined && {out: flags.out}),
+      ...(flags.evidence !== undefined && {evidence: flags.evidence}),
       check: flags.check,
     })
     const s = this.ui.style

@@ -12,7 +12,8 @@ import {deployment, type Deployment, type GeneratedFile, type RuntimeTarget} fro
 import {generateKubernetes} from './kubernetes.js'
 import {generateProxmox} from './proxmox.js'
 import {generateQuadlet} from './quadlet.js'
-import {renderRunbook} from './runbook.js'
+import {renderRunbook, type EvidenceHistory} from './runbook.js'
+import {UsageError} from '../errors.js'
 import {generateSystemd} from './systemd.js'
 
 const GENERATORS: Record<RuntimeTarget, (d: Deployment, options: {oneshot?: boolean}) => GeneratedFile[]> = {
@@ -110,7 +111,7 @@ export interface RunbookResult {
 }
 
 /** RUNBOOK.md (or `out`) for the checkout's app and destination: written in one step, or compared (--check). */
-export function runbook(options: {cwd: string; env: Readonly<Record<string, string | undefined>>; destination?: string; configFile?: string; backupConfigFile?: string; out?: string; check?: boolean}): RunbookResult {
+export function runbook(options: {cwd: string; env: Readonly<Record<string, string | undefined>>; destination?: string; configFile?: string; backupConfigFile?: string; evidence?: string; out?: string; check?: boolean}): RunbookResult {
   const state = inspectCheckout({
     cwd: options.cwd,
     env: options.env,
@@ -124,7 +125,9 @@ export function runbook(options: {cwd: string; env: Readonly<Record<string, stri
   // value) does not: the runbook is still right, and the problems are counted for the command to say.
   throwOnErrors(state.findings.filter((f) => !/^(kamal|secrets|host)\//.test(f.rule)))
   const problems = state.findings.filter((f) => f.severity === 'error').length
+  const evidence = options.evidence === undefined ? undefined : {file: options.evidence, doc: readEvidence(resolve(options.cwd, options.evidence), options.evidence, state.config!.app)}
   const content = renderRunbook({
+    ...(evidence && {evidence}),
     config: state.config!,
     ...(state.model && {model: state.model}),
     ...(options.destination !== undefined && {destination: options.destination}),
@@ -151,4 +154,18 @@ export function runbook(options: {cwd: string; env: Readonly<Record<string, stri
     rmSync(temporary, {force: true})
   }
   return result
+}
+
+/** An `evidence --json` document of this app, or one clear error. */
+function readEvidence(path: string, shown: string, app: string): EvidenceHistory {
+  let doc: unknown
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new UsageError(`--evidence ${shown}: cannot read it as JSON (${(error as Error).message})`, {suggestions: ['write it with kamal-backup evidence --json > evidence.json (-d as for the runbook)']})
+  }
+  const d = doc as Partial<EvidenceHistory> & {kind?: unknown}
+  if (d.kind !== 'evidence' || !d.restore_drills?.recent || !d.restores?.recent) throw new UsageError(`--evidence ${shown}: not an evidence document`, {suggestions: ['write it with kamal-backup evidence --json > evidence.json']})
+  if (d.app !== app) throw new UsageError(`--evidence ${shown}: it is the evidence of app ${String(d.app)}, this runbook is for ${app}`)
+  return d as EvidenceHistory
 }

@@ -17,6 +17,24 @@ export interface RunbookInput {
   configFile?: string
   /** --backup-config as given (host mode, or a config elsewhere). */
   backupConfigFile?: string
+  /** An `evidence --json` document: its drills and restores give the recovery time measured. */
+  evidence?: {file: string; doc: EvidenceHistory}
+}
+
+interface HistoryEntry {
+  status: string
+  scope: string
+  finished_at: string
+  run_id: string | null
+  duration_ms: number | null
+}
+
+/** The parts of an `evidence --json` document the runbook reads. */
+export interface EvidenceHistory {
+  app: string
+  generated_at: string
+  restore_drills: {recent: HistoryEntry[]}
+  restores: {recent: HistoryEntry[]}
 }
 
 /** The example time of the point-in-time restore: fixed, so the runbook does not change from day to day. */
@@ -124,10 +142,30 @@ export function renderRunbook(input: RunbookInput): string {
     '',
     '## Recovery time',
     '',
-    `The duration of each drill and restore is recorded: \`${kb('evidence')}\` shows the last drills (the recovery time a restore of this app takes).`,
-    '',
+    ...recoveryTime(input, kb('evidence', '--json')),
   ]
   return lines.join('\n')
+}
+
+/** The recovery time measured: the durations of the last drills and restores of an evidence document. */
+function recoveryTime(input: RunbookInput, evidenceCommand: string): string[] {
+  const refresh = `Refresh it with \`${evidenceCommand} > evidence.json\` and \`kamal-backup runbook --evidence evidence.json\` (same flags as this runbook).`
+  if (!input.evidence) return [`Not measured in this copy: every drill and restore records its duration. ${refresh}`, '']
+  const {doc, file} = input.evidence
+  const seconds = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`)
+  const rows = [...doc.restore_drills.recent.map((e) => ({...e, what: 'drill'})), ...doc.restores.recent.map((e) => ({...e, what: 'restore'}))].sort((a, b) => b.finished_at.localeCompare(a.finished_at))
+  const ok = rows.filter((r) => r.status === 'ok' && r.duration_ms !== null).map((r) => r.duration_ms!)
+  const sorted = [...ok].sort((a, b) => a - b)
+  const median = sorted.length > 0 ? sorted[Math.floor((sorted.length - 1) / 2)]! : undefined
+  return [
+    median === undefined
+      ? `No drill or restore has finished ok yet (evidence of ${doc.generated_at}, \`${file}\`): the recovery time is unknown. Run the drill above.`
+      : `Measured by the last ${ok.length} successful drills and restores (evidence of ${doc.generated_at}, \`${file}\`): **${seconds(median)}** (median), the longest ${seconds(sorted.at(-1)!)}.`,
+    '',
+    ...(rows.length > 0 ? ['| finished | what | scope | run | status | duration |', '| --- | --- | --- | --- | --- | --- |', ...rows.map((r) => `| ${r.finished_at} | ${r.what} | ${r.scope} | ${r.run_id ?? '–'} | ${r.status} | ${r.duration_ms === null ? '–' : seconds(r.duration_ms)} |`), ''] : []),
+    refresh,
+    '',
+  ]
 }
 
 function drillTargets(config: BackupConfig): string[] {

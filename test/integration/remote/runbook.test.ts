@@ -76,6 +76,32 @@ describe('runbook: every command in it runs against the lab', {concurrency: fals
     }
   })
 
+  test('--evidence: the drill the runbook describes, run for real, gives the recovery time it shows', async () => {
+    assert.equal((await cli(app, ['runbook', '-d', 'production'])).code, 0)
+    const before = readFileSync(join(app.dir, 'RUNBOOK.md'), 'utf8')
+    assert.match(before, /Not measured in this copy/)
+    const drillLine = [...before.matchAll(/^kamal-backup drill production .*$/gm)][0]![0]
+    const drill = await cli(app, [...words(drillLine).slice(1), '--yes'], {timeoutMs: 180_000})
+    assert.equal(drill.code, 0, drill.stdout + drill.stderr)
+    const evidence = await cli(app, ['evidence', '-d', 'production', '--json'])
+    assert.equal(evidence.code, 0, evidence.stderr)
+    writeFileSync(join(app.dir, 'evidence.json'), evidence.stdout)
+    const doc = JSON.parse(evidence.stdout)
+    const measured = doc.restore_drills.recent[0]
+    assert.equal(measured.status, 'ok')
+    assert.equal((await cli(app, ['runbook', '-d', 'production', '--evidence', 'evidence.json'])).code, 0)
+    const after = readFileSync(join(app.dir, 'RUNBOOK.md'), 'utf8')
+    const seconds = `${(measured.duration_ms / 1000).toFixed(1)} s`
+    assert.match(after, new RegExp(`Measured by the last 1 successful drills and restores \\(evidence of ${doc.generated_at}, \`evidence\\.json\`\\): \\*\\*${seconds.replace('.', '\\.')}\\*\\* \\(median\\)`))
+    assert.match(after, new RegExp(`\\| ${measured.finished_at} \\| drill \\| production \\| ${runId} \\| ok \\| ${seconds.replace('.', '\\.')} \\|`))
+    // The same evidence keeps --check quiet; another app's evidence is refused.
+    assert.equal((await cli(app, ['runbook', '-d', 'production', '--evidence', 'evidence.json', '--check'])).code, 0)
+    writeFileSync(join(app.dir, 'other.json'), JSON.stringify({...doc, app: 'someone-else'}))
+    const other = await cli(app, ['runbook', '-d', 'production', '--evidence', 'other.json'])
+    assert.equal(other.code, 2)
+    assert.match(other.stderr, /it is the evidence of app someone-else/)
+  })
+
   test('--check: fresh passes; a changed config makes it stale (exit 1, the diff); a missing file is said', async () => {
     assert.equal((await cli(app, ['runbook', '-d', 'production'])).code, 0)
     const fresh = await cli(app, ['runbook', '-d', 'production', '--check'])
