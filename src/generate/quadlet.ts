@@ -5,6 +5,7 @@
 // variable. A .volume unit creates the state volume.
 import {ACCESSORY_CONFIG_PATH} from '../config/types.js'
 import {header, type Deployment, type GeneratedFile} from './deployment.js'
+import {timerUnit} from './systemd.js'
 
 export function quadletName(d: Deployment): string {
   return `${d.slug}-backup`
@@ -65,25 +66,5 @@ function files(d: Deployment, oneshot: boolean): GeneratedFile[] {
 
 /** --oneshot: the timer that starts the one-run container (a plain systemd timer: Quadlet has no timer units). */
 function timer(d: Deployment): GeneratedFile {
-  const name = quadletName(d)
-  return {
-    name: `${name}.timer`,
-    content: [
-      header('#', d, 'quadlet'),
-      `# backup.schedule is "${d.scheduleText}"; each run is \`backup --on-schedule\` (no due check).`,
-      '',
-      '[Unit]',
-      `Description=kamal-backup: scheduled backups of ${d.app}`,
-      '',
-      '[Timer]',
-      ...d.onCalendar.map((c) => `OnCalendar=${c}`),
-      'Persistent=true',
-      'RandomizedDelaySec=5min',
-      `Unit=${name}.service`,
-      '',
-      '[Install]',
-      'WantedBy=timers.target',
-      '',
-    ].join('\n'),
-  }
+  return {name: `${quadletName(d)}.timer`, content: timerUnit(d, 'quadlet', quadletName(d))}
 }

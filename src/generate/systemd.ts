@@ -69,8 +69,18 @@ export function generateSystemd(d: Deployment): GeneratedFile[] {
     'UMask=0077',
     '',
   ].join('\n')
-  const timer = [
-    header('#', d, 'systemd'),
+  const timer = timerUnit(d, 'systemd', unit)
+  return [
+    {name: `${unit}.service`, content: service},
+    {name: `${unit}.timer`, content: timer},
+    {name: `${unit}.env.example`, content: environmentTemplate(d, `install -m 0600 ${unit}.env.example ${envFile}`)},
+  ]
+}
+
+/** The timer that starts `unit`.service at each time of backup.schedule (systemd, and Quadlet's --oneshot). */
+export function timerUnit(d: Deployment, runtime: 'systemd' | 'quadlet', unit: string): string {
+  return [
+    header('#', d, runtime),
     `# backup.schedule is "${d.scheduleText}"; the run itself does not check whether it is due (--on-schedule).`,
     '',
     '[Unit]',
@@ -87,11 +97,6 @@ export function generateSystemd(d: Deployment): GeneratedFile[] {
     'WantedBy=timers.target',
     '',
   ].join('\n')
-  return [
-    {name: `${unit}.service`, content: service},
-    {name: `${unit}.timer`, content: timer},
-    {name: `${unit}.env.example`, content: environmentTemplate(d, `install -m 0600 ${unit}.env.example ${envFile}`)},
-  ]
 }
 
 /** NAME= lines for every secret, values left empty: a template, never a value. */
