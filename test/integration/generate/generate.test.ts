@@ -26,6 +26,7 @@ import {kb, kbJson} from '../../support/cli.ts'
 import {checkers, freshRepo, lab, prepareRepo, restic, resticBin, run, tempDir, uniqueName} from '../../support/lab.ts'
 import {LAB_IMAGE, ROOT} from '../remote/fixture.ts'
 import {nextRun, parseSchedule} from '../../../src/config/schedule.ts'
+import {assertMatchesSchema} from '../../support/schemas.ts'
 
 const BIN = join(ROOT, 'bin/run.js')
 const volumes: string[] = []
@@ -414,6 +415,7 @@ describe('generate --check and output', () => {
     assert.deepEqual(stale.json.stale.map((s: {name: string}) => s.name), [`${unit}.timer`])
     assert.match(stale.json.stale[0].diff, /^-OnCalendar=.*\n\+OnCalendar=\*-\*-\* 04:00:00 UTC$/m)
     assert.deepEqual(stale.json.missing, [`${unit}.env.example`])
+    assertMatchesSchema('generate.schema.json', stale.json)
     assert.ok(!existsSync(join(out, `${unit}.env.example`)), '--check writes nothing')
     const human = await a.generate(['systemd', '--out', out, '--check'])
     assert.match(human.stdout, new RegExp(`${unit}\\.timer is stale: regenerate with kamal-backup generate systemd --out`))
@@ -436,6 +438,7 @@ describe('generate --check and output', () => {
     const {json} = await kbJson(['generate', 'kubernetes', '--backup-config', a.config], {cwd: a.dir})
     assert.deepEqual(json.files.map((f: {name: string}) => f.name), [`${a.name}-kamal-backup.yaml`, `${a.name}-kamal-backup-secret.yaml`])
     assert.equal(json.out, null)
+    assertMatchesSchema('generate.schema.json', json)
     assert.doesNotMatch(printed.stderr, /deploy\.yml/)
     // In a Kamal app the accessory runs the schedule already: said, on stderr, and the files still made.
     mkdirSync(join(a.dir, 'config'))

@@ -10,6 +10,7 @@ import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {freshRepo, lab, tempDir} from '../../support/lab.ts'
 import {accessory, cli, remoteApp, type Container, type RemoteApp} from './fixture.ts'
+import {assertMatchesSchema} from '../../support/schemas.ts'
 
 /** The shell words of a command line as the runbook writes them (POSIX quoting, no expansions). */
 function words(line: string): string[] {
@@ -110,6 +111,7 @@ describe('runbook: every command in it runs against the lab', {concurrency: fals
     const stale = await cli(app, ['runbook', '-d', 'production', '--check', '--json'])
     assert.equal(stale.code, 1)
     const json = JSON.parse(stale.stdout)
+    assertMatchesSchema('runbook.schema.json', json)
     assert.match(json.stale, /^-Schedule: `1d` \(backups are disabled: backup\.enabled is false\)\.\n\+Schedule: `6h` \(backups are disabled: backup\.enabled is false\)\.$/m)
     const missing = await cli(app, ['runbook', '-d', 'production', '--check', '--out', 'docs/RUNBOOK.md'])
     assert.equal(missing.code, 1)
