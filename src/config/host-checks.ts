@@ -13,10 +13,15 @@ import type {BackupConfig} from './types.js'
 
 export const SYSTEMD_UNIT_DIR = '/etc/systemd/system'
 
+/** The app's name as unit, container and Kubernetes object names take it: lowercase letters, digits, hyphens.
+ *  `generate` names its files with it, and validate finds the installed timer by it: one function for both. */
+export function appSlug(app: string): string {
+  return app.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'app'
+}
+
 /** Where `generate systemd` tells the operator to install the app's timer. */
 export function installedTimer(app: string): string {
-  const slug = app.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'app'
-  return `${SYSTEMD_UNIT_DIR}/kamal-backup-${slug}.timer`
+  return `${SYSTEMD_UNIT_DIR}/kamal-backup-${appSlug(app)}.timer`
 }
 
 export interface HostCheckInput {

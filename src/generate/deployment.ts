@@ -6,6 +6,7 @@ import type {BackupConfig} from '../config/types.js'
 import {DATABASE_KINDS, mountedVolumePath} from '../config/types.js'
 import {IMAGE} from '../config/init.js'
 import {onCalendar, scheduleAsCron} from '../config/calendar.js'
+import {appSlug} from '../config/host-checks.js'
 
 /** Where `npm install -g kamal-backup` puts the command with Debian's Node. */
 export const DEFAULT_BIN = '/usr/local/bin/kamal-backup'
@@ -73,7 +74,7 @@ function readFiles(config: BackupConfig): string[] {
 }
 
 export function deployment(config: BackupConfig, options: {configText: string; hostConfig?: string; image?: string; bin?: string; version: string}): Deployment {
-  const slug = config.app.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'app'
+  const slug = appSlug(config.app)
   const [major, minor] = options.version.split('.')
   // A database in a file (SQLite) is read with its own engine: its directory must be writable (WAL); the rest is
   // mounted read-only.
