@@ -68,6 +68,10 @@ export interface MaintenanceRecord {
   error: string | null
   /** check, prune: the damage it found (restic: "repository contains errors", a pack missing), first found `since`. */
   damage?: {since: string; what_to_do: string[]} | null
+  /** check with --repository NAME: the copy checked instead of the primary. */
+  repository?: string
+  /** check: each copy (restic.copies), checked after the primary. */
+  copies?: {name: string; repository: string; status: 'ok' | 'failed'; output: string | null; error: string | null}[]
 }
 
 /** The kinds of database kamal-backup knows (config `adapter:`), as records name them. */
@@ -147,6 +151,23 @@ export interface BackupRunRecord {
   volumes?: {name: string; runtime: 'docker' | 'podman' | 'mounted'; path: string}[]
   /** What the run repaired on its way, unasked: stale restic locks removed, a dead run found and recorded. */
   recoveries?: string[]
+  /** restic.copies: what each copy got after this run. */
+  copies?: CopyOutcome[]
+}
+
+/** One copy (restic.copies) after a run. */
+export interface CopyOutcome {
+  name: string
+  repository: string
+  status: 'ok' | 'failed'
+  /** The runs copied this time (the run itself, and runs a failed copy had missed), newest first. */
+  runs: string[]
+  snapshots: number
+  /** Snapshots the copy's retention removed. */
+  removed: number
+  finished_at: string
+  duration_ms: number
+  error: string | null
 }
 
 export interface StepReport {

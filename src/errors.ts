@@ -80,6 +80,8 @@ export const ERROR_CODES = {
   'backup/runtime-failed': {exit: ExitCode.failed, meaning: 'host mode: `docker/podman volume inspect` failed for another reason than a missing volume'},
   'backup/source-not-mounted': {exit: ExitCode.failed, meaning: 'inside the accessory, a path to back up is on the container\'s own file system, not a mounted volume'},
   'backup/not-visible': {exit: ExitCode.failed, meaning: 'a new snapshot is not in the repository after the backup'},
+  'copy/not-visible': {exit: ExitCode.failed, meaning: 'restic copy finished, but a snapshot it should have copied is not in the copy (restic.copies)'},
+  'copy/failed': {exit: ExitCode.failed, meaning: 'a copy (restic.copies) could not be made or checked; the primary repository is unaffected'},
   'backup/safety-failed': {exit: ExitCode.failed, meaning: 'the safety backup before a production restore failed; nothing was restored'},
   'database/unreachable': {exit: ExitCode.failed, meaning: 'a database server cannot be reached, or refused the login'},
   'database/not-writable': {exit: ExitCode.failed, meaning: 'a restore target is a standby, read-only, or not the user\'s to reset'},

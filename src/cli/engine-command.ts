@@ -95,7 +95,7 @@ export abstract class EngineCommand extends BaseCommand {
 
   /** The engine, its failures printed as they happen, and (unless `report` is false: a workstation's own restores)
    *  notify[] told what happens and the metrics textfile rewritten after each run, drill and check. */
-  protected async engine(flags: WorkstationFlags, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}, options: {report?: boolean} = {}): Promise<Engine> {
+  protected async engine(flags: WorkstationFlags, overrides: Pick<EngineOptions, 'secrets' | 'stateDir'> = {}, options: {report?: boolean; copy?: string | undefined} = {}): Promise<Engine> {
     this.installSignalHandlers()
     const cwd = process.cwd()
     const engine = createEngine({
@@ -107,6 +107,11 @@ export abstract class EngineCommand extends BaseCommand {
       signal: this.abortController.signal,
       ...overrides,
     })
+    if (options.copy !== undefined) {
+      const {withCopyAsPrimary} = await import('../engine/copies.js')
+      engine.config = withCopyAsPrimary(engine.config, options.copy)
+      this.ui.info(`using the copy ${options.copy} (restic.copies) instead of the primary repository`)
+    }
     engine.events.on(failurePrinter(this.ui))
     if (options.report !== false) {
       if (engine.config.notify.length > 0) {
@@ -137,7 +142,7 @@ export abstract class EngineCommand extends BaseCommand {
 
   /** The engine for restores onto this workstation: secrets from the environment and .kamal/secrets (for the
    *  destination), the workstation's own state directory, and config/kamal-backup.local.yml. */
-  protected async workstationEngine(flags: WorkstationFlags): Promise<{engine: Engine; local: LocalConfig | undefined}> {
+  protected async workstationEngine(flags: WorkstationFlags, options: {copy?: string | undefined} = {}): Promise<{engine: Engine; local: LocalConfig | undefined}> {
     const cwd = process.cwd()
     const localFile = loadLocalConfig(resolve(cwd, DEFAULT_LOCAL_CONFIG), cwd)
     throwOnErrors(localFile.findings)
@@ -147,8 +152,9 @@ export abstract class EngineCommand extends BaseCommand {
     const engine = await this.engine(flags, {
       secrets: workstationSecrets(process.env, files, secretsPath),
       stateDir: localFile.config?.statePath ?? resolve(cwd, 'tmp/kamal-backup'),
-    }, {report: false})
-    if (localFile.config) {
+    }, {report: false, copy: options.copy})
+    // The local file's restic settings are for the primary repository; a copy is reached as configured.
+    if (localFile.config && options.copy === undefined) {
       // Workstation overrides for reaching the repository (e.g. a password command using a password manager).
       Object.assign(engine.config.restic, Object.fromEntries(Object.entries(localFile.config.restic).filter(([, v]) => v !== undefined)))
     }

@@ -36,6 +36,22 @@ export const remoteFlags = {
   }),
 }
 
+/** restore and drill: `--from NAME`, a copy (restic.copies) in the primary repository's place. */
+export const fromCopyFlags = {
+  from: Flags.string({
+    summary: 'Read the copy NAME (restic.copies) instead of the primary repository; works when the primary is gone.',
+    helpGroup: 'REPOSITORY',
+  }),
+}
+
+/** list and check: `--repository NAME`, a copy (restic.copies) instead of the primary repository. */
+export const repositoryFlags = {
+  repository: Flags.string({
+    summary: 'Use the copy NAME (restic.copies) instead of the primary repository.',
+    helpGroup: 'REPOSITORY',
+  }),
+}
+
 /** `[SNAPSHOT]`: latest, a run id or a snapshot id. */
 export const snapshotArg = {
   snapshot: Args.string({description: 'latest (the newest complete run), a run id (20261122T030000Z) or a snapshot id', default: 'latest'}),

@@ -3,6 +3,7 @@ import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-comman
 import {runCheck, type MaintenanceRecord} from '../engine/maintenance.js'
 import {readDataSubsetProblem} from '../config/types.js'
 import {UsageError} from '../errors.js'
+import {repositoryFlags} from '../cli/flags.js'
 
 export default class Check extends AccessoryCommand<typeof Check> {
   static override summary = 'Verify the repository with restic check'
@@ -13,10 +14,12 @@ ${WHERE_IT_RUNS}`
   static override examples = [
     {description: 'Structure check', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Also read a tenth of the data', command: '<%= config.bin %> <%= command.id %> --read-data-subset 10%'},
+    {description: 'Only the copy named offsite (restic.copies); without --repository every copy is checked after the primary', command: '<%= config.bin %> <%= command.id %> --repository offsite'},
   ]
 
   static override flags = {
     'read-data-subset': Flags.string({summary: 'Also read this part of the data: a percentage (5%), a fraction (1/7) or a size (500M).'}),
+    ...repositoryFlags,
   }
 
   /** A value restic would refuse is a usage error here, before the repository (or the accessory) is reached. */
@@ -29,8 +32,11 @@ ${WHERE_IT_RUNS}`
   }
 
   protected async here({flags}: Parsed<typeof Check>): Promise<MaintenanceRecord> {
-    const record = await runCheck(await this.engine(flags), flags['read-data-subset'])
-    this.out(`${this.ui.style.green('✔')} repository check ok${record.read_data_subset ? ` (read ${record.read_data_subset} of the data)` : ''}`)
-    return record
+    const record = await runCheck(await this.engine(flags, {}, {copy: flags.repository}), flags['read-data-subset'])
+    const ok = this.ui.style.green('✔')
+    const name = flags.repository === undefined ? 'repository' : `copy ${flags.repository}`
+    this.out(`${ok} ${name} check ok${record.read_data_subset ? ` (read ${record.read_data_subset} of the data)` : ''}`)
+    for (const copy of record.copies ?? []) this.out(`${ok} copy ${copy.name} check ok`)
+    return {...record, ...(flags.repository !== undefined && {repository: flags.repository})}
   }
 }

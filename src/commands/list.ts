@@ -1,4 +1,5 @@
 import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
+import {repositoryFlags} from '../cli/flags.js'
 import {damageText} from '../engine/damage.js'
 import {listRuns, type ListResult} from '../engine/list.js'
 import {bytes} from '../engine/progress.js'
@@ -12,10 +13,13 @@ ${WHERE_IT_RUNS}`
   static override examples = [
     {description: 'Show the runs', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'As JSON, from CI', command: '<%= config.bin %> <%= command.id %> -d production --json'},
+    {description: 'The runs in the copy named offsite (restic.copies)', command: '<%= config.bin %> <%= command.id %> --repository offsite'},
   ]
 
+  static override flags = {...repositoryFlags}
+
   protected async here({flags}: Parsed<typeof List>): Promise<ListResult['runs']> {
-    const result = await listRuns(await this.engine(flags))
+    const result = await listRuns(await this.engine(flags, {}, {copy: flags.repository}))
     const s = this.ui.style
     // On stderr, with --json too: the runs below may not restore.
     if (result.damage) this.ui.error(damageText(result.damage))

@@ -27,7 +27,10 @@ import {
   type Adapter,
   type BackupConfig,
   type DatabaseConfig,
+  type CopyConfig,
   type NotifyTarget,
+  type RepositoryAccess,
+  type RetentionPolicy,
   type PasswordRef,
   type PathConfig,
   type ResticConfig,
@@ -297,35 +300,10 @@ function normalise(source: ParsedFile<KamalBackupFile>, cut: readonly YamlPath[]
   // ---- restic
   const r = data.restic ?? ({} as Partial<KamalBackupFile['restic']>)
   const restic: ResticConfig = {
-    // Absent only when cut out for a schema error (then this config is never run: validate's cross-checks only).
-    password: r.password ? passwordRef(r.password) : {kind: 'secret', name: ''},
-    env: {},
-    options: r.options ?? [],
-    initIfMissing: r.init_if_missing ?? false,
+    ...repositoryAccess(r, ['restic'], add),
     checkAfterBackup: r.check_after_backup ?? false,
     forgetAfterBackup: r.forget_after_backup ?? true,
-  }
-  if (r.repository !== undefined) {
-    restic.repository = valueRef(r.repository)
-    if (restic.repository.kind === 'value') checkRepository(restic.repository.value, ['restic', 'repository'], add)
-  }
-  if (r.repository_file !== undefined) restic.repositoryFile = r.repository_file
-  if (restic.repository && restic.repositoryFile) add('error', 'config/repository-twice', ['restic', 'repository_file'], 'set either restic.repository or restic.repository_file, not both', 'remove one of them: repository_file only for a file inside the accessory that holds the repository')
-  if (!restic.repository && !restic.repositoryFile) {
-    add('error', 'config/no-repository', ['restic'], 'restic.repository is missing: kamal-backup needs to know where to store backups', 'e.g. repository: s3:https://s3.eu-central-1.amazonaws.com/myapp-backups, or {secret: RESTIC_REPOSITORY}')
-  }
-  if (r.rest) {
-    restic.rest = {}
-    if (r.rest.username !== undefined) restic.rest.username = valueRef(r.rest.username)
-    if (r.rest.password !== undefined) restic.rest.password = valueRef(r.rest.password)
-    if (restic.rest.password && !restic.rest.username) add('error', 'config/rest-username', ['restic', 'rest'], 'restic.rest.password is set without restic.rest.username', 'add restic.rest.username: <user> (or {secret: RESTIC_REST_USERNAME})')
-  }
-  for (const [name, value] of Object.entries(r.env ?? {})) {
-    const ref = valueRef(value)
-    if (ref.kind === 'value' && isSecretName(name) && !isCredentialsFilePath(name, ref.value)) {
-      add('error', 'schema/literal-secret', ['restic', 'env', name], `restic.env.${name} is a literal secret; it would be committed to git and uploaded in clear text`, `write ${name}: {secret: ${name}}, put it in .kamal/secrets and list it under the accessory's env.secret`)
-    }
-    restic.env[name] = ref
+    copies: [],
   }
   if (r.check_read_data_subset !== undefined) {
     restic.checkReadDataSubset = r.check_read_data_subset
@@ -333,20 +311,8 @@ function normalise(source: ParsedFile<KamalBackupFile>, cut: readonly YamlPath[]
     if (problem) add('error', 'config/read-data-subset', ['restic', 'check_read_data_subset'], `check_read_data_subset: ${problem}; restic would refuse it, failing every backup at its check step`, 'use a percentage above 0 and at most 100 (5%), a fraction n/t with 1 ≤ n ≤ t (1/7), or a size (500M)')
     if (!restic.checkAfterBackup) add('warning', 'config/unused-setting', ['restic', 'check_read_data_subset'], 'check_read_data_subset has no effect unless check_after_backup is true (it still applies to `kamal-backup check`)', 'set restic.check_after_backup: true, or remove check_read_data_subset')
   }
-  if (r.retention) {
-    const k = r.retention
-    restic.retention = {
-      ...(k.keep_last !== undefined && {keepLast: k.keep_last}),
-      ...(k.keep_hourly !== undefined && {keepHourly: k.keep_hourly}),
-      ...(k.keep_daily !== undefined && {keepDaily: k.keep_daily}),
-      ...(k.keep_weekly !== undefined && {keepWeekly: k.keep_weekly}),
-      ...(k.keep_monthly !== undefined && {keepMonthly: k.keep_monthly}),
-      ...(k.keep_yearly !== undefined && {keepYearly: k.keep_yearly}),
-      ...(k.keep_within !== undefined && {keepWithin: k.keep_within}),
-    }
-    const keepsSomething = Object.entries(restic.retention).some(([key, v]) => (key === 'keepWithin' ? true : (v as number) > 0))
-    if (!keepsSomething) add('error', 'config/retention-keeps-nothing', ['restic', 'retention'], 'this retention policy keeps no snapshots: every backup would be deleted by the next prune', 'set at least one keep_* value above 0, e.g. keep_daily: 7')
-  }
+  if (r.retention) restic.retention = retentionPolicy(r.retention, ['restic', 'retention'], add)
+  restic.copies = copies(r, restic, add)
   // Seed 004: the repository is checked regularly, or corruption shows up only when a restore is needed.
   if (!restic.checkAfterBackup) {
     add('warning', 'config/no-check', ['restic'], 'restic check never runs on its own (check_after_backup is off): a damaged repository would only be noticed during a restore', 'set restic.check_after_backup: true (add check_read_data_subset: 5% to also read back part of the data), or run `kamal-backup check` on a schedule')
@@ -441,6 +407,88 @@ function isCredentialsFilePath(name: string, value: string): boolean {
 }
 
 type Add = (severity: 'error' | 'warning', rule: FindingRule, path: YamlPath, message: string, suggestion?: string) => void
+
+type RepositoryKeys = Partial<Pick<NonNullable<KamalBackupFile['restic']>, 'repository' | 'repository_file' | 'password' | 'rest' | 'env' | 'options' | 'init_if_missing'>>
+
+/** The keys that reach a repository, under `restic:` or one of its copies (`path`). */
+function repositoryAccess(r: RepositoryKeys, path: YamlPath, add: Add): RepositoryAccess {
+  const where = formatPath(path)
+  const access: RepositoryAccess = {
+    // Absent only when cut out for a schema error (then this config is never run: validate's cross-checks only).
+    password: r.password ? passwordRef(r.password) : {kind: 'secret', name: ''},
+    env: {},
+    options: r.options ?? [],
+    initIfMissing: r.init_if_missing ?? false,
+  }
+  if (r.repository !== undefined) {
+    access.repository = valueRef(r.repository)
+    if (access.repository.kind === 'value') checkRepository(access.repository.value, [...path, 'repository'], add)
+  }
+  if (r.repository_file !== undefined) access.repositoryFile = r.repository_file
+  if (access.repository && access.repositoryFile) add('error', 'config/repository-twice', [...path, 'repository_file'], `set either ${where}.repository or ${where}.repository_file, not both`, 'remove one of them: repository_file only for a file inside the accessory that holds the repository')
+  if (!access.repository && !access.repositoryFile) {
+    add('error', 'config/no-repository', path, `${where}.repository is missing: kamal-backup needs to know where to store backups`, 'e.g. repository: s3:https://s3.eu-central-1.amazonaws.com/myapp-backups, or {secret: RESTIC_REPOSITORY}')
+  }
+  if (r.rest) {
+    access.rest = {}
+    if (r.rest.username !== undefined) access.rest.username = valueRef(r.rest.username)
+    if (r.rest.password !== undefined) access.rest.password = valueRef(r.rest.password)
+    if (access.rest.password && !access.rest.username) add('error', 'config/rest-username', [...path, 'rest'], `${where}.rest.password is set without ${where}.rest.username`, 'add rest.username: <user> (or {secret: RESTIC_REST_USERNAME})')
+  }
+  for (const [name, value] of Object.entries(r.env ?? {})) {
+    const ref = valueRef(value)
+    if (ref.kind === 'value' && isSecretName(name) && !isCredentialsFilePath(name, ref.value)) {
+      add('error', 'schema/literal-secret', [...path, 'env', name], `${where}.env.${name} is a literal secret; it would be committed to git and uploaded in clear text`, `write ${name}: {secret: ${name}}, put it in .kamal/secrets and list it under the accessory's env.secret`)
+    }
+    access.env[name] = ref
+  }
+  return access
+}
+
+function retentionPolicy(k: NonNullable<NonNullable<KamalBackupFile['restic']>['retention']>, path: YamlPath, add: Add): RetentionPolicy {
+  const policy: RetentionPolicy = {
+    ...(k.keep_last !== undefined && {keepLast: k.keep_last}),
+    ...(k.keep_hourly !== undefined && {keepHourly: k.keep_hourly}),
+    ...(k.keep_daily !== undefined && {keepDaily: k.keep_daily}),
+    ...(k.keep_weekly !== undefined && {keepWeekly: k.keep_weekly}),
+    ...(k.keep_monthly !== undefined && {keepMonthly: k.keep_monthly}),
+    ...(k.keep_yearly !== undefined && {keepYearly: k.keep_yearly}),
+    ...(k.keep_within !== undefined && {keepWithin: k.keep_within}),
+  }
+  const keepsSomething = Object.entries(policy).some(([key, v]) => (key === 'keepWithin' ? true : (v as number) > 0))
+  if (!keepsSomething) add('error', 'config/retention-keeps-nothing', path, 'this retention policy keeps no snapshots: every backup would be deleted by the next prune', 'set at least one keep_* value above 0, e.g. keep_daily: 7')
+  return policy
+}
+
+const sameRef = (a: ValueRef | undefined, b: ValueRef | undefined): boolean => a !== undefined && b !== undefined && a.kind === b.kind && (a.kind === 'value' ? a.value === (b as typeof a).value : a.name === (b as typeof a).name)
+
+/** restic.copies: each reachable on its own, not the primary again, and compatible with it in one `restic copy`. */
+function copies(r: Partial<NonNullable<KamalBackupFile['restic']>>, primary: ResticConfig, add: Add): CopyConfig[] {
+  const out: CopyConfig[] = []
+  const names = new Map<string, number>()
+  for (const [index, entry] of (r.copies ?? []).entries()) {
+    if (!entry) continue
+    const path: YamlPath = ['restic', 'copies', index]
+    const copy: CopyConfig = {name: entry.name, ...repositoryAccess(entry, path, add)}
+    if (entry.retention) copy.retention = retentionPolicy(entry.retention, [...path, 'retention'], add)
+    const earlier = names.get(entry.name)
+    if (earlier !== undefined) add('error', 'config/duplicate-copy', [...path, 'name'], `copy name "${entry.name}" is used twice (also restic.copies[${earlier}])`, 'give each copy its own name: commands name it (list --repository NAME)')
+    names.set(entry.name, index)
+    if (sameRef(copy.repository, primary.repository) || (copy.repositoryFile !== undefined && copy.repositoryFile === primary.repositoryFile)) {
+      add('error', 'config/copy-is-primary', [...path, 'repository'], `restic.copies[${index}] (${entry.name}) is the primary repository again: a copy there protects nothing`, 'point it at a second place: another bucket, provider or server')
+    }
+    // One restic process reaches both repositories in `restic copy`, with one environment: a backend variable
+    // set differently for the two cannot be given to it.
+    for (const [name, ref] of Object.entries(copy.env)) {
+      const other = primary.env[name]
+      if (other && !sameRef(ref, other)) {
+        add('error', 'config/copy-backend-env', [...path, 'env', name], `restic.copies[${index}].env.${name} differs from restic.env.${name}: restic copy reaches both repositories from one process with one environment, so each variable can have one value`, 'use the same credentials for both (an access key allowed on both buckets), or a backend that carries its credentials in the repository URL ({secret: ...}), such as rest: or sftp:')
+      }
+    }
+    out.push(copy)
+  }
+  return out
+}
 
 function checkDatabaseUrl(text: string, adapter: Adapter, path: YamlPath, add: Add): void {
   const {schemes, example} = DATABASE_KINDS[adapter]

@@ -52,7 +52,8 @@ export interface RetentionPolicy {
   keepWithin?: string
 }
 
-export interface ResticConfig {
+/** What reaching a repository takes: the primary's keys under `restic:`, and each copy's. */
+export interface RepositoryAccess {
   repository?: ValueRef
   repositoryFile?: string
   password: PasswordRef
@@ -60,10 +61,21 @@ export interface ResticConfig {
   env: Record<string, ValueRef>
   options: string[]
   initIfMissing: boolean
+}
+
+/** restic.copies[]: a further repository every successful run is copied to. */
+export interface CopyConfig extends RepositoryAccess {
+  name: string
+  /** Its own; restic.retention when not given. */
+  retention?: RetentionPolicy
+}
+
+export interface ResticConfig extends RepositoryAccess {
   checkAfterBackup: boolean
   checkReadDataSubset?: string
   forgetAfterBackup: boolean
   retention?: RetentionPolicy
+  copies: CopyConfig[]
 }
 
 /** What a notification target can be told (notify[].events). */

@@ -17,6 +17,7 @@ import type {BackupRunRecord, MaintenanceRecord, StepRecord} from '../documents.
 import {addPartialSnapshots, adoptDeadRun, forgetPartialSnapshots, RunNotebook, sweepAbandonedPacks, type Leftover} from './leftovers.js'
 import {STATE_FILES} from './state.js'
 import {resolveVolumes, volumeTag} from './volumes.js'
+import {copyRuns} from './copies.js'
 
 export const RECORD_VERSION = 1
 
@@ -111,6 +112,11 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     cleanTemporaryCopies(engine)
     // The run id's second is the time of every snapshot of the run.
     await execute(engine, record, options, runIdTime(record.run_id) ?? startedAt, leftovers, notebook, (restic) => (repository = restic))
+    // 3-2-1: a saved run goes to every copy. A copy that fails is the run's warning, never its failure.
+    if (repository && record.status === 'ok' && record.trigger !== 'pre-restore' && config.restic.copies.length > 0) {
+      record.copies = await copyRuns(engine, repository, record.run_id)
+      for (const copy of record.copies) if (copy.status === 'failed') record.warnings!.push(`the copy to ${copy.name} failed: ${copy.error}`)
+    }
     if (repository) recoveries.push(...(await sweepPacks(engine, repository)))
   } catch (error) {
     // Failures outside a step (restic missing, a secret not set): still recorded, and shown once with what to do

@@ -6,7 +6,7 @@ import {connect} from 'node:net'
 import {loadBackupConfig} from '../config/backup-config.js'
 import {gemEnvReplacement} from '../config/gem.js'
 import {throwOnErrors} from '../parse/findings.js'
-import {DEFAULT_STATE_DIR, type BackupConfig, type DatabaseConfig, type ResticConfig} from '../config/types.js'
+import {DEFAULT_STATE_DIR, type BackupConfig, type DatabaseConfig, type RepositoryAccess} from '../config/types.js'
 import {ConfigError, KamalBackupError} from '../errors.js'
 import {localExecutor, type Executor} from '../exec/executor.js'
 import type {Log} from '../log.js'
@@ -83,8 +83,17 @@ export function stateDirectory(config: Pick<BackupConfig, 'statePath'>, env: Nod
 
 /** The restic environment: repository and password from the config (as secrets), backend settings, and a cache
  *  on the state volume. Inherited RESTIC_* settings are cleared so the config alone decides. */
-export function resticTarget(restic: ResticConfig, version: ResticVersion | undefined, engine: Pick<Engine, 'secrets' | 'redactor' | 'env' | 'resticBin' | 'state'>, databases: readonly DatabaseConfig[] = []): ResticTarget {
+export interface TargetOptions {
+  /** Where the settings are in the config, for messages: `restic` (default) or `restic.copies[0]`. */
+  where?: string
+  /** REST credentials in the URL whatever restic's version: `restic copy` reaches two repositories from one
+   *  process, and RESTIC_REST_USERNAME would apply to both. */
+  restInUrl?: boolean
+}
+
+export function resticTarget(restic: RepositoryAccess, version: ResticVersion | undefined, engine: Pick<Engine, 'secrets' | 'redactor' | 'env' | 'resticBin' | 'state'>, databases: readonly DatabaseConfig[] = [], options: TargetOptions = {}): ResticTarget {
   const {secrets, redactor} = engine
+  const where = options.where ?? 'restic'
   const env: Record<string, string | Secret | undefined> = {
     // restic never sees a database's password: libpq's and MySQL's variables, and the secrets the databases name.
     ...Object.fromEntries([...DATABASE_PASSWORD_VARIABLES, ...databaseSecretNames(databases)].map((name) => [name, undefined])),
@@ -93,18 +102,19 @@ export function resticTarget(restic: ResticConfig, version: ResticVersion | unde
     RESTIC_PASSWORD: undefined,
     RESTIC_PASSWORD_FILE: undefined,
     RESTIC_PASSWORD_COMMAND: undefined,
+    ...(options.restInUrl && {RESTIC_REST_USERNAME: undefined, RESTIC_REST_PASSWORD: undefined}),
     RESTIC_CACHE_DIR: engine.env.RESTIC_CACHE_DIR ?? engine.state.file('cache'),
     // Snapshot times in one zone (string comparisons, `--time`), whatever the container's.
     TZ: 'UTC',
   }
-  let repository = restic.repository ? resolveValue(restic.repository, 'restic.repository', secrets, redactor, 'credentials') : undefined
+  let repository = restic.repository ? resolveValue(restic.repository, `${where}.repository`, secrets, redactor, 'credentials') : undefined
   // The location is shown in evidence and run records: only its credentials are secret, even when the variable
   // holding it has a secret-looking name (RESTIC_REPOSITORY).
   if (repository !== undefined) redactor.addRepository(repository)
   if (restic.rest?.username || restic.rest?.password) {
-    const user = restic.rest.username ? resolveValue(restic.rest.username, 'restic.rest.username', secrets, redactor) : ''
-    const password = restic.rest.password ? resolveValue(restic.rest.password, 'restic.rest.password', secrets, redactor) : ''
-    if (!version || version.major > 0 || version.minor >= 17) {
+    const user = restic.rest.username ? resolveValue(restic.rest.username, `${where}.rest.username`, secrets, redactor) : ''
+    const password = restic.rest.password ? resolveValue(restic.rest.password, `${where}.rest.password`, secrets, redactor) : ''
+    if (!options.restInUrl && (!version || version.major > 0 || version.minor >= 17)) {
       env.RESTIC_REST_USERNAME = user
       env.RESTIC_REST_PASSWORD = new Secret(password)
     } else if (repository && /^rest:https?:\/\//.test(repository)) {
@@ -115,11 +125,11 @@ export function resticTarget(restic: ResticConfig, version: ResticVersion | unde
   if (repository !== undefined) env.RESTIC_REPOSITORY = new Secret(repository)
   if (restic.repositoryFile) env.RESTIC_REPOSITORY_FILE = restic.repositoryFile
   const password = restic.password
-  if (password.kind === 'secret') env.RESTIC_PASSWORD = resolvePassword(password, 'restic.password', secrets, redactor)
+  if (password.kind === 'secret') env.RESTIC_PASSWORD = resolvePassword(password, `${where}.password`, secrets, redactor)
   else if (password.kind === 'file') env.RESTIC_PASSWORD_FILE = checkPasswordFile(password.path)
   else env.RESTIC_PASSWORD_COMMAND = password.command
   for (const [name, ref] of Object.entries(restic.env)) {
-    const value = resolveValue(ref, `restic.env.${name}`, secrets, redactor)
+    const value = resolveValue(ref, `${where}.env.${name}`, secrets, redactor)
     env[name] = ref.kind === 'secret' ? new Secret(value) : value
   }
   return {bin: engine.resticBin, env, options: restic.options}
@@ -171,9 +181,9 @@ function databaseSecretNames(databases: readonly DatabaseConfig[]): string[] {
 }
 
 /** The repository, ready to use: restic found and recent enough, the backend reachable. */
-export async function openRepository(engine: Engine, restic: ResticConfig = engine.config.restic): Promise<Restic> {
+export async function openRepository(engine: Engine, restic: RepositoryAccess = engine.config.restic, options: TargetOptions = {}): Promise<Restic> {
   const version = await detectRestic(engine.exec, engine.resticBin, engine.redactor)
-  const target = resticTarget(restic, version, engine, engine.config.databases)
+  const target = resticTarget(restic, version, engine, engine.config.databases, options)
   const repository = target.env.RESTIC_REPOSITORY
   if (repository instanceof Secret) await probeBackend(repository.reveal(), engine.redactor)
   const backend = repository instanceof Secret ? engine.redactor.redact(repository.reveal()) : restic.repositoryFile ? `in ${restic.repositoryFile}` : undefined
@@ -216,12 +226,11 @@ export async function probeBackend(repository: string, redactor: Redactor, timeo
   })
 }
 
-export function repositoryDisplay(engine: Pick<Engine, 'config' | 'secrets' | 'redactor'>): string {
-  const r = engine.config.restic
+export function repositoryDisplay(engine: Pick<Engine, 'config' | 'secrets' | 'redactor'>, where = 'restic', r: RepositoryAccess = engine.config.restic): string {
   if (r.repositoryFile) return `file ${r.repositoryFile}`
   if (!r.repository) return '(not set)'
   try {
-    const value = resolveValue(r.repository, 'restic.repository', engine.secrets, engine.redactor, 'credentials')
+    const value = resolveValue(r.repository, `${where}.repository`, engine.secrets, engine.redactor, 'credentials')
     return engine.redactor.addRepository(value).redact(value)
   } catch {
     return r.repository.kind === 'secret' ? `{secret: ${r.repository.name}} (not set here)` : '(unknown)'

@@ -14,6 +14,7 @@ import {isLatestCandidate} from './runs.js'
 import {repositoryDamage, type RepositoryDamage} from './damage.js'
 import type {MaintenanceRecord} from './maintenance.js'
 import {STATE_FILES} from './state.js'
+import {copiesState, copyWhere} from './copies.js'
 import {digest, signEvidence, type EvidenceSignature} from './signature.js'
 import {resolveValue} from '../config/resolve.js'
 import type {BackupRunRecord} from '../documents.js'
@@ -62,6 +63,8 @@ export interface Evidence {
   last_restore: Record<string, unknown> | null
   restores: HistorySummary
   notifications: {targets: {index: number; type: string; events: string[]}[]; failed_deliveries: number; last_failure: Record<string, unknown> | null}
+  /** restic.copies: each copy's freshness (its last successful copy) and its last attempt. */
+  copies: CopyFreshness[]
   repository_error: string | null
   /** A check found the repository damaged, and no check has passed since (null otherwise). */
   repository_damage: RepositoryDamage | null
@@ -70,6 +73,18 @@ export interface Evidence {
    *  whether the content was changed, but anyone who changes it can recompute that). */
   signature: EvidenceSignature | null
   digest: {algorithm: 'sha256'; value: string}
+}
+
+export interface CopyFreshness {
+  name: string
+  repository: string
+  /** The last attempt: ok, failed, or never tried. */
+  status: 'ok' | 'failed' | 'never'
+  /** When a copy last succeeded, and the newest run it holds since. */
+  last_copy_at: string | null
+  last_copied_run_id: string | null
+  /** The last attempt's error (null when it succeeded). */
+  error: string | null
 }
 
 export async function buildEvidence(engine: Engine, version: string): Promise<Evidence> {
@@ -126,6 +141,7 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
     last_restore: state.read<Record<string, unknown>>(STATE_FILES.lastRestore) ?? null,
     restores: historySummary(state.history<Record<string, unknown>>(STATE_FILES.restores)),
     notifications: notificationsView(engine),
+    copies: copiesView(engine),
     repository_error: repositoryError,
     repository_damage: repositoryDamage(engine),
     versions: {kamal_backup: version, node: process.version, ...(await toolVersions(engine, databases)), ...(resticVersion !== null && {restic: resticVersion})},
@@ -133,6 +149,21 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
   const redacted = engine.redactor.redactValue(doc)
   const key = config.evidence.signingKey ? resolveValue(config.evidence.signingKey, 'evidence.signing_key', engine.secrets, engine.redactor) : undefined
   return {...redacted, signature: key ? signEvidence(redacted, key) : null, digest: {algorithm: 'sha256', value: digest(redacted)}}
+}
+
+function copiesView(engine: Engine): CopyFreshness[] {
+  const state = copiesState(engine)
+  return engine.config.restic.copies.map((copy, index) => {
+    const last = state[copy.name]
+    return {
+      name: copy.name,
+      repository: repositoryDisplay(engine, copyWhere(index), copy),
+      status: last?.status ?? 'never',
+      last_copy_at: last?.last_ok_at ?? null,
+      last_copied_run_id: last?.last_ok_run_id ?? null,
+      error: last?.error ?? null,
+    }
+  })
 }
 
 /** The notify targets (never their URLs) and the deliveries that failed. */

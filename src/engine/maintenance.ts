@@ -1,5 +1,6 @@
 // check, unlock, prune: what their names say, each recorded in the state directory.
-import {ConfigError, errorMessage} from '../errors.js'
+import {ConfigError, errorMessage, KamalBackupError} from '../errors.js'
+import {checkCopies} from './copies.js'
 import type {MaintenanceRecord} from '../documents.js'
 import {damageSince} from './damage.js'
 import {forgetPartialSnapshots} from './leftovers.js'
@@ -38,13 +39,24 @@ export function runCheck(engine: Engine, readDataSubset?: string): Promise<Maint
   return recorded(engine, 'check', STATE_FILES.lastCheck, async (record) => {
     record.read_data_subset = subset ?? null
     const started = engine.now()
-    const restic = await openRepository(engine)
+    let failure: {error: unknown} | undefined
     try {
+      const restic = await openRepository(engine)
       const output = await engine.progress.task(`restic check${subset ? ` --read-data-subset ${subset}` : ''}`, () => restic.check(subset))
       record.output = engine.redactor.redact(output.trim().split('\n').slice(-5).join('\n'))
     } catch (error) {
       record.damage = damageSince(engine, error, started)
-      throw error
+      failure = {error}
+    }
+    // The copies too (3-2-1 is only as good as its copies), whatever the primary's result.
+    if (engine.config.restic.copies.length > 0) record.copies = await checkCopies(engine, subset)
+    if (failure) throw failure.error
+    const failed = (record.copies ?? []).filter((c) => c.status === 'failed')
+    if (failed.length > 0) {
+      throw new KamalBackupError(`the primary repository is ok, but the check of ${failed.map((c) => `the copy ${c.name} failed: ${c.error}`).join('; ')}`, {
+        code: 'copy/failed',
+        suggestions: failed.map((c) => `look at it alone: kamal-backup check --repository ${c.name}; the next backup run copies again`),
+      })
     }
   })
 }

@@ -64,6 +64,8 @@ export interface UndoContext {
   /** The restore ran with --local from a workstation (not in the accessory): the undo must too. */
   local?: boolean
   backupConfig?: string
+  /** The restore read a copy (--from): its safety backup went there too. */
+  from?: string
 }
 
 function baseResult(engine: Engine, scope: RestoreResult['scope'], selection: RestoreSelection): RestoreResult {
@@ -161,6 +163,7 @@ function restoreCommand(app: string, runId: string, where: {destination?: string
     ...(where.configFile ? ['-c', where.configFile] : []),
     ...(where.destination ? ['-d', where.destination] : []),
     ...(where.local ? ['--local', ...(where.backupConfig ? ['--backup-config', resolve(where.backupConfig)] : [])] : []),
+    ...(where.from ? ['--from', where.from] : []),
     ...limits,
   ])
 }

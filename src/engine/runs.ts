@@ -123,8 +123,14 @@ export function groupRuns(snapshots: readonly Snapshot[], groups: readonly strin
   return runs.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
 }
 
+/** A size our run records hold for this snapshot id (restic 0.14 recorded short ids). A copy's snapshot is found
+ *  by the id it had in the primary (`original`). */
+function recordedSize(id: string, sizes: ReadonlyMap<string, number>): number | undefined {
+  return sizes.get(id) ?? sizes.get(id.slice(0, 8))
+}
+
 function runSnapshot(s: Snapshot, group: string, sizes: ReadonlyMap<string, number>): RunSnapshot {
-  return {group, id: s.id, shortId: s.short_id ?? s.id.slice(0, 8), time: s.time, paths: s.paths, tags: s.tags ?? [], bytes: s.summary?.total_bytes_processed ?? sizes.get(s.id) ?? sizes.get(s.id.slice(0, 8)) ?? null}
+  return {group, id: s.id, shortId: s.short_id ?? s.id.slice(0, 8), time: s.time, paths: s.paths, tags: s.tags ?? [], bytes: s.summary?.total_bytes_processed ?? recordedSize(s.id, sizes) ?? (s.original !== undefined ? recordedSize(s.original, sizes) : undefined) ?? null}
 }
 
 /** A gem 0.2 database snapshot: type:database and adapter:<a>, no database: tag. */

@@ -70,6 +70,30 @@ export type Retention = {
   keep_within?: string
 }
 
+/** Credentials for a REST server repository, kept out of the URL. */
+export type RestCredentials = {
+  username?: ValueOrSecret
+  password?: SecretRef
+}
+
+/** A second repository: the same keys as restic for reaching it, its own retention. */
+export type ResticCopy = {
+  /** What commands call this copy: list --repository NAME, check --repository NAME, restore ... --from NAME. */
+  name: string
+  repository?: ValueOrSecret
+  repository_file?: string
+  password: PasswordSource
+  rest?: RestCredentials
+  env?: {
+  [name: string]: ValueOrSecret
+}
+  options?: Array<string>
+  /** Create the copy when it does not exist yet (restic init --copy-chunker-params: it splits files as the primary does, so copies deduplicate alike). */
+  init_if_missing?: boolean
+  /** The copy's own retention (keep more monthlies off-site, say). Default: restic.retention. */
+  retention?: Retention
+}
+
 export type ResticSettings = {
   /** The restic repository: s3:https://host/bucket/path, rest:https://host/path, sftp:user@host:/path, rclone:remote:path or a local path. Use `{secret: NAME}` if it embeds credentials. */
   repository?: ValueOrSecret
@@ -96,6 +120,8 @@ export type ResticSettings = {
   /** Apply the retention policy (`restic forget --prune`) after every backup. */
   forget_after_backup?: boolean
   retention?: Retention
+  /** Further repositories that get a copy of every successful run (3-2-1): after each run, `restic copy` sends the run's snapshots (and any run a failed copy missed) to each copy, proves they arrived and applies the copy's retention. A failed copy makes the run a warning, never a failure. `list --repository NAME`, `check --repository NAME` and `restore ... --from NAME` use a copy alone. */
+  copies?: Array<ResticCopy>
 }
 
 export type BackupSettings = {
@@ -182,12 +208,6 @@ export type LocalPath = {
   from: string
   /** The local directory whose contents it replaces, e.g. storage. */
   to: string
-}
-
-/** Credentials for a REST server repository, kept out of the URL. */
-export type RestCredentials = {
-  username?: ValueOrSecret
-  password?: SecretRef
 }
 
 /** config/kamal-backup.local.yml: where `restore local` and `drill local` put production backups on a workstation. Never uploaded to servers. */

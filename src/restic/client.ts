@@ -25,6 +25,8 @@ export interface Snapshot {
   hostname: string
   paths: string[]
   tags?: string[]
+  /** A copied snapshot: the id it has in the repository it was copied from. */
+  original?: string
   summary?: {total_bytes_processed?: number; data_added?: number; backup_start?: string; backup_end?: string}
 }
 
@@ -327,6 +329,16 @@ export class Restic {
 
   async init(): Promise<void> {
     await this.run(resticArgv.init(this.target))
+  }
+
+  /** Creates this repository as a copy of `source`: the same chunker parameters. */
+  async initCopy(source: ResticTarget): Promise<void> {
+    await this.run(resticArgv.initCopy(this.target, source))
+  }
+
+  /** `restic copy` of these snapshots of `source` into this repository (restic skips those already there). */
+  async copyFrom(source: ResticTarget, ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.run(resticArgv.copy(this.target, source, ids))
   }
 
   backupFromCommand(filename: string, snapshot: SnapshotTags, producer: CommandSpec, onProgress?: (p: ProgressUpdate) => void): Promise<BackupSummary> {

@@ -1,7 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import {confirmYesNo} from '../../cli/confirm.js'
 import {EngineCommand, restoreSelection} from '../../cli/engine-command.js'
-import {selectionFlags, snapshotArg} from '../../cli/flags.js'
+import {fromCopyFlags, selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderDrill} from '../../cli/render/restore.js'
 import {drillLocal, drillLocalChoice} from '../../engine/drill.js'
 import {planDrill, type RestorePlan} from '../../engine/restore-flows.js'
@@ -17,11 +17,13 @@ Always runs on this machine.`
     {description: 'Drill the latest production run locally', command: '<%= config.bin %> <%= command.id %> -d production --yes'},
     {description: 'With a Rails check', command: `<%= config.bin %> <%= command.id %> --check 'bin/rails runner "exit(User.count > 0 ? 0 : 1)"'`},
     {description: 'See which run it would drill, into what, and whether its checks pass, changing nothing', command: '<%= config.bin %> <%= command.id %> --dry-run'},
+    {description: 'Rehearse from the copy named offsite (restic.copies): proves the copy restores', command: '<%= config.bin %> <%= command.id %> --from offsite'},
   ]
 
   static override args = snapshotArg
   static override flags = {
     ...selectionFlags,
+    ...fromCopyFlags,
     database: Flags.string({summary: 'Drill only this database (repeatable); no files unless --files is given too.', multiple: true}),
     files: Flags.boolean({summary: 'Include the files (alone: only the files). --no-files skips them.', allowNo: true}),
     check: Flags.string({summary: 'A shell command that must exit 0 against the restored data.'}),
@@ -32,7 +34,7 @@ Always runs on this machine.`
   async run(): Promise<DrillRecord | RestorePlan> {
     const {args, flags, raw} = await this.parse(DrillLocal)
     const selection = restoreSelection(args, flags, raw)
-    const {engine, local} = await this.workstationEngine(flags)
+    const {engine, local} = await this.workstationEngine(flags, {copy: flags.from})
     const options = {selection, ...(flags.check !== undefined && {check: flags.check})}
     if (flags['dry-run']) return this.finishPlan(await planDrill(engine, drillLocalChoice(engine, local, process.cwd(), options), options))
     await confirmYesNo(`Run a local drill of ${args.snapshot}? It overwrites the local targets.`, flags.yes)

@@ -1,7 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import {confirmYesNo} from '../../cli/confirm.js'
 import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS, type Parsed} from '../../cli/engine-command.js'
-import {selectionFlags, snapshotArg} from '../../cli/flags.js'
+import {fromCopyFlags, selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderDrill} from '../../cli/render/restore.js'
 import {drillOperator, drillProduction, drillProductionChoice} from '../../engine/drill.js'
 import {planDrill, type RestorePlan} from '../../engine/restore-flows.js'
@@ -25,11 +25,13 @@ ${WHERE_IT_RUNS}`
     {description: 'Drill the latest run into scratch targets', command: '<%= config.bin %> <%= command.id %> --database drill --files /var/lib/kamal-backup/drill-files'},
     {description: 'See which run it would drill, into what, and whether its checks pass, changing nothing', command: '<%= config.bin %> <%= command.id %> --database drill --files /var/lib/kamal-backup/drill-files --dry-run'},
     {description: 'SQLite app, without its files, with an application-level check', command: `<%= config.bin %> <%= command.id %> --sqlite-path /var/lib/kamal-backup/drill.sqlite3 --no-files --check 'test "$(sqlite3 "\${DATABASE_URL#sqlite3:}" "select count(*) from users")" -gt 0'`},
+    {description: 'Rehearse from the copy named offsite (restic.copies)', command: '<%= config.bin %> <%= command.id %> -d production --from offsite'},
   ]
 
   static override args = snapshotArg
   static override flags = {
     ...selectionFlags,
+    ...fromCopyFlags,
     database: Flags.string({summary: 'The scratch database (a prefix with several databases). Required for PostgreSQL/MySQL.'}),
     'sqlite-path': Flags.string({summary: 'The scratch SQLite file (a directory with several SQLite databases).'}),
     files: Flags.string({summary: 'The scratch directory for the files (new or empty; emptied before each drill). Required when files are backed up, unless --no-files.'}),
@@ -53,7 +55,7 @@ ${WHERE_IT_RUNS}`
   protected async here(input: Parsed<typeof DrillProduction>): Promise<DrillRecord | RestorePlan> {
     const {flags} = input
     const selection = this.selection(input)
-    const engine = await this.engine(flags)
+    const engine = await this.engine(flags, {}, {copy: flags.from})
     const options = {
       selection,
       ...(flags.database !== undefined && {database: flags.database}),

@@ -3,7 +3,7 @@ import {asKamalBackupError} from '../../cli/base.js'
 import {ExitCode} from '../../errors.js'
 import {assertCanConfirm, confirmYesNo} from '../../cli/confirm.js'
 import {EngineCommand, restoreSelection} from '../../cli/engine-command.js'
-import {selectionFlags, snapshotArg} from '../../cli/flags.js'
+import {fromCopyFlags, selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {renderRestore} from '../../cli/render/restore.js'
 import {describePlan, planLocal, restoreLocal, type RestorePlan} from '../../engine/restore-flows.js'
 import {assertNotProductionEnvironment} from '../../engine/targets.js'
@@ -26,11 +26,13 @@ Always runs on this machine.`
     {description: 'A given run, without asking', command: '<%= config.bin %> <%= command.id %> 20261120T030000Z --yes'},
     {description: 'Only the primary database', command: '<%= config.bin %> <%= command.id %> --database primary --yes'},
     {description: 'See which run it would restore, into what, and whether its checks pass, changing nothing', command: '<%= config.bin %> <%= command.id %> --dry-run'},
+    {description: 'From the copy named offsite (restic.copies), e.g. when the primary is down', command: '<%= config.bin %> <%= command.id %> --from offsite'},
   ]
 
   static override args = snapshotArg
   static override flags = {
     ...selectionFlags,
+    ...fromCopyFlags,
     database: Flags.string({summary: 'Restore only this database (repeatable); no files unless --files is given too.', multiple: true}),
     files: Flags.boolean({summary: 'Restore the files (alone: only the files). --no-files: everything but the files.', allowNo: true}),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
@@ -41,7 +43,7 @@ Always runs on this machine.`
     const {args, flags, raw} = await this.parse(RestoreLocal)
     const selection = restoreSelection(args, flags, raw)
     const cwd = process.cwd()
-    const {engine, local} = await this.workstationEngine(flags)
+    const {engine, local} = await this.workstationEngine(flags, {copy: flags.from})
     assertNotProductionEnvironment(process.env)
     if (flags['dry-run']) return this.finishPlan(await planLocal(engine, local, cwd, selection))
     assertCanConfirm(QUESTION, flags.yes)

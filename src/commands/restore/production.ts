@@ -4,7 +4,7 @@ import {ExitCode} from '../../errors.js'
 import {resolve} from 'node:path'
 import {askProductionConfirmation, checkProductionConfirmation} from '../../cli/confirm.js'
 import {AccessoryCommand, restoreSelection, WHERE_IT_RUNS, type Parsed} from '../../cli/engine-command.js'
-import {selectionFlags, snapshotArg} from '../../cli/flags.js'
+import {fromCopyFlags, selectionFlags, snapshotArg} from '../../cli/flags.js'
 import {confirmationText, renderPlan, renderRestore} from '../../cli/render/restore.js'
 import {loadBackupConfig} from '../../config/backup-config.js'
 import {throwOnErrors} from '../../parse/findings.js'
@@ -40,11 +40,13 @@ EXIT CODES
     {description: 'See what that would restore and whether its checks pass, changing nothing', command: '<%= config.bin %> <%= command.id %> --dry-run -d production'},
     {description: 'From a script: a specific run, confirmed by app name', command: '<%= config.bin %> <%= command.id %> 20261120T030000Z --confirm myapp -d production'},
     {description: 'Only the primary database (no files), as it was yesterday at 03:00 UTC', command: '<%= config.bin %> <%= command.id %> --at 2026-11-21T03:00:00Z --database primary'},
+    {description: 'The primary repository is gone: restore from the copy named offsite (restic.copies)', command: '<%= config.bin %> <%= command.id %> -d production --from offsite'},
   ]
 
   static override args = snapshotArg
   static override flags = {
     ...selectionFlags,
+    ...fromCopyFlags,
     database: Flags.string({summary: 'Restore only this database (repeatable); no files unless --files is given too.', multiple: true}),
     files: Flags.boolean({summary: 'Restore the files (alone: only the files). --no-files: everything but the files.', allowNo: true}),
     confirm: Flags.string({summary: 'The app name: confirms a restore without a terminal.'}),
@@ -81,9 +83,9 @@ EXIT CODES
 
   protected async here({args, flags, raw}: Parsed<typeof RestoreProduction>): Promise<RestorePlan | RestoreResult> {
     const selection = restoreSelection(args, flags, raw)
-    const engine = await this.engine(flags)
+    const engine = await this.engine(flags, {}, {copy: flags.from})
     const app = engine.config.app
-    const undo = {local: this.ranWithLocalFlag(flags), ...(flags['backup-config'] !== undefined && {backupConfig: flags['backup-config']})}
+    const undo = {local: this.ranWithLocalFlag(flags), ...(flags['backup-config'] !== undefined && {backupConfig: flags['backup-config']}), ...(flags.from !== undefined && {from: flags.from})}
     if (flags['dry-run']) {
       // The flag rules still apply (a wrong --confirm is said now, not at 3 a.m.), but nothing is asked.
       if (flags.yes || flags.confirm !== undefined) checkProductionConfirmation(app, {confirm: flags.confirm, yes: flags.yes})
