@@ -485,6 +485,13 @@ function copies(r: Partial<NonNullable<KamalBackupFile['restic']>>, primary: Res
         add('error', 'config/copy-backend-env', [...path, 'env', name], `restic.copies[${index}].env.${name} differs from restic.env.${name}: restic copy reaches both repositories from one process with one environment, so each variable can have one value`, 'use the same credentials for both (an access key allowed on both buckets), or a backend that carries its credentials in the repository URL ({secret: ...}), such as rest: or sftp:')
       }
     }
+    const optionKey = (o: string) => o.slice(0, o.indexOf('='))
+    for (const [i, option] of copy.options.entries()) {
+      const other = primary.options.find((o) => optionKey(o) === optionKey(option))
+      if (other !== undefined && other !== option) {
+        add('error', 'config/copy-backend-env', [...path, 'options', i], `restic.copies[${index}].options sets ${optionKey(option)} differently from restic.options: restic copy passes every -o option to both repositories`, 'give the option one value for both, or leave it to one of them')
+      }
+    }
     out.push(copy)
   }
   return out

@@ -75,10 +75,10 @@ export const resticArgv = {
 
   /** Into `target` (the copy), from `source`: restic reads the source through RESTIC_FROM_* (0.14 to 0.18), so
    *  neither repository nor password is ever on argv. */
-  copy: (target: ResticTarget, source: ResticTarget, ids: readonly string[]): CommandSpec => spec(target, ['copy', ...ids], 'restic copy', fromEnvironment(source)),
+  copy: (target: ResticTarget, source: ResticTarget, ids: readonly string[]): CommandSpec => spec(bothBackends(target, source), ['copy', ...ids], 'restic copy', fromEnvironment(source)),
 
   /** A new copy that chunks files as `source` does, so the same data deduplicates the same way in both. */
-  initCopy: (target: ResticTarget, source: ResticTarget): CommandSpec => spec(target, ['init', '--copy-chunker-params'], 'restic init --copy-chunker-params', fromEnvironment(source)),
+  initCopy: (target: ResticTarget, source: ResticTarget): CommandSpec => spec(bothBackends(target, source), ['init', '--copy-chunker-params'], 'restic init --copy-chunker-params', fromEnvironment(source)),
 
   /** The lock files' ids, without taking a lock (a stale exclusive one would refuse it). */
   listLocks: (target: ResticTarget): CommandSpec => spec(target, ['list', 'locks', '--no-lock'], 'restic list locks'),
@@ -125,8 +125,16 @@ export function isolatedProducer(producer: CommandSpec, base: NodeJS.ProcessEnv)
   return ['env', '-i', ...pairs, ...producer.argv]
 }
 
+const FROM_NAMES: Record<string, string> = {RESTIC_REPOSITORY: 'RESTIC_FROM_REPOSITORY', RESTIC_REPOSITORY_FILE: 'RESTIC_FROM_REPOSITORY_FILE', RESTIC_PASSWORD: 'RESTIC_FROM_PASSWORD', RESTIC_PASSWORD_FILE: 'RESTIC_FROM_PASSWORD_FILE', RESTIC_PASSWORD_COMMAND: 'RESTIC_FROM_PASSWORD_COMMAND'}
+
 /** The source repository of `restic copy`/`init --copy-chunker-params`, as restic's RESTIC_FROM_* variables. */
 export function fromEnvironment(source: ResticTarget): Record<string, string | Secret | undefined> {
-  const names = {RESTIC_REPOSITORY: 'RESTIC_FROM_REPOSITORY', RESTIC_REPOSITORY_FILE: 'RESTIC_FROM_REPOSITORY_FILE', RESTIC_PASSWORD: 'RESTIC_FROM_PASSWORD', RESTIC_PASSWORD_FILE: 'RESTIC_FROM_PASSWORD_FILE', RESTIC_PASSWORD_COMMAND: 'RESTIC_FROM_PASSWORD_COMMAND'}
-  return Object.fromEntries(Object.entries(names).map(([own, from]) => [from, source.env[own]]))
+  return Object.fromEntries(Object.entries(FROM_NAMES).map(([own, from]) => [from, source.env[own]]))
+}
+
+/** One process reaches both repositories: the source's backend settings (its S3 keys, its -o sftp.command) are
+ *  needed too. The target's win where both set one (the config refuses backend variables that differ). */
+function bothBackends(target: ResticTarget, source: ResticTarget): ResticTarget {
+  const backend = Object.fromEntries(Object.entries(source.env).filter(([name]) => !(name in FROM_NAMES)))
+  return {...target, env: {...backend, ...target.env}, options: [...new Set([...target.options, ...source.options])]}
 }

@@ -15,7 +15,7 @@ import {Redactor, Secret} from '../../../src/redact.ts'
 const dir = () => mkdtempSync(join(tmpdir(), 'kb-context-'))
 
 describe('what the config becomes for restic', () => {
-  const config = (rest: Partial<ResticConfig>): ResticConfig => ({password: {kind: 'secret', name: 'RP'}, env: {}, options: [], initIfMissing: false, checkAfterBackup: false, forgetAfterBackup: true, ...rest})
+  const config = (rest: Partial<ResticConfig>): ResticConfig => ({password: {kind: 'secret', name: 'RP'}, env: {}, options: [], initIfMissing: false, checkAfterBackup: false, forgetAfterBackup: true, copies: [], ...rest})
   const engine = (env: Record<string, string>) => ({secrets: environmentSecrets(env), redactor: new Redactor(), env: {}, resticBin: 'restic', state: new StateDir('/state')})
   const reveal = (v: unknown) => (v instanceof Secret ? v.reveal() : v)
 

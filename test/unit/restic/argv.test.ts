@@ -42,7 +42,7 @@ describe('restic argv', () => {
       assert.equal(spec.argv[i + 1], '2026-11-30 23:59:00')
     }
     const engine = {secrets: environmentSecrets({RP: 'rp-1234'}), redactor: new Redactor(), env: {}, resticBin: 'restic', state: new StateDir('/state')}
-    const c = {repository: {kind: 'value', value: '/repo'}, password: {kind: 'secret', name: 'RP'}, env: {}, options: [], initIfMissing: false, checkAfterBackup: false, forgetAfterBackup: true} as ResticConfig
+    const c = {repository: {kind: 'value', value: '/repo'}, password: {kind: 'secret', name: 'RP'}, env: {}, options: [], initIfMissing: false, checkAfterBackup: false, forgetAfterBackup: true, copies: []} as ResticConfig
     assert.equal(resticTarget(c, undefined, engine).env.TZ, 'UTC')
   })
 
