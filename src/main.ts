@@ -16,6 +16,7 @@ import Generate from './commands/generate.js'
 import Runbook from './commands/runbook.js'
 import NotifyTest from './commands/notify/test.js'
 import Prune from './commands/prune.js'
+import Copy from './commands/copy.js'
 import RestoreLocal from './commands/restore/local.js'
 import RestoreProduction from './commands/restore/production.js'
 import Schedule from './commands/schedule.js'
@@ -39,6 +40,7 @@ export const COMMANDS = {
   runbook: Runbook,
   'notify:test': NotifyTest,
   prune: Prune,
+  copy: Copy,
   'restore:local': RestoreLocal,
   'restore:production': RestoreProduction,
   schedule: Schedule,

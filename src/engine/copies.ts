@@ -7,7 +7,7 @@ import type {BackupConfig, CopyConfig, ResticConfig} from '../config/types.js'
 import type {Restic, Snapshot} from '../restic/client.js'
 import {openRepository, repositoryDisplay, resticTarget, type Engine} from './context.js'
 import {loadRuns} from './list.js'
-import {appTags, runIdTime, tagValue, type Run} from './runs.js'
+import {appTags, isLatestCandidate, runIdTime, tagValue, type Run} from './runs.js'
 import {STATE_FILES} from './state.js'
 import type {CopyOutcome, MaintenanceRecord} from '../documents.js'
 
@@ -49,7 +49,7 @@ export async function copyRuns(engine: Engine, primary: Restic, runId: string): 
   for (const [index, copy] of config.restic.copies.entries()) {
     outcomes.push(await copyOne(engine, primary, runs, runId, copy, index))
   }
-  recordOutcomes(engine, outcomes)
+  recordOutcomes(engine, outcomes, runId)
   return outcomes
 }
 
@@ -102,7 +102,7 @@ export function runsToCopy(runs: readonly Run[], present: readonly Snapshot[], r
   return runs
     .filter((r) => r.id === runId || (newest > 0 && (runIdTime(r.id)?.getTime() ?? 0) > newest))
     .map((r) => ({...r, snapshots: r.snapshots.filter((s) => !originals.has(s.id))}))
-    .filter((r) => r.snapshots.length > 0 || r.id === runId)
+    .filter((r) => r.snapshots.length > 0)
 }
 
 /** Each snapshot sent is in the copy now: one with its id as `original` and the same run tag. */
@@ -119,7 +119,7 @@ export function proveCopied(runs: readonly Run[], after: readonly Snapshot[], na
 }
 
 
-function recordOutcomes(engine: Engine, outcomes: readonly CopyOutcome[]): void {
+function recordOutcomes(engine: Engine, outcomes: readonly CopyOutcome[], runId: string): void {
   const state = engine.state.read<CopiesState>(STATE_FILES.copies) ?? {}
   for (const outcome of outcomes) {
     const before = state[outcome.name]
@@ -127,10 +127,31 @@ function recordOutcomes(engine: Engine, outcomes: readonly CopyOutcome[]): void 
     state[outcome.name] = {
       ...outcome,
       last_ok_at: ok ? outcome.finished_at : (before?.last_ok_at ?? null),
-      last_ok_run_id: ok ? (outcome.runs[0] ?? before?.last_ok_run_id ?? null) : (before?.last_ok_run_id ?? null),
+      last_ok_run_id: ok ? runId : (before?.last_ok_run_id ?? null),
     }
   }
   engine.state.write(STATE_FILES.copies, engine.redactor.redactValue(state))
+}
+
+/** `kamal-backup copy [--to NAME]`: the latest complete run (and what failed copies missed) to every copy, or to
+ *  the one named, now: for a copy kept on its own schedule, or to catch up at once after a failed copy. */
+export async function runCopy(engine: Engine, options: {to?: string | undefined} = {}): Promise<{run_id: string; copies: CopyOutcome[]}> {
+  const {config} = engine
+  if (config.restic.copies.length === 0) {
+    throw new UsageError(`${config.file} lists no copies (restic.copies)`, {suggestions: ['add one under restic.copies: - {name: offsite, repository: ..., password: {secret: ...}}']})
+  }
+  const copies = options.to === undefined ? config.restic.copies : [findCopy(config, options.to).copy]
+  engine.state.ensureWritable()
+  const lock = engine.state.lock('copy')
+  try {
+    const primary = await openRepository(engine)
+    const latest = (await loadRuns(engine, primary)).runs.find(isLatestCandidate)
+    if (!latest) throw new KamalBackupError('there is no complete backup run to copy', {code: 'copy/failed', suggestions: ['run kamal-backup backup first']})
+    const only: Engine = {...engine, config: {...config, restic: {...config.restic, copies}}}
+    return {run_id: latest.id, copies: await copyRuns(only, primary, latest.id)}
+  } finally {
+    lock.release()
+  }
 }
 
 /** `restic check` of every copy, each with its own result (a copy that cannot be opened is a failed check). */

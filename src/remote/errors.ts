@@ -225,7 +225,7 @@ export function connectionLostError(info: ConnectionLostInfo): KamalBackupError 
       'the drill goes on in the accessory: a lost connection does not stop it (only Ctrl-C does); it records its result when it ends',
       `see the result: kamal-backup evidence${d}, or ${exec(`cat ${state}/last_restore_drill.json`)}`,
     )
-  } else if (cmd === 'backup' || cmd === 'drill production' || cmd === 'prune') {
+  } else if (cmd === 'backup' || cmd === 'drill production' || cmd === 'prune' || cmd === 'copy') {
     suggestions.push(
       'the accessory stops the command when it sees the connection close (restic removes its lock); a partial run is recorded as failed',
       `check with: kamal-backup list${d} and kamal-backup evidence${d}; run kamal-backup unlock${d} if restic reports a stale lock`,

@@ -139,6 +139,12 @@ describe('restic.copies: a second copy of every run', {concurrency: 2}, () => {
       const evidence = JSON.parse((await cli(s.app, ['evidence', '--report-only'])).stdout)
       assert.deepEqual(evidence.copies.find((c: {name: string}) => c.name === 'offsite'), {name: 'offsite', repository: s.rest.url, status: 'failed', last_copy_at: null, last_copied_run_id: null, error: offsite.error})
 
+      // `copy --to offsite` on its own: the same failure is the command's, exit 1, with the reason.
+      const alone = await cli(s.app, ['copy', '--to', 'offsite'])
+      assert.equal(alone.code, 1, alone.stderr)
+      assert.match(alone.stderr, /the copy to offsite failed: /)
+      assert.doesNotMatch(alone.stdout + alone.stderr, /not-the-password/)
+
       // The copy is reachable again (its password right). The next run copies itself; the first run missed the
       // copy because it never existed there — a copy that never got a run starts from the current one.
       s.app.env.REST_PASSWORD = lab().rest.auth.password
@@ -150,6 +156,13 @@ describe('restic.copies: a second copy of every run', {concurrency: 2}, () => {
       assert.equal(third.copies.find((c: {name: string}) => c.name === 'offsite').status, 'failed')
       s.app.env.REST_PASSWORD = lab().rest.auth.password
       const fourth = JSON.parse((await cli(s.app, ['backup', '--force', '--json'])).stdout)
+      // `copy` now: every copy already has the latest run.
+      const again = await cli(s.app, ['copy', '--json'])
+      assert.equal(again.code, 0, again.stderr)
+      const copied = JSON.parse(again.stdout)
+      assertMatchesSchema('copy.schema.json', copied)
+      assert.equal(copied.run_id, fourth.run_id)
+      assert.deepEqual(copied.copies.map((c: {name: string; status: string; runs: string[]}) => [c.name, c.status, c.runs]), [['usb', 'ok', []], ['offsite', 'ok', []]])
       const caughtUp = fourth.copies.find((c: {name: string}) => c.name === 'offsite')
       assert.equal(caughtUp.status, 'ok')
       assert.deepEqual(caughtUp.runs, [fourth.run_id, third.run_id])

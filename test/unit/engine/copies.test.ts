@@ -88,6 +88,7 @@ describe('which runs go to a copy', () => {
   test('a snapshot already in the copy (its original) is not sent again', () => {
     const wanted = runsToCopy(runs, [copied(primary[1]!), copied(primary[2]!)], '20260104T000000Z')
     assert.deepEqual(wanted.map((r) => [r.id, r.snapshots.length]), [['20260104T000000Z', 1]])
+    assert.deepEqual(runsToCopy(runs, [copied(primary[3]!)], '20260104T000000Z'), [], 'the run itself, already there: nothing')
   })
 
   test('proof: every sent snapshot is listed in the copy with its original id and run tag', () => {
