@@ -31,11 +31,12 @@ export interface BackupOptions {
 }
 
 /** When the next run is due, from the last successful run. */
-export function nextDue(engine: Pick<Engine, 'config' | 'state'>): {lastSuccessAt: Date | null; dueAt: Date | null} {
+export function nextDue(engine: Pick<Engine, 'config' | 'state'>): {lastSuccessAt: Date | null; dueAt: Date | null; previousRunId: string | undefined} {
   const last = engine.state.read<BackupRunRecord>(STATE_FILES.lastSuccessfulBackup)
   const lastSuccessAt = last?.finished_at ? new Date(last.finished_at) : null
-  if (!lastSuccessAt || Number.isNaN(lastSuccessAt.getTime())) return {lastSuccessAt: null, dueAt: null}
-  return {lastSuccessAt, dueAt: nextRun(engine.config.schedule, lastSuccessAt)}
+  const previousRunId = last?.run_id ?? undefined
+  if (!lastSuccessAt || Number.isNaN(lastSuccessAt.getTime())) return {lastSuccessAt: null, dueAt: null, previousRunId}
+  return {lastSuccessAt, dueAt: nextRun(engine.config.schedule, lastSuccessAt), previousRunId}
 }
 
 export async function runBackup(engine: Engine, options: BackupOptions = {}): Promise<BackupRunRecord> {
@@ -114,7 +115,7 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     await execute(engine, record, options, runIdTime(record.run_id) ?? startedAt, leftovers, notebook, (restic) => (repository = restic))
     // 3-2-1: a saved run goes to every copy. A copy that fails is the run's warning, never its failure.
     if (repository && record.status === 'ok' && record.trigger !== 'pre-restore' && config.restic.copies.length > 0) {
-      record.copies = await copyRuns(engine, repository, record.run_id)
+      record.copies = await copyRuns(engine, repository, {id: record.run_id, snapshots: record.snapshots}, {previousRunId: due.previousRunId})
       for (const copy of record.copies) if (copy.status === 'failed') record.warnings!.push(`the copy to ${copy.name} failed: ${copy.error}`)
     }
     if (repository) recoveries.push(...(await sweepPacks(engine, repository)))

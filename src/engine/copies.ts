@@ -7,7 +7,7 @@ import type {BackupConfig, CopyConfig, ResticConfig} from '../config/types.js'
 import type {Restic, Snapshot} from '../restic/client.js'
 import {openRepository, repositoryDisplay, resticTarget, type Engine} from './context.js'
 import {loadRuns} from './list.js'
-import {appTags, isLatestCandidate, runIdTime, tagValue, type Run} from './runs.js'
+import {appTags, isLatestCandidate, tagValue, type Run} from './runs.js'
 import {STATE_FILES} from './state.js'
 import type {CopyOutcome, MaintenanceRecord} from '../documents.js'
 
@@ -39,21 +39,33 @@ export function withCopyAsPrimary<T extends Pick<BackupConfig, 'restic' | 'file'
   return {...config, restic}
 }
 
-/** Copies the run `runId` (and what earlier failed copies missed) to every copy. Never throws: each copy's
- *  failure is its outcome. */
-export async function copyRuns(engine: Engine, primary: Restic, runId: string): Promise<CopyOutcome[]> {
+/** A run to copy: its id and its snapshots' ids (on restic 0.14 a backup reports 8-character ids). */
+export interface RunToCopy {
+  id: string
+  snapshots: readonly {group: string; id: string}[]
+}
+
+/** Copies `run` (and the runs a copy missed since the last one it got) to every copy. Never throws: each copy's
+ *  failure is its outcome. `previousRunId`: the run before this one; a copy that got it needs no catching up, so
+ *  the primary is not even listed. `runs`: the primary's runs, when the caller has listed them already. */
+export async function copyRuns(engine: Engine, primary: Restic, run: RunToCopy, options: {previousRunId?: string | undefined; runs?: readonly Run[]} = {}): Promise<CopyOutcome[]> {
   const {config} = engine
   if (config.restic.copies.length === 0) return []
-  const runs = (await loadRuns(engine, primary)).runs.filter((r) => r.complete && !r.checkFailed)
+  const state = copiesState(engine)
+  let listed = options.runs
+  const primaryRuns = async () => (listed ??= (await loadRuns(engine, primary)).runs)
   const outcomes: CopyOutcome[] = []
   for (const [index, copy] of config.restic.copies.entries()) {
-    outcomes.push(await copyOne(engine, primary, runs, runId, copy, index))
+    const last = state[copy.name]?.last_ok_run_id ?? null
+    // A copy that never got a run starts from this one; one that got the previous run is up to date.
+    const caughtUp = last === null || last === run.id || last === options.previousRunId
+    outcomes.push(await copyOne(engine, primary, caughtUp ? [run] : [run, ...missedRuns(await primaryRuns(), last, run.id)], copy, index))
   }
-  recordOutcomes(engine, outcomes, runId)
+  recordOutcomes(engine, outcomes, run.id)
   return outcomes
 }
 
-async function copyOne(engine: Engine, primary: Restic, runs: readonly Run[], runId: string, copy: CopyConfig, index: number): Promise<CopyOutcome> {
+async function copyOne(engine: Engine, primary: Restic, runs: readonly RunToCopy[], copy: CopyConfig, index: number): Promise<CopyOutcome> {
   const started = Date.now()
   const where = copyWhere(index)
   const outcome: CopyOutcome = {name: copy.name, repository: repositoryDisplay(engine, where, copy), status: 'failed', runs: [], snapshots: 0, removed: 0, finished_at: '', duration_ms: 0, error: null}
@@ -61,28 +73,25 @@ async function copyOne(engine: Engine, primary: Restic, runs: readonly Run[], ru
     await engine.progress.task(`copy to ${copy.name} (restic copy)`, async (task) => {
       const target = await openRepository(engine, copy, {where, restInUrl: true})
       const source = resticTarget(engine.config.restic, primary.version, engine, engine.config.databases, {restInUrl: true})
-      const tags = appTags(engine.config.app)
-      let present: Snapshot[]
+      const ids = runs.flatMap((r) => r.snapshots.map((s) => s.id))
+      task.update(`${runs.length} run(s), ${ids.length} snapshot(s)`)
+      // restic copy skips what the copy has already (a snapshot with the same content, time and tags).
       try {
-        present = await target.snapshots(tags)
+        await target.copyFrom(source, ids)
       } catch (error) {
         if (!(isKamalBackupError(error) && error.code === 'restic/no-repository' && copy.initIfMissing)) throw error
         engine.log.info(`the copy ${copy.name} does not exist yet: creating it with the primary's chunker parameters (init_if_missing)`)
         await target.initCopy(source)
-        present = []
+        await target.copyFrom(source, ids)
       }
-      const wanted = runsToCopy(runs, present, runId)
-      const ids = wanted.flatMap((r) => r.snapshots.map((s) => s.id))
-      task.update(`${wanted.length} run(s), ${ids.length} snapshot(s)`)
-      await target.copyFrom(source, ids)
-      const after = await target.snapshots(tags)
-      proveCopied(wanted, after, copy.name)
-      outcome.runs = wanted.map((r) => r.id)
+      const tags = appTags(engine.config.app)
+      proveCopied(runs, await target.snapshots(tags), copy.name)
+      outcome.runs = runs.map((r) => r.id)
       outcome.snapshots = ids.length
       const policy = copy.retention ?? engine.config.restic.retention
       if (engine.config.restic.forgetAfterBackup && policy) {
         task.update('retention (restic forget --prune)')
-        outcome.removed = (await target.forget(tags, policy, true, [`run:${runId}`])).removed.length
+        outcome.removed = (await target.forget(tags, policy, true, [`run:${runs[0]!.id}`])).removed.length
       }
     }, () => `${outcome.runs.length} run(s) copied${outcome.removed > 0 ? `, ${outcome.removed} snapshot(s) removed by its retention` : ''}`)
     outcome.status = 'ok'
@@ -94,23 +103,18 @@ async function copyOne(engine: Engine, primary: Restic, runs: readonly Run[], ru
   return outcome
 }
 
-/** The run itself, and every complete run newer than the newest the copy has (what failed copies missed); not
- *  older ones: the copy's retention may have removed them on purpose. Snapshots already there are left out. */
-export function runsToCopy(runs: readonly Run[], present: readonly Snapshot[], runId: string): Run[] {
-  const originals = new Set(present.map((s) => s.original).filter((id): id is string => id !== undefined))
-  const newest = present.map((s) => runIdTime(tagValue(s.tags, 'run') ?? '')?.getTime() ?? 0).reduce((a, b) => Math.max(a, b), 0)
-  return runs
-    .filter((r) => r.id === runId || (newest > 0 && (runIdTime(r.id)?.getTime() ?? 0) > newest))
-    .map((r) => ({...r, snapshots: r.snapshots.filter((s) => !originals.has(s.id))}))
-    .filter((r) => r.snapshots.length > 0)
+/** The complete runs after `since` (the last run a copy got), other than `runId`: what failed copies missed; not
+ *  older ones, which the copy's retention may have removed on purpose. Newest first. */
+export function missedRuns(runs: readonly Run[], since: string, runId: string): Run[] {
+  return runs.filter((r) => r.complete && !r.checkFailed && !r.preRestore && r.id > since && r.id !== runId)
 }
 
 /** Each snapshot sent is in the copy now: one with its id as `original` and the same run tag. */
-export function proveCopied(runs: readonly Run[], after: readonly Snapshot[], name: string): void {
+export function proveCopied(runs: readonly RunToCopy[], after: readonly Snapshot[], name: string): void {
   const missing: string[] = []
   for (const run of runs) {
     for (const s of run.snapshots) {
-      if (!after.some((c) => c.original === s.id && tagValue(c.tags, 'run') === run.id)) missing.push(`${s.group} of run ${run.id} (${s.shortId})`)
+      if (!after.some((c) => c.original?.startsWith(s.id) && tagValue(c.tags, 'run') === run.id)) missing.push(`${s.group} of run ${run.id} (${s.id.slice(0, 8)})`)
     }
   }
   if (missing.length > 0) {
@@ -145,10 +149,11 @@ export async function runCopy(engine: Engine, options: {to?: string | undefined}
   const lock = engine.state.lock('copy')
   try {
     const primary = await openRepository(engine)
-    const latest = (await loadRuns(engine, primary)).runs.find(isLatestCandidate)
+    const {runs} = await loadRuns(engine, primary)
+    const latest = runs.find(isLatestCandidate)
     if (!latest) throw new KamalBackupError('there is no complete backup run to copy', {code: 'copy/failed', suggestions: ['run kamal-backup backup first']})
     const only: Engine = {...engine, config: {...config, restic: {...config.restic, copies}}}
-    return {run_id: latest.id, copies: await copyRuns(only, primary, latest.id)}
+    return {run_id: latest.id, copies: await copyRuns(only, primary, latest, {runs})}
   } finally {
     lock.release()
   }

@@ -33,8 +33,10 @@ describe('runbook: every command in it runs against the lab', {concurrency: fals
     execFileSync('chmod', ['-R', 'a+rwX', data])
     const repo = freshRepo('0.18')
     execFileSync('chmod', ['-R', 'a+rwX', repo])
+    // A second copy (restic.copies): the runbook says how to list and restore from it alone.
+    const copy = join(data, 'copy')
     app = remoteApp({
-      backupConfig: ['databases:', `  - {name: primary, adapter: sqlite, path: ${join(data, 'storage', 'production.sqlite3')}}`, 'paths:', `  - ${join(data, 'storage')}`, 'restic:', `  repository: ${repo}`, '  password: {secret: RESTIC_PASSWORD}', '  retention: {keep_last: 10}', `state: {path: ${join(data, 'state')}}`, 'backup: {enabled: false}', ''].join('\n'),
+      backupConfig: ['databases:', `  - {name: primary, adapter: sqlite, path: ${join(data, 'storage', 'production.sqlite3')}}`, 'paths:', `  - ${join(data, 'storage')}`, 'restic:', `  repository: ${repo}`, '  password: {secret: RESTIC_PASSWORD}', '  retention: {keep_last: 10}', '  copies:', `    - {name: offsite, repository: ${copy}, password: {secret: RESTIC_PASSWORD}, init_if_missing: true}`, `state: {path: ${join(data, 'state')}}`, 'backup: {enabled: false}', ''].join('\n'),
       destinations: {production: 'servers:\n  web:\n    - 127.0.0.1\n'},
     })
     box = accessory(app.containerName, {env: {RESTIC_PASSWORD: lab().resticPassword}, config: app.config})
@@ -54,7 +56,7 @@ describe('runbook: every command in it runs against the lab', {concurrency: fals
     assert.ok(!text.includes(lab().resticPassword), 'no secret value')
     const commands = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.trim().split('\n'))
     // Everything an incident needs is there, with the destination.
-    for (const needed of ['status', 'list', 'restore production --dry-run', 'restore production --database primary', 'restore production --files', 'restore production --at', 'restore production RUN_ID', 'restore production SAFETY_RUN_ID --confirm', 'drill production', 'drill local', 'unlock', 'check']) {
+    for (const needed of ['status', 'list', 'restore production --dry-run', 'restore production --database primary', 'restore production --files', 'restore production --at', 'restore production RUN_ID', 'restore production SAFETY_RUN_ID --confirm', 'list --repository offsite', 'restore production --from offsite', 'drill production', 'drill local', 'unlock', 'check']) {
       assert.ok(commands.some((c) => c.startsWith(`kamal-backup ${needed}`)), `the runbook has kamal-backup ${needed}: ${commands.join(' | ')}`)
     }
     for (const c of commands.filter((x) => !x.startsWith('kamal-backup drill local'))) assert.match(c, / -d production( |$)/, c)
