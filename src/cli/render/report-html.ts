@@ -73,7 +73,7 @@ function section(id: string, title: string, body: string): string {
 }
 
 function table(headers: readonly string[], rows: readonly string[][], className = ''): string {
-  return `<table class="${className}"><thead><tr>${headers.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`
+  return `<table class="${className}"><thead><tr>${headers.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td${/^\d{4}-\d\d-\d\d /.test(c) ? ' class="nowrap"' : ''}>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`
 }
 
 function definitions(items: readonly [string, string][]): string {
@@ -105,9 +105,9 @@ function statusSection(evidence: Evidence, runs: readonly BackupRunRecord[]): st
     `<p class="overall" data-status="${esc(age_.status)}">${badge(overall.status, `${age_.status.toUpperCase()}: ${overall.text}`)}</p>`,
     ...alerts,
     definitions([
-      ['Latest complete backup', latest ? `run <code>${esc(latest.id)}</code> at ${when(latest.time)}` : 'none'],
+      ['Latest complete backup', latest ? `run <code class="id">${esc(latest.id)}</code> at ${when(latest.time)}` : 'none'],
       ['Its age', age_.seconds === null ? '—' : `${esc(age(age_.seconds))} (allowed: ${esc(age(age_.allowed_seconds))})`],
-      ['Last run', last ? `${badge(runStatus(last))} <code>${esc(last.run_id ?? '')}</code> at ${when(last.started_at)}${last.error ? `: ${esc(last.error)}` : ''}` : 'none recorded'],
+      ['Last run', last ? `${badge(runStatus(last))} <code class="id">${esc(last.run_id ?? '')}</code> at ${when(last.started_at)}${last.error ? `: ${esc(last.error)}` : ''}` : 'none recorded'],
       ['Schedule', `${esc(evidence.schedule.description)} (<code>${esc(evidence.schedule.expression)}</code>)${evidence.schedule.enabled ? '' : ', disabled'}`],
       ['Runs in the repository', `${evidence.runs.total} (${evidence.runs.complete} complete, ${evidence.runs.incomplete} incomplete)${evidence.runs.oldest ? `, oldest ${when(evidence.runs.oldest)}` : ''}`],
       ['Runs recorded here', `${runs.length} in the report's window`],
@@ -205,7 +205,7 @@ function timelineSection(report: Report, now: Date): string {
   const recent = runs.slice(-15).reverse()
   const list = table(['Started', 'Run', 'Trigger', 'Status', 'Took', 'Size', 'Error or warnings'], recent.map((r) => [
     when(r.started_at),
-    r.run_id ? `<code>${esc(r.run_id)}</code>` : '—',
+    r.run_id ? `<code class="id">${esc(r.run_id)}</code>` : '—',
     esc(r.trigger),
     badge(runStatus(r)),
     r.status === 'skipped' ? '—' : ms(r.duration_ms),
@@ -265,7 +265,7 @@ function drillsSection(evidence: Evidence, drills: readonly DrillRecord[]): stri
     when(d.finished_at),
     esc(d.scope),
     badge(d.status === 'ok' ? 'ok' : 'failed'),
-    `<code>${esc(d.run_id ?? '')}</code>`,
+    `<code class="id">${esc(d.run_id ?? '')}</code>`,
     ms(d.duration_ms),
     esc(d.operator),
     esc(d.error ?? d.verification.problems.join('; ')),
@@ -281,10 +281,10 @@ function restoresSection(restores: readonly RestoreResult[]): string {
     when(r.finished_at ?? r.updated_at),
     esc(r.scope),
     badge(r.status === 'ok' ? 'ok' : r.status === 'running' ? 'warning' : 'failed', r.status === 'running' ? 'cut off (running)' : r.status),
-    `<code>${esc(r.run_id ?? '')}</code>`,
+    `<code class="id">${esc(r.run_id ?? '')}</code>`,
     ms(r.duration_ms),
     esc(r.operator),
-    r.safety_backup?.run_id ? `<code>${esc(r.safety_backup.run_id)}</code>` : '—',
+    r.safety_backup?.run_id ? `<code class="id">${esc(r.safety_backup.run_id)}</code>` : '—',
     esc(r.error ?? ''),
   ])
   return section('restores', 'Restores', `<p>The last ${rows.length} of ${restores.length} restores in this window, newest first.</p>${table(['Finished', 'Scope', 'Status', 'Run', 'Took', 'Operator', 'Safety backup', 'Error'], rows, 'restores')}`)
@@ -332,7 +332,7 @@ function copiesSection(evidence: Evidence, now: Date): string {
       badge(status, c.status === 'never' ? 'never copied' : c.status),
       when(c.last_copy_at),
       Number.isNaN(copiedAt) ? '—' : `${esc(age((now.getTime() - copiedAt) / 1000))} ago`,
-      c.last_copied_run_id ? `<code>${esc(c.last_copied_run_id)}</code>${latest ? (c.last_copied_run_id === latest ? ' (the latest run)' : ` (behind: the latest run is ${esc(latest)})`) : ''}` : '—',
+      c.last_copied_run_id ? `<code class="id">${esc(c.last_copied_run_id)}</code>${latest ? (c.last_copied_run_id === latest ? ' (the latest run)' : ` (behind: the latest run is ${esc(latest)})`) : ''}` : '—',
       esc(c.error ?? ''),
     ]
   })
@@ -362,7 +362,7 @@ h1{font-size:1.7em;margin:0 0 4px}h2{font-size:1.3em;border-bottom:1px solid var
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{font-weight:600}dd{margin:0}
 table{border-collapse:collapse;width:100%;font-size:.9em;margin:8px 0}th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top}
-td{overflow-wrap:anywhere}
+td{overflow-wrap:anywhere}td.nowrap,code.id{white-space:nowrap;overflow-wrap:normal}
 .badge{font-weight:600;white-space:nowrap}.badge.ok{color:var(--ok)}.badge.failed{color:var(--failed)}.badge.warning{color:var(--warning)}.badge.skipped{color:var(--skipped)}
 .overall{font-size:1.2em}.alert{border-left:4px solid var(--failed);padding:4px 12px;background:#fff5f5}
 .empty{font-style:italic}
