@@ -8,68 +8,14 @@ import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {pathToFileURL} from 'node:url'
-import {chromium, type Browser} from 'playwright-core'
+import type {Browser} from 'playwright-core'
+import {artefactDir, darkBackgrounds, launchChromium, noBrowser, openReport} from '../../support/browser.ts'
 import {kb} from '../../support/cli.ts'
 import {freshRepo, lab, tempDir} from '../../support/lab.ts'
 import {assertSchema, cli, cliJson, localRestic, readHistory, writeApp, type App} from './support.ts'
 
-export const CHROMIUM = '/usr/bin/chromium'
-const skip = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is not installed (apt-get install chromium; scripts/setup.sh --test installs it)` : false
-
-/** Where the screenshots and PDFs go: not in the repository. */
-export function artefactDir(name: string): string {
-  const dir = join(process.env.KB_TEST_ARTEFACTS ?? join(tmpdir(), 'kamal-backup-test-artefacts'), name)
-  mkdirSync(dir, {recursive: true})
-  return dir
-}
-
-export interface OpenedReport {
-  /** Requests for anything but the file itself. */
-  requests: string[]
-  /** Console errors and warnings, uncaught page errors. */
-  errors: string[]
-  page: import('playwright-core').Page
-}
-
-/** Opens an HTML file in Chromium, counting every request other than the file and every console error. */
-export async function openReport(browser: Browser, file: string): Promise<OpenedReport> {
-  const url = pathToFileURL(file).href
-  const page = await browser.newPage({viewport: {width: 1000, height: 900}})
-  const requests: string[] = []
-  const errors: string[] = []
-  page.on('request', (request) => {
-    if (request.url() !== url) requests.push(request.url())
-  })
-  await page.route('**/*', (route) => (route.request().url() === url ? route.continue() : route.abort()))
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') errors.push(`console ${message.type()}: ${message.text()}`)
-  })
-  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`))
-  const response = await page.goto(url, {waitUntil: 'load'})
-  assert.ok(response === null || response.ok(), `${url} opened`)
-  return {requests, errors, page}
-}
-
-/** Elements whose own background is dark (relative luminance under 0.5), by tag and class. */
-export async function darkBackgrounds(page: import('playwright-core').Page): Promise<string[]> {
-  return page.$$eval('*', (elements) => {
-    // In the page (the tests' tsconfig has no DOM library).
-    const {getComputedStyle} = globalThis as unknown as {getComputedStyle(el: unknown): {backgroundColor: string}}
-    const out: string[] = []
-    for (const el of elements) {
-      const m = /rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)/.exec(getComputedStyle(el).backgroundColor)
-      if (!m || (m[4] !== undefined && Number(m[4]) === 0)) continue
-      const [r, g, b] = [m[1], m[2], m[3]].map((v) => Number(v) / 255)
-      if (0.2126 * r! + 0.7152 * g! + 0.0722 * b! < 0.5) out.push(`${el.tagName.toLowerCase()}.${el.getAttribute('class') ?? ''} ${getComputedStyle(el).backgroundColor}`)
-    }
-    return out
-  })
-}
-
-describe('evidence --html in Chromium', {skip, concurrency: false}, () => {
+describe('evidence --html in Chromium', {skip: noBrowser, concurrency: false}, () => {
   let app: App
   let dir: string
   let sqlitePath: string
@@ -110,7 +56,7 @@ describe('evidence --html in Chromium', {skip, concurrency: false}, () => {
     mkdirSync(join(dir, 'scratch'))
     const drill = await cli(app, ['drill', 'production', '--sqlite-path', join(dir, 'scratch', 'drill.sqlite3'), '--files', join(dir, 'scratch', 'files'), '--yes'])
     assert.equal(drill.code, 0, drill.stdout + drill.stderr)
-    browser = await chromium.launch({executablePath: CHROMIUM, args: ['--no-sandbox']})
+    browser = await launchChromium()
   })
 
   after(async () => {
