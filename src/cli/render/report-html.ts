@@ -72,8 +72,9 @@ function section(id: string, title: string, body: string): string {
   return `<section id="${id}" aria-labelledby="${id}-title"><h2 id="${id}-title">${esc(title)}</h2>\n${body}\n</section>`
 }
 
+/** A table; short cells (a time, an id, a status) do not wrap. */
 function table(headers: readonly string[], rows: readonly string[][], className = ''): string {
-  return `<table class="${className}"><thead><tr>${headers.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td${/^\d{4}-\d\d-\d\d /.test(c) ? ' class="nowrap"' : ''}>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`
+  return `<table class="${className}"><thead><tr>${headers.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td${c.replace(/<[^>]*>/g, '').length <= 28 ? ' class="nowrap"' : ''}>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`
 }
 
 function definitions(items: readonly [string, string][]): string {
@@ -175,7 +176,7 @@ function timelineSection(report: Report, now: Date): string {
   const yMax = Math.max(allowed * 1.25, longest * 1.05)
   const y = scale([0, yMax], [bottom, top])
   parts.push(`<g class="rpo-band" data-allowed-seconds="${allowed}"><title>${esc(`allowed age of the latest backup (RPO): ${age(allowed)}`)}</title><rect x="${left}" y="${n(y(allowed))}" width="${width - left - right}" height="${n(bottom - y(allowed))}"/><line x1="${left}" x2="${width - right}" y1="${n(y(allowed))}" y2="${n(y(allowed))}"/></g>`)
-  parts.push(`<text class="axis" x="${left - 8}" y="${n(y(allowed) + 4)}" text-anchor="end">${esc(age(allowed))}</text><text class="axis" x="${left - 8}" y="${bottom + 4}" text-anchor="end">0</text><text class="band-label" x="${width - right - 4}" y="${n(y(allowed) + 14)}" text-anchor="end">RPO: allowed age ${esc(age(allowed))}</text>`)
+  parts.push(`<text class="axis" x="${left - 8}" y="${n(y(allowed) + 4)}" text-anchor="end">${esc(age(allowed))}</text><text class="axis" x="${left - 8}" y="${bottom + 4}" text-anchor="end">0</text><text class="band-label" x="${width - right - 4}" y="${n(y(allowed) - 5)}" text-anchor="end">RPO: allowed age ${esc(age(allowed))}</text>`)
   parts.push(`<text class="axis" x="${left - 8}" y="${top - 6}" text-anchor="end">backup age</text>`)
   const exceeded: {from: number; to: number}[] = []
   if (gaps.length > 0) {
@@ -362,7 +363,7 @@ h1{font-size:1.7em;margin:0 0 4px}h2{font-size:1.3em;border-bottom:1px solid var
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{font-weight:600}dd{margin:0}
 table{border-collapse:collapse;width:100%;font-size:.9em;margin:8px 0}th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top}
-td{overflow-wrap:anywhere}td.nowrap,code.id{white-space:nowrap;overflow-wrap:normal}
+table.retention{width:auto}td{overflow-wrap:anywhere}td.nowrap,code.id{white-space:nowrap;overflow-wrap:normal}
 .badge{font-weight:600;white-space:nowrap}.badge.ok{color:var(--ok)}.badge.failed{color:var(--failed)}.badge.warning{color:var(--warning)}.badge.skipped{color:var(--skipped)}
 .overall{font-size:1.2em}.alert{border-left:4px solid var(--failed);padding:4px 12px;background:#fff5f5}
 .empty{font-style:italic}
