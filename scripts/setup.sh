@@ -52,7 +52,8 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 PKGS=(restic sqlite3)
 if [ "$WANT_TEST" = 1 ]; then
-  PKGS+=(openssh-server openssh-client postgresql mariadb-server mariadb-client rclone iproute2 openssl procps util-linux prometheus tmux faketime podman runc debootstrap podman-docker sudo patch)
+  # chromium: the HTML report is opened in a real browser (headless, through playwright-core; never downloaded).
+  PKGS+=(openssh-server openssh-client postgresql mariadb-server mariadb-client rclone iproute2 openssl procps util-linux prometheus tmux faketime podman runc debootstrap podman-docker sudo patch chromium)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -201,6 +201,22 @@ export async function runInAccessory(options: RemoteRunOptions): Promise<number>
   return code
 }
 
+/** Runs one command in the accessory (`options.command` with `options.argv`, as the accessory must get it) and
+ *  returns what it printed on stdout, whole, with its exit code: for a workstation that uses the document itself
+ *  (evidence --html renders the accessory's report here). stderr streams through as usual. */
+export async function captureInAccessory(options: RemoteRunOptions): Promise<{exitCode: number; stdout: string}> {
+  const remote = resolveTarget(options)
+  const {connect} = await import('./session.js')
+  const connection = await connect(remote.settings, {log: options.log, signal: options.signal})
+  let outcome: ExecOutcome
+  try {
+    outcome = await execStep(connection, remote, options, {label: options.command, argv: accessoryArgv(options.argv), continues: false, captureStdout: true, warnPatch: true})
+  } finally {
+    connection.close()
+  }
+  return {exitCode: settle(outcome, connection, remote, options), stdout: outcome.result.captured ?? ''}
+}
+
 /** `version` with the accessory out of reach: this machine's version, then the error (exit 3). */
 function versionUnreachable(options: RemoteRunOptions, error: unknown): number {
   const failure = error instanceof KamalBackupError ? error : new KamalBackupError(String((error as Error)?.message ?? error), {code: 'ssh/failed', exitCode: ExitCode.unreachable})

@@ -6,11 +6,13 @@
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {kb} from '../../support/cli.ts'
 import {createPostgresDatabase, dropPostgresDatabase, freshRepo, lab, psql as labPsql, resticBin, tempDir, type TestDatabase} from '../../support/lab.ts'
 import {assertMatchesSchema} from '../../support/schemas.ts'
+import {launchChromium, noBrowser, openReport} from '../../support/browser.ts'
 import {accessory, cli, cliRaw, onTerminal, remoteApp, ROOT, sshdSessionOf, startPostgres17, type AccessoryOptions, type Container, type RemoteApp} from './fixture.ts'
 
 const HANDSHAKE = /@kamal-backup-handshake/
@@ -132,6 +134,43 @@ describe('remote accessory commands over OpenSSH, with the real CLI in the conta
     writeFileSync(file, result.stdout)
     const verified = await kb(['evidence', 'verify', file])
     assert.equal(verified.code, 0, verified.stdout + verified.stderr)
+  })
+
+  test('evidence --html from the checkout: the accessory sends the data, the page is written on this machine', async () => {
+    // A directory the accessory does not see (only the lab's scratch space is mounted): the file can only come from here.
+    const out = mkdtempSync(join(tmpdir(), 'kb-remote-report-'))
+    try {
+      const file = join(out, 'report.html')
+      const result = await cli(app, ['evidence', '--html', file])
+      assert.equal(result.code, 0, result.stderr)
+      assert.equal(result.stdout, '', 'the page goes to the file, nothing to stdout')
+      assert.match(result.stderr, new RegExp(`wrote ${file}`))
+      const html = readFileSync(file, 'utf8')
+      const runs = readFileSync(join(data, 'state', 'runs.jsonl'), 'utf8').trim().split('\n')
+      assert.ok(html.includes(`<h1>Backups of <span class="app">${app.app}</span></h1>`))
+      assert.equal(html.match(/<g class="mark run ok" data-status="ok">/g)?.length, runs.length)
+      assert.ok(html.includes(`run ${runId} `), 'the run is in a mark\'s tooltip')
+      if (!noBrowser) {
+        const browser = await launchChromium()
+        try {
+          const {page, requests, errors} = await openReport(browser, file)
+          assert.equal(await page.locator('svg.timeline g.mark[data-status="ok"]').count(), runs.length)
+          assert.match(await page.locator('h1').innerText(), new RegExp(app.app))
+          assert.deepEqual([requests, errors], [[], []])
+        } finally {
+          await browser.close()
+        }
+      }
+      // --json: the report document as well (the evidence inside it, and the history), from the accessory.
+      const asJson = await cli(app, ['evidence', '--html', file, '--json'])
+      assert.equal(asJson.code, 0, asJson.stderr)
+      const report = JSON.parse(asJson.stdout)
+      assertMatchesSchema('report.schema.json', report)
+      assert.equal(report.evidence.latest_complete_run.id, runId)
+      assert.equal(report.history.runs.length, runs.length)
+    } finally {
+      rmSync(out, {recursive: true, force: true})
+    }
   })
 
   test('drill production runs remotely, confirmed locally, and records the local operator', async () => {
