@@ -26,7 +26,7 @@ EXIT CODES
     const result = await runCopy(await this.engine(flags), {to: flags.to})
     const s = this.ui.style
     for (const copy of result.copies) {
-      if (copy.status === 'ok') this.out(`${s.green('✔')} ${copy.name}: ${copy.runs.length === 0 ? `already had run ${result.run_id}` : `run(s) ${copy.runs.join(', ')} copied (${copy.snapshots} snapshot(s))`}${copy.removed > 0 ? `, ${copy.removed} removed by its retention` : ''}`)
+      if (copy.status === 'ok') this.out(`${s.green('✔')} ${copy.name}: run(s) ${copy.runs.join(', ')} in the copy, proved (${copy.snapshots} snapshot(s); restic copy skips what was there already)${copy.removed > 0 ? `, ${copy.removed} removed by its retention` : ''}`)
       else this.ui.error(`the copy to ${copy.name} failed: ${copy.error}`)
     }
     if (result.copies.some((c) => c.status === 'failed')) process.exitCode = ExitCode.failed

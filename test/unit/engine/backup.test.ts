@@ -43,10 +43,11 @@ describe('backup due logic and run ids', () => {
   test('nextDue reads the last successful run from the state directory', () => {
     const state = new StateDir(mkdtempSync(join(tmpdir(), 'kb-due-')))
     const config = {schedule: parseSchedule('6h')} as never
-    assert.deepEqual(nextDue({config, state}), {lastSuccessAt: null, dueAt: null})
-    writeFileSync(state.file('last_successful_backup.json'), JSON.stringify({finished_at: '2026-01-01T10:00:00.000Z'}))
+    assert.deepEqual(nextDue({config, state}), {lastSuccessAt: null, dueAt: null, previousRunId: undefined})
+    writeFileSync(state.file('last_successful_backup.json'), JSON.stringify({finished_at: '2026-01-01T10:00:00.000Z', run_id: '20260101T095900Z'}))
     const due = nextDue({config, state})
     assert.equal(due.dueAt?.toISOString(), '2026-01-01T16:00:00.000Z')
+    assert.equal(due.previousRunId, '20260101T095900Z', 'the run a copy must have had to be up to date')
     writeFileSync(state.file('last_successful_backup.json'), '{not json')
     assert.equal(nextDue({config, state}).dueAt, null, 'a corrupt record means "no backup yet", not a crash')
   })
