@@ -7,6 +7,7 @@ import {dirname, join} from 'node:path'
 import {nextRun, nominalIntervalSeconds} from '../config/schedule.js'
 import type {BackupConfig} from '../config/types.js'
 import type {BackupRunRecord, DrillRecord, MaintenanceRecord} from '../documents.js'
+import type {CopiesState} from '../engine/copies.js'
 import type {RunEventListener} from '../engine/events.js'
 import {STATE_FILES, type StateDir} from '../engine/state.js'
 import {errorMessage} from '../errors.js'
@@ -65,6 +66,7 @@ export function collectMetrics(config: Pick<BackupConfig, 'app' | 'schedule' | '
   const lastGoodDrill = drills.findLast((d) => d.status === 'ok')
   const check = state.read<MaintenanceRecord>(STATE_FILES.lastCheck)
   const lastSuccessAt = lastOk ? new Date(lastOk.finished_at) : undefined
+  const copies = Object.values(state.read<CopiesState>(STATE_FILES.copies) ?? {})
 
   return [
     gauge('last_run_timestamp_seconds', 'When the last backup run finished (Unix time; safety backups and skipped runs not counted).', [one(seconds(last?.finished_at))]),
@@ -82,6 +84,8 @@ export function collectMetrics(config: Pick<BackupConfig, 'app' | 'schedule' | '
     gauge('last_drill_success_timestamp_seconds', 'When a restore drill last passed (Unix time).', [one(seconds(lastGoodDrill?.finished_at))]),
     gauge('last_check_timestamp_seconds', 'When the last repository check finished (Unix time).', [one(seconds(check?.finished_at))]),
     gauge('last_check_success', 'Whether the last repository check passed (1) or failed (0).', [one(check ? (check.status === 'ok' ? 1 : 0) : undefined)]),
+    gauge('copy_last_success', 'Whether the last copy of a run to each copy (restic.copies) succeeded (1) or failed (0).', copies.map((c) => one(c.status === 'ok' ? 1 : 0, {copy: c.name}))),
+    gauge('copy_last_success_timestamp_seconds', 'When each copy (restic.copies) last received a run, proved (Unix time): alert when it falls behind.', copies.map((c) => one(seconds(c.last_ok_at ?? undefined), {copy: c.name}))),
   ]
 }
 

@@ -100,6 +100,12 @@ describe('restic.copies: a second copy of every run', {concurrency: 2}, () => {
         assert.equal(found[0]!.original, primarySnap!.id, `${name}: the copy names the primary's snapshot`)
         assert.deepEqual(found[0]!.tags, primarySnap!.tags, name)
       }
+      // Metrics: each copy's last result and when it last received a run.
+      const metrics = readFileSync(join(s.app.state, 'metrics.prom'), 'utf8')
+      for (const name of ['usb', 'offsite', 'vault']) {
+        assert.match(metrics, new RegExp(`^kamal_backup_copy_last_success\\{app="${s.app.name}",copy="${name}"\\} 1$`, 'm'))
+        assert.match(metrics, new RegExp(`^kamal_backup_copy_last_success_timestamp_seconds\\{app="${s.app.name}",copy="${name}"\\} \\d+`, 'm'))
+      }
       // Each copy has its own password: the primary's does not open it.
       const wrong = await restic(version, ['cat', 'config'], {env: {RESTIC_REPOSITORY: s.local, RESTIC_PASSWORD: lab().resticPassword}})
       assert.notEqual(wrong.code, 0)
@@ -136,6 +142,7 @@ describe('restic.copies: a second copy of every run', {concurrency: 2}, () => {
       const warning = events(s).find((e) => e.event === 'warning')
       assert.ok(warning, `a warning notification was sent: ${JSON.stringify(events(s))}`)
       assert.match(warning.warnings.join(' '), /offsite/)
+      assert.match(readFileSync(join(s.app.state, 'metrics.prom'), 'utf8'), new RegExp(`^kamal_backup_copy_last_success\\{app="${s.app.name}",copy="offsite"\\} 0$`, 'm'))
       const evidence = JSON.parse((await cli(s.app, ['evidence', '--report-only'])).stdout)
       assert.deepEqual(evidence.copies.find((c: {name: string}) => c.name === 'offsite'), {name: 'offsite', repository: s.rest.url, status: 'failed', last_copy_at: null, last_copied_run_id: null, error: offsite.error})
 
