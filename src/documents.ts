@@ -264,3 +264,57 @@ export interface RestoreResult extends RestoreReport {
   error: string | null
   suggestions: string[]
 }
+
+// ---- dump ---------------------------------------------------------------------------------------------------------
+
+/** What a dump will read: printed by `dump --plan --json` in the accessory (schemas/output/dump.schema.json). */
+export interface DumpPlan {
+  kind: 'dump-plan'
+  app: string
+  run_id: string
+  run_time: string
+  database: string
+  adapter: string
+  snapshot_id: string
+  short_id: string
+  /** The dump's path inside the snapshot (`/<app>.<database>.<extension>`). */
+  path: string
+  /** The snapshot's size as restic (0.17+) or this state directory's run record says; null when neither does. */
+  bytes: number | null
+}
+
+/** One export, a line of dumps.jsonl in the state directory where restic read it. */
+export interface DumpRecord {
+  kind: 'dump'
+  status: 'ok' | 'failed' | 'interrupted'
+  operator: string
+  host: string
+  run_id: string
+  database: string
+  snapshot: string
+  /** Bytes restic wrote (sent to the workstation, or into the file with --local). */
+  bytes: number
+  expected_bytes: number | null
+  started_at: string
+  finished_at: string
+  duration_ms: number
+  error: string | null
+}
+
+/** The `dump` document (--json with -o FILE; schemas/output/dump.schema.json). */
+export interface DumpResult {
+  kind: 'dump'
+  app: string
+  run_id: string
+  run_time: string
+  database: string
+  adapter: string
+  snapshot_id: string
+  file: string
+  bytes: number
+  expected_bytes: number | null
+  /** What was checked before the file was kept: `size` (equal to the snapshot's) or `exit-status` (no recorded size:
+   *  restic's and the stream's clean end only), and the --verify tool's answer. */
+  checked: {size: 'equal' | 'unknown'; verify: string | null}
+  duration_ms: number
+}

@@ -6,6 +6,7 @@ import Backup from './commands/backup.js'
 import Check from './commands/check.js'
 import DrillLocal from './commands/drill/local.js'
 import DrillProduction from './commands/drill/production.js'
+import Dump from './commands/dump.js'
 import Evidence from './commands/evidence.js'
 import EvidenceKeygen from './commands/evidence/keygen.js'
 import EvidenceVerify from './commands/evidence/verify.js'
@@ -30,6 +31,7 @@ export const COMMANDS = {
   check: Check,
   'drill:local': DrillLocal,
   'drill:production': DrillProduction,
+  dump: Dump,
   evidence: Evidence,
   'evidence:keygen': EvidenceKeygen,
   'evidence:verify': EvidenceVerify,

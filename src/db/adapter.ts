@@ -107,6 +107,12 @@ export interface DatabaseAdapter {
   /** Replaces the target's contents with the dump's, and reports what the dump had and what the target has now. */
   restore(ctx: DbContext, t: DatabaseTarget, dump: DumpSource, options: RestoreOptions): Promise<DatabaseRestore>
 
+  // ---- dump -------------------------------------------------------------------------------------------------------
+  /** `dump --verify`: reads a dump written to `file` back with this kind's own tool before it is kept (PostgreSQL:
+   *  pg_restore --list; SQLite: PRAGMA integrity_check; MySQL: the dump's closing lines). Throws `dump/unverified`
+   *  when it cannot be read, `exec/not-found` naming the tool when that is missing. Returns what was read. */
+  verifyDumpFile(ctx: DbContext, file: string): Promise<string>
+
   // ---- drills and evidence ------------------------------------------------------------------------------------------
   /** Problems in a restored database that only this kind knows to look for (missing tables are checked for every
    *  kind). */
@@ -137,6 +143,22 @@ export function missingTool(tool: string, why: string): KamalBackupError {
   return new KamalBackupError(`${tool} ${tool.includes('/') ? 'does not exist' : 'is not installed (not found on PATH)'}: it is needed to ${why}; nothing was changed`, {
     code: 'exec/not-found',
     suggestions: [`install ${tool} here (the kamal-backup accessory image ships it)`],
+  })
+}
+
+/** A dump that its own tool cannot read back (`dump --verify`). */
+export function unverifiedDump(file: string, tool: string, why: string): KamalBackupError {
+  return new KamalBackupError(`${tool} cannot read the dump written to ${file}: ${why}`, {
+    code: 'dump/unverified',
+    suggestions: ['the dump was not kept: run the dump again; if it fails the same way, check the run with `kamal-backup drill production`'],
+  })
+}
+
+/** The tool `dump --verify` needs is not installed here. */
+export function missingVerifyTool(tool: string): KamalBackupError {
+  return new KamalBackupError(`${tool} is not installed (not found on PATH): --verify reads the dump back with it; the dump was not kept`, {
+    code: 'exec/not-found',
+    suggestions: [`install ${tool} on this machine, or run the dump without --verify`],
   })
 }
 

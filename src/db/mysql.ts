@@ -1,15 +1,33 @@
 // MySQL / MariaDB: mariadb-dump (else mysqldump) in one consistent transaction, password through MYSQL_PWD.
 // Restored by dropping every object of the target database (after waiting for the app's locks) and streaming the
 // dump into the client, with a scanner on a copy of the stream naming the tables it creates.
+import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
 import {credentialFile, DUMP_INHERITS, mysqlOptionContent} from './credentials.js'
 import {InterruptedError, KamalBackupError} from '../errors.js'
 import {runChecked, type Executor} from '../exec/executor.js'
 import {CommandFailedError, lastLines} from '../exec/local.js'
 import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Secret} from '../redact.js'
-import {checkStream, databaseInUse, lines, missingTool, restoredTables, rowCounts, unreachable, type DatabaseAdapter} from './adapter.js'
+import {checkStream, databaseInUse, lines, missingTool, restoredTables, rowCounts, unreachable, unverifiedDump, type DatabaseAdapter} from './adapter.js'
 import {describeDatabase, serverUrl, type ResolvedDatabase} from './connection.js'
 import {DATABASE_KINDS} from '../config/types.js'
+
+/** The last statement mysqldump writes when the dump ended (write_footer), with or without comments. */
+const MYSQL_FOOTER = /^\/\*!40111 SET SQL_NOTES=@OLD_SQL_NOTES \*\/;$/
+
+/** The last `bytes` of a file, as text. */
+function fileTail(file: string, bytes: number): string {
+  const fd = openSync(file, 'r')
+  try {
+    const size = fstatSync(fd).size
+    const length = Math.min(bytes, size)
+    const buffer = Buffer.alloc(length)
+    readSync(fd, buffer, 0, length, size - length)
+    return buffer.toString('utf8')
+  } finally {
+    closeSync(fd)
+  }
+}
 
 export interface MysqlTools {
   dump: string
@@ -245,6 +263,15 @@ export const mysql: DatabaseAdapter = {
 
   verify: () => [],
   dryRunLimits: (scope) => (scope === 'production' ? ['a scratch MySQL database that does not exist yet is not created: whether this user may create it is seen only then'] : []),
+
+  /** A dump that ended: mysqldump's last lines are its completion trailer (`-- Dump completed on ...`) or, with
+   *  --skip-comments as kamal-backup dumps, the footer that restores the session's SQL_NOTES. No tool needed. */
+  async verifyDumpFile(_ctx, file) {
+    const tail = fileTail(file, 4096).trimEnd()
+    const last = tail.slice(tail.lastIndexOf('\n') + 1)
+    if (/^-- Dump completed/.test(last) || MYSQL_FOOTER.test(last)) return `ends with ${last.startsWith('--') ? 'the completion trailer' : 'the dump footer'}`
+    throw unverifiedDump(file, 'the MySQL dump check', `it does not end with mysqldump's completion trailer (-- Dump completed) or footer; its last line is ${JSON.stringify(last.slice(0, 120))}: it was cut short`)
+  },
 
   async versionCommands(ctx) {
     return {mysql_dump: [ctx.env.KAMAL_BACKUP_MYSQL_DUMP ?? ctx.exec.which('mariadb-dump', ctx.env.PATH) ?? 'mysqldump', '--version'] as Argv}

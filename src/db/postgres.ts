@@ -8,7 +8,7 @@ import {runChecked, type Executor} from '../exec/executor.js'
 import {CommandFailedError, lastLines} from '../exec/local.js'
 import type {Argv, CommandSpec} from '../exec/spec.js'
 import type {Secret} from '../redact.js'
-import {checkStream, databaseInUse, missingTool, restoredTables, rowCounts, unreachable, type DatabaseAdapter, type DatabaseTarget, type DbContext, type DumpSource} from './adapter.js'
+import {checkStream, databaseInUse, missingTool, missingVerifyTool, restoredTables, rowCounts, unreachable, unverifiedDump, type DatabaseAdapter, type DatabaseTarget, type DbContext, type DumpSource} from './adapter.js'
 import {describeDatabase, serverUrl, type ResolvedDatabase} from './connection.js'
 import {DATABASE_KINDS} from '../config/types.js'
 import {ArchiveRowCounter} from './pg-archive.js'
@@ -407,6 +407,19 @@ export const postgres: DatabaseAdapter = {
 
   /** The pg_dump a backup of the first database uses (the client matching its server), when the server answers;
    *  otherwise the newest client in the image, or the one on PATH. */
+  /** pg_restore --list reads the whole archive's table of contents (and, for a custom-format dump, that it ends
+   *  where the table of contents says). The newest client of the image when there is one, else PATH's. */
+  async verifyDumpFile(ctx, file) {
+    const majors = clientMajors(ctx.env)
+    const pgRestore = majors.length > 0 ? join(ctx.env.KAMAL_BACKUP_POSTGRES_CLIENT_ROOT!, String(majors.at(-1)), 'bin', 'pg_restore') : ctx.exec.which('pg_restore', ctx.env.PATH)
+    if (!pgRestore) throw missingVerifyTool('pg_restore')
+    const listed = await ctx.exec.run({argv: [pgRestore, '--list', file], label: 'pg_restore --list'}, {signal: ctx.signal})
+    if (listed.interrupted) throw new InterruptedError()
+    if (listed.exitCode !== 0) throw unverifiedDump(file, 'pg_restore --list', ctx.redactor.redact(lastLines(listed.stderr, 3) || `exit ${listed.exitCode}`))
+    const tables = listed.stdout.split('\n').reduce((n, line) => n + tocTableCount(line), 0)
+    return `pg_restore --list: ${tables} table${tables === 1 ? '' : 's'}`
+  },
+
   async versionCommands(ctx, databases) {
     let pgDump: string | undefined
     if (databases[0]) pgDump = await postgresTools(ctx.exec, databases[0], ctx.env, ctx.signal).then((tools) => tools.pg_dump, () => undefined)

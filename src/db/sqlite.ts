@@ -8,7 +8,7 @@ import {InterruptedError, KamalBackupError} from '../errors.js'
 import {runChecked} from '../exec/executor.js'
 import {lastLines} from '../exec/local.js'
 import type {CommandSpec} from '../exec/spec.js'
-import {lines, missingTool, nearestExisting, restoredTables, rowCounts, type DatabaseAdapter} from './adapter.js'
+import {lines, missingTool, missingVerifyTool, nearestExisting, restoredTables, rowCounts, unverifiedDump, type DatabaseAdapter} from './adapter.js'
 import {DATABASE_KINDS} from '../config/types.js'
 
 /** The path goes inside a dot-command: refuse characters the sqlite3 shell would parse. */
@@ -181,6 +181,15 @@ export const sqlite: DatabaseAdapter = {
     } finally {
       for (const file of sqliteFiles(staged)) rmSync(file, {force: true})
     }
+  },
+
+  async verifyDumpFile(ctx, file) {
+    if (!ctx.exec.which('sqlite3', ctx.env.PATH)) throw missingVerifyTool('sqlite3')
+    const checked = await ctx.exec.run(sqliteIntegritySpec(file), {signal: ctx.signal})
+    if (checked.interrupted) throw new InterruptedError()
+    const answer = checked.stdout.trim()
+    if (checked.exitCode !== 0 || answer !== 'ok') throw unverifiedDump(file, 'sqlite3 PRAGMA integrity_check', (answer || lastLines(checked.stderr, 3) || `exit ${checked.exitCode}`).slice(0, 300))
+    return 'sqlite3 integrity_check: ok'
   },
 
   verify: (restored) => (restored.integrity === 'ok' ? [] : ['failed its integrity check']),

@@ -17,7 +17,8 @@ import {STATE_FILES} from './state.js'
 import {copiesState, copyWhere} from './copies.js'
 import {digest, signEvidence, type EvidenceSignature} from './signature.js'
 import {resolveValue} from '../config/resolve.js'
-import type {BackupRunRecord} from '../documents.js'
+import type {BackupRunRecord, DumpRecord} from '../documents.js'
+import {dumpsSummary} from './dump.js'
 
 /** One restore or drill in the evidence's history summaries. */
 export interface HistoryEntry {
@@ -62,6 +63,8 @@ export interface Evidence {
   /** The last restore (production ones, in the accessory), as `restore` wrote it: `running` if it never finished. */
   last_restore: Record<string, unknown> | null
   restores: HistorySummary
+  /** `dump`: the database exports recorded in dumps.jsonl (how many, and the last: who, which run, when). */
+  dumps?: {count: number; last: DumpRecord | null}
   notifications: {targets: {index: number; type: string; events: string[]}[]; failed_deliveries: number; last_failure: Record<string, unknown> | null}
   /** restic.copies: each copy's freshness (its last successful copy) and its last attempt. */
   copies: CopyFreshness[]
@@ -140,6 +143,7 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
     restore_drills: historySummary(state.history<Record<string, unknown>>(STATE_FILES.drills)),
     last_restore: state.read<Record<string, unknown>>(STATE_FILES.lastRestore) ?? null,
     restores: historySummary(state.history<Record<string, unknown>>(STATE_FILES.restores)),
+    dumps: dumpsSummary(engine),
     notifications: notificationsView(engine),
     copies: copiesView(engine),
     repository_error: repositoryError,

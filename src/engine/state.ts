@@ -18,6 +18,8 @@ export const STATE_FILES = {
   /** The latest restore, rewritten as each step finishes: after a dropped connection it shows how far it got. */
   lastRestore: 'last_restore.json',
   restores: 'restores.jsonl',
+  /** `dump`: one line per export of a database's dump (who, which run, how many bytes). */
+  dumps: 'dumps.jsonl',
   /** restic.copies: each copy's last attempt and last success, by name. */
   copies: 'copies.json',
   /** Notifications that could not be delivered, one line each. */

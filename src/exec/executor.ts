@@ -4,7 +4,7 @@
 import {InterruptedError} from '../errors.js'
 import type {Redactor} from '../redact.js'
 import {CommandFailedError, findExecutable, runPipe, runProcess, type PipeOptions, type PipeResult, type ProcessResult, type RunOptions} from './local.js'
-import {runGroup, runToFile, streamInto, type StreamOptions, type StreamResult} from './pipeline.js'
+import {runGroup, runToFile, runToStream, streamInto, type StreamOptions, type StreamResult} from './pipeline.js'
 import type {CommandSpec} from './spec.js'
 
 export interface Executor {
@@ -16,6 +16,8 @@ export interface Executor {
   stream(producer: CommandSpec, consumer: CommandSpec, options?: StreamOptions): Promise<StreamResult>
   /** The command's stdout into a file, never through this process. */
   toFile(spec: CommandSpec, file: string, options?: {signal?: AbortSignal}): Promise<ProcessResult>
+  /** The command's stdout into a stream through this process, with backpressure, counted (`dump -o -`). */
+  toStream(spec: CommandSpec, sink: NodeJS.WritableStream, options?: {signal?: AbortSignal; onBytes?: (total: number) => void}): Promise<ProcessResult & {bytes: number; sinkError?: Error}>
   /** A command in a process group of its own, stopped as a whole (a user's shell command). */
   group(spec: CommandSpec, options?: {signal?: AbortSignal; timeoutMs?: number}): Promise<ProcessResult>
   /** Where an executable is (a name looked up on PATH, or a path checked), if it is there. */
@@ -28,6 +30,7 @@ export const localExecutor: Executor = {
   pipe: runPipe,
   stream: streamInto,
   toFile: (spec, file, options = {}) => runToFile(spec, file, options.signal),
+  toStream: runToStream,
   group: runGroup,
   which: findExecutable,
 }

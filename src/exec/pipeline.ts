@@ -175,6 +175,40 @@ export function runToFile(spec: CommandSpec, file: string, signal?: AbortSignal)
   })
 }
 
+/** Runs a command with its stdout piped into `sink` through this process (with backpressure: memory stays flat
+ *  whatever the size), counting the bytes: `kamal-backup dump -o -`, whose reader is a pipe or an SSH channel. The
+ *  sink is not ended. A sink that fails (its reader went away) stops the command; its error is `sinkError`. */
+export function runToStream(spec: CommandSpec, sink: NodeJS.WritableStream, options: {signal?: AbortSignal; onBytes?: (total: number) => void} = {}): Promise<ProcessResult & {bytes: number; sinkError?: Error}> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const result: ProcessResult & {bytes: number; sinkError?: Error} = {...empty(), bytes: 0}
+    const failures: Error[] = []
+    const child = launch(spec, ['ignore', 'pipe', 'pipe'], result, failures)
+    const stop = stopper(child)
+    const source = child.stdout!
+    const onSinkError = (error: Error) => {
+      result.sinkError ??= error
+      source.resume()
+      stop()
+    }
+    sink.on('error', onSinkError)
+    source.on('data', (chunk: Buffer) => {
+      if (result.sinkError) return
+      result.bytes += chunk.length
+      options.onBytes?.(result.bytes)
+      if (!sink.write(chunk)) {
+        source.pause()
+        sink.once('drain', () => source.resume())
+      }
+    })
+    const stopWatching = stopOnAbortOrTimeout(result, stop, options)
+    settleOnClose(child, result, started, failures, {resolve: () => resolve(result), reject}, () => {
+      sink.off('error', onSinkError)
+      stopWatching()
+    })
+  })
+}
+
 /** Once the child has closed: its exit in the result, the cleanup run, and the promise settled (a launch failure
  *  wins over the exit code). */
 function settleOnClose(child: ChildProcess, result: ProcessResult, started: number, failures: Error[], settle: {resolve: (r: ProcessResult) => void; reject: (e: unknown) => void}, cleanup: () => void): void {

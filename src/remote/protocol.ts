@@ -25,6 +25,8 @@ export const CONFIG_FILE_ENV = 'KAMAL_BACKUP_CONFIG_FILE'
 /** `continue`: end of stdin (the connection dropped) does not interrupt the command; only 0x03 does. */
 export const ON_HANGUP_ENV = 'KAMAL_BACKUP_REMOTE_ON_HANGUP'
 export const HANDSHAKE_PREFIX = '@kamal-backup-handshake '
+/** `dump -o -` for a workstation: the plan (run, snapshot, size) as one stderr line before the bytes on stdout. */
+export const DUMP_PLAN_PREFIX = '@kamal-backup-dump-plan '
 export const PROTOCOL_VERSION = 1
 export const GO = 'go\n'
 /** ETX, what Ctrl-C sends on a terminal. */

@@ -42,6 +42,10 @@ export interface ExecStep {
   watchSafety?: boolean
   /** Warn about a patch-level version difference (once per invocation). */
   warnPatch: boolean
+  /** Where the accessory's stdout and stderr go (default: this process's stdout, the log's stream): `dump` writes
+   *  stdout into a file, byte for byte. */
+  stdout?: NodeJS.WritableStream
+  stderr?: NodeJS.WritableStream
 }
 
 export interface ExecOutcome {
@@ -71,8 +75,8 @@ export async function execStep(connection: Connection, remote: RemoteTarget, opt
   try {
     result = await execInAccessory(connection.client, commandLine, {
       redactor: log.redactor,
-      stdout: process.stdout,
-      stderr: log.stream,
+      stdout: step.stdout ?? process.stdout,
+      stderr: step.stderr ?? log.stream,
       signal: options.signal,
       captureStdout: step.captureStdout ?? false,
       ...(step.holdJson && {holdStdout: JSON_HOLD_BYTES}),

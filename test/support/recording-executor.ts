@@ -7,7 +7,7 @@ import type {PipeResult, ProcessResult, RunOptions} from '../../src/exec/local.t
 import type {StreamOptions, StreamResult} from '../../src/exec/pipeline.ts'
 import type {CommandSpec} from '../../src/exec/spec.ts'
 
-export type CallKind = 'run' | 'pipe' | 'stream' | 'toFile' | 'group'
+export type CallKind = 'run' | 'pipe' | 'stream' | 'toFile' | 'toStream' | 'group'
 
 export interface Call {
   kind: CallKind
@@ -96,6 +96,11 @@ export class RecordingExecutor implements Executor {
 
   async toFile(spec: CommandSpec): Promise<ProcessResult> {
     return result(this.#record('toFile', spec))
+  }
+
+  async toStream(spec: CommandSpec): Promise<ProcessResult & {bytes: number}> {
+    const answer = this.#record('toStream', spec)
+    return {...result(answer), bytes: 0}
   }
 
   async group(spec: CommandSpec): Promise<ProcessResult> {

@@ -23,8 +23,8 @@ function manifest(): Record<string, ManifestCommand> {
 describe('every command', () => {
   const commands = Object.values(manifest())
 
-  test('there are the twenty-two commands of the README', () => {
-    assert.deepEqual(commands.map((c) => c.id).sort(), ['backup', 'check', 'copy', 'drill:local', 'drill:production', 'evidence', 'evidence:keygen', 'evidence:verify', 'generate', 'init', 'list', 'migrate', 'notify:test', 'prune', 'restore:local', 'restore:production', 'runbook', 'schedule', 'status', 'unlock', 'validate', 'version'])
+  test('there are the twenty-three commands of the README', () => {
+    assert.deepEqual(commands.map((c) => c.id).sort(), ['backup', 'check', 'copy', 'drill:local', 'drill:production', 'dump', 'evidence', 'evidence:keygen', 'evidence:verify', 'generate', 'init', 'list', 'migrate', 'notify:test', 'prune', 'restore:local', 'restore:production', 'runbook', 'schedule', 'status', 'unlock', 'validate', 'version'])
   })
 
   for (const command of commands) {
