@@ -95,10 +95,14 @@ EXIT CODES
       const verify = flags.verify ? {exec: (await import('../exec/executor.js')).localExecutor, env: process.env, signal: this.abortController.signal, redactor: this.ui.redactor} : undefined
       const kept = await file.commit(plan, {verify})
       committed = true
-      this.finishFile(plan, kept, file.target, Date.now() - started)
+      const doc = this.finishFile(plan, kept, file.target, Date.now() - started)
+      if (this.jsonEnabled()) process.stdout.write(JSON.stringify(this.redactor.redactValue(doc), null, 2) + '\n')
       return 0
     } finally {
-      if (file && !committed) file.discard()
+      if (file && !committed) {
+        sink.destroy()
+        file.discard()
+      }
     }
   }
 

@@ -109,6 +109,8 @@ export class CountingSink extends Writable {
 
   constructor(private readonly target: NodeJS.WritableStream) {
     super({highWaterMark: 1024 * 1024})
+    // Kept in `error` for the caller; the stream's own 'error' must not crash the process after its reader is gone.
+    this.on('error', () => {})
     target.on('error', (error: Error) => {
       this.error ??= error
       this.destroy(error)
