@@ -9,7 +9,7 @@
 import {writeFileSync} from 'node:fs'
 import {log, machine, machineMarkdown} from './lib.mjs'
 
-const SUITES = ['startup', 'validate-large', 'backup-small', 'backup-pg', 'restore-pg', 'copy-pg', 'memory', 'notify']
+const SUITES = ['startup', 'validate-large', 'backup-small', 'backup-pg', 'restore-pg', 'copy-pg', 'dump-pg', 'memory', 'notify']
 
 const args = process.argv.slice(2)
 const names = args.filter((a) => !a.startsWith('-'))
