@@ -51,14 +51,14 @@ EXIT CODES
     const {args, flags, raw} = input
     const toStdout = this.checkOutput(flags)
     // Refused before anything is read; checked again (atomically) when the file is put in place.
-    const {assertWritableTarget, DumpFile, assertSize, transferDetail} = await import('../engine/dump.js')
+    const {assertWritableTarget, ByteSink, DumpFile, assertSize, transferDetail} = await import('../engine/dump.js')
     if (!toStdout) assertWritableTarget(flags.output, flags.force)
-    const {CountingSink, dumpFromAccessory} = await import('../remote/dump.js')
+    const {dumpFromAccessory} = await import('../remote/dump.js')
     const {drillOperator} = await import('../engine/drill.js')
     const named = raw.some((token) => token.type === 'arg')
     const argv = [...(named ? [args.snapshot] : []), ...(flags.at !== undefined ? ['--at', flags.at] : []), ...(flags.database !== undefined ? ['--database', flags.database] : []), '--output', '-']
     const file = toStdout ? undefined : DumpFile.open(flags.output, flags.force)
-    const sink = new CountingSink(file ? file.stream : process.stdout)
+    const sink = file ? file.stream : new ByteSink(process.stdout)
     const progress = await this.progress()
     const started = Date.now()
     let committed = false

@@ -98,32 +98,3 @@ export function parsePlanLine(line: string): DumpPlan | undefined {
     return undefined
   }
 }
-
-/** Counts what goes through to `target` (a file being written, or stdout), passing its backpressure on. The first
- *  error of the target (a full disk, a reader gone) is kept and ends the stream. */
-export class CountingSink extends Writable {
-  bytes = 0
-  error: Error | undefined
-  onProgress: ((bytes: number) => void) | undefined
-  #last = 0
-
-  constructor(private readonly target: NodeJS.WritableStream) {
-    super({highWaterMark: 1024 * 1024})
-    // Kept in `error` for the caller; the stream's own 'error' must not crash the process after its reader is gone.
-    this.on('error', () => {})
-    target.on('error', (error: Error) => {
-      this.error ??= error
-      this.destroy(error)
-    })
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.bytes += chunk.length
-    if (this.onProgress && Date.now() - this.#last >= 250) {
-      this.#last = Date.now()
-      this.onProgress(this.bytes)
-    }
-    if (this.target.write(chunk)) done()
-    else this.target.once('drain', () => done())
-  }
-}

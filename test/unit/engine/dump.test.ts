@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {assertSize, DumpFile, dumpDatabase, transferDetail, type DumpPlan} from '../../../src/engine/dump.js'
+import {PassThrough, Writable} from 'node:stream'
+import {assertSize, ByteSink, DumpFile, dumpDatabase, transferDetail, type DumpPlan} from '../../../src/engine/dump.js'
 import {isKamalBackupError} from '../../../src/errors.js'
 import {mysql} from '../../../src/db/mysql.js'
 import {localExecutor} from '../../../src/exec/executor.js'
@@ -87,4 +88,25 @@ test('a MySQL dump is verified by how it ends: the footer or the completion trai
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
+})
+
+test('the byte sink counts what passes, keeps backpressure, and keeps the target\'s first error', async () => {
+  const target = new PassThrough({highWaterMark: 4})
+  const sink = new ByteSink(target)
+  const seen: number[] = []
+  sink.onProgress = (n) => seen.push(n)
+  const received: Buffer[] = []
+  target.on('data', (b: Buffer) => received.push(b))
+  sink.write(Buffer.from('hello '))
+  sink.write(Buffer.from('world'))
+  await new Promise<void>((resolve) => sink.end(resolve))
+  assert.equal(sink.bytes, 11)
+  assert.equal(Buffer.concat(received).toString(), 'hello world')
+  assert.deepEqual(seen, [6])
+  const failing = new Writable({write: (_c, _e, done) => done(new Error('ENOSPC: no space left on device'))})
+  const broken = new ByteSink(failing)
+  broken.write(Buffer.from('x'))
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.match(broken.error?.message ?? '', /ENOSPC/)
+  assert.equal(broken.destroyed, true)
 })

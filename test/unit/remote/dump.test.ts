@@ -1,7 +1,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {PassThrough, Writable} from 'node:stream'
-import {CountingSink, formatPlanLine, parsePlanLine, planFilter} from '../../../src/remote/dump.js'
+import {Writable} from 'node:stream'
+import {formatPlanLine, parsePlanLine, planFilter} from '../../../src/remote/dump.js'
 import type {DumpPlan} from '../../../src/documents.js'
 
 const PLAN: DumpPlan = {kind: 'dump-plan', app: 'shop', run_id: '20261201T030000Z', run_time: '2026-12-01T03:00:00Z', database: 'primary', adapter: 'postgres', snapshot_id: 'a'.repeat(64), short_id: 'aaaaaaaa', path: '/shop.primary.pgdump', bytes: 1234}
@@ -36,25 +36,4 @@ test('without a plan line, stderr passes through whole (the accessory\'s error)'
   filter.write(Buffer.from('Error: no complete run\n  → run a backup'))
   await new Promise<void>((resolve) => filter.end(resolve))
   assert.equal(out.text(), 'Error: no complete run\n  → run a backup')
-})
-
-test('the counting sink counts what passes, keeps backpressure, and keeps the target\'s first error', async () => {
-  const target = new PassThrough({highWaterMark: 4})
-  const sink = new CountingSink(target)
-  const seen: number[] = []
-  sink.onProgress = (n) => seen.push(n)
-  const received: Buffer[] = []
-  target.on('data', (b: Buffer) => received.push(b))
-  sink.write(Buffer.from('hello '))
-  sink.write(Buffer.from('world'))
-  await new Promise<void>((resolve) => sink.end(resolve))
-  assert.equal(sink.bytes, 11)
-  assert.equal(Buffer.concat(received).toString(), 'hello world')
-  assert.deepEqual(seen, [6])
-  const failing = new Writable({write: (_c, _e, done) => done(new Error('ENOSPC: no space left on device'))})
-  const broken = new CountingSink(failing)
-  broken.write(Buffer.from('x'))
-  await new Promise((resolve) => setImmediate(resolve))
-  assert.match(broken.error?.message ?? '', /ENOSPC/)
-  assert.equal(broken.destroyed, true)
 })
