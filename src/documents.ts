@@ -301,20 +301,15 @@ export interface DumpRecord {
   error: string | null
 }
 
-/** The `dump` document (--json with -o FILE; schemas/output/dump.schema.json). */
-export interface DumpResult {
+/** The `dump` document (--json with -o FILE; schemas/output/dump.schema.json): the plan's run and snapshot, and what
+ *  was written. */
+export interface DumpResult extends Pick<DumpPlan, 'app' | 'run_id' | 'run_time' | 'database' | 'adapter' | 'snapshot_id'> {
   kind: 'dump'
-  app: string
-  run_id: string
-  run_time: string
-  database: string
-  adapter: string
-  snapshot_id: string
   file: string
   bytes: number
   expected_bytes: number | null
-  /** What was checked before the file was kept: `size` (equal to the snapshot's) or `exit-status` (no recorded size:
-   *  restic's and the stream's clean end only), and the --verify tool's answer. */
+  /** What was checked before the file was kept: the size (`equal` to the snapshot's, or `unknown`: none recorded,
+   *  so the clean end of the stream and restic's exit status only), and the --verify tool's answer. */
   checked: {size: 'equal' | 'unknown'; verify: string | null}
   duration_ms: number
 }

@@ -8,7 +8,7 @@ import {Writable} from 'node:stream'
 import type {DumpPlan} from '../documents.js'
 import {KamalBackupError} from '../errors.js'
 import {accessoryArgv} from './command.js'
-import {DUMP_PLAN_PREFIX} from './protocol.js'
+import {DUMP_PLAN_PREFIX, prefixedObject} from './protocol.js'
 import {execStep, settle, type RemoteRunOptions} from './run.js'
 import {resolveTarget} from './target.js'
 
@@ -89,12 +89,6 @@ export function formatPlanLine(plan: DumpPlan): string {
 }
 
 export function parsePlanLine(line: string): DumpPlan | undefined {
-  const text = line.replace(/\r?\n$/, '')
-  if (!text.startsWith(DUMP_PLAN_PREFIX)) return undefined
-  try {
-    const value = JSON.parse(text.slice(DUMP_PLAN_PREFIX.length)) as DumpPlan
-    return value?.kind === 'dump-plan' && typeof value.snapshot_id === 'string' ? value : undefined
-  } catch {
-    return undefined
-  }
+  const value = prefixedObject(line, DUMP_PLAN_PREFIX) as Partial<DumpPlan> | undefined
+  return value?.kind === 'dump-plan' && typeof value.snapshot_id === 'string' ? (value as DumpPlan) : undefined
 }

@@ -42,17 +42,23 @@ export function formatHandshake(handshake: Handshake): string {
   return `${HANDSHAKE_PREFIX}${JSON.stringify(handshake)}\n`
 }
 
-/** The handshake carried by one stderr line (with or without its newline), or undefined. */
-export function parseHandshake(line: string): Handshake | undefined {
+/** The JSON object a protocol line carries after `prefix` (with or without its newline), or undefined. */
+export function prefixedObject(line: string, prefix: string): Record<string, unknown> | undefined {
   const text = line.replace(/\r?\n$/, '')
-  if (!text.startsWith(HANDSHAKE_PREFIX)) return undefined
+  if (!text.startsWith(prefix)) return undefined
   try {
-    const value = JSON.parse(text.slice(HANDSHAKE_PREFIX.length)) as Partial<Handshake>
-    if (typeof value !== 'object' || value === null || typeof value.version !== 'string') return undefined
-    return {protocol: typeof value.protocol === 'number' ? value.protocol : 0, version: value.version, ...(typeof value.node === 'string' && {node: value.node})}
+    const value = JSON.parse(text.slice(prefix.length)) as unknown
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined
   } catch {
     return undefined
   }
+}
+
+/** The handshake carried by one stderr line (with or without its newline), or undefined. */
+export function parseHandshake(line: string): Handshake | undefined {
+  const value = prefixedObject(line, HANDSHAKE_PREFIX) as Partial<Handshake> | undefined
+  if (!value || typeof value.version !== 'string') return undefined
+  return {protocol: typeof value.protocol === 'number' ? value.protocol : 0, version: value.version, ...(typeof value.node === 'string' && {node: value.node})}
 }
 
 export type Compatibility = 'same' | 'patch' | 'incompatible'
