@@ -292,8 +292,9 @@ export interface DumpRecord {
   run_id: string
   database: string
   snapshot: string
-  /** Bytes restic wrote (sent to the workstation, or into the file with --local). */
-  bytes: number
+  /** Bytes restic wrote: into the file or stdout with --local, counted; to a workstation, which counts and checks
+   *  them itself, the snapshot's recorded size once restic exited 0 (null: none recorded, or restic stopped). */
+  bytes: number | null
   expected_bytes: number | null
   started_at: string
   finished_at: string

@@ -120,11 +120,11 @@ EXIT CODES
       if (process.env[REMOTE_CLIENT_ENV]) {
         const {formatPlanLine} = await import('../remote/dump.js')
         process.stderr.write(formatPlanLine(plan))
-        await streamDump(engine, plan, process.stdout)
+        await streamDump(engine, plan, {fd: 1})
         return undefined
       }
       this.ui.info(`run ${plan.run_id} (${plan.run_time}), database ${plan.database}, snapshot ${plan.short_id}`)
-      this.checkStreamed(await streamDump(engine, plan, process.stdout), plan, assertSize)
+      this.checkStreamed((await streamDump(engine, plan, process.stdout))!, plan, assertSize)
       return undefined
     }
     const file = DumpFile.open(flags.output, flags.force)

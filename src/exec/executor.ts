@@ -14,8 +14,8 @@ export interface Executor {
   pipe(producer: CommandSpec, consumer: CommandSpec, options?: PipeOptions): Promise<PipeResult>
   /** producer | [tee → tap] | consumer (`restic dump` into a database client). */
   stream(producer: CommandSpec, consumer: CommandSpec, options?: StreamOptions): Promise<StreamResult>
-  /** The command's stdout into a file, never through this process. */
-  toFile(spec: CommandSpec, file: string, options?: {signal?: AbortSignal}): Promise<ProcessResult>
+  /** The command's stdout into a file (or a descriptor of this process), never through this process. */
+  toFile(spec: CommandSpec, file: string | number, options?: {signal?: AbortSignal}): Promise<ProcessResult>
   /** The command's stdout into a stream through this process, with backpressure, counted (`dump -o -`). */
   toStream(spec: CommandSpec, sink: NodeJS.WritableStream, options?: {signal?: AbortSignal; onBytes?: (total: number) => void}): Promise<ProcessResult & {bytes: number; sinkError?: Error}>
   /** A command in a process group of its own, stopped as a whole (a user's shell command). */

@@ -158,18 +158,20 @@ export function streamInto(producerSpec: CommandSpec, consumerSpec: CommandSpec,
   })
 }
 
-/** Runs a command with its stdout written to a file (a staged SQLite database), never through this process. */
-export function runToFile(spec: CommandSpec, file: string, signal?: AbortSignal): Promise<ProcessResult> {
+/** Runs a command with its stdout written to a file (a staged SQLite database), never through this process. A
+ *  number is a descriptor of this process the child writes to as it is (1: `dump -o -` in the accessory, straight
+ *  into `docker exec`'s pipe). */
+export function runToFile(spec: CommandSpec, file: string | number, signal?: AbortSignal): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now()
-    const fd = openSync(file, 'w', 0o600)
+    const fd = typeof file === 'number' ? file : openSync(file, 'w', 0o600)
     const result = empty()
     const failures: Error[] = []
     let child: ChildProcess
     try {
       child = launch(spec, ['ignore', fd, 'pipe'], result, failures)
     } finally {
-      closeSync(fd)
+      if (typeof file !== 'number') closeSync(fd)
     }
     settleOnClose(child, result, started, failures, {resolve, reject}, stopOnAbortOrTimeout(result, stopper(child), {signal}))
   })
