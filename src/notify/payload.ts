@@ -2,6 +2,7 @@
 // (notify[].events) and one JSON document per event (schemas/output/notification.schema.json), with a line for humans.
 import type {NotifyEvent} from '../config/types.js'
 import type {BackupRunRecord, DrillRecord, MaintenanceRecord, RestoreResult} from '../documents.js'
+import {isRestorePoint} from '../documents.js'
 import type {RunEvent} from '../engine/events.js'
 
 export interface NotificationPayload {
@@ -117,7 +118,7 @@ export function payloadsFor(event: RunEvent, context: {app: string; host: string
       return [{...base(event.app, context.host), event: 'started', subject: 'backup', status: 'running', run_id: event.run_id, started_at: event.started_at, message: `${event.app}: backup run ${event.run_id} started (${event.trigger})`}]
     case 'backup-finished':
       // A safety backup belongs to its restore, which has its own events.
-      return event.record.trigger === 'pre-restore' ? [] : backupPayloads(event.record, context.host, event.record.status === 'ok' ? context.previous?.() : undefined)
+      return isRestorePoint(event.record) ? [] : backupPayloads(event.record, context.host, event.record.status === 'ok' ? context.previous?.() : undefined)
     case 'drill-finished':
       return [drillPayload(event.record, context.host)]
     case 'restore-started':
