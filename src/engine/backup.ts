@@ -43,7 +43,7 @@ function kindTags(options: BackupOptions): string[] {
 /** A deploy's version must survive as a restic tag: refused (exit 2) before anything runs otherwise. */
 export function checkDeployVersion(version: string): void {
   if (!DEPLOY_VERSION_PATTERN.test(version)) {
-    throw new UsageError(`the deploy version ${JSON.stringify(version.slice(0, 120))} cannot be a snapshot tag: use letters, digits, ".", "_", "+" and "-" (at most 100, starting with a letter or digit)`, {
+    throw new UsageError(`the deploy version ${JSON.stringify(version.slice(0, 120))} cannot be a snapshot tag: use letters, digits, ".", "_", "+" and "-" (at most 100, not starting with ".", "+" or "-")`, {
       suggestions: ['the pre-deploy hook of `kamal-backup hooks install` passes KAMAL_VERSION with other characters replaced by "_"'],
     })
   }

@@ -55,8 +55,8 @@ export const PRE_DEPLOY_TAG = 'type:pre-deploy'
 export const DEPLOY_VERSION_TAG = 'deploy-version'
 
 /** A deploy's version as a restic tag value: what restic keeps intact in a tag (no comma: a list separator),
- *  and short. Kamal's versions (a git sha, `<sha>_uncommitted_<hex>`, a --version) pass unchanged. */
-export const DEPLOY_VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/
+ *  short, and not taken for a flag (no leading "-"). Kamal's versions (a git sha, `<sha>_uncommitted_<hex>`, a --version) pass unchanged. */
+export const DEPLOY_VERSION_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,99}$/
 
 /** Pre-deploy runs live under their own snapshot host, so the regular policy (`restic forget --group-by
  *  host,paths`) never counts them: with the same host a run tagged to be kept still fills keep_last and the
