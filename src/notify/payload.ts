@@ -115,6 +115,9 @@ function checkPayload(record: MaintenanceRecord, app: string, host: string): Not
 export function payloadsFor(event: RunEvent, context: {app: string; host: string; previous?: () => PreviousAttempt}): NotificationPayload[] {
   switch (event.type) {
     case 'backup-started':
+      // Not for a safety backup or a restore point before a deploy: their finish is not told either, and a monitor
+      // that heard /start would wait for an end that never comes (healthchecks: "down").
+      if (isRestorePoint(event)) return []
       return [{...base(event.app, context.host), event: 'started', subject: 'backup', status: 'running', run_id: event.run_id, started_at: event.started_at, message: `${event.app}: backup run ${event.run_id} started (${event.trigger})`}]
     case 'backup-finished':
       // A safety backup belongs to its restore, which has its own events.
