@@ -357,9 +357,9 @@ async function execute(configured: Engine, record: BackupRunRecord, options: Bac
   // Never forget during a safety backup: retention could remove the very run that is about to be restored.
   const safety = options.trigger === 'pre-restore'
   // Before a deploy (which waits for it): only its own retention (backup.pre_deploy_keep, forgetting by id, no
-  // prune) and no check; the next scheduled run prunes and checks.
+  // prune; with forget_after_backup: false, `prune` applies it) and no check; the next scheduled run prunes and checks.
   const preDeploy = options.trigger === 'pre-deploy'
-  if (preDeploy) {
+  if (preDeploy && config.restic.forgetAfterBackup) {
     const ok = await step('forget', `retention of restore points before deploys (backup.pre_deploy_keep: ${config.preDeployKeep})`, async () => {
       const {runs} = await loadRuns(engine, restic)
       const run = runs.find((r) => r.id === runId)
@@ -367,7 +367,7 @@ async function execute(configured: Engine, record: BackupRunRecord, options: Bac
       await forgetOldRestorePoints(engine, restic, runs, runId)
     })
     if (!ok) return
-  } else if (config.restic.forgetAfterBackup && policy && !safety) {
+  } else if (config.restic.forgetAfterBackup && policy && !safety && !preDeploy) {
     const ok = await step('forget', 'retention (restic forget --prune)', async () => {
       const started = engine.now()
       try {

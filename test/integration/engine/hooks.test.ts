@@ -6,18 +6,13 @@
 // and a validate that fails (no backup is taken). An existing hook runs too, before the block.
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {BIN, kb, ROOT} from '../../support/cli.ts'
 import {freshRepo, tempDir} from '../../support/lab.ts'
+import {runKamalHook, type HookRun} from '../../support/kamal-hook.ts'
 import {cliJson, localRestic, readHistory, repoSnapshots, writeApp, type App} from './support.ts'
-
-interface HookRun {
-  code: number | null
-  stdout: string
-  stderr: string
-}
 
 /** Kamal's hook environment (kamal-config.md: the KAMAL_* tags), the app's own (state, restic), PATH with the CLI. */
 function runHook(checkout: string, bin: string, app: App, kamal: Record<string, string>, extra: Record<string, string | undefined> = {}): Promise<HookRun> {
@@ -34,15 +29,7 @@ function runHook(checkout: string, bin: string, app: App, kamal: Record<string, 
     KAMAL_BACKUP_HOOK_ARGS: `--local --backup-config ${app.config}`,
     ...kamal,
   })
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(checkout, '.kamal', 'hooks', 'pre-deploy'), [], {cwd: checkout, env})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({code, stdout, stderr}))
-  })
+  return runKamalHook(checkout, env)
 }
 
 function setup(): {checkout: string; bin: string; app: App; db: string} {

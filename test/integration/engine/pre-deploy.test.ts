@@ -129,6 +129,21 @@ describe('restore points before deploys (backup --reason deploy)', {concurrency:
     })
   }
 
+  test('forget_after_backup: false: a restore point only verifies its snapshots; `prune` applies backup.pre_deploy_keep', async () => {
+    const repo = freshRepo('0.18')
+    const dir = tempDir('predeploy-noforget')
+    mkdirSync(join(dir, 'files'))
+    writeFileSync(join(dir, 'files', 'a.txt'), 'a')
+    const app = writeApp({version: '0.18', repo, paths: [`  - ${join(dir, 'files')}`], restic: localRestic(repo, ['retention: {keep_last: 5}', 'forget_after_backup: false']), extra: ['backup: {pre_deploy_keep: 1}']})
+    const first = await backup(app, ['--reason', 'deploy', '--deploy-version', 'v1'])
+    const second = await backup(app, ['--reason', 'deploy', '--deploy-version', 'v2'])
+    assert.deepEqual(second.steps.map((s: {name: string}) => s.name), ['files', 'verify'])
+    assert.deepEqual(await runIds(app), [second.run_id, first.run_id])
+    const pruned = await cliJson(app, ['prune'])
+    assert.equal(pruned.result.code, 0, pruned.result.stderr)
+    assert.deepEqual(await runIds(app), [second.run_id])
+  })
+
   test('--deploy-version must be tag-safe and needs --reason; --reason takes only deploy (exit 2, nothing run)', async () => {
     const {app} = setup('0.18')
     for (const args of [['--reason', 'deploy', '--deploy-version', 'a,b'], ['--reason', 'deploy', '--deploy-version', '-x'], ['--deploy-version', 'v1'], ['--reason', 'later']]) {

@@ -5,24 +5,16 @@
 // KAMAL_BACKUP_HOOK_OPTIONAL=1.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {mkdirSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {BIN} from '../../support/cli.ts'
 import {freshRepo, lab, resticBin, tempDir} from '../../support/lab.ts'
+import {runKamalHook, type HookRun} from '../../support/kamal-hook.ts'
 import {accessory, cli, remoteApp, type Container, type RemoteApp} from './fixture.ts'
 
-function runHook(app: RemoteApp, bin: string, kamal: Record<string, string>): Promise<{code: number | null; stdout: string; stderr: string}> {
-  const env: Record<string, string> = {PATH: `${bin}:${process.env.PATH}`, HOME: app.home, KAMAL_PERFORMER: 'alice', KAMAL_SERVICE: app.service, KAMAL_HOSTS: '127.0.0.1', KAMAL_COMMAND: 'deploy', KAMAL_RECORDED_AT: new Date().toISOString(), ...kamal}
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(app.dir, '.kamal', 'hooks', 'pre-deploy'), [], {cwd: app.dir, env})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({code, stdout, stderr}))
-  })
+function runHook(app: RemoteApp, bin: string, kamal: Record<string, string>): Promise<HookRun> {
+  return runKamalHook(app.dir, {PATH: `${bin}:${process.env.PATH}`, HOME: app.home, KAMAL_PERFORMER: 'alice', KAMAL_SERVICE: app.service, KAMAL_HOSTS: '127.0.0.1', KAMAL_COMMAND: 'deploy', KAMAL_RECORDED_AT: new Date().toISOString(), ...kamal})
 }
 
 describe('the pre-deploy hook against the real accessory, over SSH', {concurrency: false}, () => {
