@@ -9,6 +9,7 @@ import DrillProduction from './commands/drill/production.js'
 import Evidence from './commands/evidence.js'
 import EvidenceKeygen from './commands/evidence/keygen.js'
 import EvidenceVerify from './commands/evidence/verify.js'
+import HooksInstall from './commands/hooks/install.js'
 import Init from './commands/init.js'
 import List from './commands/list.js'
 import Migrate from './commands/migrate.js'
@@ -33,6 +34,7 @@ export const COMMANDS = {
   evidence: Evidence,
   'evidence:keygen': EvidenceKeygen,
   'evidence:verify': EvidenceVerify,
+  'hooks:install': HooksInstall,
   init: Init,
   list: List,
   migrate: Migrate,
