@@ -36,7 +36,7 @@ export interface RestorePlan {
   host: string
   requested: RestoreRequest
   /** The run the selection resolves to (null when it does not resolve). */
-  run: {id: string; time: string; age_seconds: number; pre_restore: boolean; snapshots: {group: string; id: string}[]} | null
+  run: {id: string; time: string; age_seconds: number; pre_restore: boolean; pre_deploy?: string; snapshots: {group: string; id: string}[]} | null
   targets: RestoreTargets
   /** Whether the restore would take a safety backup first (only restore production does; --no-safety-backup: false). */
   safety_backup: boolean

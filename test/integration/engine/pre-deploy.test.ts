@@ -113,7 +113,13 @@ describe('restore points before deploys (backup --reason deploy)', {concurrency:
       assert.ok(copiedRuns.has(`run:${r3}`) && copiedRuns.has(`run:${r2}`), [...copiedRuns].join())
       for (const id of points) assert.ok(!copiedRuns.has(`run:${id}`), `restore point ${id} was copied`)
 
-      // restore production names a restore point by its run id.
+      // restore production names a restore point by its run id; its plan says what the run is.
+      const dry = await cliJson(app, ['restore', 'production', points[1]!, '--dry-run'])
+      assert.equal(dry.result.code, 0, dry.result.stderr)
+      assertSchema('restore-plan', dry.json)
+      assert.equal(dry.json.run.pre_deploy, 'v2')
+      const shown = await cli(app, ['restore', 'production', points[1]!, '--dry-run'])
+      assert.match(shown.stdout, new RegExp(`run +${points[1]}.*\\[before deploy v2\\]`))
       const restored = await cliJson(app, ['restore', 'production', points[1]!, '--confirm', app.name, '--no-safety-backup'])
       assert.equal(restored.result.code, 0, restored.result.stderr)
       assert.equal(sqlite(db, 'SELECT v FROM t'), 'v2')
