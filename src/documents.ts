@@ -36,7 +36,7 @@ export interface RestorePlan {
   host: string
   requested: RestoreRequest
   /** The run the selection resolves to (null when it does not resolve). */
-  run: {id: string; time: string; age_seconds: number; pre_restore: boolean; snapshots: {group: string; id: string}[]} | null
+  run: {id: string; time: string; age_seconds: number; pre_restore: boolean; pre_deploy?: string; snapshots: {group: string; id: string}[]} | null
   targets: RestoreTargets
   /** Whether the restore would take a safety backup first (only restore production does; --no-safety-backup: false). */
   safety_backup: boolean
@@ -129,7 +129,9 @@ export interface BackupRunRecord {
   run_id: string | null
   status: 'ok' | 'failed' | 'skipped'
   reason: string | null
-  trigger: 'manual' | 'scheduled' | 'pre-restore'
+  trigger: 'manual' | 'scheduled' | 'pre-restore' | 'pre-deploy'
+  /** trigger pre-deploy: the version being deployed (KAMAL_VERSION, tag deploy-version:<version>), if given. */
+  deploy_version?: string | null
   started_at: string
   finished_at: string
   duration_ms: number
@@ -153,6 +155,13 @@ export interface BackupRunRecord {
   recoveries?: string[]
   /** restic.copies: what each copy got after this run. */
   copies?: CopyOutcome[]
+}
+
+/** A backup taken for a moment rather than by the schedule: the safety backup before a restore (pre-restore) and
+ *  the restore point before a deploy (pre-deploy). Neither counts as the scheduled run for freshness, status,
+ *  metrics or notifications, nor postpones the next scheduled run. */
+export function isRestorePoint(record: Pick<BackupRunRecord, 'trigger'>): boolean {
+  return record.trigger === 'pre-restore' || record.trigger === 'pre-deploy'
 }
 
 /** One copy (restic.copies) after a run. */

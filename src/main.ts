@@ -10,6 +10,7 @@ import Dump from './commands/dump.js'
 import Evidence from './commands/evidence.js'
 import EvidenceKeygen from './commands/evidence/keygen.js'
 import EvidenceVerify from './commands/evidence/verify.js'
+import HooksInstall from './commands/hooks/install.js'
 import Init from './commands/init.js'
 import List from './commands/list.js'
 import Migrate from './commands/migrate.js'
@@ -35,6 +36,7 @@ export const COMMANDS = {
   evidence: Evidence,
   'evidence:keygen': EvidenceKeygen,
   'evidence:verify': EvidenceVerify,
+  'hooks:install': HooksInstall,
   init: Init,
   list: List,
   migrate: Migrate,

@@ -3,6 +3,7 @@ import {repositoryFlags} from '../cli/flags.js'
 import {damageText} from '../engine/damage.js'
 import {listRuns, type ListResult} from '../engine/list.js'
 import {bytes} from '../engine/progress.js'
+import {beforeDeploy} from '../engine/runs.js'
 
 export default class List extends AccessoryCommand<typeof List> {
   static override summary = 'List backup runs, newest first'
@@ -32,7 +33,7 @@ ${WHERE_IT_RUNS}`
         const result = run.status === 'failed' || run.status === 'interrupted' ? s.yellow(`  [${run.status}${run.failed_step ? ` at ${run.failed_step}` : ''}]`) : ''
         const snapshots = run.snapshots.map((x) => `${x.group}=${x.short_id}${x.bytes !== null ? ` (${bytes(x.bytes)})` : ''}`).join('  ')
         const size = run.total_bytes !== null ? bytes(run.total_bytes) : '-'
-        lines.push(`${run.id.padEnd(17)} ${run.time.slice(0, 19).replace('T', ' ').padEnd(20)} ${status}${' '.repeat(Math.max(1, 11 - (run.complete ? 8 : 7)))}${size.padStart(10)}  ${snapshots}${result}${run.pre_restore ? s.dim('  [pre-restore]') : ''}${run.legacy ? s.dim('  [legacy]') : ''}${run.missing.length > 0 ? s.dim(`  missing: ${run.missing.join(', ')}`) : ''}`)
+        lines.push(`${run.id.padEnd(17)} ${run.time.slice(0, 19).replace('T', ' ').padEnd(20)} ${status}${' '.repeat(Math.max(1, 11 - (run.complete ? 8 : 7)))}${size.padStart(10)}  ${snapshots}${result}${run.pre_restore ? s.dim('  [pre-restore]') : ''}${run.pre_deploy ? s.dim(`  [${beforeDeploy(run.deploy_version ?? '')}]`) : ''}${run.legacy ? s.dim('  [legacy]') : ''}${run.missing.length > 0 ? s.dim(`  missing: ${run.missing.join(', ')}`) : ''}`)
       }
       this.out(lines.join('\n'))
     }

@@ -69,6 +69,9 @@ const PATTERN_HINTS: Record<string, string> = {
   check_read_data_subset: 'use a percentage (5%), a fraction (1/7) or a size (500M)',
   keep_within: 'use a restic duration such as 7d, 2m or 1y6m',
 }
+/** backup.pre_deploy_keep when not given. */
+export const DEFAULT_PRE_DEPLOY_KEEP = 10
+
 /** Directories that are never a sensible backup source or restore target. */
 export const SUSPICIOUS_PATHS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/proc', '/root', '/run', '/sbin', '/sys', '/usr', '/var'])
 
@@ -377,6 +380,7 @@ function normalise(source: ParsedFile<KamalBackupFile>, cut: readonly YamlPath[]
     restic,
     schedule: schedule ?? parseSchedule(DEFAULT_SCHEDULE),
     enabled: data.backup?.enabled ?? true,
+    preDeployKeep: data.backup?.pre_deploy_keep ?? DEFAULT_PRE_DEPLOY_KEEP,
     ...(data.state?.path !== undefined && {statePath: resolve(data.state.path)}),
     notify,
     metrics: {

@@ -28,6 +28,22 @@ export interface CrossCheckInput {
   model: DeployModel
   /** null when secrets were not to be read (--skip-secrets). */
   secrets: SecretsSource | null
+  /** The environment validate runs in: `CI` set means a CI job (the advice for secrets it has not got differs). */
+  env?: Readonly<Record<string, string | undefined>>
+}
+
+/** kamal/secret-empty. A value made of variables that are not set here (`RESTIC_PASSWORD=$RESTIC_PASSWORD`)
+ *  names them; in CI (`CI` set: a job that usually has no production secrets) the fix is how to validate there. */
+function emptySecret(secret: string, name: string, value: SecretValue, env: Readonly<Record<string, string | undefined>>): Finding {
+  const at = {file: value.file, line: value.line, column: 1}
+  const unset = value.unset ?? []
+  if (unset.length === 0) return finding('error', 'kamal/secret-empty', at, secret, `secret ${secret} (for ${name}) is empty in ${value.file}`, `give ${secret} a value, or fix the command that produces it`)
+  const vars = unset.map((v) => `$${v}`).join(', ')
+  const message = `secret ${secret} (for ${name}) is empty in ${value.file}: it comes from ${vars}, which ${unset.length > 1 ? 'are' : 'is'} not set in this environment`
+  const fix = env.CI
+    ? `in CI, run \`kamal-backup validate --skip-secrets\` (it checks that every secret is declared and passed to the accessory, and reads none), or give the job ${unset.join(', ')} (e.g. from the CI's secret store)`
+    : `set ${unset.join(', ')} before running kamal-backup (as you do for kamal), or give ${secret} a value in ${value.file}`
+  return finding('error', 'kamal/secret-empty', at, secret, message, fix)
 }
 
 export function crossCheck(input: CrossCheckInput): Finding[] {
@@ -334,7 +350,7 @@ function checkSecrets(input: CrossCheckInput, deployAt: (...keys: (string | numb
     } else if (!value) {
       findings.push(finding('error', 'kamal/secret-missing', at, ref.path, `secret ${entry.secret} (for ${ref.name}) is not defined in ${files}`, `add ${entry.secret}=... to ${secretsFile} (a $(command) reading your password manager is fine)`))
     } else if (value.value.trim() === '') {
-      findings.push(finding('error', 'kamal/secret-empty', {file: value.file, line: value.line, column: 1}, entry.secret, `secret ${entry.secret} (for ${ref.name}) is empty in ${value.file}`, `give ${entry.secret} a value, or fix the command that produces it`))
+      findings.push(emptySecret(entry.secret, ref.name, value, input.env ?? {}))
     }
   }
 

@@ -121,6 +121,9 @@ export interface BackupConfig {
   restic: ResticConfig
   schedule: Schedule
   enabled: boolean
+  /** backup.pre_deploy_keep: the newest N restore points taken before deploys are kept (restic.retention never
+   *  touches them). */
+  preDeployKeep: number
   /** state.path when set in the file. */
   statePath?: string
   notify: NotifyTarget[]

@@ -148,6 +148,7 @@ export function inspectCheckout(options: CheckoutOptions): CheckoutState {
           configAbsolute,
           model: built.model,
           secrets,
+          env: options.env,
         })),
         deploy.source.emptyEnv,
       ),

@@ -3,7 +3,7 @@
 // is visible in the repository afterwards; a failed dump never leaves a snapshot behind.
 import {readdirSync, rmSync} from 'node:fs'
 import {describeSchedule, nextRun} from '../config/schedule.js'
-import {errorMessage, InterruptedError, isKamalBackupError, KamalBackupError} from '../errors.js'
+import {errorMessage, InterruptedError, isKamalBackupError, KamalBackupError, UsageError} from '../errors.js'
 import type {SnapshotTags} from '../restic/argv.js'
 import {resolveDatabase, type ResolvedDatabase} from '../db/connection.js'
 import {databaseAdapter} from '../db/index.js'
@@ -12,12 +12,14 @@ import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {bytes, type TaskHandle} from './progress.js'
 import {checkPaths, shrinkWarnings} from './sources.js'
 import {damageSince} from './damage.js'
-import {appTags, databaseGroup, expectedGroups, FILES_GROUP, newRunId, runIdTime, snapshotHost} from './runs.js'
-import type {BackupRunRecord, MaintenanceRecord, StepRecord} from '../documents.js'
+import {appTags, databaseGroup, DEPLOY_VERSION_PATTERN, DEPLOY_VERSION_TAG, expectedGroups, FILES_GROUP, newRunId, PRE_DEPLOY_TAG, preDeployHost, runIdTime, snapshotHost} from './runs.js'
+import {isRestorePoint, type BackupRunRecord, type MaintenanceRecord, type StepRecord} from '../documents.js'
 import {addPartialSnapshots, adoptDeadRun, forgetPartialSnapshots, RunNotebook, sweepAbandonedPacks, type Leftover} from './leftovers.js'
 import {STATE_FILES} from './state.js'
 import {resolveVolumes, volumeTag} from './volumes.js'
 import {copyRuns} from './copies.js'
+import {forgetOldRestorePoints, regularKeepTags} from './maintenance.js'
+import {loadRuns} from './list.js'
 
 export const RECORD_VERSION = 1
 
@@ -28,6 +30,23 @@ export interface BackupOptions {
   extraTags?: string[]
   /** The caller (a restore) already holds the run lock. */
   lockHeld?: boolean
+  /** trigger pre-deploy: the version being deployed (tag deploy-version:<version>). */
+  deployVersion?: string
+}
+
+/** The tags that say what kind of run this is, beyond appTags and run:<id>. */
+function kindTags(options: BackupOptions): string[] {
+  if (options.trigger !== 'pre-deploy') return []
+  return [PRE_DEPLOY_TAG, ...(options.deployVersion ? [`${DEPLOY_VERSION_TAG}:${options.deployVersion}`] : [])]
+}
+
+/** A deploy's version must survive as a restic tag: refused (exit 2) before anything runs otherwise. */
+export function checkDeployVersion(version: string): void {
+  if (!DEPLOY_VERSION_PATTERN.test(version)) {
+    throw new UsageError(`the deploy version ${JSON.stringify(version.slice(0, 120))} cannot be a snapshot tag: use letters, digits, ".", "_", "+" and "-" (at most 100, not starting with ".", "+" or "-")`, {
+      suggestions: ['the pre-deploy hook of `kamal-backup hooks install` passes KAMAL_VERSION with other characters replaced by "_"'],
+    })
+  }
 }
 
 /** When the next run is due, from the last successful run. */
@@ -41,6 +60,7 @@ export function nextDue(engine: Pick<Engine, 'config' | 'state'>): {lastSuccessA
 
 export async function runBackup(engine: Engine, options: BackupOptions = {}): Promise<BackupRunRecord> {
   const {config, state} = engine
+  if (options.deployVersion !== undefined) checkDeployVersion(options.deployVersion)
   const startedAt = engine.now()
   const base = (): BackupRunRecord => ({
     schema_version: RECORD_VERSION,
@@ -50,6 +70,7 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     status: 'skipped',
     reason: null,
     trigger: options.trigger ?? 'manual',
+    ...(options.trigger === 'pre-deploy' && {deploy_version: options.deployVersion ?? null}),
     started_at: startedAt.toISOString(),
     finished_at: startedAt.toISOString(),
     duration_ms: 0,
@@ -114,7 +135,7 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
     // The run id's second is the time of every snapshot of the run.
     await execute(engine, record, options, runIdTime(record.run_id) ?? startedAt, leftovers, notebook, (restic) => (repository = restic))
     // 3-2-1: a saved run goes to every copy. A copy that fails is the run's warning, never its failure.
-    if (repository && record.status === 'ok' && record.trigger !== 'pre-restore' && config.restic.copies.length > 0) {
+    if (repository && record.status === 'ok' && !isRestorePoint(record) && config.restic.copies.length > 0) {
       record.copies = await copyRuns(engine, repository, {id: record.run_id, snapshots: record.snapshots}, {previousRunId: due.previousRunId})
       for (const copy of record.copies) if (copy.status === 'failed') record.warnings!.push(`the copy to ${copy.name} failed: ${copy.error}`)
     }
@@ -158,8 +179,9 @@ export async function runBackup(engine: Engine, options: BackupOptions = {}): Pr
   const stored = engine.redactor.redactValue(record)
   state.write(STATE_FILES.lastBackup, stored)
   state.append(STATE_FILES.runs, stored)
-  // A safety backup before a restore is not a scheduled backup: it must not postpone the next one.
-  if (ok && record.trigger !== 'pre-restore') state.write(STATE_FILES.lastSuccessfulBackup, stored)
+  // A safety backup before a restore, or a restore point before a deploy, is not a scheduled backup: it must not
+  // postpone the next one, nor say the schedule is fresh.
+  if (ok && !isRestorePoint(record)) state.write(STATE_FILES.lastSuccessfulBackup, stored)
   notebook?.close()
   engine.events.emit({type: 'backup-finished', record, ...failure})
   return record
@@ -226,8 +248,8 @@ async function execute(configured: Engine, record: BackupRunRecord, options: Bac
   record.restic_version = restic.version.text
 
   const runId = record.run_id!
-  const host = snapshotHost(config.app)
-  const common = [...appTags(config.app), `run:${runId}`, ...(options.extraTags ?? [])]
+  const host = options.trigger === 'pre-deploy' ? preDeployHost(config.app) : snapshotHost(config.app)
+  const common = [...appTags(config.app), `run:${runId}`, ...kindTags(options), ...(options.extraTags ?? [])]
   let initChecked = false
   /** The first repository call tells whether the repository exists; init_if_missing creates it then (only then). */
   const withRepository = async <T>(call: () => Promise<T>): Promise<T> => {
@@ -334,13 +356,24 @@ async function execute(configured: Engine, record: BackupRunRecord, options: Bac
   const policy = config.restic.retention
   // Never forget during a safety backup: retention could remove the very run that is about to be restored.
   const safety = options.trigger === 'pre-restore'
-  if (config.restic.forgetAfterBackup && policy && !safety) {
+  // Before a deploy (which waits for it): only its own retention (backup.pre_deploy_keep, forgetting by id, no
+  // prune; with forget_after_backup: false, `prune` applies it) and no check; the next scheduled run prunes and checks.
+  const preDeploy = options.trigger === 'pre-deploy'
+  if (preDeploy && config.restic.forgetAfterBackup) {
+    const ok = await step('forget', `retention of restore points before deploys (backup.pre_deploy_keep: ${config.preDeployKeep})`, async () => {
+      const {runs} = await loadRuns(engine, restic)
+      const run = runs.find((r) => r.id === runId)
+      assertVisible(newIds, run?.snapshots.map((s) => s.id) ?? [])
+      await forgetOldRestorePoints(engine, restic, runs, runId)
+    })
+    if (!ok) return
+  } else if (config.restic.forgetAfterBackup && policy && !safety && !preDeploy) {
     const ok = await step('forget', 'retention (restic forget --prune)', async () => {
       const started = engine.now()
       try {
         await forgetPartialSnapshots(engine, restic)
         // The run just saved is the newest complete one: whatever the policy says, it stays (--keep-tag).
-        const {kept, removed} = await restic.forget(appTags(config.app), policy, true, [`run:${runId}`])
+        const {kept, removed} = await restic.forget(appTags(config.app), policy, true, regularKeepTags(runId))
         engine.state.write(STATE_FILES.lastPrune, maintenanceRecord(engine, 'prune', started, {removed: removed.length, kept: kept.length, output: `${removed.length} snapshot(s) removed, ${kept.length} kept (after backup run ${runId})`}))
         assertVisible(newIds, kept)
       } catch (error) {
@@ -360,7 +393,7 @@ async function execute(configured: Engine, record: BackupRunRecord, options: Bac
     if (!ok) return
   }
   // 5. Integrity check, as configured.
-  if (config.restic.checkAfterBackup && !safety) {
+  if (config.restic.checkAfterBackup && !safety && !preDeploy) {
     const ok = await step('check', `restic check${config.restic.checkReadDataSubset ? ` --read-data-subset ${config.restic.checkReadDataSubset}` : ''}`, async () => {
       const started = engine.now()
       const subset = config.restic.checkReadDataSubset ?? null

@@ -7,7 +7,7 @@ import type {BackupConfig, CopyConfig, ResticConfig} from '../config/types.js'
 import type {Restic, Snapshot} from '../restic/client.js'
 import {openRepository, repositoryDisplay, resticTarget, type Engine} from './context.js'
 import {loadRuns} from './list.js'
-import {appTags, isLatestCandidate, tagValue, type Run} from './runs.js'
+import {appTags, isRegularRun, tagValue, type Run} from './runs.js'
 import {STATE_FILES} from './state.js'
 import type {CopyOutcome, MaintenanceRecord} from '../documents.js'
 
@@ -106,7 +106,7 @@ async function copyOne(engine: Engine, primary: Restic, runs: readonly RunToCopy
 /** The complete runs after `since` (the last run a copy got), other than `runId`: what failed copies missed; not
  *  older ones, which the copy's retention may have removed on purpose. Newest first. */
 export function missedRuns(runs: readonly Run[], since: string, runId: string): Run[] {
-  return runs.filter((r) => r.complete && !r.checkFailed && !r.preRestore && r.id > since && r.id !== runId)
+  return runs.filter((r) => isRegularRun(r) && r.id > since && r.id !== runId)
 }
 
 /** Each snapshot sent is in the copy now: one with its id as `original` and the same run tag. */
@@ -150,7 +150,7 @@ export async function runCopy(engine: Engine, options: {to?: string | undefined}
   try {
     const primary = await openRepository(engine)
     const {runs} = await loadRuns(engine, primary)
-    const latest = runs.find(isLatestCandidate)
+    const latest = runs.find(isRegularRun)
     if (!latest) throw new KamalBackupError('there is no complete backup run to copy', {code: 'copy/failed', suggestions: ['run kamal-backup backup first']})
     const only: Engine = {...engine, config: {...config, restic: {...config.restic, copies}}}
     return {run_id: latest.id, copies: await copyRuns(only, primary, latest, {runs})}

@@ -10,7 +10,7 @@ import {databaseAdapter, databaseAdapters, type DbContext} from '../db/index.js'
 import {fileExcludes} from './backup.js'
 import {openRepository, repositoryDisplay, type Engine} from './context.js'
 import {loadRuns, recordedResults, runView, type RunView} from './list.js'
-import {isLatestCandidate} from './runs.js'
+import {isRegularRun} from './runs.js'
 import {repositoryDamage, type RepositoryDamage} from './damage.js'
 import type {MaintenanceRecord} from './maintenance.js'
 import {STATE_FILES} from './state.js'
@@ -104,8 +104,9 @@ export async function buildEvidence(engine: Engine, version: string): Promise<Ev
     const results = recordedResults(engine)
     const loaded = (await loadRuns(engine, restic)).runs
     runs = loaded.map((r) => runView(r, results))
-    // What `latest` restores: not a safety backup, not a run whose own check failed.
-    const candidate = loaded.find(isLatestCandidate)
+    // The latest run of the schedule: not a safety backup, not a restore point taken before a deploy (freshness is
+    // the schedule's), not a run whose own check failed.
+    const candidate = loaded.find(isRegularRun)
     latest = candidate ? runView(candidate, results) : null
   } catch (error) {
     // Evidence still reports what it knows; the failure itself is evidence.

@@ -12,6 +12,10 @@ export interface RunView {
   time: string
   complete: boolean
   pre_restore: boolean
+  /** A restore point taken by the pre-deploy hook (type:pre-deploy); deploy_version: the version deployed. Always
+   *  set by runView; optional for evidence documents written before they existed. */
+  pre_deploy?: boolean
+  deploy_version?: string | null
   /** Written by the Ruby gem (crmne/kamal-backup): grouped by host and time, not by a run: tag. */
   legacy: boolean
   missing: string[]
@@ -79,6 +83,8 @@ export function runView(run: Run, results: ReadonlyMap<string, Pick<RunView, 'st
     time: run.time,
     complete: run.complete,
     pre_restore: run.preRestore,
+    pre_deploy: run.preDeploy !== undefined,
+    deploy_version: run.preDeploy || null,
     legacy: run.legacy,
     missing: run.missing,
     status: result?.status ?? null,

@@ -6,7 +6,8 @@ import {damageSince} from './damage.js'
 import {forgetPartialSnapshots} from './leftovers.js'
 import {loadRuns} from './list.js'
 import {openRepository, type Engine} from './context.js'
-import {appTags} from './runs.js'
+import {appTags, PRE_DEPLOY_TAG, preDeployRunsToForget, type Run} from './runs.js'
+import type {Restic} from '../restic/client.js'
 import {STATE_FILES, type RunLock} from './state.js'
 
 async function recorded(engine: Engine, kind: MaintenanceRecord['kind'], file: string, work: (record: MaintenanceRecord, lock: RunLock) => Promise<void>): Promise<MaintenanceRecord> {
@@ -80,16 +81,37 @@ export function runPrune(engine: Engine): Promise<MaintenanceRecord> {
     const started = engine.now()
     const restic = await openRepository(engine)
     const partial = await forgetPartialSnapshots(engine, restic)
-    // The newest complete run stays, whatever the policy says.
-    const newest = (await loadRuns(engine, restic)).runs.find((r) => r.complete)
-    const result = await engine.progress.task('restic forget --prune', () => restic.forget(appTags(engine.config.app), policy, true, newest ? [`run:${newest.id}`] : [])).catch((error: unknown) => {
+    const {runs} = await loadRuns(engine, restic)
+    // Restore points before deploys follow backup.pre_deploy_keep (forgotten first, so this prune frees their data).
+    const points = await forgetOldRestorePoints(engine, restic, runs)
+    // The newest complete regular run stays, whatever the policy says; restore points are never the policy's.
+    const newest = runs.find((r) => r.complete && r.preDeploy === undefined)
+    const result = await engine.progress.task('restic forget --prune', () => restic.forget(appTags(engine.config.app), policy, true, regularKeepTags(newest?.id))).catch((error: unknown) => {
       record.damage = damageSince(engine, error, started)
       throw error
     })
-    record.removed = result.removed.length
+    record.removed = result.removed.length + points
     record.kept = result.kept.length
-    record.output = `${result.removed.length} snapshot(s) removed, ${result.kept.length} kept${partial > 0 ? ` (and ${partial} snapshot(s) of failed runs forgotten first)` : ''}`
+    record.output = `${result.removed.length} snapshot(s) removed, ${result.kept.length} kept${partial > 0 ? ` (and ${partial} snapshot(s) of failed runs forgotten first)` : ''}${points > 0 ? `; ${points} snapshot(s) of restore points before deploys beyond backup.pre_deploy_keep (${engine.config.preDeployKeep}) forgotten` : ''}`
   })
+}
+
+/** --keep-tag for the regular policy: the run to keep whatever the policy says, and every restore point taken
+ *  before a deploy (its snapshots have their own host, so the policy does not count them either: see
+ *  preDeployHost). */
+export function regularKeepTags(runId: string | undefined): string[] {
+  return [...(runId ? [`run:${runId}`] : []), PRE_DEPLOY_TAG]
+}
+
+/** backup.pre_deploy_keep applied: the snapshots of older restore points forgotten by id (no prune: the next
+ *  `forget --prune` of the regular policy, or `prune`, frees their data). Returns how many were forgotten. */
+export async function forgetOldRestorePoints(engine: Pick<Engine, 'config' | 'log'>, restic: Restic, runs: readonly Run[], current?: string): Promise<number> {
+  const old = preDeployRunsToForget(runs, engine.config.preDeployKeep, current)
+  const ids = old.flatMap((r) => r.snapshots.map((s) => s.id))
+  if (ids.length === 0) return 0
+  await restic.forgetIds(ids)
+  engine.log.info(`forgot ${old.length} restore point(s) taken before deploys beyond backup.pre_deploy_keep (${engine.config.preDeployKeep}): ${old.map((r) => r.id).join(', ')}`)
+  return ids.length
 }
 
 export type {MaintenanceRecord} from '../documents.js'

@@ -23,7 +23,7 @@ import {assertNotProductionEnvironment, localTargets, productionTargets, type Ta
 
 /** What is about to be restored, for the confirmation. */
 export interface RestorePlanView {
-  run: Pick<Run, 'id' | 'time' | 'preRestore'>
+  run: Pick<Run, 'id' | 'time' | 'preRestore' | 'preDeploy'>
   databases: {name: string; target: string}[]
   files: {from: string; to: string}[]
 }
@@ -170,7 +170,7 @@ function restoreCommand(app: string, runId: string, where: {destination?: string
 
 function planView(engine: Engine, run: Run, targets: Targets): RestorePlanView {
   return {
-    run: {id: run.id, time: run.time, preRestore: run.preRestore},
+    run: {id: run.id, time: run.time, preRestore: run.preRestore, ...(run.preDeploy !== undefined && {preDeploy: run.preDeploy})},
     databases: targets.databases.map((d) => ({name: d.name, target: engine.redactor.redact(describeDatabase(d.target))})),
     files: targets.files.map((f) => ({from: f.from, to: f.to})),
   }
@@ -320,6 +320,7 @@ export async function planRestore(engine: Engine, selection: RestoreSelection, r
       time: chosen.run.time,
       age_seconds: Math.max(0, Math.round((now - new Date(chosen.run.time).getTime()) / 1000)),
       pre_restore: chosen.run.preRestore,
+      ...(chosen.run.preDeploy !== undefined && {pre_deploy: chosen.run.preDeploy}),
       snapshots: chosen.run.snapshots.filter((x) => (x.group === FILES_GROUP ? parts.files : parts.databases.some((d) => databaseGroup(d) === x.group))).map((x) => ({group: x.group, id: x.id})),
     }
     plan.targets = {databases: view.databases, files: view.files}

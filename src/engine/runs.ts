@@ -27,6 +27,9 @@ export interface Run {
   missing: string[]
   /** A safety backup taken by `restore production`. */
   preRestore: boolean
+  /** A restore point taken by the pre-deploy hook (`backup --reason deploy`, tagged type:pre-deploy): the deploy's
+   *  version (its deploy-version: tag), or '' when it had none; undefined for every other run. */
+  preDeploy?: string
   /** The run's own `restic check` step failed (recorded in the state directory): the repository it wrote into was
    *  found damaged, so it is never `latest`; name it to restore it anyway. */
   checkFailed: boolean
@@ -35,9 +38,31 @@ export interface Run {
   snapshots: RunSnapshot[]
 }
 
-/** What `latest` means: the newest complete run that is not a safety backup and whose own check did not fail. */
+/** What `latest` means: the newest complete run that is not a safety backup and whose own check did not fail. A
+ *  restore point taken before a deploy is a whole backup of production at that moment: it can be `latest` (after
+ *  a migration that went wrong it is exactly what a restore wants). */
 export function isLatestCandidate(run: Run): boolean {
   return run.complete && !run.preRestore && !run.checkFailed
+}
+
+/** The runs that say the schedule works (status and evidence freshness, what goes to restic.copies): a `latest`
+ *  candidate that is not a restore point taken before a deploy. */
+export function isRegularRun(run: Run): boolean {
+  return isLatestCandidate(run) && run.preDeploy === undefined
+}
+
+export const PRE_DEPLOY_TAG = 'type:pre-deploy'
+export const DEPLOY_VERSION_TAG = 'deploy-version'
+
+/** A deploy's version as a restic tag value: what restic keeps intact in a tag (no comma: a list separator),
+ *  short, and not taken for a flag (no leading "-"). Kamal's versions (a git sha, `<sha>_uncommitted_<hex>`, a --version) pass unchanged. */
+export const DEPLOY_VERSION_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,99}$/
+
+/** Pre-deploy runs live under their own snapshot host, so the regular policy (`restic forget --group-by
+ *  host,paths`) never counts them: with the same host a run tagged to be kept still fills keep_last and the
+ *  daily bucket (measured with restic 0.14 and 0.18), and scheduled runs would be forgotten in its place. */
+export function preDeployHost(app: string): string {
+  return `${snapshotHost(app)}-pre-deploy`
 }
 
 /** Run ids are UTC timestamps in ISO 8601 basic format: sortable, readable, safe in a tag. */
@@ -101,6 +126,7 @@ export function groupRuns(snapshots: readonly Snapshot[], groups: readonly strin
     }
     if (s.time < run.time) run.time = s.time
     if (tags.includes('type:pre-restore')) run.preRestore = true
+    if (tags.includes(PRE_DEPLOY_TAG)) run.preDeploy = tagValue(tags, DEPLOY_VERSION_TAG) ?? run.preDeploy ?? ''
     // Two snapshots of one group in a run (a retried step): the newer one stands.
     const existing = run.snapshots.findIndex((x) => x.group === group)
     const entry = runSnapshot(s, group, sizes)
@@ -185,9 +211,32 @@ function runTime(run: Run): number {
   return runIdTime(run.id)?.getTime() ?? new Date(run.time).getTime()
 }
 
-/** How a run is named in suggestions: its id and time, and whether it is a safety backup. */
-export function describeRun(run: Pick<Run, 'id' | 'time' | 'preRestore'>): string {
-  return `${run.id} (${run.time})${run.preRestore ? ' [pre-restore]' : ''}`
+/** backup.pre_deploy_keep: the restore points taken before deploys that go, newest first. The newest `keep`
+ *  complete ones stay (and `current`, the run just taken, always); what is older than the last of them goes, an
+ *  incomplete one too; an incomplete one among them stays for the regular clean-up of failed runs. Other runs are
+ *  never in the list: restic.retention is theirs. */
+export function preDeployRunsToForget(runs: readonly Run[], keep: number, current?: string): Run[] {
+  let kept = 0
+  const out: Run[] = []
+  for (const run of runs) {
+    if (run.preDeploy === undefined || run.id === current) {
+      if (run.id === current) kept++
+      continue
+    }
+    if (kept >= keep) out.push(run)
+    else if (run.complete) kept++
+  }
+  return out
+}
+
+/** How a run is named in suggestions: its id and time, and whether it is a safety backup or a restore point. */
+export function describeRun(run: Pick<Run, 'id' | 'time' | 'preRestore' | 'preDeploy'>): string {
+  return `${run.id} (${run.time})${run.preRestore ? ' [pre-restore]' : ''}${run.preDeploy !== undefined ? ` [${beforeDeploy(run.preDeploy)}]` : ''}`
+}
+
+/** "before deploy <version>", as list shows a pre-deploy run. */
+export function beforeDeploy(version: string): string {
+  return version ? `before deploy ${version}` : 'before deploy'
 }
 
 /** `latest`, a run id, a snapshot id (meaning its run), or --at <time>: always a complete run. `latest` and --at

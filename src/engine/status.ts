@@ -4,11 +4,12 @@
 // max-drill-age (default 30 days), or none, and a run that saved with warnings, are warnings: healthy, but said.
 import {describeSchedule, nominalIntervalSeconds} from '../config/schedule.js'
 import type {BackupRunRecord, DrillRecord, MaintenanceRecord} from '../documents.js'
+import {isRestorePoint} from '../documents.js'
 import {errorMessage} from '../errors.js'
 import {repositoryDisplay, type Engine} from './context.js'
 import {describeDamage, repositoryDamage, type RepositoryDamage} from './damage.js'
 import {loadRuns} from './list.js'
-import {isLatestCandidate} from './runs.js'
+import {isRegularRun} from './runs.js'
 import {STATE_FILES} from './state.js'
 
 export const DEFAULT_MAX_DRILL_AGE_SECONDS = 30 * 86_400
@@ -65,7 +66,8 @@ export async function buildStatus(engine: Engine, options: StatusOptions = {}): 
   let repositoryError: string | null = null
   try {
     const {runs} = await loadRuns(engine)
-    const run = runs.find(isLatestCandidate)
+    // Freshness is the schedule's: a restore point taken before a deploy does not hide that backups stopped.
+    const run = runs.find(isRegularRun)
     if (run) latest = {id: run.id, time: run.time, age_seconds: since(run.time)}
   } catch (error) {
     repositoryError = engine.redactor.redact(errorMessage(error))
@@ -77,7 +79,7 @@ export async function buildStatus(engine: Engine, options: StatusOptions = {}): 
   }
   if (!config.enabled) warnings.push('scheduled backups are disabled (backup.enabled: false)')
 
-  const runs = state.history<BackupRunRecord>(STATE_FILES.runs).filter((r) => r.status !== 'skipped' && r.trigger !== 'pre-restore')
+  const runs = state.history<BackupRunRecord>(STATE_FILES.runs).filter((r) => r.status !== 'skipped' && !isRestorePoint(r))
   const last = runs.at(-1)
   const failure = runs.findLast((r) => r.status === 'failed')
   if (last?.status === 'failed') problems.push(`the last backup run${last.run_id ? ` (${last.run_id})` : ''} failed at step ${last.failed_step}: ${last.error}`)

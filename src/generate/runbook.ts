@@ -111,7 +111,7 @@ export function renderRunbook(input: RunbookInput): string {
     '',
     ...block(kb('restore', 'production', '--at', EXAMPLE_TIME)),
     '',
-    'A run by its id (from `list`):',
+    'A run by its id (from `list`; a restore point taken before a deploy is listed as `[before deploy <version>]`):',
     '',
     ...block(kb('restore', 'production', 'RUN_ID')),
     '',

@@ -129,6 +129,8 @@ export type BackupSettings = {
   schedule?: string | number
   /** false keeps the accessory up but idle (for host migrations): no scheduled backups; `backup --force` still works. */
   enabled?: boolean
+  /** How many restore points taken before deploys (`backup --reason deploy`, the pre-deploy hook of `kamal-backup hooks install`) are kept: the newest N. restic.retention neither counts nor removes them. */
+  pre_deploy_keep?: number
 }
 
 export type StateSettings = {

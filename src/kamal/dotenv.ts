@@ -25,10 +25,19 @@ export interface DotenvEntry {
   line: number
   /** Set when a `$(command)` of this value, or of a key it uses as $VAR, failed: the value is then empty. */
   failure?: ConfigError
+  /** The `$VAR`s this value used that were set neither above in the file nor in the environment (each is ''). */
+  unset?: string[]
 }
 
 /** Errors that spoil one key only (its value becomes empty, as in Kamal); anything else spoils the file. */
 const PER_KEY_CODES = new Set<ErrorCode | FindingRule>(['secrets/command-failed', 'secrets/needs-kamal'])
+
+/** A $VAR a value used: its value, and whether it was set at all. */
+interface Used {
+  name: string
+  value: string
+  unset?: true
+}
 
 export interface DotenvResult {
   entries: DotenvEntry[]
@@ -231,13 +240,13 @@ function redactorFor(ctx: LineContext, extra: string[]): Redactor {
   return redactor
 }
 
-function substituteVariables(value: string, ctx: LineContext, used: {name: string; value: string}[]): string {
+function substituteVariables(value: string, ctx: LineContext, used: Used[]): string {
   return value.replace(VARIABLE, (whole: string, backslash: string | undefined, name: string | undefined) => {
     if (backslash) return whole.slice(1)
     if (!name) return whole
-    const found = ctx.values.get(name) ?? ctx.options.env[name] ?? ''
-    used.push({name, value: found})
-    return found
+    const found = ctx.values.get(name) ?? ctx.options.env[name]
+    used.push({name, value: found ?? '', ...(found === undefined && {unset: true})})
+    return found ?? ''
   })
 }
 
@@ -426,6 +435,7 @@ export function parseDotenv(text: string, options: DotenvOptions): DotenvResult 
   const values = new Map<string, string>()
   const lines = new Map<string, number>()
   const failures = new Map<string, ConfigError>()
+  const unset = new Map<string, string[]>()
   const warnings: DotenvResult['warnings'] = []
   const run = options.run ?? shellRunner(options.cwd)
 
@@ -446,7 +456,7 @@ export function parseDotenv(text: string, options: DotenvOptions): DotenvResult 
       continue
     }
     const ctx: LineContext = {options, run, line, key, values, warnings}
-    const used: {name: string; value: string}[] = []
+    const used: Used[] = []
     let value: string
     let failure: ConfigError | undefined
     try {
@@ -465,7 +475,10 @@ export function parseDotenv(text: string, options: DotenvOptions): DotenvResult 
     } else failures.delete(key)
     values.set(key, value)
     lines.set(key, line)
+    const missing = [...new Set(used.filter((u) => u.unset).map((u) => u.name))]
+    if (missing.length > 0) unset.set(key, missing)
+    else unset.delete(key)
   }
-  const entries = [...values].map(([name, value]): DotenvEntry => ({name, value, line: lines.get(name)!, ...(failures.has(name) && {failure: failures.get(name)!})}))
+  const entries = [...values].map(([name, value]): DotenvEntry => ({name, value, line: lines.get(name)!, ...(failures.has(name) && {failure: failures.get(name)!}), ...(unset.has(name) && {unset: unset.get(name)!})}))
   return {entries, warnings}
 }

@@ -20,6 +20,8 @@ export interface SecretValue {
   line: number
   /** Its `$(command)` (or that of a $VAR it uses) failed: the value is empty, as in Kamal. */
   failure?: ConfigError
+  /** The `$VAR`s it used that were not set (in the file above it, or in the environment). */
+  unset?: string[]
 }
 
 export interface SecretsSource {
@@ -100,7 +102,7 @@ export function kamalSecrets(options: KamalSecretsOptions): SecretsSource {
         const parsed = parseDotenv(text, {file, env, run: options.run, cwd: options.cwd})
         for (const entry of parsed.entries) {
           // A later file wins; Map.set keeps the first file's order for keys defined in both.
-          values.set(entry.name, {value: entry.value, file, line: entry.line, ...(entry.failure && {failure: entry.failure})})
+          values.set(entry.name, {value: entry.value, file, line: entry.line, ...(entry.failure && {failure: entry.failure}), ...(entry.unset && {unset: entry.unset})})
         }
         for (const warning of parsed.warnings) warnings.push({...warning, file})
       }

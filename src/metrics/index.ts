@@ -7,6 +7,7 @@ import {dirname, join} from 'node:path'
 import {nextRun, nominalIntervalSeconds} from '../config/schedule.js'
 import type {BackupConfig} from '../config/types.js'
 import type {BackupRunRecord, DrillRecord, MaintenanceRecord} from '../documents.js'
+import {isRestorePoint} from '../documents.js'
 import type {CopiesState} from '../engine/copies.js'
 import type {RunEventListener} from '../engine/events.js'
 import {STATE_FILES, type StateDir} from '../engine/state.js'
@@ -54,7 +55,7 @@ export function collectMetrics(config: Pick<BackupConfig, 'app' | 'schedule' | '
   const gauge = (name: string, help: string, samples: (Sample | undefined)[]): Metric => ({name: `kamal_backup_${name}`, help, samples: samples.filter((s): s is Sample => s !== undefined && Number.isFinite(s.value))})
   const one = (value: number | undefined, labels: Record<string, string> = {}): Sample | undefined => (value === undefined ? undefined : {labels: {...app, ...labels}, value})
 
-  const attempts = state.history<BackupRunRecord>(STATE_FILES.runs).filter((r) => r.status !== 'skipped' && r.trigger !== 'pre-restore')
+  const attempts = state.history<BackupRunRecord>(STATE_FILES.runs).filter((r) => r.status !== 'skipped' && !isRestorePoint(r))
   const last = attempts.at(-1)
   const oks = attempts.filter((r) => r.status === 'ok')
   const lastOk = oks.at(-1)

@@ -6,6 +6,7 @@ import {hostname} from 'node:os'
 import {resolveValue, type SecretSource} from '../config/resolve.js'
 import type {NotifyTarget} from '../config/types.js'
 import type {BackupRunRecord} from '../documents.js'
+import {isRestorePoint} from '../documents.js'
 import type {RunEvent, RunEventListener} from '../engine/events.js'
 import {STATE_FILES, type StateDir} from '../engine/state.js'
 import {errorMessage} from '../errors.js'
@@ -83,7 +84,7 @@ function record(options: NotifierOptions, payload: NotificationPayload, outcome:
 export function notifier(options: NotifierOptions): RunEventListener {
   const host = hostname()
   // The attempt before the one that just finished (runs.jsonl already has it), for `recovered`.
-  const previous = (): PreviousAttempt => options.state.history<BackupRunRecord>(STATE_FILES.runs).filter((r) => r.status !== 'skipped' && r.trigger !== 'pre-restore').at(-2)
+  const previous = (): PreviousAttempt => options.state.history<BackupRunRecord>(STATE_FILES.runs).filter((r) => r.status !== 'skipped' && !isRestorePoint(r)).at(-2)
   return async (event: RunEvent) => {
     const payloads = payloadsFor(event, {app: options.app, host, previous})
     const sends: Promise<void>[] = []

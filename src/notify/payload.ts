@@ -2,6 +2,7 @@
 // (notify[].events) and one JSON document per event (schemas/output/notification.schema.json), with a line for humans.
 import type {NotifyEvent} from '../config/types.js'
 import type {BackupRunRecord, DrillRecord, MaintenanceRecord, RestoreResult} from '../documents.js'
+import {isRestorePoint} from '../documents.js'
 import type {RunEvent} from '../engine/events.js'
 
 export interface NotificationPayload {
@@ -114,10 +115,13 @@ function checkPayload(record: MaintenanceRecord, app: string, host: string): Not
 export function payloadsFor(event: RunEvent, context: {app: string; host: string; previous?: () => PreviousAttempt}): NotificationPayload[] {
   switch (event.type) {
     case 'backup-started':
+      // Not for a safety backup or a restore point before a deploy: their finish is not told either, and a monitor
+      // that heard /start would wait for an end that never comes (healthchecks: "down").
+      if (isRestorePoint(event)) return []
       return [{...base(event.app, context.host), event: 'started', subject: 'backup', status: 'running', run_id: event.run_id, started_at: event.started_at, message: `${event.app}: backup run ${event.run_id} started (${event.trigger})`}]
     case 'backup-finished':
       // A safety backup belongs to its restore, which has its own events.
-      return event.record.trigger === 'pre-restore' ? [] : backupPayloads(event.record, context.host, event.record.status === 'ok' ? context.previous?.() : undefined)
+      return isRestorePoint(event.record) ? [] : backupPayloads(event.record, context.host, event.record.status === 'ok' ? context.previous?.() : undefined)
     case 'drill-finished':
       return [drillPayload(event.record, context.host)]
     case 'restore-started':

@@ -59,6 +59,17 @@ function describe(error: ErrorObject, path: YamlPath, value: unknown, context: S
   const {positions, rulePrefix} = context
   const here = formatPath(path)
   const at = (p: YamlPath) => positions.nearest(p)
+  // propertyNames: the error is about a key of the mapping at `path`, not about the mapping's value.
+  const key = (error as ErrorObject & {propertyName?: string}).propertyName
+  if (key !== undefined && (error.keyword === 'pattern' || error.keyword === 'not')) {
+    const keyPath = [...path, key]
+    if (error.keyword === 'not') {
+      const why = path[0] === 'aliases' ? `"${key}" is one of Kamal's own commands, and an alias cannot take its name` : `"${key}" is a reserved name`
+      return finding('error', `${rulePrefix}/invalid`, at(keyPath), keyPath, `${here}: ${why}`, `rename ${formatPath(keyPath)}`)
+    }
+    const pattern = (error.params as {pattern: string}).pattern
+    return finding('error', `${rulePrefix}/format`, at(keyPath), keyPath, `${here}: the key ${JSON.stringify(key)} does not have the expected format`, `name it to match ${pattern}`)
+  }
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = String((error.params as {additionalProperty: string}).additionalProperty)

@@ -4,6 +4,7 @@
 // sheet: white background, one section per page, charts at their proportions). A pure function of the report and
 // the time it is rendered at.
 import type {BackupRunRecord, DrillRecord, RestoreResult} from '../../documents.js'
+import {isRestorePoint} from '../../documents.js'
 import {bytes, seconds} from '../../engine/progress.js'
 import type {Report, ReportCopy} from '../../engine/report.js'
 import {age} from './restore.js'
@@ -167,7 +168,7 @@ function timelineSection(report: Report, now: Date): string {
   })
 
   // The age of the latest successful backup (a safety backup before a restore does not count, as in evidence).
-  const successes = runs.filter((r) => r.status === 'ok' && r.trigger !== 'pre-restore').map(runTime)
+  const successes = runs.filter((r) => r.status === 'ok' && !isRestorePoint(r)).map(runTime)
   const top = 96
   const bottom = height - 36
   const gaps: {from: number; to: number}[] = []

@@ -1,5 +1,6 @@
 // Human summaries of restores and drills (stdout). --json prints the records themselves.
 import {bytes, count, seconds} from '../../engine/progress.js'
+import {beforeDeploy} from '../../engine/runs.js'
 import type {RestorePlan} from '../../engine/restore-flows.js'
 import {fewerRows, type DrillRecord, type PreflightCheck, type RestoreReport, type RestoreResult} from '../../documents.js'
 import type {Style} from '../style.js'
@@ -63,7 +64,7 @@ export function age(seconds: number): string {
 /** What a production restore is about to do: enough for the confirmation (a plan from the accessory's dry run,
  *  or, locally, the run and targets resolved just before asking). */
 export interface PlanSummary {
-  run: {id: string; time: string; age_seconds: number; pre_restore: boolean}
+  run: {id: string; time: string; age_seconds: number; pre_restore: boolean; pre_deploy?: string}
   requested: {snapshot: string; at: string | null}
   targets: RestorePlan['targets']
   safety_backup: boolean
@@ -81,7 +82,7 @@ function pickedBy(requested: PlanSummary['requested']): string | undefined {
 
 /** `command`: which command the plan is for (default restore production, the only one with a safety backup). */
 function planLines(plan: PlanSummary, s: Style, command = 'restore production'): string[] {
-  const lines = [`run      ${s.bold(plan.run.id)}${plan.run.pre_restore ? ' [pre-restore: a safety backup]' : ''}, taken ${plan.run.time} (${age(plan.run.age_seconds)} ago)`]
+  const lines = [`run      ${s.bold(plan.run.id)}${plan.run.pre_restore ? ' [pre-restore: a safety backup]' : ''}${plan.run.pre_deploy !== undefined ? ` [${beforeDeploy(plan.run.pre_deploy)}]` : ''}, taken ${plan.run.time} (${age(plan.run.age_seconds)} ago)`]
   for (const d of plan.targets.databases) lines.push(`database ${d.name} → ${d.target}`)
   const into = command === 'drill production' ? 'a scratch directory, emptied first' : 'its contents are replaced'
   for (const f of plan.targets.files) lines.push(`files    ${f.from} → ${f.to} (${into})`)

@@ -111,10 +111,10 @@ describe('metrics', () => {
     assert.equal(scheduler.exitCode, 0, log)
   })
 
-  test('the example alert rules: promtool check rules, and promtool test rules with a stale, a failing and an undrilled app', async () => {
+  test('the example alert rules: promtool check rules, and promtool test rules with a stale, a failing and an undrilled app, and a copy that fell behind', async () => {
     const check = await promtool(['check', 'rules', 'kamal-backup.rules.yml'])
     assert.equal(check.code, 0, check.out)
-    assert.match(check.out, /SUCCESS: 4 rules found/)
+    assert.match(check.out, /SUCCESS: 5 rules found/)
     const unit = await promtool(['test', 'rules', 'kamal-backup.rules.test.yml'])
     assert.equal(unit.code, 0, unit.out)
   })

@@ -23,8 +23,8 @@ function manifest(): Record<string, ManifestCommand> {
 describe('every command', () => {
   const commands = Object.values(manifest())
 
-  test('there are the twenty-three commands of the README', () => {
-    assert.deepEqual(commands.map((c) => c.id).sort(), ['backup', 'check', 'copy', 'drill:local', 'drill:production', 'dump', 'evidence', 'evidence:keygen', 'evidence:verify', 'generate', 'init', 'list', 'migrate', 'notify:test', 'prune', 'restore:local', 'restore:production', 'runbook', 'schedule', 'status', 'unlock', 'validate', 'version'])
+  test('there are the twenty-four commands of the README', () => {
+    assert.deepEqual(commands.map((c) => c.id).sort(), ['backup', 'check', 'copy', 'drill:local', 'drill:production', 'dump', 'evidence', 'evidence:keygen', 'evidence:verify', 'generate', 'hooks:install', 'init', 'list', 'migrate', 'notify:test', 'prune', 'restore:local', 'restore:production', 'runbook', 'schedule', 'status', 'unlock', 'validate', 'version'])
   })
 
   for (const command of commands) {
@@ -42,7 +42,7 @@ describe('every command', () => {
 })
 
 test('only the accessory commands take the SSH flags; restore local and drill local always run here', async () => {
-  const local = ['restore:local', 'drill:local', 'validate', 'init', 'migrate', 'generate', 'runbook', 'evidence:keygen', 'evidence:verify']
+  const local = ['restore:local', 'drill:local', 'validate', 'init', 'hooks:install', 'migrate', 'generate', 'runbook', 'evidence:keygen', 'evidence:verify']
   for (const command of Object.values(manifest())) {
     for (const flag of ['local', 'host', 'strict-host-key']) {
       assert.equal(flag in command.flags, !local.includes(command.id), `${command.id} --${flag}`)

@@ -33,7 +33,17 @@ describe('a clean file', () => {
     assert.equal(c.restic.forgetAfterBackup, true, 'forget_after_backup defaults to true')
     assert.equal(c.restic.initIfMissing, false)
     assert.equal(c.enabled, true)
+    assert.equal(c.preDeployKeep, 10, 'backup.pre_deploy_keep defaults to 10')
     assert.deepEqual(c.schedule, {kind: 'interval', text: '1d', seconds: 86400})
+  })
+
+  test('backup.pre_deploy_keep: a whole number of at least 1', () => {
+    assert.equal(load(variant('  schedule: 1d\n', '  schedule: 1d\n  pre_deploy_keep: 3\n')).config!.preDeployKeep, 3)
+    for (const bad of ['0', '2.5', 'ten']) {
+      const result = load(variant('  schedule: 1d\n', `  schedule: 1d\n  pre_deploy_keep: ${bad}\n`))
+      assert.equal(result.findings.length, 1, `${bad}: ${JSON.stringify(result.findings)}`)
+      assertActionable(result.findings[0]!, {path: 'backup.pre_deploy_keep'})
+    }
   })
 
   test('adapter aliases are canonical', () => {

@@ -137,6 +137,22 @@ describe('3. every {secret: NAME} reaches the accessory and has a value', () => 
     assert.equal(f.line, 2)
   })
 
+  test('empty because its $VAR is not set: named; in CI (CI set) the fix is --skip-secrets or giving the job the variable', () => {
+    const secrets = SECRETS.replace('RESTIC_PASSWORD=correct-horse', 'RESTIC_PASSWORD=$RESTIC_PASSWORD')
+    const here = only(inspect({'.kamal/secrets': secrets}).findings, 'kamal/secret-empty')
+    assert.match(here.message, /it comes from \$RESTIC_PASSWORD, which is not set in this environment/)
+    assert.match(here.suggestion!, /^set RESTIC_PASSWORD before running kamal-backup/)
+    assert.doesNotMatch(here.suggestion!, /skip-secrets/)
+    const ci = only(inspect({'.kamal/secrets': secrets}, {env: {CI: 'true'}}).findings, 'kamal/secret-empty')
+    assertActionable(ci, {file: '.kamal/secrets', line: 2, suggestion: /^in CI, run `kamal-backup validate --skip-secrets` .*or give the job RESTIC_PASSWORD/})
+    // Set but empty is another matter: the value itself is empty, whatever CI says.
+    const setEmpty = only(inspect({'.kamal/secrets': secrets}, {env: {CI: 'true', RESTIC_PASSWORD: ''}}).findings, 'kamal/secret-empty')
+    assert.match(setEmpty.suggestion!, /^give RESTIC_PASSWORD a value/)
+    // Given to the job: no finding; with --skip-secrets: none either.
+    assert.deepEqual(rules(inspect({'.kamal/secrets': secrets}, {env: {CI: 'true', RESTIC_PASSWORD: 'from-ci'}}).findings), [])
+    assert.deepEqual(rules(inspect({'.kamal/secrets': secrets}, {env: {CI: 'true'}, skipSecrets: true}).findings), [])
+  })
+
   test('NAME:ALIAS: the value is looked up under the alias', () => {
     const deploy = edit(DEPLOY, '        - RESTIC_PASSWORD\n', '        - RESTIC_PASSWORD:SHOP_RESTIC_PASSWORD\n')
     const secrets = SECRETS.replace('RESTIC_PASSWORD=', 'SHOP_RESTIC_PASSWORD=')

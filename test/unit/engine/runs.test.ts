@@ -4,7 +4,7 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {runView} from '../../../src/engine/list.ts'
-import {appTags, expectedGroups, groupRuns, newRunId, runIdTime, selectRun, snapshotGroup} from '../../../src/engine/runs.ts'
+import {appTags, describeRun, expectedGroups, groupRuns, isLatestCandidate, isRegularRun, newRunId, preDeployRunsToForget, runIdTime, selectRun, snapshotGroup} from '../../../src/engine/runs.ts'
 import type {Snapshot} from '../../../src/restic/client.ts'
 
 const at = (iso: string) => new Date(iso)
@@ -71,6 +71,34 @@ describe('groupRuns', () => {
     const [run] = groupRuns([snap('20260106T000000Z', 'database:main', '2026-01-06T00:00:00Z', {tags: ['type:pre-restore']})], ['database:main'])
     assert.equal(run!.preRestore, true)
     assert.equal(runView(run!).pre_restore, true)
+  })
+
+  test('pre-deploy restore points: flagged with their version, `latest` candidates, never regular runs', () => {
+    const [point, bare, regular] = groupRuns(
+      [
+        snap('20260107T000000Z', 'database:main', '2026-01-07T00:00:00Z', {tags: ['type:pre-deploy', 'deploy-version:3f2a9c1']}),
+        snap('20260106T120000Z', 'database:main', '2026-01-06T12:00:00Z', {tags: ['type:pre-deploy']}),
+        snap('20260106T000000Z', 'database:main', '2026-01-06T00:00:00Z'),
+      ],
+      ['database:main'],
+    )
+    assert.equal(point!.preDeploy, '3f2a9c1')
+    assert.equal(bare!.preDeploy, '')
+    assert.equal(regular!.preDeploy, undefined)
+    assert.deepEqual([runView(point!).pre_deploy, runView(point!).deploy_version, runView(bare!).deploy_version, runView(regular!).pre_deploy], [true, '3f2a9c1', null, false])
+    assert.equal(describeRun(point!), '20260107T000000Z (2026-01-07T00:00:00Z) [before deploy 3f2a9c1]')
+    assert.equal(describeRun(bare!), '20260106T120000Z (2026-01-06T12:00:00Z) [before deploy]')
+    assert.deepEqual([isLatestCandidate(point!), isRegularRun(point!), isRegularRun(regular!)], [true, false, true])
+    assert.equal(selectRun([point!, bare!, regular!], {}).id, point!.id, '`latest` may be a restore point')
+  })
+
+  test('pre_deploy_keep: the newest N complete restore points stay (the current run always), older ones go; other runs never', () => {
+    const run = (id: string, kind: 'point' | 'regular', complete = true) => ({id, time: id, complete, missing: [], preRestore: false, checkFailed: false, legacy: false, snapshots: [], ...(kind === 'point' && {preDeploy: 'v'})})
+    const runs = [run('6', 'point', false), run('5', 'point'), run('4', 'regular'), run('3', 'point'), run('2', 'point', false), run('1', 'point')]
+    assert.deepEqual(preDeployRunsToForget(runs, 2).map((r) => r.id), ['2', '1'], 'the incomplete newest one is left to the clean-up of failed runs')
+    assert.deepEqual(preDeployRunsToForget(runs, 1).map((r) => r.id), ['3', '2', '1'])
+    assert.deepEqual(preDeployRunsToForget(runs, 10).map((r) => r.id), [])
+    assert.deepEqual(preDeployRunsToForget(runs, 1, '6').map((r) => r.id), ['5', '3', '2', '1'], 'the run just taken counts and stays')
   })
 
   test('groups: each database, then the files when paths are configured', () => {

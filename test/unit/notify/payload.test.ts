@@ -37,6 +37,13 @@ test('drills, checks and restores; step events say nothing', () => {
   assert.deepEqual(payloadsFor({type: 'maintenance-finished', record: {schema_version: 1, kind: 'check', status: 'failed', started_at: 't', finished_at: 't', duration_ms: 1, output: null, error: 'pack damaged'}}, context).map((x) => x.event), ['check_failed'])
   assert.deepEqual(payloadsFor({type: 'maintenance-finished', record: {schema_version: 1, kind: 'prune', status: 'failed', started_at: 't', finished_at: 't', duration_ms: 1, output: null, error: 'x'}}, context), [])
   assert.deepEqual(payloadsFor({type: 'step-finished', app: 'shop', run_id: 'r', title: 't', step: {name: 'files', status: 'ok', started_at: null, duration_ms: 1}}, context), [])
+  // A safety backup and a restore point before a deploy: neither start nor finish is told (a healthchecks /start
+  // without its end would read as a backup that hung).
+  for (const trigger of ['pre-restore', 'pre-deploy'] as const) {
+    assert.deepEqual(payloadsFor({type: 'backup-started', app: 'shop', run_id: 'r', trigger, started_at: 't'}, context), [], trigger)
+    assert.deepEqual(payloadsFor({type: 'backup-finished', record: record({trigger})}, context), [], trigger)
+    assert.deepEqual(payloadsFor({type: 'backup-finished', record: record({trigger, status: 'failed', failed_step: 'files', error: 'x'})}, context), [], trigger)
+  }
 })
 
 test('each target\'s request: the webhook signed, healthchecks by protocol path with the log, ntfy headers, slack text', () => {
