@@ -46,14 +46,18 @@ export function mysqlEnv(db: ResolvedDatabase): Record<string, string | Secret |
   return {MYSQL_PWD: db.password, MYSQL_HOST: undefined, MYSQL_TCP_PORT: undefined, MYSQL_UNIX_PORT: undefined}
 }
 
-/** Connection flags: host, port and user are not secret; --no-defaults keeps option files from interfering. */
-export function mysqlConnectionArgs(db: ResolvedDatabase): string[] {
+/** Connection flags: host, port and user are not secret; --no-defaults keeps option files from interfering.
+ *  `tool`: the client or dump program (MariaDB's and MySQL's spell "no TLS" differently). */
+export function mysqlConnectionArgs(db: ResolvedDatabase, tool = 'mariadb'): string[] {
   const args: string[] = []
   if (db.host) args.push(`--host=${db.host}`, '--protocol=TCP')
   if (db.port !== undefined) args.push(`--port=${db.port}`)
   if (db.user) args.push(`--user=${db.user}`)
   const ssl = db.params['ssl-mode'] ?? db.params.sslmode ?? db.params.ssl_mode
   if (ssl && /^(required|verify_ca|verify_identity|true|1)$/i.test(ssl)) args.push('--ssl')
+  // MariaDB's 11.4+ clients (the accessory image's) require TLS unless told not to: a server without TLS (MariaDB
+  // 10.x as usually run beside an app) then refuses every dump with "SSL is required, but the server does not support it".
+  if (ssl && /^(disabled?|false|0|off)$/i.test(ssl)) args.push(/mysql(dump)?$/.test(tool.split('/').pop() ?? '') ? '--ssl-mode=DISABLED' : '--skip-ssl')
   return args
 }
 
@@ -64,7 +68,7 @@ export function mysqlDumpSpec(db: ResolvedDatabase, tools: MysqlTools, optionFil
     argv: [
       tools.dump,
       optionFile ? `--defaults-file=${optionFile}` : '--no-defaults',
-      ...mysqlConnectionArgs(db),
+      ...mysqlConnectionArgs(db, tools.dump),
       '--single-transaction',
       '--quick',
       '--routines',
@@ -91,7 +95,7 @@ export function mysqlClient(executor: Executor, env: NodeJS.ProcessEnv): string 
 }
 
 export function mysqlClientSpec(db: ResolvedDatabase, client: string, database: string, label: string, extra: string[] = []): CommandSpec {
-  return {argv: [client, '--no-defaults', ...mysqlConnectionArgs(db), '--default-character-set=utf8mb4', ...extra, '--', database], env: mysqlEnv(db), label}
+  return {argv: [client, '--no-defaults', ...mysqlConnectionArgs(db, client), '--default-character-set=utf8mb4', ...extra, '--', database], env: mysqlEnv(db), label}
 }
 
 /** read_only / super_read_only (MySQL only; SHOW works on both servers). */

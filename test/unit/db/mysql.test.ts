@@ -44,6 +44,12 @@ describe('database dump commands', () => {
     assert.equal(childEnvironment(spec, {MYSQL_HOST: 'x'}).MYSQL_PWD, undefined)
     assert.equal(childEnvironment(spec, {MYSQL_HOST: 'x'}).MYSQL_HOST, undefined)
     assert.deepEqual(mysqlConnectionArgs({...my, params: {}}).includes('--ssl'), false)
+    // ssl-mode=DISABLED: a server without TLS, which MariaDB 11.4+ clients refuse unless told.
+    for (const value of ['DISABLED', 'disable', 'false', '0']) {
+      assert.ok(mysqlConnectionArgs({...my, params: {'ssl-mode': value}}, '/usr/bin/mariadb-dump').includes('--skip-ssl'), value)
+      assert.ok(mysqlConnectionArgs({...my, params: {sslmode: value}}, '/usr/bin/mysqldump').includes('--ssl-mode=DISABLED'), value)
+    }
+    assert.ok(!mysqlConnectionArgs({...my, params: {}}, 'mariadb').some((a) => /ssl/.test(a)), 'nothing said: the client decides')
     assert.deepEqual(Object.keys(mysqlEnv(my)).sort(), ['MYSQL_HOST', 'MYSQL_PWD', 'MYSQL_TCP_PORT', 'MYSQL_UNIX_PORT'])
   })
 })
