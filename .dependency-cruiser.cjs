@@ -2,7 +2,7 @@
 //
 // Lowest first; a module may import from its own folder and from the layers listed for it. Node builtins and npm
 // packages are always fine (spawning processes is ESLint's business: no-restricted-imports in eslint.config.mjs).
-//   foundation  src/errors.ts, src/redact.ts, src/log.ts, src/documents.ts, src/generated/** → foundation
+//   foundation  src/errors.ts, src/redact.ts, src/log.ts, src/documents.ts, src/files.ts, src/generated/** → foundation
 //   exec, parse src/exec/** (processes), src/parse/** (YAML with positions, findings) → foundation; not each other
 //   kamal       src/kamal/** (reading Kamal's files)                             → foundation, exec, parse
 //   config      src/config/** (kamal-backup's own config pipeline)               → ... and kamal
@@ -21,7 +21,7 @@
 
 const layer = (...paths) => paths.map((p) => `(^|/)src/${p}`)
 
-const FOUNDATION = layer('errors\\.ts$', 'redact\\.ts$', 'log\\.ts$', 'documents\\.ts$', 'generated/')
+const FOUNDATION = layer('errors\\.ts$', 'redact\\.ts$', 'log\\.ts$', 'documents\\.ts$', 'files\\.ts$', 'generated/')
 const EXEC = layer('exec/')
 const PARSE = layer('parse/')
 const KAMAL = layer('kamal/')

@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
-import {renameSync, rmSync, writeFileSync} from 'node:fs'
-import {basename, dirname, join, resolve} from 'node:path'
+import {resolve} from 'node:path'
+import {replaceFile} from '../files.js'
 import {AccessoryCommand, WHERE_IT_RUNS, type Parsed} from '../cli/engine-command.js'
 import {buildEvidence, type Evidence as EvidenceDocument} from '../engine/evidence.js'
 import {damageText} from '../engine/damage.js'
@@ -83,13 +83,9 @@ EXIT CODES
   private async writeReport(file: string, report: Report): Promise<void> {
     const {renderReportHtml} = await import('../cli/render/report-html.js')
     const html = renderReportHtml(report, {now: new Date()})
-    const target = resolve(file)
-    const temporary = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`)
     try {
-      writeFileSync(temporary, html)
-      renameSync(temporary, target)
+      replaceFile(resolve(file), html)
     } catch (error) {
-      rmSync(temporary, {force: true})
       throw new KamalBackupError(`cannot write the report to ${file}: ${errorMessage(error)}`, {code: 'command/failed', cause: error})
     }
     this.ui.success(`wrote ${file}`)

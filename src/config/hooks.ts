@@ -3,8 +3,9 @@
 // block is appended to it, and a later install replaces only what is between the markers (the same block: nothing
 // is written). Kamal runs the hook from the app checkout with KAMAL_DESTINATION, KAMAL_VERSION, KAMAL_PERFORMER,
 // KAMAL_HOSTS, ... set, and stops the deploy when it exits non-zero.
-import {chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, readFileSync, statSync} from 'node:fs'
 import {dirname, relative, resolve} from 'node:path'
+import {replaceFile} from '../files.js'
 import {UsageError} from '../errors.js'
 
 export const HOOK_BEGIN = '# >>> kamal-backup: a restore point before every deploy >>>'
@@ -113,15 +114,8 @@ export function installHooks(options: HooksInstallOptions): HooksInstallResult {
   const executable = (mode & 0o111) === 0o111
   if (status !== 'unchanged') {
     mkdirSync(dirname(target), {recursive: true})
-    // Written beside it and renamed: a deploy starting now sees the old hook or the new one, never half of one.
-    const temporary = `${target}.kamal-backup-${process.pid}`
-    try {
-      writeFileSync(temporary, text, {mode: mode | 0o111})
-      chmodSync(temporary, mode | 0o111)
-      renameSync(temporary, target)
-    } finally {
-      rmSync(temporary, {force: true})
-    }
+    // Replaced whole: a deploy starting now runs the old hook or the new one, never half of one.
+    replaceFile(target, text, {mode: mode | 0o111})
   } else if (!executable) chmodSync(target, mode | 0o111)
   return {file, status, made_executable: existing !== undefined && !executable, notes: problems.notes}
 }

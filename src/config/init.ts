@@ -1,7 +1,8 @@
 // `kamal-backup init`: writes config/kamal-backup.yml inferred from the checkout and prints the accessory block
 // to add to config/deploy.yml. Never edits deploy.yml or .kamal/secrets; never overwrites without --force.
-import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {dirname, posix, resolve} from 'node:path'
+import {replaceFile} from '../files.js'
 import {ConfigError, UsageError} from '../errors.js'
 import {renderErb} from '../kamal/erb.js'
 import {readDeployConfig} from '../kamal/deploy.js'
@@ -172,15 +173,7 @@ export function initCheckout(options: InitOptions): InitResult {
 
   mkdirSync(dirname(target), {recursive: true})
   if (options.force) {
-    // Replace in one step: a reader never sees half a file.
-    const temporary = `${target}.tmp-${process.pid}`
-    try {
-      writeFileSync(temporary, content)
-      renameSync(temporary, target)
-    } catch (error) {
-      rmSync(temporary, {force: true})
-      throw error
-    }
+    replaceFile(target, content)
   } else {
     try {
       // O_EXCL: a file created since the check above is never overwritten.

@@ -3,6 +3,7 @@
 // replaced in one step, nothing half-written), or compared with the files already there (--check, for CI).
 import {chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
+import {replaceFile} from '../files.js'
 import {loadBackupConfig} from '../config/backup-config.js'
 import {backupConfigPath, inspectCheckout} from '../config/validate.js'
 import {throwOnErrors} from '../parse/findings.js'
@@ -145,14 +146,8 @@ export function runbook(options: {cwd: string; env: Readonly<Record<string, stri
     }
     return result
   }
-  const temporary = `${path}.tmp-${process.pid}`
-  try {
-    writeFileSync(temporary, content)
-    renameSync(temporary, path)
-    result.written = true
-  } finally {
-    rmSync(temporary, {force: true})
-  }
+  replaceFile(path, content)
+  result.written = true
   return result
 }
 

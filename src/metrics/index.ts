@@ -2,8 +2,8 @@
 // exposition format. Written after every run, drill and check to a textfile for node_exporter's textfile collector
 // (atomically: a scrape never sees half a file), and served by `schedule --metrics-port` (server.ts). Read from the
 // state directory, never from the repository, so a scrape costs a few file reads.
-import {renameSync, writeFileSync} from 'node:fs'
-import {dirname, join} from 'node:path'
+import {join} from 'node:path'
+import {replaceFile} from '../files.js'
 import {nextRun, nominalIntervalSeconds} from '../config/schedule.js'
 import type {BackupConfig} from '../config/types.js'
 import type {BackupRunRecord, DrillRecord, MaintenanceRecord} from '../documents.js'
@@ -98,9 +98,7 @@ export function textfilePath(config: Pick<BackupConfig, 'metrics'>, state: State
 
 /** The textfile, replaced whole (written beside it, then renamed over it). */
 export function writeTextfile(path: string, text: string): void {
-  const temp = join(dirname(path), `.${process.pid}.metrics.prom.tmp`)
-  writeFileSync(temp, text, {mode: 0o644})
-  renameSync(temp, path)
+  replaceFile(path, text, {mode: 0o644})
 }
 
 /** The listener that rewrites the textfile after every run, drill and check. A file that cannot be written is a
