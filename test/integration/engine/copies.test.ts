@@ -184,6 +184,22 @@ describe('restic.copies: a second copy of every run', {concurrency: 2}, () => {
     })
   }
 
+  test('copy with no copies configured, or before any complete run: an error that says so, never a green nothing', async () => {
+    const dir = tempDir('copies-none')
+    const db = join(dir, 'app.sqlite3')
+    sqlite(db, 'CREATE TABLE t(v); INSERT INTO t VALUES (1);')
+    const primary = freshRepo('0.18')
+    const none = writeApp({version: '0.18', repo: primary, databases: [`  - {name: main, adapter: sqlite, path: ${db}}`], restic: [`repository: ${primary}`, 'password: {secret: RESTIC_PASSWORD}']})
+    const r = await cli(none, ['copy'])
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /lists no copies \(restic\.copies\)/)
+    const s = setup('0.18', (p) => localCopy(p))
+    const early = await cli(s.app, ['copy'])
+    assert.equal(early.code, 1, early.stderr)
+    assert.match(early.stderr, /there is no complete backup run to copy/)
+    assert.equal(existsSync(s.local), false, 'nothing was created')
+  })
+
   test('restic 0.18: the primary gone, list --repository, drill and restore --from read the copy alone; check names a damaged copy', async () => {
     const version = '0.18'
     const s = setup(version, (p) => [...localCopy(p), ...restCopy(p)])
